@@ -1,0 +1,144 @@
+# opsgate.itsm: developer and CI entry points. `make help` lists them.
+#
+# Needs only Python 3.11 and make (and Python 3.12 for `make next`): every target first builds what it
+# uses (.venv from tests/requirements-dev.txt, ansible-test's pip bootstrap, the collection copy, the
+# installed tarball). Helper scripts live in tests/ci/; shared/reference/toolchain.md explains why.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+.SUFFIXES:
+
+ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST))))
+CACHE := $(ROOT)/.cache
+REPORTS := $(CACHE)/reports
+CI := $(ROOT)/tests/ci
+
+# Interpreters. Empty means: find one (tests/ci/find_python.sh: newest pyenv build, then PATH).
+PYTHON ?=
+NEXT_PYTHON ?=
+# The "newest ansible-core" line run by `make next`.
+NEXT_ANSIBLE_CORE ?= ansible-core>=2.21,<2.22
+
+REQ_FILES := $(ROOT)/requirements.txt $(ROOT)/tests/requirements-dev.txt
+VENV := $(ROOT)/.venv
+NEXT_VENV := $(ROOT)/.venv-next
+# A venv is rebuilt when the requirements it was made from change (the stamp name carries their hash).
+REQ_HASH := $(shell cat $(REQ_FILES) 2>/dev/null | sha256sum | cut -c1-12)
+VENV_STAMP := $(VENV)/.opsgate-requirements-$(REQ_HASH)
+NEXT_HASH := $(shell (cat $(REQ_FILES) 2>/dev/null; echo '$(NEXT_ANSIBLE_CORE)') | sha256sum | cut -c1-12)
+NEXT_STAMP := $(NEXT_VENV)/.opsgate-requirements-$(NEXT_HASH)
+
+# Where `make install` puts the built collection; demo and build-check run ansible against this copy.
+COLLECTIONS_DIR := $(CACHE)/collections
+INSTALLED_ENV := ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS_DIR)
+
+# pytest: parallel with pytest-xdist; --rootdir makes pytest load tests/conftest.py; TMPDIR keeps the
+# conftest's ansible_collections symlink (made under the temp dir) private to this checkout.
+PYTEST_XDIST ?= -n auto
+PYTEST_ARGS ?=
+PYTEST = cd $(ROOT) && mkdir -p $(REPORTS) $(CACHE)/tmp && TMPDIR=$(CACHE)/tmp
+
+# Same Python versions as the venvs; controller-only code (tests/config.yml) needs no other.
+SANITY_ARGS ?= --venv --python 3.11
+NEXT_SANITY_ARGS ?= --venv --python 3.12
+INTEGRATION_ARGS ?= --local --python 3.11 --continue-on-error
+
+.PHONY: help venv next-venv install demo test units sanity integration lint docs-lint build-check molecule \
+	next next-units next-sanity clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+venv: $(VENV_STAMP) ## .venv (Python 3.11) with tests/requirements-dev.txt, reused until requirements change
+
+$(VENV_STAMP):
+	@py="$(PYTHON)"; [ -n "$$py" ] || py=$$($(CI)/find_python.sh 3.11); \
+	echo "creating $(VENV) with $$py ($$("$$py" --version))"; \
+	rm -rf $(VENV); "$$py" -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -r $(ROOT)/tests/requirements-dev.txt
+	@touch $@
+	@$(VENV)/bin/python -m pip list --format=freeze | grep -iE '^(ansible-core|ansible-lint|molecule|pytest|antsibull-[a-z]+|requests|jsonschema)=='
+
+next-venv: $(NEXT_STAMP) ## .venv-next (Python 3.12) with the same requirements and the newest ansible-core
+
+$(NEXT_STAMP):
+	@py="$(NEXT_PYTHON)"; [ -n "$$py" ] || py=$$($(CI)/find_python.sh 3.12); \
+	echo "creating $(NEXT_VENV) with $$py ($$("$$py" --version))"; \
+	rm -rf $(NEXT_VENV); "$$py" -m venv $(NEXT_VENV)
+	@mkdir -p $(CACHE)
+	sed -e '/^ansible-core\b/d' -e 's#^-r \.\./#-r $(ROOT)/#' $(ROOT)/tests/requirements-dev.txt \
+		> $(CACHE)/requirements-next.txt
+	$(NEXT_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(NEXT_VENV)/bin/python -m pip install --quiet -r $(CACHE)/requirements-next.txt '$(NEXT_ANSIBLE_CORE)'
+	@touch $@
+	@$(NEXT_VENV)/bin/python -m pip list --format=freeze | grep -iE '^(ansible-core|pytest)=='
+
+install: venv ## build the tarball from the working tree and install it into .cache/collections
+	$(VENV)/bin/python $(CI)/build_and_doc.py --install-only
+	@echo "use it with: export ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS_DIR)"
+
+demo: install ## run playbooks/deploy_with_change.yml on the local backend with a fresh database
+	@test -f $(ROOT)/playbooks/deploy_with_change.yml || { echo "playbooks/deploy_with_change.yml does not exist yet"; exit 1; }
+	rm -rf $(CACHE)/demo && mkdir -p $(CACHE)/demo
+	cd $(ROOT) && $(INSTALLED_ENV) ITSM_BACKEND=local ITSM_LOCAL_DB=$(CACHE)/demo/itsm.db PATH=$(VENV)/bin:$$PATH \
+		$(VENV)/bin/ansible-playbook playbooks/deploy_with_change.yml $(DEMO_ARGS)
+	@echo "demo database: $(CACHE)/demo/itsm.db"
+
+test: ## every step below, continuing after failures; ends with "N passed, M failed"
+	@py="$(PYTHON)"; [ -n "$$py" ] || py=$$($(CI)/find_python.sh 3.11); \
+	MAKE="$(MAKE)" "$$py" $(CI)/run_all.py
+
+units: venv ## pytest tests/unit (ansible-core 2.19)
+	$(PYTEST) $(VENV)/bin/python -m pytest tests/unit --rootdir=$(ROOT) -p no:cacheprovider $(PYTEST_XDIST) \
+		--junitxml=$(REPORTS)/units.xml $(PYTEST_ARGS)
+
+sanity: venv ## ansible-test sanity on a copy of the tree, no ignore files
+	@$(MAKE) --no-print-directory no-sanity-ignores
+	$(CI)/ansible_test.sh $(VENV) sanity $(SANITY_ARGS)
+
+.PHONY: no-sanity-ignores
+no-sanity-ignores:
+	@found=$$(find $(ROOT)/tests/sanity -name 'ignore-*.txt' -size +0 2>/dev/null || true); \
+	if [ -n "$$found" ]; then echo "sanity ignore entries are not allowed: $$found"; exit 1; fi
+
+integration: venv ## ansible-test integration on the controller (targets under tests/integration/targets/)
+	@if compgen -G '$(ROOT)/tests/integration/targets/*/' >/dev/null; then \
+		$(CI)/ansible_test.sh $(VENV) integration $(INTEGRATION_ARGS); \
+	else echo "integration: no targets under tests/integration/targets/, nothing to run"; fi
+
+# Offline, ansible-lint does not put the collection it lints on the collection path, so it would not
+# resolve opsgate.itsm modules or the action group: it lints against the installed tarball.
+lint: install ## ansible-lint --offline, production profile (.ansible-lint)
+	cd $(ROOT) && $(INSTALLED_ENV) PATH=$(VENV)/bin:$$PATH $(VENV)/bin/ansible-lint --offline --profile production
+
+docs-lint: venv ## antsibull-changelog lint and antsibull-docs lint-collection-docs --plugin-docs
+	cd $(ROOT) && PATH=$(VENV)/bin:$$PATH $(VENV)/bin/antsibull-changelog lint
+	cd $(ROOT) && PATH=$(VENV)/bin:$$PATH $(VENV)/bin/antsibull-changelog lint-changelog-yaml changelogs/changelog.yaml
+	cd $(ROOT) && PATH=$(VENV)/bin:$$PATH $(VENV)/bin/antsibull-docs lint-collection-docs --plugin-docs .
+
+build-check: venv ## build + install the tarball, check its contents, ansible-doc every plugin of the installed copy
+	$(VENV)/bin/python $(CI)/build_and_doc.py
+
+molecule: venv ## every scenario under extensions/molecule/ (skipped when there is none)
+	@scenarios=$$(cd $(ROOT) && for f in extensions/molecule/*/molecule.yml; do [ -f "$$f" ] && basename "$$(dirname "$$f")"; done || true); \
+	if [ -z "$$scenarios" ]; then echo "molecule: no scenario under extensions/molecule/, nothing to run"; exit 0; fi; \
+	cd $(ROOT); for s in $$scenarios; do \
+		echo "+ molecule test -s $$s"; \
+		PATH=$(VENV)/bin:$$PATH $(VENV)/bin/molecule test -s "$$s" || exit 1; \
+	done
+
+next: ## units and sanity again with Python 3.12 and the newest ansible-core (.venv-next)
+	@$(MAKE) --no-print-directory -k next-units next-sanity
+
+next-units: next-venv
+	$(PYTEST) $(NEXT_VENV)/bin/python -m pytest tests/unit --rootdir=$(ROOT) -p no:cacheprovider $(PYTEST_XDIST) \
+		--junitxml=$(REPORTS)/units-next.xml $(PYTEST_ARGS)
+
+next-sanity: next-venv no-sanity-ignores
+	$(CI)/ansible_test.sh $(NEXT_VENV) sanity $(NEXT_SANITY_ARGS)
+
+clean: ## remove venvs, caches, built and test output
+	rm -rf $(VENV) $(NEXT_VENV) $(CACHE) $(ROOT)/collections $(ROOT)/.ansible $(ROOT)/tests/output \
+		$(ROOT)/changelogs/.plugin-cache.yaml $(ROOT)/.pytest_cache

@@ -1,0 +1,188 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, opsgate.itsm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Connection options shared by every module and plugin (checked against module_utils/_options.py)."""
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    # For modules and plugins alike. Plugins also extend opsgate.itsm.connection.plugins.
+    DOCUMENTATION = r"""
+options:
+  backend:
+    description:
+      - >-
+        The system of record. C(local) is an embedded SQLite store that needs no server. If not set, the
+        value of the C(ITSM_BACKEND) environment variable is used.
+    type: str
+    choices: [local, servicenow, jsm]
+    default: local
+  url:
+    description:
+      - >-
+        Base URL of the ServiceNow instance or Jira site. Not used by C(local). If not set, the value of
+        the C(ITSM_URL) environment variable is used.
+    type: str
+  username:
+    description:
+      - >-
+        User for basic authentication (Jira Cloud: the account e-mail). On C(local), the actor written
+        to the journal; defaults to the operating-system user. If not set, the value of the
+        C(ITSM_USERNAME) environment variable is used.
+    type: str
+  password:
+    description:
+      - >-
+        Password for basic authentication (Jira Cloud: the API token). If not set, the value of the
+        C(ITSM_PASSWORD) environment variable is used.
+    type: str
+  token:
+    description:
+      - >-
+        Bearer token (a pre-issued ServiceNow OAuth token or a Jira personal access token). If not set,
+        the value of the C(ITSM_TOKEN) environment variable is used.
+    type: str
+  api_key:
+    description:
+      - >-
+        ServiceNow API key, sent as C(x-sn-apikey). If not set, the value of the C(ITSM_API_KEY)
+        environment variable is used.
+    type: str
+  client_id:
+    description:
+      - >-
+        OAuth client id (ServiceNow). If not set, the value of the C(ITSM_CLIENT_ID) environment
+        variable is used.
+    type: str
+  client_secret:
+    description:
+      - >-
+        OAuth client secret (ServiceNow). If not set, the value of the C(ITSM_CLIENT_SECRET) environment
+        variable is used.
+    type: str
+  validate_certs:
+    description:
+      - >-
+        Verify the server's TLS certificate. If not set, the value of the C(ITSM_VALIDATE_CERTS)
+        environment variable is used.
+    type: bool
+    default: true
+  ca_path:
+    description:
+      - >-
+        CA bundle used to verify the server's certificate. If not set, the value of the C(ITSM_CA_PATH)
+        environment variable is used.
+    type: path
+  timeout:
+    description:
+      - >-
+        Seconds to wait for one request (on C(local), for the database lock). If not set, the value of
+        the C(ITSM_TIMEOUT) environment variable is used.
+    type: float
+    default: 30.0
+  retries:
+    description:
+      - >-
+        How many times a transient failure (rate limit, 502/503/504, reset) is retried. If not set, the
+        value of the C(ITSM_RETRIES) environment variable is used.
+    type: int
+    default: 3
+  local_db:
+    description:
+      - >-
+        SQLite file of the C(local) backend. Defaults to C(opsgate_itsm/itsm.sqlite) under the Ansible
+        home (C(ANSIBLE_HOME), else C(~/.ansible)). If not set, the value of the C(ITSM_LOCAL_DB)
+        environment variable is used.
+    type: path
+notes:
+  - >-
+    Connection options can be set once for a play with
+    C(module_defaults: {group/opsgate.itsm.itsm: {...}}).
+  - >-
+    C(password), C(token), C(api_key) and C(client_secret) are never shown in output, errors or diffs.
+"""
+
+    # Where plugins (inventory, callback) also read the connection options from.
+    PLUGINS = r"""
+options:
+  backend:
+    env:
+      - name: ITSM_BACKEND
+    ini:
+      - section: opsgate_itsm
+        key: backend
+  url:
+    env:
+      - name: ITSM_URL
+    ini:
+      - section: opsgate_itsm
+        key: url
+  username:
+    env:
+      - name: ITSM_USERNAME
+    ini:
+      - section: opsgate_itsm
+        key: username
+  password:
+    env:
+      - name: ITSM_PASSWORD
+    ini:
+      - section: opsgate_itsm
+        key: password
+  token:
+    env:
+      - name: ITSM_TOKEN
+    ini:
+      - section: opsgate_itsm
+        key: token
+  api_key:
+    env:
+      - name: ITSM_API_KEY
+    ini:
+      - section: opsgate_itsm
+        key: api_key
+  client_id:
+    env:
+      - name: ITSM_CLIENT_ID
+    ini:
+      - section: opsgate_itsm
+        key: client_id
+  client_secret:
+    env:
+      - name: ITSM_CLIENT_SECRET
+    ini:
+      - section: opsgate_itsm
+        key: client_secret
+  validate_certs:
+    env:
+      - name: ITSM_VALIDATE_CERTS
+    ini:
+      - section: opsgate_itsm
+        key: validate_certs
+  ca_path:
+    env:
+      - name: ITSM_CA_PATH
+    ini:
+      - section: opsgate_itsm
+        key: ca_path
+  timeout:
+    env:
+      - name: ITSM_TIMEOUT
+    ini:
+      - section: opsgate_itsm
+        key: timeout
+  retries:
+    env:
+      - name: ITSM_RETRIES
+    ini:
+      - section: opsgate_itsm
+        key: retries
+  local_db:
+    env:
+      - name: ITSM_LOCAL_DB
+    ini:
+      - section: opsgate_itsm
+        key: local_db
+"""
+

@@ -1,0 +1,153 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, opsgate.itsm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""ITIL state models as data. FOR INTERNAL COLLECTION USE ONLY.
+
+The ServiceNow models (servicenow-api.md 6.2, 6.3): which states a user may move a record to,
+what approvals do, and which fields a state needs. The local backend enforces these; the remote
+backends let the instance enforce them and use these tables to explain a refusal.
+"""
+
+from __future__ import annotations
+
+import collections
+import typing as t
+
+from ._errors import ItsmTransitionError, ItsmValidationError
+from ._records import CHANGE, CHANGE_TYPES
+
+_BEFORE_REVIEW_CANCEL = ("canceled",)
+
+# state -> states a user (not an approval) may move a change to, per change type.
+CHANGE_USER_TRANSITIONS: dict[str, dict[str, tuple[str, ...]]] = {
+    "normal": {
+        "new": ("assess",) + _BEFORE_REVIEW_CANCEL,
+        "assess": ("new",) + _BEFORE_REVIEW_CANCEL,
+        "authorize": _BEFORE_REVIEW_CANCEL,
+        "scheduled": ("implement",) + _BEFORE_REVIEW_CANCEL,
+        "implement": ("review",) + _BEFORE_REVIEW_CANCEL,
+        "review": ("closed",),
+        "closed": (),
+        "canceled": (),
+    },
+    "standard": {
+        "new": ("scheduled",) + _BEFORE_REVIEW_CANCEL,
+        "scheduled": ("implement",) + _BEFORE_REVIEW_CANCEL,
+        "implement": ("review",) + _BEFORE_REVIEW_CANCEL,
+        "review": ("closed",),
+        "closed": (),
+        "canceled": (),
+    },
+    "emergency": {
+        "new": ("authorize",) + _BEFORE_REVIEW_CANCEL,
+        "authorize": _BEFORE_REVIEW_CANCEL,
+        "scheduled": ("implement",) + _BEFORE_REVIEW_CANCEL,
+        "implement": ("review",) + _BEFORE_REVIEW_CANCEL,
+        "review": ("closed",),
+        "closed": (),
+        "canceled": (),
+    },
+}
+
+# Entering this state requests approval (approval -> requested).
+CHANGE_APPROVAL_REQUESTED_IN = {"normal": "assess", "emergency": "authorize"}
+
+# An approval recorded while the change is in the key state moves it to the value state.
+# A normal change needs two: the technical approval in assess, the CAB's in authorize.
+CHANGE_APPROVAL_MOVES: dict[str, dict[str, str]] = {
+    "normal": {"assess": "authorize", "authorize": "scheduled"},
+    "emergency": {"authorize": "scheduled"},
+    "standard": {},
+}
+CHANGE_REJECTION_STATE = "new"
+
+INCIDENT_USER_TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "new": ("in_progress", "on_hold", "resolved", "canceled"),
+    "in_progress": ("on_hold", "resolved", "canceled"),
+    "on_hold": ("in_progress", "resolved", "canceled"),
+    "resolved": ("closed", "in_progress"),
+    "closed": (),
+    "canceled": (),
+}
+
+# Fields a record must hold (already, or given in the same task) to enter a state.
+CHANGE_REQUIRED_TO_ENTER = {
+    "assess": ("assignment_group",),
+    "authorize": ("assignment_group",),
+    "closed": ("close_code", "close_notes"),
+}
+INCIDENT_REQUIRED_TO_ENTER = {
+    "on_hold": ("hold_reason",),
+    "resolved": ("close_code", "close_notes"),
+    "closed": ("close_code", "close_notes"),
+}
+
+
+def user_transitions(kind: str, change_type: str | None = None) -> dict[str, tuple[str, ...]]:
+    if kind == CHANGE:
+        if change_type not in CHANGE_TYPES:
+            raise ItsmValidationError("type", change_type, "expected one of: " + ", ".join(CHANGE_TYPES))
+        return CHANGE_USER_TRANSITIONS[change_type]
+    return INCIDENT_USER_TRANSITIONS
+
+
+def required_to_enter(kind: str, state: str) -> tuple[str, ...]:
+    table = CHANGE_REQUIRED_TO_ENTER if kind == CHANGE else INCIDENT_REQUIRED_TO_ENTER
+    return table.get(state, ())
+
+
+def plan_path(kind: str, current: str, target: str, change_type: str | None = None,
+              label: str = "record") -> list[str]:
+    """The shortest list of user transitions from ``current`` to ``target`` (empty when already there).
+
+    Raises ItsmTransitionError naming the states reachable from ``current`` when there is none,
+    e.g. a normal change cannot be moved from new to implement: approvals move it past authorize.
+    """
+    transitions = user_transitions(kind, change_type)
+    if current == target:
+        return []
+    previous: dict[str, str] = {current: current}
+    queue = collections.deque([current])
+    while queue:
+        state = queue.popleft()
+        for following in transitions.get(state, ()):
+            if following not in previous:
+                previous[following] = state
+                queue.append(following)
+    if target not in previous:
+        reachable = ", ".join(transitions.get(current, ())) or "none, it is final"
+        reason = _why_unreachable(kind, change_type, current, target)
+        raise ItsmTransitionError(
+            f"state: cannot move {label} from {current} to {target}{reason}; states reachable from "
+            f"{current}: {reachable}",
+            option="state", value=target, current_state=current,
+        )
+    path = [target]
+    while previous[path[-1]] != current:
+        path.append(previous[path[-1]])
+    return list(reversed(path))
+
+
+def _why_unreachable(kind: str, change_type: str | None, current: str, target: str) -> str:
+    if kind != CHANGE:
+        return ""
+    moves = CHANGE_APPROVAL_MOVES.get(change_type or "", {})
+    if moves and target not in ("new", "assess", "canceled"):
+        stages = " and ".join(moves)
+        return f" (only approvals move a {change_type} change on from {stages}; record them with change_approval)"
+    return ""
+
+
+def missing_fields(kind: str, state: str, values: t.Mapping[str, t.Any]) -> list[str]:
+    return [name for name in required_to_enter(kind, state) if not values.get(name)]
+
+
+def approval_outcome(change_type: str, state: str, decision: str) -> tuple[str, str] | None:
+    """(new state, new approval) after a decision on a change in ``state``; None if it awaits none."""
+    moves = CHANGE_APPROVAL_MOVES.get(change_type, {})
+    if state not in moves:
+        return None
+    if decision == "rejected":
+        return CHANGE_REJECTION_STATE, "rejected"
+    following = moves[state]
+    return following, ("requested" if following in moves else "approved")

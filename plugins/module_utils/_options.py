@@ -1,0 +1,125 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, opsgate.itsm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The one table of connection options. FOR INTERNAL COLLECTION USE ONLY.
+
+The module argument spec, the plugin options and the ``opsgate.itsm.connection`` doc fragment all
+come from (or are checked against) ``CONNECTION_OPTIONS``; tests/unit cross-checks the three.
+Options are flat, not a nested dict, because plugin env/ini sources cannot reach suboptions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import typing as t
+
+BACKEND_NAMES = ("local", "servicenow", "jsm")
+
+CONNECTION_OPTIONS: dict[str, dict[str, t.Any]] = {
+    "backend": dict(
+        type="str", choices=list(BACKEND_NAMES), default="local", env="ITSM_BACKEND",
+        description="The system of record. C(local) is an embedded SQLite store that needs no server.",
+    ),
+    "url": dict(
+        type="str", env="ITSM_URL",
+        description="Base URL of the ServiceNow instance or Jira site. Not used by C(local).",
+    ),
+    "username": dict(
+        type="str", env="ITSM_USERNAME",
+        description="User for basic authentication (Jira Cloud: the account e-mail). On C(local), the actor "
+                    "written to the journal; defaults to the operating-system user.",
+    ),
+    "password": dict(
+        type="str", no_log=True, env="ITSM_PASSWORD",
+        description="Password for basic authentication (Jira Cloud: the API token).",
+    ),
+    "token": dict(
+        type="str", no_log=True, env="ITSM_TOKEN",
+        description="Bearer token (a pre-issued ServiceNow OAuth token or a Jira personal access token).",
+    ),
+    "api_key": dict(
+        type="str", no_log=True, env="ITSM_API_KEY",
+        description="ServiceNow API key, sent as C(x-sn-apikey).",
+    ),
+    "client_id": dict(
+        type="str", env="ITSM_CLIENT_ID",
+        description="OAuth client id (ServiceNow).",
+    ),
+    "client_secret": dict(
+        type="str", no_log=True, env="ITSM_CLIENT_SECRET",
+        description="OAuth client secret (ServiceNow).",
+    ),
+    "validate_certs": dict(
+        type="bool", default=True, env="ITSM_VALIDATE_CERTS",
+        description="Verify the server's TLS certificate.",
+    ),
+    "ca_path": dict(
+        type="path", env="ITSM_CA_PATH",
+        description="CA bundle used to verify the server's certificate.",
+    ),
+    "timeout": dict(
+        type="float", default=30.0, env="ITSM_TIMEOUT",
+        description="Seconds to wait for one request (on C(local), for the database lock).",
+    ),
+    "retries": dict(
+        type="int", default=3, env="ITSM_RETRIES",
+        description="How many times a transient failure (rate limit, 502/503/504, reset) is retried.",
+    ),
+    "local_db": dict(
+        type="path", env="ITSM_LOCAL_DB",
+        description="SQLite file of the C(local) backend. Defaults to C(opsgate_itsm/itsm.sqlite) under the "
+                    "Ansible home (C(ANSIBLE_HOME), else C(~/.ansible)).",
+    ),
+}
+
+SECRET_OPTIONS = tuple(name for name, spec in CONNECTION_OPTIONS.items() if spec.get("no_log"))
+
+
+def connection_argument_spec() -> dict[str, dict[str, t.Any]]:
+    """Module argument spec entries for the connection options, with their env fallbacks."""
+    from ansible.module_utils.basic import env_fallback
+
+    spec = {}
+    for name, option in CONNECTION_OPTIONS.items():
+        entry = {key: option[key] for key in ("type", "choices", "default", "no_log") if key in option}
+        entry["fallback"] = (env_fallback, [option["env"]])
+        spec[name] = entry
+    return spec
+
+
+@dataclasses.dataclass(frozen=True)
+class ConnectionSettings:
+    """Resolved connection options, the same object whether they came from a task or a plugin."""
+
+    backend: str = "local"
+    url: str | None = None
+    username: str | None = None
+    password: str | None = dataclasses.field(default=None, repr=False)
+    token: str | None = dataclasses.field(default=None, repr=False)
+    api_key: str | None = dataclasses.field(default=None, repr=False)
+    client_id: str | None = None
+    client_secret: str | None = dataclasses.field(default=None, repr=False)
+    validate_certs: bool = True
+    ca_path: str | None = None
+    timeout: float = 30.0
+    retries: int = 3
+    local_db: str | None = None
+
+    @classmethod
+    def from_mapping(cls, values: t.Mapping[str, t.Any]) -> "ConnectionSettings":
+        """Build from validated module params (extra keys are ignored)."""
+        return cls(**{name: values[name] for name in CONNECTION_OPTIONS if values.get(name) is not None})
+
+    @classmethod
+    def from_plugin(cls, get_option: t.Callable[[str], t.Any]) -> "ConnectionSettings":
+        """Build from a plugin's resolved options (config manager: ini, env, vars)."""
+        return cls.from_mapping({name: get_option(name) for name in CONNECTION_OPTIONS})
+
+    def secrets(self) -> list[str]:
+        return [value for value in (getattr(self, name) for name in SECRET_OPTIONS) if value]
+
+
+def default_local_db() -> str:
+    home = os.environ.get("ANSIBLE_HOME") or os.path.join(os.path.expanduser("~"), ".ansible")
+    return os.path.join(home, "opsgate_itsm", "itsm.sqlite")

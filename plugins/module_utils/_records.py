@@ -1,0 +1,106 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, opsgate.itsm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Canonical records and their vocabulary. FOR INTERNAL COLLECTION USE ONLY.
+
+Every backend speaks this vocabulary to the rest of the collection (DESIGN.md, "Canonical records").
+A record is a plain dict; ``CHANGE_FIELDS`` and ``INCIDENT_FIELDS`` list the keys every backend fills.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import typing as t
+
+from ._errors import ItsmValidationError
+
+CHANGE = "change"
+INCIDENT = "incident"
+KINDS = (CHANGE, INCIDENT)
+
+CHANGE_STATES = ("new", "assess", "authorize", "scheduled", "implement", "review", "closed", "canceled")
+CHANGE_TYPES = ("normal", "standard", "emergency")
+APPROVAL_STATES = ("not_requested", "requested", "approved", "rejected")
+APPROVAL_DECISIONS = ("approved", "rejected")
+CHANGE_CLOSE_CODES = ("successful", "successful_issues", "unsuccessful")
+RISKS = ("very_high", "high", "moderate", "low")
+
+INCIDENT_STATES = ("new", "in_progress", "on_hold", "resolved", "closed", "canceled")
+LEVELS = ("high", "medium", "low")
+PRIORITIES = ("critical", "high", "moderate", "low", "planning")
+HOLD_REASONS = ("awaiting_caller", "awaiting_problem", "awaiting_vendor", "awaiting_change")
+INCIDENT_CLOSE_CODES = (
+    "duplicate", "known_error", "no_resolution_provided", "resolved_by_caller", "resolved_by_change",
+    "resolved_by_problem", "resolved_by_request", "solution_provided", "workaround_provided",
+)
+
+# ServiceNow's incident priority matrix (servicenow-api.md 6.2): impact x urgency -> priority.
+_PRIORITY_MATRIX = {
+    ("high", "high"): "critical", ("high", "medium"): "high", ("high", "low"): "moderate",
+    ("medium", "high"): "high", ("medium", "medium"): "moderate", ("medium", "low"): "low",
+    ("low", "high"): "moderate", ("low", "medium"): "low", ("low", "low"): "planning",
+}
+
+# Fields a user may set on a change; the backend stores them (and maps them) one to one.
+CHANGE_WRITABLE = (
+    "type", "short_description", "description", "implementation_plan", "backout_plan", "test_plan",
+    "justification", "risk", "impact", "assignment_group", "assigned_to", "requested_by",
+    "start_date", "end_date", "close_code", "close_notes", "correlation_id",
+)
+INCIDENT_WRITABLE = (
+    "short_description", "description", "impact", "urgency", "caller", "assignment_group", "assigned_to",
+    "configuration_item", "caused_by", "hold_reason", "close_code", "close_notes", "correlation_id",
+)
+COMMON_READ_ONLY = ("backend", "id", "number", "url", "state", "active", "opened_at", "updated_at", "closed_at")
+CHANGE_FIELDS = COMMON_READ_ONLY + CHANGE_WRITABLE + ("approval", "template", "configuration_items", "fields")
+INCIDENT_FIELDS = COMMON_READ_ONLY + INCIDENT_WRITABLE + ("priority", "reopen_count", "fields")
+
+DATE_FIELDS = ("start_date", "end_date", "opened_at", "updated_at", "closed_at")
+CLOSED_CHANGE_STATES = ("closed", "canceled")
+CLOSED_INCIDENT_STATES = ("closed", "canceled")
+OPEN_INCIDENT_STATES = ("new", "in_progress", "on_hold")
+
+
+def priority_for(impact: str | None, urgency: str | None) -> str:
+    """Incident priority from impact and urgency; a missing value counts as ``low``, as on ServiceNow."""
+    return _PRIORITY_MATRIX[(impact or "low", urgency or "low")]
+
+
+def parse_datetime(value: t.Any, option: str) -> dt.datetime:
+    """An aware UTC datetime from ISO 8601 text (or a datetime); naive values are refused, not guessed."""
+    if isinstance(value, dt.datetime):
+        parsed = value
+    else:
+        text = str(value).strip()
+        try:
+            parsed = dt.datetime.fromisoformat(text)
+        except ValueError:
+            raise ItsmValidationError(
+                option, value, "expected an ISO 8601 date and time with a timezone, like 2026-11-24T10:00:00Z"
+            ) from None
+    if parsed.tzinfo is None or parsed.utcoffset() is None:
+        raise ItsmValidationError(
+            option, value, "the date has no timezone; add one, like 2026-11-24T10:00:00Z or +01:00"
+        )
+    return parsed.astimezone(dt.timezone.utc)
+
+
+def format_datetime(value: dt.datetime | None) -> str | None:
+    """ISO 8601 in UTC with a Z suffix, the collection's one output form."""
+    if value is None:
+        return None
+    return value.astimezone(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def normalise_datetime(value: t.Any, option: str) -> str | None:
+    return None if value in (None, "") else format_datetime(parse_datetime(value, option))
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def require_choice(option: str, value: t.Any, allowed: t.Sequence[str]) -> str:
+    if value not in allowed:
+        raise ItsmValidationError(option, value, "expected one of: " + ", ".join(allowed))
+    return value

@@ -1,0 +1,125 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, opsgate.itsm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Backend-neutral record workflow shared by the change and incident runners. FOR INTERNAL COLLECTION USE ONLY.
+
+Find-or-create by number or correlation id, update only what the user set, walk the state model,
+append journal entries once. Backends answer check mode themselves, so nothing here branches on it
+for writes.
+"""
+
+from __future__ import annotations
+
+import typing as t
+
+from . import _lifecycle
+from ._errors import ItsmNotFoundError, ItsmTransitionError, ItsmValidationError
+from ._records import CHANGE, DATE_FIELDS, normalise_datetime, parse_datetime
+from .backends._base import ItsmBackend, Record
+
+JOURNAL_FIELDS = ("work_notes", "comments")
+_NOISE = ("updated_at",)
+
+
+def label(kind: str, record: Record | None) -> str:
+    number = (record or {}).get("number")
+    return number or f"the new {kind}"
+
+
+def find_existing(backend: ItsmBackend, kind: str, number: str | None, correlation_id: str | None,
+                  open_only: bool = False) -> Record | None:
+    """The record named by ``number`` (which must exist), else the one holding ``correlation_id``."""
+    if number:
+        record = backend.get(kind, number=number)
+        if record is None:
+            raise ItsmNotFoundError(f"number: {kind} {number} does not exist on the {backend.name} backend",
+                                    option="number", value=number)
+        return record
+    if correlation_id:
+        return backend.get(kind, correlation_id=correlation_id, open_only=open_only)
+    return None
+
+
+def wanted_fields(params: t.Mapping[str, t.Any], names: t.Iterable[str]) -> dict[str, t.Any]:
+    """The writable fields the user set, with dates normalised (a date without a timezone is refused)."""
+    wanted = {name: params[name] for name in names if params.get(name) is not None}
+    for name in DATE_FIELDS:
+        if name in wanted:
+            wanted[name] = normalise_datetime(wanted[name], name)
+    if params.get("fields"):
+        wanted["fields"] = dict(params["fields"])
+    return wanted
+
+
+def check_window(values: t.Mapping[str, t.Any]) -> None:
+    start, end = values.get("start_date"), values.get("end_date")
+    if start and end and parse_datetime(end, "end_date") < parse_datetime(start, "start_date"):
+        raise ItsmValidationError("end_date", end, f"it must not be before start_date {start}")
+
+
+def differing(record: Record, wanted: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    """The subset of ``wanted`` that differs from the record (``fields`` compared key by key)."""
+    changes = {}
+    for name, value in wanted.items():
+        if name == "fields":
+            extra = {key: item for key, item in value.items() if (record.get("fields") or {}).get(key) != item}
+            if extra:
+                changes["fields"] = extra
+        elif record.get(name) != value:
+            changes[name] = value
+    return changes
+
+
+def plan(kind: str, record: Record, target: str | None, changes: t.Mapping[str, t.Any]) -> list[str]:
+    """The transitions to reach ``target``, refused before anything is written if a step lacks a field."""
+    if not target or target == record.get("state"):
+        return []
+    path = _lifecycle.plan_path(kind, record["state"], target, record.get("type"), label(kind, record))
+    merged = dict(record, **changes)
+    for step in path:
+        missing = _lifecycle.missing_fields(kind, step, merged)
+        if missing:
+            raise ItsmTransitionError(
+                f"state: {label(kind, record)} cannot enter {step} without {', '.join(missing)}; "
+                f"set {' and '.join(missing)} in the same task", option="state", value=target)
+    return path
+
+
+def move(backend: ItsmBackend, kind: str, record: Record, path: list[str],
+         changes: dict[str, t.Any], check_mode: bool) -> Record:
+    """Write ``changes`` and walk ``path``; the changes ride on the first transition (one write, not two)."""
+    if not path:
+        return backend.update(kind, record, changes, check_mode=check_mode) if changes else record
+    for step in path:
+        record = backend.transition(kind, record, step, changes, check_mode=check_mode)
+        changes = {}
+    return record
+
+
+def append_journal(backend: ItsmBackend, kind: str, record: Record, entries: t.Mapping[str, str | None],
+                   check_mode: bool) -> bool:
+    """Append each work note / comment unless the same text is already on the record."""
+    wanted = {field: text for field, text in entries.items() if text}
+    if not wanted:
+        return False
+    existing = set()
+    if record.get("id"):
+        existing = {(entry["field"], entry["text"]) for entry in backend.journal(kind, record)}
+    added = False
+    for field, text in wanted.items():
+        if (field, text) not in existing:
+            backend.add_journal(kind, record, field, text, check_mode=check_mode)
+            added = True
+    return added
+
+
+def diff(before: Record | None, after: Record | None) -> dict[str, dict]:
+    def clean(record):
+        return {key: value for key, value in (record or {}).items() if key not in _NOISE}
+    return {"before": clean(before), "after": clean(after)}
+
+
+def require_existing_change(backend: ItsmBackend, option: str, number: str | None) -> None:
+    if number and backend.get(CHANGE, number=number) is None:
+        raise ItsmNotFoundError(f"{option}: change {number} does not exist on the {backend.name} backend",
+                                option=option, value=number)

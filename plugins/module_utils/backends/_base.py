@@ -1,0 +1,125 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, opsgate.itsm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The backend contract. FOR INTERNAL COLLECTION USE ONLY.
+
+Every backend takes and returns canonical records (plain dicts, see _records) and raises only the
+collection's error tree (_errors). ``kind`` is ``"change"`` or ``"incident"``. Writes return the
+record as read back from the system, so callers can verify what happened. Check mode is answered
+here: with ``check_mode=True`` a write sends nothing and returns an approximate record.
+"""
+
+from __future__ import annotations
+
+import abc
+import typing as t
+
+from .._errors import ItsmUnavailableError
+from .._options import ConnectionSettings
+
+Record = dict[str, t.Any]
+Warn = t.Callable[[str], None]
+
+
+class ItsmBackend(abc.ABC):
+    """One system of record behind the canonical vocabulary."""
+
+    #: the value of the ``backend`` option that selects this class
+    name: str = ""
+    #: optional features: "approvals", "affected_cis", "blackouts", "templates", "attachments", "cmdb"
+    capabilities: frozenset[str] = frozenset()
+
+    def __init__(self, settings: ConnectionSettings, warn: Warn | None = None):
+        self.settings = settings
+        self.warn: Warn = warn or (lambda message: None)
+
+    # -- records ---------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def get(self, kind: str, number: str | None = None, id: str | None = None,
+            correlation_id: str | None = None, open_only: bool = False) -> Record | None:
+        """The one record with this number, id or correlation id, or None.
+
+        ``open_only`` restricts a correlation-id look-up to records that are not closed or canceled
+        (incidents: also not resolved). Two records sharing the correlation id raise ItsmConflictError.
+        """
+
+    @abc.abstractmethod
+    def find(self, kind: str, filters: t.Mapping[str, t.Any], limit: int | None = None) -> t.Iterator[Record]:
+        """Records matching canonical filters, oldest first, paged lazily.
+
+        Filters (all optional, ANDed): ``number``, ``correlation_id``, ``state`` (list), ``type`` (list,
+        changes), ``approval`` (changes), ``active`` (bool), ``assignment_group``, ``configuration_item``
+        (a CI name: affected CI of a change, CI of an incident), ``caused_by`` (incidents),
+        ``window_start`` / ``window_end`` (changes whose planned window overlaps the range; ISO 8601).
+        """
+
+    @abc.abstractmethod
+    def create(self, kind: str, fields: t.Mapping[str, t.Any], check_mode: bool = False) -> Record:
+        """Create a record in its initial state from canonical writable fields.
+
+        Changes may also carry ``template`` (a standard change template name, whose values fill the
+        fields not given) and ``configuration_items`` (affected CI names). A ``correlation_id`` that
+        already names a record is the caller's to look up first (``get``); backends that can do it
+        atomically also refuse a duplicate.
+        """
+
+    @abc.abstractmethod
+    def update(self, kind: str, record: Record, fields: t.Mapping[str, t.Any], check_mode: bool = False) -> Record:
+        """Set canonical writable fields (only those given) on an existing record."""
+
+    @abc.abstractmethod
+    def transition(self, kind: str, record: Record, state: str, fields: t.Mapping[str, t.Any] | None = None,
+                   check_mode: bool = False) -> Record:
+        """Move the record one user transition to ``state``, setting ``fields`` in the same write.
+
+        Verified by reading back: a refusal (model, business rule, missing field) raises
+        ItsmTransitionError naming the record, the transition and the system's reason.
+        """
+
+    @abc.abstractmethod
+    def journal(self, kind: str, record: Record) -> list[Record]:
+        """Work notes and comments, oldest first: ``{field, text, author, created}``."""
+
+    @abc.abstractmethod
+    def add_journal(self, kind: str, record: Record, field: str, text: str, check_mode: bool = False) -> None:
+        """Append one ``work_notes`` or ``comments`` entry."""
+
+    # -- changes ---------------------------------------------------------------------------------
+
+    def approvals(self, record: Record) -> list[Record]:
+        """Approvals of a change: ``{approver, state, comments, stage, decided_at}``, oldest first."""
+        return []
+
+    def decide_approval(self, record: Record, approver: str, decision: str, comments: str | None,
+                        check_mode: bool = False) -> Record:
+        """Record ``approved`` or ``rejected`` for ``approver``; returns the change as it is afterwards."""
+        raise self.unsupported("recording approval decisions")
+
+    def affected_cis(self, record: Record) -> list[str]:
+        """Names of the configuration items a change affects."""
+        return list(record.get("configuration_items") or [])
+
+    def set_affected_cis(self, record: Record, names: t.Sequence[str], check_mode: bool = False) -> Record:
+        """Make ``names`` the change's affected CIs (added and removed as needed)."""
+        raise self.unsupported("setting affected configuration items")
+
+    def blackouts(self, start: str, end: str, record: Record | None = None) -> list[Record]:
+        """The backend's own blackout or freeze windows overlapping [start, end]:
+        ``{name, start, end, source, reason}``. Backends without such data return []."""
+        return []
+
+    def template(self, name: str) -> Record | None:
+        """A standard change template: ``{name, fields}``, or None."""
+        return None
+
+    def put_template(self, name: str, fields: t.Mapping[str, t.Any], check_mode: bool = False) -> bool:
+        """Define or redefine a template; True when something changed."""
+        raise self.unsupported("defining standard change templates")
+
+    def unsupported(self, what: str) -> ItsmUnavailableError:
+        return ItsmUnavailableError(f"backend: the {self.name} backend does not support {what}",
+                                    option="backend", value=self.name)
+
+    def close(self) -> None:
+        """Release connections; the backend is not used afterwards."""

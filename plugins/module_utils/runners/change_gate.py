@@ -1,0 +1,223 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, opsgate.itsm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""run() of the change_gate module. FOR INTERNAL COLLECTION USE ONLY.
+
+One poll is one round of backend requests (the change, its approvals, its affected CIs, the
+backend's blackouts), then a pure evaluation (_gate). With ``wait`` it polls on a jittered backoff
+until every check passes, one fails for good, or ``wait_timeout`` runs out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import typing as t
+
+from .. import _workflow as wf
+from .._backoff import Backoff
+from .._errors import ItsmNotFoundError, ItsmValidationError
+from .._gate import CHECK_NAMES, Clock, GateOptions, Verdict, evaluate
+from .._policy import Policy, build_policy, format_duration, load_policy, parse_duration
+from .._records import CHANGE, CHANGE_STATES, format_datetime, parse_datetime
+from ..backends._base import ItsmBackend, Record
+
+ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = dict(
+    number=dict(type="str"),
+    correlation_id=dict(type="str"),
+    checks=dict(type="raw"),
+    allowed_states=dict(type="list", elements="str", choices=list(CHANGE_STATES)),
+    early_start=dict(type="raw", default=0),
+    environment=dict(type="str"),
+    hosts=dict(type="list", elements="str"),
+    ci_name_var=dict(type="str", default="itsm_ci_name"),
+    policy=dict(type="path"),
+    policy_data=dict(type="dict"),
+    backend_blackouts=dict(type="bool", default=True),
+    wait=dict(type="bool", default=False),
+    wait_timeout=dict(type="raw", default="1h"),
+    interval=dict(type="raw", default=15),
+    max_interval=dict(type="raw", default="2m"),
+    on_timeout=dict(type="str", choices=["fail", "warn"], default="fail"),
+    transition_to=dict(type="str", choices=list(CHANGE_STATES)),
+)
+ARGUMENT_RULES = dict(mutually_exclusive=[("policy", "policy_data"), ("number", "correlation_id")])
+
+# Between polls the delay grows from ``interval`` by this factor up to ``max_interval``, +/- 20 %.
+BACKOFF_FACTOR = 1.5
+JITTER = 0.2
+# A waiting gate prints a progress line when what it waits for changes, or after this many seconds.
+PROGRESS_EVERY = 60.0
+NO_CHANGE_LABEL = "The deployment"
+
+Progress = t.Callable[[str], None]
+
+
+@dataclasses.dataclass(frozen=True)
+class Snapshot:
+    """What one poll read from the backend, and when."""
+
+    now: dt.datetime
+    change: Record | None
+    approvals: list[Record]
+    cis: list[str]
+    blackouts: list[Record]
+
+
+def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool, warn: t.Callable[[str], None],
+        hosts: t.Mapping[str, str] | t.Sequence[str] | None = None, clock: Clock | None = None,
+        progress: Progress | None = None) -> dict[str, t.Any]:
+    """Evaluate the gate (waiting if asked), then transition and note the verdict if it passed.
+
+    ``hosts`` maps the hosts the play touches to their CI names (the action plugin resolves them); a
+    list, or without it the ``hosts`` option, uses the names as CI names. ``progress`` receives one
+    line per notable moment of a wait.
+    """
+    options = GateOptions.from_params(params)
+    policy = _policy(params)
+    hosts = params.get("hosts") or [] if hosts is None else hosts
+    hosts = dict(hosts) if isinstance(hosts, t.Mapping) else {name: name for name in hosts}
+    if params.get("transition_to") and not (params.get("number") or params.get("correlation_id")):
+        raise ItsmValidationError("transition_to", params["transition_to"],
+                                  "it needs the change: give number or correlation_id")
+    timeout = parse_duration(params.get("wait_timeout"), "wait_timeout")
+    waiting = bool(params.get("wait")) and not check_mode
+    clock = clock or Clock()
+    started = clock.monotonic()
+    delays = iter(_backoff(params))
+    reporter = _Reporter(progress, clock)
+    polls, gave_up = 0, False
+    while True:
+        snapshot = poll(backend, params, options, clock.now())
+        verdict = evaluate(snapshot.change, snapshot.approvals, snapshot.cis, policy, snapshot.now, hosts, options,
+                           blackouts=snapshot.blackouts)
+        polls += 1
+        elapsed = clock.monotonic() - started
+        if verdict.passed or verdict.final or not waiting:
+            break
+        remaining = timeout - elapsed
+        latest = snapshot.now + dt.timedelta(seconds=max(remaining, 0))
+        if remaining <= 0 or (verdict.not_before is not None and verdict.not_before > latest):
+            gave_up = True
+            break
+        label = _label(snapshot.change)
+        reporter.report(f"{label} waiting for {verdict.waiting()}, {format_duration(elapsed)} elapsed", verdict)
+        delay = min(next(delays), remaining)
+        if verdict.not_before is not None:
+            # Wake up when the window opens (or a freeze ends) rather than up to a whole interval later.
+            delay = min(delay, max((verdict.not_before - snapshot.now).total_seconds(), 0.0) + 0.01)
+        clock.sleep(delay)
+    label = _label(snapshot.change)
+    result: dict[str, t.Any] = dict(
+        changed=False, passed=verdict.passed, checks=[check.to_dict() for check in verdict.checks],
+        record=snapshot.change, waited=round(clock.monotonic() - started, 3), polls=polls, timed_out=gave_up,
+        msg=verdict.summary(label),
+    )
+    if verdict.passed:
+        if params.get("transition_to"):
+            result.update(_transition(backend, snapshot, verdict, params["transition_to"], check_mode))
+        return result
+    return _failed(result, verdict, params, check_mode, gave_up, timeout, warn)
+
+
+def poll(backend: ItsmBackend, params: t.Mapping[str, t.Any], options: GateOptions, now: dt.datetime) -> Snapshot:
+    """One round of backend requests: only what the enabled checks need."""
+    change = None
+    if params.get("number") or params.get("correlation_id"):
+        change = wf.find_existing(backend, CHANGE, params.get("number"), params.get("correlation_id"))
+        if change is None:
+            raise ItsmNotFoundError(f"correlation_id: no change holds {params['correlation_id']!r} on the "
+                                    f"{backend.name} backend", option="correlation_id", value=params["correlation_id"])
+    checks = options.checks
+    approvals = backend.approvals(change) if change is not None and "approval" in checks else []
+    cis = backend.affected_cis(change) if change is not None and {"scope", "freeze"} & set(checks) else []
+    blackouts: list[Record] = []
+    if "freeze" in checks and params.get("backend_blackouts", True) and "blackouts" in backend.capabilities:
+        end = (change or {}).get("end_date")
+        horizon = max(now, parse_datetime(end, "end_date")) if end else now
+        # One second past the horizon: backends treat ranges as open at the end, and a blackout that
+        # starts exactly now must be seen.
+        blackouts = backend.blackouts(format_datetime(now), format_datetime(horizon + dt.timedelta(seconds=1)),
+                                      change)
+    return Snapshot(now, change, list(approvals), list(cis), list(blackouts))
+
+
+def _policy(params: t.Mapping[str, t.Any]) -> Policy | None:
+    if params.get("policy"):
+        return load_policy(params["policy"])
+    if params.get("policy_data") is not None:
+        return build_policy(params["policy_data"], source="policy_data", option="policy_data")
+    return None
+
+
+def _backoff(params: t.Mapping[str, t.Any]) -> Backoff:
+    interval = parse_duration(params.get("interval"), "interval")
+    if interval <= 0:
+        raise ItsmValidationError("interval", params.get("interval"), "expected a positive duration such as 15 or 1m")
+    ceiling = parse_duration(params.get("max_interval"), "max_interval")
+    return Backoff(interval, factor=BACKOFF_FACTOR, max_delay=max(ceiling, interval), jitter=JITTER)
+
+
+def _label(change: Record | None) -> str:
+    return str(change.get("number") or "the change") if change else NO_CHANGE_LABEL
+
+
+def _transition(backend: ItsmBackend, snapshot: Snapshot, verdict: Verdict, target: str,
+                check_mode: bool) -> dict[str, t.Any]:
+    """Move the change to ``target`` and write the verdict as a work note (once, with the move)."""
+    change = snapshot.change
+    path = wf.plan(CHANGE, change, target, {})
+    if not path:
+        return {}
+    record = wf.move(backend, CHANGE, change, path, {}, check_mode)
+    backend.add_journal(CHANGE, record, "work_notes", _note(snapshot, verdict, target), check_mode=check_mode)
+    if not check_mode:
+        record = backend.get(CHANGE, id=record["id"]) or record
+    return dict(changed=True, record=record, diff=wf.diff(change, record),
+                msg=f"{verdict.summary(_label(change))} Moved it to {target}.")
+
+
+def _note(snapshot: Snapshot, verdict: Verdict, target: str) -> str:
+    lines = [f"Change gate passed at {format_datetime(snapshot.now)}; moving to {target}."]
+    lines += [f"- {check.name}: {check.message}" for check in verdict.checks]
+    skipped = [name for name in CHECK_NAMES if name not in {check.name for check in verdict.checks}]
+    if skipped:
+        lines.append(f"Not checked: {', '.join(skipped)}.")
+    return "\n".join(lines)
+
+
+def _failed(result: dict[str, t.Any], verdict: Verdict, params: t.Mapping[str, t.Any], check_mode: bool,
+            gave_up: bool, timeout: float, warn: t.Callable[[str], None]) -> dict[str, t.Any]:
+    message = result["msg"]
+    if gave_up:
+        cannot = verdict.not_before
+        if cannot is not None and result["waited"] < timeout:
+            message += (f" It cannot pass before {format_datetime(cannot)}, after the wait_timeout of "
+                        f"{format_duration(timeout)}, so the gate stopped waiting.")
+        else:
+            message += f" Gave up after waiting {format_duration(result['waited'])} (wait_timeout)."
+    result["msg"] = message
+    if gave_up and params.get("on_timeout") == "warn":
+        warn(message)
+        return result
+    if check_mode and params.get("wait") and not verdict.final:
+        # A real run would wait for these checks; a dry run should not stop the play for them.
+        warn(f"{message} Check mode does not wait; a real run would.")
+        return result
+    return dict(result, failed=True)
+
+
+class _Reporter:
+    """Progress lines at normal verbosity, without flooding: on news, else every PROGRESS_EVERY seconds."""
+
+    def __init__(self, sink: Progress | None, clock: Clock):
+        self.sink, self.clock = sink, clock
+        self.last_key: tuple | None = None
+        self.last_time = float("-inf")
+
+    def report(self, line: str, verdict: Verdict) -> None:
+        key, now = verdict.progress_key(), self.clock.monotonic()
+        if self.sink is None or (key == self.last_key and now - self.last_time < PROGRESS_EVERY):
+            return
+        self.last_key, self.last_time = key, now
+        self.sink(line)

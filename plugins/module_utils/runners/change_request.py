@@ -1,0 +1,81 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, opsgate.itsm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""run() of the change_request module. FOR INTERNAL COLLECTION USE ONLY."""
+
+from __future__ import annotations
+
+import typing as t
+
+from .. import _workflow as wf
+from .._records import (CHANGE, CHANGE_CLOSE_CODES, CHANGE_STATES, CHANGE_TYPES, CHANGE_WRITABLE, LEVELS, RISKS)
+from ..backends._base import ItsmBackend
+
+ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = dict(
+    number=dict(type="str"),
+    correlation_id=dict(type="str"),
+    type=dict(type="str", choices=list(CHANGE_TYPES)),
+    template=dict(type="str"),
+    state=dict(type="str", choices=list(CHANGE_STATES)),
+    short_description=dict(type="str"),
+    description=dict(type="str"),
+    implementation_plan=dict(type="str"),
+    backout_plan=dict(type="str"),
+    test_plan=dict(type="str"),
+    justification=dict(type="str"),
+    risk=dict(type="str", choices=list(RISKS)),
+    impact=dict(type="str", choices=list(LEVELS)),
+    assignment_group=dict(type="str"),
+    assigned_to=dict(type="str"),
+    requested_by=dict(type="str"),
+    start_date=dict(type="str"),
+    end_date=dict(type="str"),
+    configuration_items=dict(type="list", elements="str"),
+    close_code=dict(type="str", choices=list(CHANGE_CLOSE_CODES)),
+    close_notes=dict(type="str"),
+    work_notes=dict(type="str"),
+    comments=dict(type="str"),
+    fields=dict(type="dict"),
+)
+
+
+def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
+        warn: t.Callable[[str], None]) -> dict[str, t.Any]:
+    existing = wf.find_existing(backend, CHANGE, params.get("number"), params.get("correlation_id"))
+    wanted = wf.wanted_fields(params, CHANGE_WRITABLE)
+    wf.check_window(dict(existing or {}, **wanted))
+    cis = sorted(set(params["configuration_items"])) if params.get("configuration_items") is not None else None
+    if existing is None:
+        record = _create(backend, params, wanted, cis, check_mode)
+        changes: dict[str, t.Any] = {}
+        path = wf.plan(CHANGE, record, params.get("state"), changes)
+    else:
+        record = existing
+        changes = wf.differing(existing, wanted)
+        if params.get("template") and params["template"] != existing.get("template"):
+            warn(f"template: {existing['number']} already exists; a template only applies when a change is created")
+        path = wf.plan(CHANGE, existing, params.get("state"), changes)
+        if cis is not None and cis != sorted(backend.affected_cis(existing)):
+            record = backend.set_affected_cis(record, cis, check_mode=check_mode)
+    record = wf.move(backend, CHANGE, record, path, changes, check_mode)
+    noted = wf.append_journal(backend, CHANGE, record,
+                              {"work_notes": params.get("work_notes"), "comments": params.get("comments")},
+                              check_mode)
+    if noted and not check_mode:
+        record = backend.get(CHANGE, id=record["id"]) or record
+    changed = existing is None or noted or record != existing
+    return dict(changed=changed, record=record, diff=wf.diff(existing, record))
+
+
+def _create(backend: ItsmBackend, params: t.Mapping[str, t.Any], wanted: dict[str, t.Any],
+            cis: list[str] | None, check_mode: bool) -> dict[str, t.Any]:
+    template = params.get("template")
+    if template:
+        wanted["template"] = template
+    if cis is not None:
+        wanted["configuration_items"] = cis
+    # Refuse an impossible target state before the change exists, so a failed task leaves nothing behind.
+    template_fields = ((backend.template(template) or {}).get("fields") or {}) if template else {}
+    change_type = wanted.get("type") or ("standard" if template else "normal")
+    wf.plan(CHANGE, {**template_fields, **wanted, "state": "new", "type": change_type}, params.get("state"), {})
+    return backend.create(CHANGE, wanted, check_mode=check_mode)

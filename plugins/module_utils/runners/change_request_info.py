@@ -1,0 +1,43 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, opsgate.itsm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""run() of the change_request_info module. FOR INTERNAL COLLECTION USE ONLY."""
+
+from __future__ import annotations
+
+import typing as t
+
+from .. import _workflow as wf
+from .._records import APPROVAL_STATES, CHANGE, CHANGE_STATES, CHANGE_TYPES
+from ..backends._base import ItsmBackend
+
+ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = dict(
+    number=dict(type="str"),
+    correlation_id=dict(type="str"),
+    state=dict(type="list", elements="str", choices=list(CHANGE_STATES)),
+    type=dict(type="list", elements="str", choices=list(CHANGE_TYPES)),
+    approval=dict(type="str", choices=list(APPROVAL_STATES)),
+    active=dict(type="bool"),
+    assignment_group=dict(type="str"),
+    configuration_item=dict(type="str"),
+    window_start=dict(type="str"),
+    window_end=dict(type="str"),
+    limit=dict(type="int", default=1000),
+)
+FILTERS = ("number", "correlation_id", "state", "type", "approval", "active", "assignment_group",
+           "configuration_item", "window_start", "window_end")
+
+
+def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
+        warn: t.Callable[[str], None]) -> dict[str, t.Any]:
+    return dict(changed=False, records=find(backend, CHANGE, params, FILTERS))
+
+
+def find(backend: ItsmBackend, kind: str, params: t.Mapping[str, t.Any], names: t.Sequence[str]) -> list:
+    """One backend query for every info module (no request per record)."""
+    filters = wf.wanted_fields(params, names)
+    for name in ("window_start", "window_end"):
+        if name in filters:
+            filters[name] = wf.normalise_datetime(filters[name], name)
+    wf.check_window({"start_date": filters.get("window_start"), "end_date": filters.get("window_end")})
+    return list(backend.find(kind, filters, limit=params.get("limit")))

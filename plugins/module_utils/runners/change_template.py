@@ -1,0 +1,33 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, opsgate.itsm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""run() of the change_template module. FOR INTERNAL COLLECTION USE ONLY."""
+
+from __future__ import annotations
+
+import typing as t
+
+from .. import _workflow as wf
+from .._errors import ItsmValidationError
+from .._records import CHANGE_WRITABLE
+from ..backends._base import ItsmBackend
+
+ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = dict(
+    name=dict(type="str", required=True),
+    values=dict(type="dict", required=True),
+)
+# A template pre-fills what describes the work, never identity, outcome or schedule.
+TEMPLATE_FIELDS = tuple(name for name in CHANGE_WRITABLE
+                        if name not in ("type", "close_code", "close_notes", "correlation_id", "start_date", "end_date"))
+
+
+def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
+        warn: t.Callable[[str], None]) -> dict[str, t.Any]:
+    values = dict(params["values"])
+    unknown = sorted(set(values) - set(TEMPLATE_FIELDS))
+    if unknown:
+        raise ItsmValidationError("values", ", ".join(unknown), "a template may set: " + ", ".join(TEMPLATE_FIELDS))
+    before = backend.template(params["name"])
+    changed = backend.put_template(params["name"], values, check_mode=check_mode)
+    after = {"name": params["name"], "fields": values}
+    return dict(changed=changed, template=after, diff=wf.diff(before, after))

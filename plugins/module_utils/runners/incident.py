@@ -1,0 +1,81 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, opsgate.itsm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""run() of the incident module. FOR INTERNAL COLLECTION USE ONLY."""
+
+from __future__ import annotations
+
+import typing as t
+
+from .. import _workflow as wf
+from .._records import HOLD_REASONS, INCIDENT, INCIDENT_CLOSE_CODES, INCIDENT_STATES, INCIDENT_WRITABLE, LEVELS
+from ..backends._base import ItsmBackend, Record
+
+ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = dict(
+    number=dict(type="str"),
+    correlation_id=dict(type="str"),
+    state=dict(type="str", choices=list(INCIDENT_STATES)),
+    short_description=dict(type="str"),
+    description=dict(type="str"),
+    impact=dict(type="str", choices=list(LEVELS)),
+    urgency=dict(type="str", choices=list(LEVELS)),
+    caller=dict(type="str"),
+    assignment_group=dict(type="str"),
+    assigned_to=dict(type="str"),
+    configuration_item=dict(type="str"),
+    caused_by=dict(type="str"),
+    hold_reason=dict(type="str", choices=list(HOLD_REASONS)),
+    close_code=dict(type="str", choices=list(INCIDENT_CLOSE_CODES)),
+    close_notes=dict(type="str"),
+    work_notes=dict(type="str"),
+    comments=dict(type="str"),
+    recurrence_note=dict(type="bool", default=True),
+    fields=dict(type="dict"),
+)
+RECURRENCE_PREFIX = "Recurrence #"
+
+
+def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
+        warn: t.Callable[[str], None]) -> dict[str, t.Any]:
+    # Only an open incident absorbs a recurrence; after one is resolved, the failure earns a new one.
+    existing = wf.find_existing(backend, INCIDENT, params.get("number"), params.get("correlation_id"),
+                                open_only=True)
+    wanted = wf.wanted_fields(params, INCIDENT_WRITABLE)
+    if wanted.get("caused_by") and wanted["caused_by"] != (existing or {}).get("caused_by"):
+        wf.require_existing_change(backend, "caused_by", wanted["caused_by"])
+    notes = {"work_notes": params.get("work_notes"), "comments": params.get("comments")}
+    if existing is None:
+        path = wf.plan(INCIDENT, dict(wanted, state="new"), params.get("state"), {})
+        record = backend.create(INCIDENT, wanted, check_mode=check_mode)
+        changes: dict[str, t.Any] = {}
+        recurrence = None
+    else:
+        record = existing
+        changes = wf.differing(existing, wanted)
+        path = wf.plan(INCIDENT, existing, params.get("state"), changes)
+        recurrence = _recurrence_note(backend, existing, params) if _is_recurrence(params) else None
+    record = wf.move(backend, INCIDENT, record, path, changes, check_mode)
+    noted = wf.append_journal(backend, INCIDENT, record, notes, check_mode)
+    if recurrence:
+        backend.add_journal(INCIDENT, record, "work_notes", recurrence, check_mode=check_mode)
+    if (noted or recurrence) and not check_mode:
+        record = backend.get(INCIDENT, id=record["id"]) or record
+    changed = existing is None or bool(noted or recurrence) or record != existing
+    result = dict(changed=changed, record=record, diff=wf.diff(existing, record))
+    result["recurred"] = bool(recurrence)
+    return result
+
+
+def _is_recurrence(params: t.Mapping[str, t.Any]) -> bool:
+    # Matched by correlation id (not by number) and not a task that closes or resolves it.
+    return bool(params.get("recurrence_note") and params.get("correlation_id") and not params.get("number")
+                and params.get("state") in (None, "new", "in_progress", "on_hold"))
+
+
+def _recurrence_note(backend: ItsmBackend, record: Record, params: t.Mapping[str, t.Any]) -> str:
+    previous = sum(1 for entry in backend.journal(INCIDENT, record)
+                   if entry["field"] == "work_notes" and entry["text"].startswith(RECURRENCE_PREFIX))
+    text = f"{RECURRENCE_PREFIX}{previous + 2}: the failure with correlation id {params['correlation_id']} happened again."
+    if params.get("short_description"):
+        text += f"\n{params['short_description']}"
+    return text

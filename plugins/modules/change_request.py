@@ -1,0 +1,245 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, opsgate.itsm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: change_request
+short_description: Create, update, move through its lifecycle, close or cancel a change request
+version_added: 0.1.0
+author: opsgate.itsm contributors
+description:
+  - Finds a change by O(number) or O(correlation_id) and creates it when neither matches, so a retried or
+    repeated task never creates a second change.
+  - Sets only the fields given, moves O(state) along the change model of the change's type, and appends
+    O(work_notes) and O(comments) once (a re-run does not add the same note again).
+  - "Change models: normal C(new -> assess -> authorize -> scheduled -> implement -> review -> closed);
+    standard C(new -> scheduled -> implement -> review -> closed) (pre-approved); emergency
+    C(new -> authorize -> scheduled -> implement -> review -> closed). Approvals, not this module, move a
+    normal change from assess to authorize and on to scheduled (see M(opsgate.itsm.change_approval)).
+    A change can be canceled from any state before review."
+  - When O(state) is several steps ahead, the module walks the model one transition at a time; a state that
+    cannot be reached fails before anything is written and names the states reachable from the current one.
+  - Carried out on the controller; the play's hosts are never contacted.
+options:
+  number:
+    description:
+      - The change's number, for example C(CHG0000042). The change must exist.
+    type: str
+  correlation_id:
+    description:
+      - An identifier of your own (a pipeline run, a deployment id). A change holding it is updated; when none
+        does, a new change is created carrying it.
+      - Two changes holding the same correlation id is an error.
+    type: str
+  type:
+    description:
+      - The change model. Defaults to C(standard) when O(template) is given, else C(normal), on creation.
+    type: str
+    choices: [normal, standard, emergency]
+  template:
+    description:
+      - Name of a standard change template whose values fill the fields not given. Only used on creation.
+      - On the C(local) backend, define templates with M(opsgate.itsm.change_template).
+    type: str
+  state:
+    description:
+      - The state to move the change to.
+      - C(closed) needs O(close_code) and O(close_notes) (given here or already on the change);
+        entering C(assess) (normal) or C(authorize) (emergency) needs O(assignment_group).
+    type: str
+    choices: [new, assess, authorize, scheduled, implement, review, closed, canceled]
+  short_description:
+    description: One-line summary.
+    type: str
+  description:
+    description: Full description.
+    type: str
+  implementation_plan:
+    description: How the change will be carried out.
+    type: str
+  backout_plan:
+    description: How the change will be undone.
+    type: str
+  test_plan:
+    description: How the change will be verified.
+    type: str
+  justification:
+    description: Why the change is needed.
+    type: str
+  risk:
+    description: Risk of the change.
+    type: str
+    choices: [very_high, high, moderate, low]
+  impact:
+    description: Impact of the change.
+    type: str
+    choices: [high, medium, low]
+  assignment_group:
+    description: The group responsible for the change.
+    type: str
+  assigned_to:
+    description: The person responsible for the change.
+    type: str
+  requested_by:
+    description: Who asked for the change.
+    type: str
+  start_date:
+    description:
+      - Planned start, ISO 8601 with a timezone (for example C(2026-11-24T22:00:00Z) or C(2026-11-24T23:00:00+01:00)).
+        A date without a timezone is refused. Returned in UTC.
+    type: str
+  end_date:
+    description:
+      - Planned end, ISO 8601 with a timezone; not before O(start_date).
+    type: str
+  configuration_items:
+    description:
+      - Names of the configuration items the change affects. The list replaces the current set.
+    type: list
+    elements: str
+  close_code:
+    description: Outcome, required to close.
+    type: str
+    choices: [successful, successful_issues, unsuccessful]
+  close_notes:
+    description: Closing notes, required to close.
+    type: str
+  work_notes:
+    description: A work note to append, once.
+    type: str
+  comments:
+    description: A customer-visible comment to append, once.
+    type: str
+  fields:
+    description:
+      - Backend-specific fields as a dictionary of name to value, set as given.
+    type: dict
+extends_documentation_fragment:
+  - opsgate.itsm.connection
+  - opsgate.itsm.attributes
+  - opsgate.itsm.attributes.check_mode_full
+  - opsgate.itsm.attributes.diff_mode_full
+seealso:
+  - module: opsgate.itsm.change_request_info
+  - module: opsgate.itsm.change_approval
+  - module: opsgate.itsm.change_template
+"""
+
+EXAMPLES = r"""
+- name: Open a normal change for this deployment (a re-run finds the same change)
+  opsgate.itsm.change_request:
+    correlation_id: "deploy-{{ release }}-{{ lookup('ansible.builtin.env', 'CI_PIPELINE_ID', default='manual') }}"
+    short_description: "Deploy {{ release }} to production"
+    assignment_group: Platform
+    risk: moderate
+    impact: medium
+    start_date: "2026-11-24T22:00:00Z"
+    end_date: "2026-11-24T23:30:00Z"
+    implementation_plan: Rolling restart, one node at a time.
+    backout_plan: Redeploy the previous release.
+    configuration_items: "{{ ansible_play_hosts }}"
+  register: change
+
+- name: Ask for approval
+  opsgate.itsm.change_request:
+    number: "{{ change.record.number }}"
+    state: assess
+
+- name: Start work once approved and scheduled
+  opsgate.itsm.change_request:
+    number: "{{ change.record.number }}"
+    state: implement
+    work_notes: Deployment started.
+
+- name: Close it with the outcome
+  opsgate.itsm.change_request:
+    number: "{{ change.record.number }}"
+    state: closed
+    close_code: successful
+    close_notes: Deployed without incident.
+
+- name: Record a routine change from a standard template, straight to implement
+  opsgate.itsm.change_request:
+    template: Rotate TLS certificates
+    correlation_id: "cert-rotation-{{ now(utc=true, fmt='%Y-%m-%d') }}"
+    state: implement
+"""
+
+RETURN = r"""
+record:
+  description: The change as read back from the backend (approximate in check mode).
+  returned: success
+  type: dict
+  contains:
+    backend:
+      description: The backend that holds the record.
+      type: str
+      sample: local
+    id:
+      description: The backend's identifier (ServiceNow sys_id, Jira key, local id). None in check mode on creation.
+      type: str
+      sample: 1f0c2d6e4b6a4cf1a2f1b6a1e0a0c0de
+    number:
+      description: The change number. None in check mode on creation.
+      type: str
+      sample: CHG0000042
+    url:
+      description: A link a person can open.
+      type: str
+    state:
+      description: Lifecycle state.
+      type: str
+      sample: implement
+    approval:
+      description: Approval status (V(not_requested), V(requested), V(approved), V(rejected)).
+      type: str
+      sample: approved
+    type:
+      description: Change model.
+      type: str
+      sample: normal
+    start_date:
+      description: Planned start, ISO 8601 UTC.
+      type: str
+      sample: "2026-11-24T22:00:00Z"
+    end_date:
+      description: Planned end, ISO 8601 UTC.
+      type: str
+      sample: "2026-11-24T23:30:00Z"
+    configuration_items:
+      description: Names of the affected configuration items.
+      type: list
+      elements: str
+    correlation_id:
+      description: The correlation id, if any.
+      type: str
+    active:
+      description: False once closed or canceled.
+      type: bool
+    opened_at:
+      description: When the change was created, ISO 8601 UTC.
+      type: str
+    closed_at:
+      description: When the change was closed or canceled, ISO 8601 UTC.
+      type: str
+  sample:
+    backend: local
+    number: CHG0000042
+    state: scheduled
+    approval: approved
+    type: normal
+diff:
+  description: The change before and after the task (its canonical fields).
+  returned: success
+  type: dict
+  contains:
+    before:
+      description: The change before the task; empty when it was created.
+      type: dict
+    after:
+      description: The change after the task.
+      type: dict
+"""

@@ -1,0 +1,99 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, opsgate.itsm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: change_request_info
+short_description: List change requests by number, correlation id or filters
+version_added: 0.1.0
+author: opsgate.itsm contributors
+description:
+  - Returns the changes matching every filter given, oldest first, in one backend query (no request per record).
+  - With no filter, returns the first O(limit) changes.
+options:
+  number:
+    description: A change number.
+    type: str
+  correlation_id:
+    description: The correlation id the change carries.
+    type: str
+  state:
+    description: Changes in any of these states.
+    type: list
+    elements: str
+    choices: [new, assess, authorize, scheduled, implement, review, closed, canceled]
+  type:
+    description: Changes of any of these types.
+    type: list
+    elements: str
+    choices: [normal, standard, emergency]
+  approval:
+    description: Changes with this approval status.
+    type: str
+    choices: [not_requested, requested, approved, rejected]
+  active:
+    description: Only open (V(true)) or only closed and canceled (V(false)) changes.
+    type: bool
+  assignment_group:
+    description: Changes assigned to this group.
+    type: str
+  configuration_item:
+    description: Changes that affect this configuration item (by name).
+    type: str
+  window_start:
+    description:
+      - With O(window_end), changes whose planned window overlaps this range. ISO 8601 with a timezone.
+    type: str
+  window_end:
+    description: End of the range for O(window_start). ISO 8601 with a timezone.
+    type: str
+  limit:
+    description: The most records to return.
+    type: int
+    default: 1000
+extends_documentation_fragment:
+  - opsgate.itsm.connection
+  - opsgate.itsm.attributes
+  - opsgate.itsm.attributes.info
+seealso:
+  - module: opsgate.itsm.change_request
+"""
+
+EXAMPLES = r"""
+- name: Changes touching web01 planned for the night of 24 November
+  opsgate.itsm.change_request_info:
+    configuration_item: web01
+    window_start: "2026-11-24T18:00:00Z"
+    window_end: "2026-11-25T06:00:00Z"
+  register: tonight
+
+- name: Open changes waiting for approval
+  opsgate.itsm.change_request_info:
+    state: [assess, authorize]
+    approval: requested
+  register: pending
+
+- name: Find the change of this pipeline run
+  opsgate.itsm.change_request_info:
+    correlation_id: deploy-1234
+  register: found
+"""
+
+RETURN = r"""
+records:
+  description: The matching changes, in the canonical shape returned by M(opsgate.itsm.change_request).
+  returned: success
+  type: list
+  elements: dict
+  sample:
+    - backend: local
+      number: CHG0000042
+      state: scheduled
+      approval: approved
+      type: normal
+      start_date: "2026-11-24T22:00:00Z"
+      end_date: "2026-11-24T23:30:00Z"
+"""

@@ -1,0 +1,178 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, opsgate.itsm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: incident
+short_description: Open, update, resolve, close, reopen or cancel an incident, one per recurring failure
+version_added: 0.1.0
+author: opsgate.itsm contributors
+description:
+  - Finds an incident by O(number), or an open one (C(new), C(in_progress) or C(on_hold)) by O(correlation_id),
+    and creates one when neither matches.
+  - When an open incident already holds the O(correlation_id), the same failure has happened again; the module
+    updates that incident and appends a work note counting the recurrence instead of opening another.
+  - Priority is derived from O(impact) and O(urgency) with the ServiceNow matrix.
+  - "Incident model: C(new), C(in_progress), C(on_hold) (needs O(hold_reason)), C(resolved) and C(closed)
+    (need O(close_code) and O(close_notes)), C(canceled). Moving a resolved incident back to C(in_progress)
+    reopens it."
+  - Carried out on the controller; the play's hosts are never contacted.
+options:
+  number:
+    description: The incident's number, for example C(INC0000042). The incident must exist.
+    type: str
+  correlation_id:
+    description:
+      - A stable key of the failure (for example playbook, play and task). An open incident holding it is
+        updated; otherwise a new incident is created carrying it.
+    type: str
+  state:
+    description: The state to move the incident to.
+    type: str
+    choices: [new, in_progress, on_hold, resolved, closed, canceled]
+  short_description:
+    description: One-line summary.
+    type: str
+  description:
+    description: Full description.
+    type: str
+  impact:
+    description: Impact; with O(urgency) it sets the priority.
+    type: str
+    choices: [high, medium, low]
+  urgency:
+    description: Urgency; with O(impact) it sets the priority.
+    type: str
+    choices: [high, medium, low]
+  caller:
+    description: Who reported the incident.
+    type: str
+  assignment_group:
+    description: The group working on the incident.
+    type: str
+  assigned_to:
+    description: The person working on the incident.
+    type: str
+  configuration_item:
+    description: The configuration item that failed (by name).
+    type: str
+  caused_by:
+    description: Number of the change that caused the incident. The change must exist.
+    type: str
+  hold_reason:
+    description: Why the incident is on hold; required for O(state=on_hold).
+    type: str
+    choices: [awaiting_caller, awaiting_problem, awaiting_vendor, awaiting_change]
+  close_code:
+    description: Resolution code; required to resolve or close.
+    type: str
+    choices: [duplicate, known_error, no_resolution_provided, resolved_by_caller, resolved_by_change,
+              resolved_by_problem, resolved_by_request, solution_provided, workaround_provided]
+  close_notes:
+    description: Resolution notes; required to resolve or close.
+    type: str
+  work_notes:
+    description: A work note to append, once.
+    type: str
+  comments:
+    description: A customer-visible comment to append, once.
+    type: str
+  recurrence_note:
+    description:
+      - When an open incident is found by O(correlation_id), append a work note that counts the recurrence.
+        Set to V(false) to update such an incident idempotently instead.
+    type: bool
+    default: true
+  fields:
+    description: Backend-specific fields as a dictionary of name to value, set as given.
+    type: dict
+extends_documentation_fragment:
+  - opsgate.itsm.connection
+  - opsgate.itsm.attributes
+  - opsgate.itsm.attributes.check_mode_full
+  - opsgate.itsm.attributes.diff_mode_full
+seealso:
+  - module: opsgate.itsm.incident_info
+  - module: opsgate.itsm.change_request
+"""
+
+EXAMPLES = r"""
+- name: Raise an incident for a failed deployment step (a recurrence updates the same incident)
+  opsgate.itsm.incident:
+    correlation_id: "deploy.yml/web/Restart the service"
+    short_description: "Restart of the web service failed on web01"
+    description: "{{ ansible_failed_result.msg | default('unknown error') }}"
+    impact: high
+    urgency: medium
+    configuration_item: web01
+    caused_by: "{{ change.record.number }}"
+  register: incident
+
+- name: Resolve it
+  opsgate.itsm.incident:
+    number: "{{ incident.record.number }}"
+    state: resolved
+    close_code: solution_provided
+    close_notes: Rolled back the release.
+
+- name: Put an incident on hold while the vendor answers
+  opsgate.itsm.incident:
+    number: INC0000007
+    state: on_hold
+    hold_reason: awaiting_vendor
+"""
+
+RETURN = r"""
+record:
+  description: The incident as read back from the backend (approximate in check mode).
+  returned: success
+  type: dict
+  contains:
+    backend:
+      description: The backend that holds the record.
+      type: str
+    id:
+      description: The backend's identifier.
+      type: str
+    number:
+      description: The incident number.
+      type: str
+      sample: INC0000042
+    url:
+      description: A link a person can open.
+      type: str
+    state:
+      description: Lifecycle state.
+      type: str
+      sample: in_progress
+    priority:
+      description: Derived from impact and urgency.
+      type: str
+      sample: high
+    impact:
+      description: Impact.
+      type: str
+    urgency:
+      description: Urgency.
+      type: str
+    caused_by:
+      description: Number of the change that caused it.
+      type: str
+    correlation_id:
+      description: The correlation id, if any.
+      type: str
+    reopen_count:
+      description: How often the incident was reopened.
+      type: int
+recurred:
+  description: True when an open incident with the same correlation id was found and a recurrence note added.
+  returned: success
+  type: bool
+diff:
+  description: The incident before and after the task.
+  returned: success
+  type: dict
+"""

@@ -1,0 +1,218 @@
+"""SQLite storage: one table per table family, one TEXT column per field, every value a string.
+
+Columns use ``COLLATE NOCASE`` so ``=``, ``LIKE``, ``STARTSWITH`` and ordering are
+case-insensitive, as on MariaDB-backed instances.  A single connection guarded by a lock serves
+all request threads; business rules run inside one transaction per request.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+
+from .schema import Schema, Table
+
+
+def new_sys_id() -> str:
+    return uuid.uuid4().hex
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+class Store:
+    """Row access for every table family plus small internal tables (counters, blobs, tiny URLs)."""
+
+    def __init__(self, path: str, schema: Schema) -> None:
+        self.path = path
+        self.schema = schema
+        self.lock = threading.RLock()
+        self.created = not os.path.exists(path)
+        self.conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self.conn.row_factory = sqlite3.Row
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self._columns: dict[str, list[str]] = {}
+        self._create()
+
+    def close(self) -> None:
+        with self.lock:
+            self.conn.close()
+
+    def _create(self) -> None:
+        cur = self.conn
+        for table in self.schema.roots():
+            columns = list(self.schema.storage_columns(table.name))
+            self._columns[table.name] = columns
+            existing = {row[1] for row in cur.execute(f"PRAGMA table_info({quote(table.storage)})")}
+            if not existing:
+                defs = ", ".join(
+                    f"{quote(col)} TEXT NOT NULL DEFAULT '' COLLATE NOCASE" + (" PRIMARY KEY" if col == "sys_id" else "")
+                    for col in columns)
+                cur.execute(f"CREATE TABLE {quote(table.storage)} ({defs})")
+            else:
+                for col in columns:
+                    if col not in existing:
+                        cur.execute(f"ALTER TABLE {quote(table.storage)} ADD COLUMN {quote(col)} "
+                                    "TEXT NOT NULL DEFAULT '' COLLATE NOCASE")
+            index_cols = set(table.indexes)
+            for name in self.schema.descendants(table.name):
+                index_cols.update(self.schema[name].indexes)
+            for col in sorted(index_cols):
+                cur.execute(f"CREATE INDEX IF NOT EXISTS {quote('ix_' + table.root + '_' + col)} "
+                            f"ON {quote(table.storage)} ({quote(col)})")
+        cur.executescript(
+            "CREATE TABLE IF NOT EXISTS _counters (prefix TEXT PRIMARY KEY, next INTEGER NOT NULL);"
+            "CREATE TABLE IF NOT EXISTS _credentials (user_name TEXT PRIMARY KEY COLLATE NOCASE, "
+            "password TEXT NOT NULL);"
+            "CREATE TABLE IF NOT EXISTS _blobs (sys_id TEXT PRIMARY KEY, data BLOB NOT NULL);"
+            "CREATE TABLE IF NOT EXISTS _tiny (id TEXT PRIMARY KEY, query TEXT NOT NULL);"
+            "CREATE TABLE IF NOT EXISTS _meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);")
+
+    def wipe(self) -> None:
+        """Drop every table so the instance can be re-seeded."""
+        with self.lock:
+            names = [row[0] for row in self.conn.execute(
+                "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")]
+            for name in names:
+                self.conn.execute(f"DROP TABLE {quote(name)}")
+            self._create()
+            self.created = True
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        with self.lock:
+            if self.conn.in_transaction:
+                yield
+                return
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            self.conn.execute("COMMIT")
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def class_filter(self, table: Table, alias: str = "t") -> tuple[str, list[str]]:
+        """SQL restricting a family table to the classes visible through ``table``."""
+        if table.name == table.root:
+            return "1", []
+        classes = self.schema.descendants(table.name)
+        marks = ",".join("?" * len(classes))
+        return f"{alias}.sys_class_name IN ({marks})", classes
+
+    def get(self, table: Table, sys_id: str) -> dict | None:
+        where, params = self.class_filter(table)
+        with self.lock:
+            row = self.conn.execute(
+                f"SELECT * FROM {quote(table.storage)} t WHERE t.sys_id = ? AND {where}",
+                [sys_id, *params]).fetchone()
+        return dict(row) if row else None
+
+    def select(self, table: Table, where: str, params: list, order: str = "", limit: int | None = None,
+               offset: int = 0, columns: str = "t.*") -> list[dict]:
+        cls_sql, cls_params = self.class_filter(table)
+        sql = f"SELECT {columns} FROM {quote(table.storage)} t WHERE ({cls_sql}) AND ({where})"
+        sql += f" ORDER BY {order + ', ' if order else ''}t.rowid"
+        args = [*cls_params, *params]
+        if limit is not None:
+            sql += " LIMIT ? OFFSET ?"
+            args += [limit, offset]
+        with self.lock:
+            return [dict(row) for row in self.conn.execute(sql, args)]
+
+    def count(self, table: Table, where: str, params: list) -> int:
+        cls_sql, cls_params = self.class_filter(table)
+        sql = f"SELECT COUNT(*) FROM {quote(table.storage)} t WHERE ({cls_sql}) AND ({where})"
+        with self.lock:
+            return int(self.conn.execute(sql, [*cls_params, *params]).fetchone()[0])
+
+    def find(self, table: Table, **equals: str) -> list[dict]:
+        where = " AND ".join(f"t.{quote(k)} = ?" for k in equals) or "1"
+        return self.select(table, where, list(equals.values()))
+
+    def execute(self, sql: str, params: Iterable = ()) -> list[sqlite3.Row]:
+        with self.lock:
+            return self.conn.execute(sql, list(params)).fetchall()
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def columns(self, root: str) -> list[str]:
+        return self._columns[root]
+
+    def insert(self, table: Table, row: dict[str, str]) -> None:
+        cols = [c for c in self._columns[table.root] if c in row]
+        sql = (f"INSERT INTO {quote(table.storage)} ({', '.join(quote(c) for c in cols)}) "
+               f"VALUES ({', '.join('?' * len(cols))})")
+        with self.lock:
+            self.conn.execute(sql, [row[c] for c in cols])
+
+    def insert_many(self, table: Table, rows: list[dict[str, str]]) -> None:
+        if not rows:
+            return
+        cols = [c for c in self._columns[table.root] if c in rows[0]]
+        sql = (f"INSERT INTO {quote(table.storage)} ({', '.join(quote(c) for c in cols)}) "
+               f"VALUES ({', '.join('?' * len(cols))})")
+        with self.lock:
+            self.conn.executemany(sql, ([row.get(c, "") for c in cols] for row in rows))
+
+    def update(self, table: Table, sys_id: str, changes: dict[str, str]) -> None:
+        cols = [c for c in changes if c in self._columns[table.root] and c != "sys_id"]
+        if not cols:
+            return
+        sql = (f"UPDATE {quote(table.storage)} SET {', '.join(quote(c) + ' = ?' for c in cols)} "
+               "WHERE sys_id = ?")
+        with self.lock:
+            self.conn.execute(sql, [changes[c] for c in cols] + [sys_id])
+
+    def delete(self, table: Table, sys_id: str) -> None:
+        with self.lock:
+            self.conn.execute(f"DELETE FROM {quote(table.storage)} WHERE sys_id = ?", [sys_id])
+
+    def next_number(self, prefix: str, start: int) -> str:
+        with self.lock:
+            row = self.conn.execute("SELECT next FROM _counters WHERE prefix = ?", [prefix]).fetchone()
+            value = row[0] if row else start
+            self.conn.execute("INSERT OR REPLACE INTO _counters (prefix, next) VALUES (?, ?)", [prefix, value + 1])
+        return f"{prefix}{value:07d}"
+
+    def analyze(self) -> None:
+        with self.lock:
+            self.conn.execute("ANALYZE")
+
+    # -- internal key/value tables ---------------------------------------------------------
+
+    def set_password(self, user_name: str, password: str) -> None:
+        with self.lock:
+            self.conn.execute("INSERT OR REPLACE INTO _credentials VALUES (?, ?)", [user_name, password])
+
+    def password(self, user_name: str) -> str | None:
+        rows = self.execute("SELECT password FROM _credentials WHERE user_name = ?", [user_name])
+        return rows[0][0] if rows else None
+
+    def put_blob(self, sys_id: str, data: bytes) -> None:
+        with self.lock:
+            self.conn.execute("INSERT OR REPLACE INTO _blobs VALUES (?, ?)", [sys_id, data])
+
+    def blob(self, sys_id: str) -> bytes | None:
+        rows = self.execute("SELECT data FROM _blobs WHERE sys_id = ?", [sys_id])
+        return bytes(rows[0][0]) if rows else None
+
+    def delete_blob(self, sys_id: str) -> None:
+        with self.lock:
+            self.conn.execute("DELETE FROM _blobs WHERE sys_id = ?", [sys_id])
+
+    def put_tiny(self, tiny_id: str, query: str) -> None:
+        with self.lock:
+            self.conn.execute("INSERT OR REPLACE INTO _tiny VALUES (?, ?)", [tiny_id, query])
+
+    def tiny(self, tiny_id: str) -> str | None:
+        rows = self.execute("SELECT query FROM _tiny WHERE id = ?", [tiny_id])
+        return rows[0][0] if rows else None

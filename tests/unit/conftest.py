@@ -1,0 +1,33 @@
+"""Fixtures shared by the unit tests."""
+
+import os
+import subprocess
+import sys
+import tempfile
+
+import pytest
+
+from ansible_collections.opsgate.itsm.plugins.module_utils._options import ConnectionSettings
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+COLLECTIONS_BASE = os.path.join(tempfile.gettempdir(), f"opsgate-itsm-pytest-{os.getuid()}")
+
+
+@pytest.fixture
+def local_backend(tmp_path):
+    from ansible_collections.opsgate.itsm.plugins.module_utils.backends import build_backend
+
+    backend = build_backend(ConnectionSettings(backend="local", local_db=str(tmp_path / "itsm.sqlite"),
+                                               username="tester"))
+    yield backend
+    backend.close()
+
+
+def ansible_doc_json(*names: str) -> dict:
+    """The parsed documentation of plugins as ansible-doc sees it (fragments merged)."""
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_BASE)
+    ansible_doc = os.path.join(os.path.dirname(sys.executable), "ansible-doc")
+    output = subprocess.run([ansible_doc, "--json", *names], env=env, check=True,
+                            capture_output=True, text=True).stdout
+    import json
+    return json.loads(output)

@@ -1,0 +1,238 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, opsgate.itsm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The backend contract suite: behaviour every backend shares, through the _base API only.
+
+Parametrized by the ``backend`` fixtures of conftest.py (today: local). Nothing here may use a
+backend's own extras; what differs between backends belongs in that backend's own tests.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from ansible_collections.opsgate.itsm.plugins.module_utils import _records as records
+from ansible_collections.opsgate.itsm.plugins.module_utils._errors import (
+    ItsmConflictError,
+    ItsmTransitionError,
+    ItsmValidationError,
+)
+
+ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+
+
+def new_change(backend, **fields):
+    return backend.create("change", {"short_description": "patch web tier", **fields})
+
+
+def new_incident(backend, **fields):
+    return backend.create("incident", {"short_description": "web tier down", **fields})
+
+
+def assert_canonical(record, kind, backend):
+    expected = records.CHANGE_FIELDS if kind == "change" else records.INCIDENT_FIELDS
+    assert set(record) == set(expected)
+    assert record["backend"] == backend.name
+    assert record["id"] and isinstance(record["id"], str)
+    assert re.match(r"^(CHG|INC)\d+$", record["number"])
+    assert record["state"] in (records.CHANGE_STATES if kind == "change" else records.INCIDENT_STATES)
+    assert isinstance(record["active"], bool)
+    assert isinstance(record["fields"], dict)
+    for name in records.DATE_FIELDS:
+        if record.get(name) is not None:
+            assert ISO_UTC.match(record[name]), (name, record[name])
+
+
+# -- create / get ------------------------------------------------------------------------------
+
+def test_create_change_returns_canonical_record_in_state_new(backend):
+    change = new_change(backend, assignment_group="ops", start_date="2026-11-24T10:00:00+01:00",
+                        end_date="2026-11-24T12:00:00+01:00")
+
+    assert_canonical(change, "change", backend)
+    assert change["number"].startswith("CHG")
+    assert change["state"] == "new"
+    assert change["type"] == "normal"
+    assert change["approval"] == "not_requested"
+    assert change["active"] is True
+    assert change["start_date"] == "2026-11-24T09:00:00Z"
+    assert change["end_date"] == "2026-11-24T11:00:00Z"
+
+
+def test_create_incident_derives_priority(backend):
+    incident = new_incident(backend, impact="high", urgency="medium")
+
+    assert_canonical(incident, "incident", backend)
+    assert incident["number"].startswith("INC")
+    assert incident["state"] == "new"
+    assert incident["priority"] == "high"
+
+
+def test_get_by_number_id_and_correlation_id_returns_the_created_record(backend):
+    change = new_change(backend, correlation_id="contract-get-1")
+
+    assert backend.get("change", number=change["number"]) == change
+    assert backend.get("change", id=change["id"]) == change
+    assert backend.get("change", correlation_id="contract-get-1") == change
+
+
+def test_get_unknown_record_returns_none(backend):
+    new_change(backend)
+
+    assert backend.get("change", number="CHG9999999") is None
+    assert backend.get("incident", correlation_id="nobody-uses-this") is None
+
+
+def test_two_records_sharing_a_correlation_id_conflict_unless_open_only(backend):
+    first = new_incident(backend, correlation_id="contract-shared")
+    backend.transition("incident", first, "canceled")
+    second = new_incident(backend, correlation_id="contract-shared")
+
+    with pytest.raises(ItsmConflictError) as caught:
+        backend.get("incident", correlation_id="contract-shared")
+    assert first["number"] in str(caught.value) and second["number"] in str(caught.value)
+    assert "contract-shared" in str(caught.value)
+    assert backend.get("incident", correlation_id="contract-shared", open_only=True)["number"] == second["number"]
+
+
+# -- find --------------------------------------------------------------------------------------
+
+def test_find_is_a_lazy_iterator_oldest_first(backend):
+    created = [new_change(backend, assignment_group="contract-find") for _ in range(3)]
+
+    found = backend.find("change", {"assignment_group": "contract-find"})
+
+    assert iter(found) is found  # an iterator, read lazily, not a list
+    assert [record["number"] for record in found] == [record["number"] for record in created]
+
+
+def test_find_filters_by_state_and_limit(backend):
+    kept = new_incident(backend, assignment_group="contract-filters")
+    moved = new_incident(backend, assignment_group="contract-filters")
+    backend.transition("incident", moved, "in_progress")
+
+    in_progress = list(backend.find("incident", {"assignment_group": "contract-filters", "state": ["in_progress"]}))
+    limited = list(backend.find("incident", {"assignment_group": "contract-filters"}, limit=1))
+
+    assert [record["number"] for record in in_progress] == [moved["number"]]
+    assert [record["number"] for record in limited] == [kept["number"]]
+
+
+def test_find_refuses_an_unknown_filter(backend):
+    with pytest.raises(ItsmValidationError) as caught:
+        backend.find("change", {"colour": "blue"})
+    assert "colour" in str(caught.value)
+
+
+# -- update / transition / journal -------------------------------------------------------------
+
+def test_update_sets_only_the_given_fields_and_reads_back(backend):
+    change = new_change(backend, description="first", assignment_group="ops")
+
+    updated = backend.update("change", change, {"description": "second"})
+
+    assert updated["description"] == "second"
+    assert updated["assignment_group"] == "ops"
+    assert updated["short_description"] == "patch web tier"
+    assert backend.get("change", number=change["number"]) == updated
+
+
+def test_transition_moves_one_step_and_sets_fields(backend):
+    change = new_change(backend)
+
+    moved = backend.transition("change", change, "assess", {"assignment_group": "ops"})
+
+    assert moved["state"] == "assess"
+    assert moved["assignment_group"] == "ops"
+    assert moved["approval"] == "requested"
+    assert backend.get("change", id=change["id"])["state"] == "assess"
+
+
+def test_transition_refuses_a_jump_the_model_forbids(backend):
+    change = new_change(backend, assignment_group="ops")
+
+    with pytest.raises(ItsmTransitionError):
+        backend.transition("change", change, "implement")
+    assert backend.get("change", id=change["id"])["state"] == "new"
+
+
+def test_transition_names_the_missing_fields(backend):
+    incident = new_incident(backend)
+
+    with pytest.raises(ItsmTransitionError) as caught:
+        backend.transition("incident", incident, "resolved", {"close_code": "solution_provided"})
+    assert incident["number"] in str(caught.value)
+    assert "close_notes" in str(caught.value)
+
+
+def test_incident_resolve_and_close_round_trip(backend):
+    incident = new_incident(backend)
+    resolved = backend.transition("incident", incident, "resolved",
+                                  {"close_code": "solution_provided", "close_notes": "restarted"})
+    closed = backend.transition("incident", resolved, "closed")
+
+    assert resolved["state"] == "resolved" and resolved["active"] is True
+    assert closed["state"] == "closed" and closed["active"] is False
+    assert ISO_UTC.match(closed["closed_at"])
+
+
+def test_journal_returns_notes_and_comments_in_order(backend):
+    incident = new_incident(backend)
+
+    backend.add_journal("incident", incident, "work_notes", "looked at the logs")
+    backend.add_journal("incident", incident, "comments", "we are on it")
+    entries = backend.journal("incident", incident)
+
+    assert [(entry["field"], entry["text"]) for entry in entries] == [
+        ("work_notes", "looked at the logs"), ("comments", "we are on it")]
+    for entry in entries:
+        assert set(entry) == {"field", "text", "author", "created"}
+        assert entry["author"]
+        assert ISO_UTC.match(entry["created"])
+
+
+def test_check_mode_create_writes_nothing(backend):
+    approximate = backend.create("change", {"short_description": "dry run", "correlation_id": "contract-check"},
+                                 check_mode=True)
+
+    assert approximate["state"] == "new"
+    assert approximate["short_description"] == "dry run"
+    assert backend.get("change", correlation_id="contract-check") is None
+
+
+# -- approvals ---------------------------------------------------------------------------------
+
+def test_normal_change_needs_two_approvals(approvals_backend):
+    backend = approvals_backend
+    change = backend.transition("change", new_change(backend), "assess", {"assignment_group": "ops"})
+
+    authorize = backend.decide_approval(change, "tech.lead", "approved", None)
+    scheduled = backend.decide_approval(authorize, "cab.chair", "approved", "fine")
+
+    assert (authorize["state"], authorize["approval"]) == ("authorize", "requested")
+    assert (scheduled["state"], scheduled["approval"]) == ("scheduled", "approved")
+    approvals = backend.approvals(scheduled)
+    assert [(a["approver"], a["state"]) for a in approvals] == [("tech.lead", "approved"), ("cab.chair", "approved")]
+    for approval in approvals:
+        assert set(approval) == {"approver", "state", "comments", "stage", "decided_at"}
+
+
+def test_rejection_returns_the_change_to_new(approvals_backend):
+    backend = approvals_backend
+    change = backend.transition("change", new_change(backend), "assess", {"assignment_group": "ops"})
+
+    rejected = backend.decide_approval(change, "tech.lead", "rejected", "no backout plan")
+
+    assert (rejected["state"], rejected["approval"]) == ("new", "rejected")
+
+
+def test_affected_cis_round_trip(cis_backend):
+    backend = cis_backend
+    change = new_change(backend)
+
+    updated = backend.set_affected_cis(change, ["web02", "web01"])
+
+    assert sorted(backend.affected_cis(updated)) == ["web01", "web02"]
+    assert sorted(updated["configuration_items"]) == ["web01", "web02"]

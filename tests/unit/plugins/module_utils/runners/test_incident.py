@@ -1,0 +1,74 @@
+"""incident run(): dedupe by correlation id with recurrence notes, lifecycle and refusals."""
+
+import pytest
+
+from ansible_collections.opsgate.itsm.plugins.module_utils._errors import ItsmNotFoundError, ItsmTransitionError
+from ansible_collections.opsgate.itsm.plugins.module_utils.runners import change_request, incident, incident_info
+
+FAILURE = dict(correlation_id="site.yml/web/restart", short_description="Restart failed", impact="high",
+               urgency="medium", configuration_item="web01")
+
+
+def test_recurrence_updates_the_open_incident(task):
+    first = task(incident, **FAILURE)
+    assert first["changed"] and not first["recurred"]
+    assert first["record"]["priority"] == "high"
+    second = task(incident, **FAILURE)
+    third = task(incident, **FAILURE)
+    assert second["recurred"] and third["recurred"]
+    assert second["record"]["number"] == third["record"]["number"] == first["record"]["number"]
+    notes = [entry["text"] for entry in task.backend.journal("incident", third["record"])]
+    assert [note.split(":")[0] for note in notes] == ["Recurrence #2", "Recurrence #3"]
+    assert len(list(task.backend.find("incident", {}))) == 1
+
+
+def test_resolved_incident_does_not_absorb_a_new_failure(task):
+    number = task(incident, **FAILURE)["record"]["number"]
+    task(incident, number=number, state="resolved", close_code="solution_provided", close_notes="fixed")
+    again = task(incident, **FAILURE)
+    assert again["record"]["number"] != number and not again["recurred"]
+
+
+def test_recurrence_note_off_is_idempotent(task):
+    task(incident, **FAILURE)
+    assert task(incident, recurrence_note=False, **FAILURE)["changed"] is False
+
+
+def test_caused_by_must_name_an_existing_change(task):
+    with pytest.raises(ItsmNotFoundError, match="caused_by: change CHG0000007 does not exist"):
+        task(incident, caused_by="CHG0000007", **FAILURE)
+    assert list(task.backend.find("incident", {})) == []
+    change = task(change_request, correlation_id="c", short_description="c")["record"]["number"]
+    record = task(incident, caused_by=change, **FAILURE)["record"]
+    assert record["caused_by"] == change
+    assert [r["number"] for r in task(incident_info, caused_by=change)["records"]] == [record["number"]]
+
+
+def test_hold_needs_a_reason(task):
+    number = task(incident, **FAILURE)["record"]["number"]
+    with pytest.raises(ItsmTransitionError, match="cannot enter on_hold without hold_reason"):
+        task(incident, number=number, state="on_hold")
+    held = task(incident, number=number, state="on_hold", hold_reason="awaiting_vendor")["record"]
+    assert (held["state"], held["hold_reason"]) == ("on_hold", "awaiting_vendor")
+
+
+def test_resolve_reopen_close(task):
+    number = task(incident, **FAILURE)["record"]["number"]
+    task(incident, number=number, state="resolved", close_code="workaround_provided", close_notes="restarted")
+    reopened = task(incident, number=number, state="in_progress")["record"]
+    assert reopened["reopen_count"] == 1
+    closed = task(incident, number=number, state="closed", close_code="solution_provided", close_notes="done")
+    assert (closed["record"]["state"], closed["record"]["active"]) == ("closed", False)
+
+
+def test_check_mode_writes_nothing(task):
+    result = task(incident, check_mode=True, **FAILURE)
+    assert result["changed"] and result["record"]["number"] is None
+    assert list(task.backend.find("incident", {})) == []
+
+
+def test_close_fields_already_on_the_record_are_enough(task):
+    number = task(incident, **FAILURE)["record"]["number"]
+    task(incident, number=number, state="resolved", close_code="solution_provided", close_notes="fixed")
+    closed = task(incident, number=number, state="closed")["record"]
+    assert (closed["state"], closed["close_code"]) == ("closed", "solution_provided")

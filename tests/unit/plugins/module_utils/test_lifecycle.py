@@ -1,0 +1,89 @@
+"""The change and incident models as tables of allowed and refused transitions."""
+
+import pytest
+
+from ansible_collections.opsgate.itsm.plugins.module_utils import _lifecycle
+from ansible_collections.opsgate.itsm.plugins.module_utils._errors import ItsmTransitionError, ItsmValidationError
+
+ALLOWED = [
+    ("change", "normal", "new", "assess", ["assess"]),
+    ("change", "normal", "assess", "new", ["new"]),
+    ("change", "normal", "scheduled", "implement", ["implement"]),
+    ("change", "normal", "scheduled", "closed", ["implement", "review", "closed"]),
+    ("change", "normal", "implement", "closed", ["review", "closed"]),
+    ("change", "normal", "authorize", "canceled", ["canceled"]),
+    ("change", "normal", "implement", "canceled", ["canceled"]),
+    ("change", "standard", "new", "scheduled", ["scheduled"]),
+    ("change", "standard", "new", "implement", ["scheduled", "implement"]),
+    ("change", "standard", "new", "closed", ["scheduled", "implement", "review", "closed"]),
+    ("change", "emergency", "new", "authorize", ["authorize"]),
+    ("change", "emergency", "scheduled", "review", ["implement", "review"]),
+    ("incident", None, "new", "in_progress", ["in_progress"]),
+    ("incident", None, "new", "closed", ["resolved", "closed"]),
+    ("incident", None, "on_hold", "in_progress", ["in_progress"]),
+    ("incident", None, "resolved", "in_progress", ["in_progress"]),
+    ("incident", None, "in_progress", "canceled", ["canceled"]),
+    ("incident", None, "closed", "closed", []),
+]
+
+REFUSED = [
+    ("change", "normal", "new", "authorize", "assess, canceled"),
+    ("change", "normal", "new", "scheduled", "assess, canceled"),
+    ("change", "normal", "assess", "implement", "new, canceled"),
+    ("change", "normal", "review", "canceled", "closed"),
+    ("change", "normal", "closed", "new", "none, it is final"),
+    ("change", "normal", "canceled", "implement", "none, it is final"),
+    ("change", "standard", "new", "assess", "scheduled, canceled"),
+    ("change", "emergency", "new", "assess", "authorize, canceled"),
+    ("change", "emergency", "authorize", "scheduled", "canceled"),
+    ("incident", None, "closed", "in_progress", "none, it is final"),
+    ("incident", None, "canceled", "new", "none, it is final"),
+    ("incident", None, "in_progress", "new", "on_hold, resolved, canceled"),
+]
+
+
+@pytest.mark.parametrize("kind, change_type, current, target, path", ALLOWED)
+def test_allowed(kind, change_type, current, target, path):
+    assert _lifecycle.plan_path(kind, current, target, change_type) == path
+
+
+@pytest.mark.parametrize("kind, change_type, current, target, reachable", REFUSED)
+def test_refused_names_reachable_states(kind, change_type, current, target, reachable):
+    with pytest.raises(ItsmTransitionError) as error:
+        _lifecycle.plan_path(kind, current, target, change_type, label="REC1")
+    message = str(error.value)
+    assert f"from {current} to {target}" in message
+    assert message.endswith(f"states reachable from {current}: {reachable}")
+    assert error.value.details["option"] == "state"
+
+
+def test_unknown_change_type_is_a_validation_error():
+    with pytest.raises(ItsmValidationError, match="type: 'minor' is not valid; expected one of: normal"):
+        _lifecycle.plan_path("change", "new", "assess", "minor")
+
+
+@pytest.mark.parametrize("change_type, state, decision, outcome", [
+    ("normal", "assess", "approved", ("authorize", "requested")),
+    ("normal", "authorize", "approved", ("scheduled", "approved")),
+    ("normal", "assess", "rejected", ("new", "rejected")),
+    ("normal", "authorize", "rejected", ("new", "rejected")),
+    ("emergency", "authorize", "approved", ("scheduled", "approved")),
+    ("emergency", "authorize", "rejected", ("new", "rejected")),
+    ("normal", "new", "approved", None),
+    ("normal", "scheduled", "approved", None),
+    ("standard", "new", "approved", None),
+])
+def test_approval_outcomes(change_type, state, decision, outcome):
+    assert _lifecycle.approval_outcome(change_type, state, decision) == outcome
+
+
+@pytest.mark.parametrize("kind, state, values, missing", [
+    ("change", "closed", {}, ["close_code", "close_notes"]),
+    ("change", "closed", {"close_code": "successful"}, ["close_notes"]),
+    ("change", "assess", {}, ["assignment_group"]),
+    ("change", "implement", {}, []),
+    ("incident", "on_hold", {}, ["hold_reason"]),
+    ("incident", "resolved", {"close_code": "duplicate", "close_notes": "x"}, []),
+])
+def test_required_fields(kind, state, values, missing):
+    assert _lifecycle.missing_fields(kind, state, values) == missing
