@@ -6,7 +6,7 @@
 ``evaluate()`` is pure: it takes what the backend said (change, approvals, CIs, blackouts), the
 policy, the time and the hosts, and returns a Verdict. Each check first reduces its inputs to facts
 (``approval: rejected``, ``window: before``) with a message; whether those facts pass, fail for
-good or are worth waiting for is data, the ``ACCEPTORS`` table (style.md C6: pass_when / fail_when).
+good or are worth waiting for is data, the ``acceptors()`` table (style.md C6: pass_when / fail_when).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import time
 import typing as t
 
 from ._errors import ItsmValidationError
-from ._lifecycle import CHANGE_APPROVAL_REQUESTED_IN
+from ._lifecycle import CHANGE_APPROVAL_MOVES, CHANGE_APPROVAL_REQUESTED_IN
 from ._policy import Occurrence, Policy, PolicyContext, format_duration, parse_duration
 from ._records import CHANGE_STATES, CLOSED_CHANGE_STATES, format_datetime, parse_datetime
 
@@ -81,11 +81,13 @@ def acceptors(allowed_states: t.Sequence[str] = DEFAULT_ALLOWED_STATES) -> tuple
 
 @dataclasses.dataclass(frozen=True)
 class Check:
+    """One check's answer; ``final`` means failed for good (waiting cannot help)."""
+
     name: str
     passed: bool
     final: bool
     message: str
-    waiting: str = ""  # what a waiting gate waits for, for progress lines
+    waiting: str | None = None  # what a waiting gate waits for ("" : nothing of its own; None: see message)
     not_before: dt.datetime | None = None  # the earliest time this check could pass, when known
     facts: tuple[tuple[str, t.Any], ...] = ()  # what the acceptor judged, plus details; changes mean progress
 
@@ -95,6 +97,8 @@ class Check:
 
 @dataclasses.dataclass(frozen=True)
 class Verdict:
+    """The gate's answer: passed when every check passed, final when any failed for good."""
+
     passed: bool
     final: bool
     checks: tuple[Check, ...]
@@ -117,7 +121,9 @@ class Verdict:
         return f"{label} did not pass the change gate: {parts}."
 
     def waiting(self) -> str:
-        return "; ".join(check.waiting or check.message for check in self.failing)
+        """What a waiting gate waits for, for progress lines."""
+        parts = [check.message if check.waiting is None else check.waiting for check in self.failing]
+        return "; ".join(part for part in parts if part) or "the change"
 
     def progress_key(self) -> tuple:
         """Equal for two polls that wait for the same things: time passing alone is no news."""
@@ -126,9 +132,11 @@ class Verdict:
 
 @dataclasses.dataclass(frozen=True)
 class Finding:
+    """What a check found, before its acceptor judges ``facts``."""
+
     facts: dict[str, t.Any]
     message: str
-    waiting: str = ""
+    waiting: str | None = None
     not_before: dt.datetime | None = None
 
 
@@ -160,7 +168,7 @@ def _enabled_checks(value: t.Any) -> tuple[str, ...]:
         return CHECK_NAMES
     if isinstance(value, t.Mapping):
         unknown = [name for name in value if name not in CHECK_NAMES]
-        enabled = tuple(name for name in CHECK_NAMES if value.get(name, True))
+        enabled = tuple(name for name in CHECK_NAMES if _flag(value.get(name, True), f"checks.{name}"))
     elif isinstance(value, (list, tuple)):
         unknown = [name for name in value if name not in CHECK_NAMES]
         enabled = tuple(name for name in CHECK_NAMES if name in value)
@@ -171,6 +179,13 @@ def _enabled_checks(value: t.Any) -> tuple[str, ...]:
     if not enabled:
         raise ItsmValidationError("checks", value, "at least one check must stay enabled")
     return enabled
+
+
+def _flag(value: t.Any, option: str) -> bool:
+    text = str(value).strip().lower()
+    if isinstance(value, bool) or text in ("true", "false", "yes", "no", "on", "off", "1", "0"):
+        return value if isinstance(value, bool) else text in ("true", "yes", "on", "1")
+    raise ItsmValidationError(option, value, "expected true or false")
 
 
 # -- evaluation ------------------------------------------------------------------------------------
@@ -263,7 +278,11 @@ def _state(change: Record, allowed: t.Sequence[str]) -> Finding:
     wanted = " or ".join(allowed)
     if state in allowed:
         return Finding({"state": state}, f"state {state} is allowed ({wanted})")
-    return Finding({"state": state}, f"state is {state}, expected {wanted}", f"state {wanted} (now {state})")
+    # While approval is pending the approvals move the change on; the approval check tells that story.
+    moved_by_approvals = CHANGE_APPROVAL_MOVES.get(change.get("type") or "", {})
+    driven = change.get("approval") == "requested" and state in moved_by_approvals
+    return Finding({"state": state}, f"state is {state}, expected {wanted}",
+                   "" if driven else f"state {wanted} (now {state})")
 
 
 def _window(change: Record, now: dt.datetime, early_start: float) -> Finding:

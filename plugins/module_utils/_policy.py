@@ -16,11 +16,10 @@ import calendar
 import dataclasses
 import datetime as dt
 import fnmatch
+import functools
 import re
 import typing as t
 import zoneinfo
-
-import yaml
 
 from ._errors import ItsmUnavailableError, ItsmValidationError
 from ._records import CHANGE_TYPES
@@ -263,8 +262,9 @@ def load_policy(path: str) -> Policy:
             text = handle.read()
     except OSError as exc:
         raise ItsmValidationError("policy", path, f"the file cannot be read ({exc.strerror or exc})") from None
+    yaml = _yaml()
     try:
-        data = yaml.load(text, Loader=_PolicyLoader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(text, Loader=_policy_loader())  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
@@ -288,20 +288,33 @@ def build_policy(data: t.Any, source: str, option: str = "policy_data") -> Polic
     return Policy(tuple(windows), source)
 
 
-class _PolicyLoader(yaml.SafeLoader):
+def _yaml() -> t.Any:
+    # Imported on use: module_utils must import without third-party libraries (ansible-test's import
+    # sanity test), and only a policy file needs YAML.
+    try:
+        import yaml  # pylint: disable=import-outside-toplevel
+    except ImportError:
+        raise ItsmUnavailableError("policy: the PyYAML Python library is required to read a policy file; install "
+                                   "it on the controller (it comes with ansible-core)") from None
+    return yaml
+
+
+@functools.lru_cache(maxsize=1)
+def _policy_loader() -> type:
     """Safe YAML that keeps times of day and dates as text.
 
     YAML 1.1 reads 22:00 as the number 1320 (base 60) and 2026-12-20 as a date; this loader keeps
     only decimal integers and drops the timestamp resolver.
     """
-
-
-_INT_TAG, _TIMESTAMP_TAG = "tag:yaml.org,2002:int", "tag:yaml.org,2002:timestamp"
-_PolicyLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag not in (_INT_TAG, _TIMESTAMP_TAG)]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_PolicyLoader.add_implicit_resolver(_INT_TAG, re.compile(r"^[-+]?(?:0|[1-9][0-9_]*)$"), list("-+0123456789"))
+    yaml = _yaml()
+    int_tag, timestamp_tag = "tag:yaml.org,2002:int", "tag:yaml.org,2002:timestamp"
+    loader = type("PolicyLoader", (yaml.SafeLoader,), {})
+    loader.yaml_implicit_resolvers = {
+        first: [(tag, regexp) for tag, regexp in resolvers if tag not in (int_tag, timestamp_tag)]
+        for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+    }
+    loader.add_implicit_resolver(int_tag, re.compile(r"^[-+]?(?:0|[1-9][0-9_]*)$"), list("-+0123456789"))
+    return loader
 
 
 def _as_text(value: t.Any) -> t.Any:
@@ -317,7 +330,7 @@ def _as_text(value: t.Any) -> t.Any:
 
 def _schema_problems(data: t.Any) -> list[tuple[str, str]]:
     try:
-        import jsonschema  # noqa: PLC0415 - only policies need it
+        import jsonschema  # pylint: disable=import-outside-toplevel  # only policies need it
     except ImportError:
         raise ItsmUnavailableError(
             "policy: the jsonschema Python library is required to read a freeze policy; install it on the "

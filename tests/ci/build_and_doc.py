@@ -19,6 +19,7 @@ Run with the Python of the virtualenv that holds ansible-core (the tools are tak
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import glob
 import json
 import os
@@ -136,23 +137,21 @@ def _doc_env() -> dict[str, str]:
     return env
 
 
-def _doc_ok(plugin_type: str, name: str) -> None:
-    """Render one plugin's documentation as a user would see it, and as JSON."""
+def _doc_problem(plugin_type: str, name: str) -> str | None:
+    """Render one plugin's documentation as a user would see it, and as JSON; describe what went wrong."""
     env = _doc_env()
     text = run("ansible-doc", "-t", plugin_type, name, check=False, env=env)
     problems = [line for line in text.stderr.splitlines() if re.search(r"\[(WARNING|ERROR|DEPRECATION WARNING)\]|ERROR!", line)]
     if text.returncode != 0 or problems or not text.stdout.strip():
-        fail(f"ansible-doc -t {plugin_type} {name}: exit {text.returncode}: {(text.stderr or text.stdout).strip()[:600]}")
-        return
+        return f"ansible-doc -t {plugin_type} {name}: exit {text.returncode}: {(text.stderr or text.stdout).strip()[:600]}"
     data = run("ansible-doc", "--json", "-t", plugin_type, name, check=False, env=env)
     try:
         doc = json.loads(data.stdout).get(name, {}).get("doc")
     except json.JSONDecodeError:
         doc = None
     if data.returncode != 0 or not doc:
-        fail(f"ansible-doc --json -t {plugin_type} {name}: no documentation ({data.stderr.strip()[:600]})")
-        return
-    print(f"ansible-doc -t {plugin_type} {name}: ok")
+        return f"ansible-doc --json -t {plugin_type} {name}: no documentation ({data.stderr.strip()[:600]})"
+    return None
 
 
 def _listed(plugin_type: str) -> list[str]:
@@ -166,7 +165,7 @@ def _listed(plugin_type: str) -> list[str]:
 def check_docs() -> None:
     """Every plugin and role of the installed copy has documentation ansible-doc can render."""
     installed = os.path.join(COLLECTIONS, "ansible_collections", "opsgate", "itsm")
-    count = 0
+    wanted: list[tuple[str, str]] = []
     for folder, plugin_type in DOC_TYPES.items():
         files = sorted(os.path.splitext(os.path.basename(p))[0] for p in glob.glob(os.path.join(installed, "plugins", folder, "*.py"))
                        if not os.path.basename(p).startswith("__"))
@@ -176,28 +175,31 @@ def check_docs() -> None:
         listed = _listed(plugin_type)
         if listed != expected:
             fail(f"ansible-doc -t {plugin_type} -l {FQCN} lists {listed}, the installed files are {expected}")
-        for name in expected:
-            _doc_ok(plugin_type, name)
-            count += 1
+        wanted += [(plugin_type, name) for name in expected]
     for folder, plugin_type in LISTED_TYPES.items():
         if glob.glob(os.path.join(installed, "plugins", folder, "*.py")):
             listed = _listed(plugin_type)
             if not listed:
                 fail(f"plugins/{folder}/ has files but ansible-doc -t {plugin_type} lists no plugin")
-            for name in listed:
-                _doc_ok(plugin_type, name)
-                count += 1
+            wanted += [(plugin_type, name) for name in listed]
     roles = sorted(os.path.basename(p) for p in glob.glob(os.path.join(installed, "roles", "*")) if os.path.isdir(p))
     for role in roles:
         if not os.path.exists(os.path.join(installed, "roles", role, "meta", "argument_specs.yml")):
             fail(f"role {role} has no meta/argument_specs.yml, so ansible-doc cannot document it")
             continue
-        _doc_ok("role", f"{FQCN}.{role}")
-        count += 1
+        wanted.append(("role", f"{FQCN}.{role}"))
+    # Each ansible-doc run is mostly interpreter start-up: run them side by side.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
+        problems = list(pool.map(lambda item: _doc_problem(*item), wanted))
+    for (plugin_type, name), problem in zip(wanted, problems):
+        if problem:
+            fail(problem)
+        else:
+            print(f"ansible-doc -t {plugin_type} {name}: ok")
     listing = run("ansible-doc", "-l", FQCN, check=False, env=_doc_env())
     if listing.returncode != 0:
         fail(f"ansible-doc -l {FQCN}: exit {listing.returncode}: {listing.stderr.strip()[:600]}")
-    print(f"ansible-doc: {count} plugins and roles rendered from the installed copy")
+    print(f"ansible-doc: {len(wanted)} plugins and roles rendered from the installed copy")
 
 
 def check_execution_environment() -> None:

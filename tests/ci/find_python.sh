@@ -8,9 +8,14 @@ check="import sys; sys.exit(0 if '%d.%d' % sys.version_info[:2] == '$want' else 
 candidates=()
 for root in "${PYENV_ROOT:-}" "$HOME/.pyenv" /root/.pyenv /usr/local/pyenv /opt/pyenv; do
     [ -n "$root" ] && [ -d "$root/versions" ] || continue
-    while IFS= read -r found; do
-        candidates+=("$found")
-    done < <(ls -d "$root"/versions/"$want"*/bin/python"$want" 2>/dev/null | sort -V -r)
+    found=()
+    for path in "$root"/versions/"$want"*/bin/python"$want"; do
+        [ -x "$path" ] && found+=("$path")
+    done
+    [ "${#found[@]}" -gt 0 ] || continue
+    while IFS= read -r path; do
+        candidates+=("$path")
+    done < <(printf '%s\n' "${found[@]}" | sort -V -r)
 done
 if on_path=$(command -v "python$want" 2>/dev/null); then
     candidates+=("$on_path")

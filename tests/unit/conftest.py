@@ -23,6 +23,12 @@ def local_backend(tmp_path):
     backend.close()
 
 
+@pytest.fixture(scope="session")
+def ansible_doc():
+    """ansible-doc --json over the working tree, as a function of plugin names."""
+    return ansible_doc_json
+
+
 def ansible_doc_json(*names: str) -> dict:
     """The parsed documentation of plugins as ansible-doc sees it (fragments merged)."""
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_BASE)

@@ -117,6 +117,48 @@ class ItsmBackend(abc.ABC):
         """Define or redefine a template; True when something changed."""
         raise self.unsupported("defining standard change templates")
 
+    # -- CMDB ------------------------------------------------------------------------------------
+
+    def iter_cmdb(self, ci_class: str | None = None, fields: t.Sequence[str] | None = None,
+                  filters: t.Mapping[str, t.Any] | None = None, query: str | None = None,
+                  page_size: int = 1000, workers: int = 1) -> t.Iterator[Record]:
+        """Configuration items, ordered by ``id``, paged lazily as the caller reads.
+
+        Each item is ``{id, name, ci_class, fields}``: ``id`` is the backend's stable unique key (the
+        order of the pages, so a CI changed during the read is never returned twice), ``fields`` holds
+        exactly the ``fields`` asked for, by the name asked for, a missing value as None. A dotted name
+        (``location.country``) is a dot-walk, fetched in the same request as the item. ``fields=None``
+        returns every field the backend has. ``ci_class`` is a class or source table (ServiceNow
+        ``cmdb_ci_server``: that table and its children). ``filters`` are canonical: ``{field: value}``
+        or ``{field: [values]}``, ANDed, a list meaning any of; ``name`` and ``ci_class`` included.
+        ``query`` is a raw query in the backend's own language (ServiceNow encoded query; ``local``
+        understands the same subset, see _cmdb.parse_query), ANDed with the filters. ``page_size``
+        items per request; ``workers`` bounds the concurrent page requests a backend may run (backends
+        that page by key read one page at a time and ignore it). Pages arrive in order.
+        """
+        raise self.unsupported("reading the CMDB")
+
+    def ci_relations(self, names: t.Sequence[str], types: t.Sequence[str] | None = None,
+                     depth: int = 1) -> t.Iterator[Record]:
+        """Relationships leaving the CIs ``names``: ``{name, type, target, depth}``.
+
+        ``name`` is the CI it starts from (one of ``names``), ``type`` the relationship type of the
+        last hop as the backend names it (``Runs on``, ``Depends on``), ``target`` the CI reached and
+        ``depth`` the number of hops (1 to ``depth``), following only relationships of ``types`` (all
+        when None). Only these CIs' relationships are read, never the whole relationship table.
+        """
+        raise self.unsupported("reading CMDB relationships")
+
+    def put_ci(self, name: str, ci_class: str | None, fields: t.Mapping[str, t.Any],
+               check_mode: bool = False) -> bool:
+        """Create the CI ``name`` or make its class and fields exactly these; True when something changed."""
+        raise self.unsupported("writing configuration items")
+
+    def put_ci_relations(self, name: str, relations: t.Sequence[t.Mapping[str, str]],
+                         check_mode: bool = False) -> bool:
+        """Make ``[{type, target}]`` exactly the relationships leaving ``name``; True when something changed."""
+        raise self.unsupported("writing CMDB relationships")
+
     def unsupported(self, what: str) -> ItsmUnavailableError:
         return ItsmUnavailableError(f"backend: the {self.name} backend does not support {what}",
                                     option="backend", value=self.name)

@@ -88,8 +88,15 @@ _V1_STATEMENTS = (
     "BEGIN SELECT RAISE(ABORT, 'approvals are append-only'); END",
 )
 
-# Ordered: MIGRATIONS[n - 1] takes a store from version n - 1 to n. A version 2 is one more function.
-MIGRATIONS: tuple[t.Callable[[sqlite3.Connection], None], ...] = (_v1,)
+def _v2(conn: sqlite3.Connection) -> None:
+    """CMDB relationships (``source`` -- ``type`` --> ``target``, by CI name) for the inventory's relation groups."""
+    conn.execute("CREATE TABLE ci_relations (source TEXT NOT NULL, type TEXT NOT NULL, target TEXT NOT NULL, "
+                 "PRIMARY KEY (source, type, target))")
+    conn.execute("CREATE INDEX ci_relations_target ON ci_relations (target)")
+
+
+# Ordered: MIGRATIONS[n - 1] takes a store from version n - 1 to n. A version 3 is one more function.
+MIGRATIONS: tuple[t.Callable[[sqlite3.Connection], None], ...] = (_v1, _v2)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -382,7 +389,7 @@ def translate_filters(kind: str, filters: t.Mapping[str, t.Any]) -> tuple[list[s
     params: list[t.Any] = []
     for key, value in filters.items():
         if key not in _FILTERS[kind]:
-            raise ItsmValidationError("filters", key, f"not a {kind} filter; expected one of: "
+            raise ItsmValidationError("filters", key, f"not a filter of {kind}s; expected one of: "
                                       + ", ".join(_FILTERS[kind]))
         if value is None or (isinstance(value, (list, tuple)) and not value):
             continue
@@ -448,8 +455,8 @@ def parse_input(kind: str, fields: t.Mapping[str, t.Any], creating: bool = False
     parsed = Input()
     for key, value in fields.items():
         if key not in allowed:
-            raise ItsmValidationError(key, value, f"not a {kind} field that can be set here; expected one of: "
-                                      + ", ".join(allowed))
+            raise ItsmValidationError(key, value, f"not a field of {kind}s that can be set here; expected one "
+                                      "of: " + ", ".join(allowed))
         if key in NOTE_FIELDS:
             parsed.notes.extend([(key, require_text(key, value))] if value else [])
         elif key == "fields":

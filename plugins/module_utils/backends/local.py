@@ -16,9 +16,11 @@ Behaviour a caller may rely on, beyond the contract in _base:
   write transaction, so concurrent get-then-create callers end up with one record.
 - The type of a change is fixed at creation. ``update``/``transition`` also take ``work_notes`` and
   ``comments`` (appended in the same transaction) and, for changes, ``configuration_items``.
-- ``decide_approval`` decides the stage the caller saw (``record["state"]``, else the stored state):
-  the same approver repeating the same decision on the same stage of the same approval round is a
-  no-op; a change that has meanwhile moved on is refused rather than approved at a stage nobody saw.
+- ``decide_approval``: an approver decides once per approval round (a round starts when the change
+  enters assess, or authorize for an emergency change). Repeating the same decision in the round is
+  a no-op, so a re-run play changes nothing, and a normal change's two stages need two different
+  approvers (a warning says so). A caller whose ``record["state"]`` is no longer the stored state is
+  refused rather than deciding a stage it never saw.
 - ``audit(kind, record)`` returns the whole append-only trail ``{type, field, old, new, text, author,
   created}`` (types: created, state, field, note, approval); ``journal`` returns the notes only.
 - Extras: ``put_template``/``template``, ``put_blackout``, ``upsert_ci``/``iter_cis`` (the CMDB table).
@@ -37,12 +39,14 @@ from .. import _lifecycle as lifecycle
 from .. import _records as records
 from .._errors import ItsmConflictError, ItsmNotFoundError, ItsmTransitionError, ItsmValidationError
 from .._options import ConnectionSettings, default_local_db
+from . import _local_cmdb
 from . import _local_schema as schema
 from ._base import ItsmBackend, Record, Warn
 from ._local_schema import Row
 
 CHANGE, INCIDENT = records.CHANGE, records.INCIDENT
 _PAGE = 200
+_INHERITED: list[sqlite3.Connection | None] = []
 
 _STATES = {CHANGE: records.CHANGE_STATES, INCIDENT: records.INCIDENT_STATES}
 _OUTPUT = {CHANGE: records.CHANGE_FIELDS, INCIDENT: records.INCIDENT_FIELDS}
@@ -52,7 +56,7 @@ class LocalBackend(ItsmBackend):
     """Changes and incidents in an embedded SQLite store that enforces the ITIL models of _lifecycle."""
 
     name = "local"
-    capabilities = frozenset({"approvals", "affected_cis", "blackouts", "templates"})
+    capabilities = frozenset({"approvals", "affected_cis", "blackouts", "templates", "cmdb"})
 
     def __init__(self, settings: ConnectionSettings, warn: Warn | None = None):
         super().__init__(settings, warn)
@@ -165,23 +169,24 @@ class LocalBackend(ItsmBackend):
 
     def decide_approval(self, record: Record, approver: str, decision: str, comments: str | None,
                         check_mode: bool = False) -> Record:
-        records.require_choice("decision", decision, records.APPROVAL_DECISIONS)
-        if not approver:
-            raise ItsmValidationError("approver", approver, "name the person who decides")
-        if decision == "rejected" and not comments:
-            raise ItsmValidationError("comments", comments, "a rejection needs comments saying why")
+        """Decide the stage the change is in; an approver decides once per approval round (see module doc)."""
+        _check_decision(approver, decision, comments)
         now = schema.now()
         with self._session(check_mode) as conn:
             row = self._row_for(conn, CHANGE, record)
-            stage = record.get("state") or row["state"]
-            if conn and conn.execute(
-                    "SELECT 1 FROM approvals WHERE change_id = ? AND approver = ? AND stage = ? AND state = ? "
-                    "AND round = ?", (row["id"], approver, stage, decision, row["approval_round"])).fetchone():
-                return self._to_record(CHANGE, row)
+            earlier = conn.execute(
+                "SELECT stage FROM approvals WHERE change_id = ? AND approver = ? AND state = ? AND round = ?",
+                (row["id"], approver, decision, row["approval_round"])).fetchone() if conn else None
             outcome = lifecycle.approval_outcome(row["type"], row["state"], decision)
+            if earlier is not None:
+                if outcome is not None and earlier["stage"] != row["state"]:
+                    self.warn(f"{approver} already {decision} {_label(CHANGE, row)} at {earlier['stage']} in this "
+                              f"approval round; another approver must decide at {row['state']}")
+                return self._to_record(CHANGE, row)
             if outcome is None:
                 raise ItsmTransitionError(f"{_label(CHANGE, row)} is not awaiting approval: state {row['state']}, "
                                           f"approval {row['approval']}", option="state", value=row["state"])
+            stage = record.get("state") or row["state"]
             if stage != row["state"]:
                 raise ItsmTransitionError(f"{_label(CHANGE, row)} moved on from {stage} to {row['state']} since it "
                                           "was read; read it again before deciding", option="state", value=stage)
@@ -268,7 +273,9 @@ class LocalBackend(ItsmBackend):
 
     def _connection(self, create: bool) -> sqlite3.Connection | None:
         if self._pid != os.getpid():
-            # Forked: an SQLite connection must not cross a fork; the parent keeps using (and closes) its own.
+            # Forked: a connection must not be used, nor closed, on this side of a fork (SQLite "How To
+            # Corrupt", 2.6); keep a reference so garbage collection never closes it here.
+            _INHERITED.append(self._conn)
             self._conn, self._pid = None, os.getpid()
         if self._conn is None:
             self._conn = schema.open_store(self.path, self.settings.timeout, create)
@@ -400,6 +407,43 @@ class LocalBackend(ItsmBackend):
         return record
 
 
+    # -- CMDB for the inventory (contract: _base.iter_cmdb, ci_relations, put_ci, put_ci_relations) ----
+
+    def iter_cmdb(self, ci_class: str | None = None, fields: t.Sequence[str] | None = None,
+                  filters: t.Mapping[str, t.Any] | None = None, query: str | None = None,
+                  page_size: int = 1000, workers: int = 1) -> t.Iterator[Record]:
+        """Keyset pages ordered by name (a local CI's id); ``workers`` is unused: one reader is fastest here."""
+        plan = _local_cmdb.Plan(ci_class, fields, filters, query)
+        return self._cmdb_pages(plan, max(1, int(page_size)))
+
+    def ci_relations(self, names: t.Sequence[str], types: t.Sequence[str] | None = None,
+                     depth: int = 1) -> t.Iterator[Record]:
+        with self._read() as conn:
+            found = _local_cmdb.relations(conn, list(names), types, depth) if conn else []
+        return iter(found)
+
+    def put_ci(self, name: str, ci_class: str | None, fields: t.Mapping[str, t.Any],
+               check_mode: bool = False) -> bool:
+        if ci_class is not None:
+            schema.require_text("ci_class", ci_class)
+        return self.upsert_ci(name, ci_class, fields, check_mode=check_mode)
+
+    def put_ci_relations(self, name: str, relations: t.Sequence[t.Mapping[str, str]],
+                         check_mode: bool = False) -> bool:
+        wanted = _local_cmdb.relation_list(relations)
+        with self._session(check_mode) as conn:
+            return _local_cmdb.put_relations(conn, schema.require_text("name", name), wanted, check_mode)
+
+    def _cmdb_pages(self, plan: _local_cmdb.Plan, size: int) -> t.Iterator[Record]:
+        after = ""
+        while True:
+            with self._read() as conn:
+                rows = plan.page(conn, after, size) if conn else []
+            yield from plan.items(rows)
+            if len(rows) < size:
+                return
+            after = rows[-1][0]
+
 # -- the models, as pure functions of rows ------------------------------------------------------
 
 def _initial_row(kind: str, parsed: schema.Input, template: dict[str, t.Any], now: str) -> Row:
@@ -476,6 +520,14 @@ def _enter(kind: str, row: Row, new: Row, state: str, now: str) -> None:
 
 
 # -- small helpers ---------------------------------------------------------------------------------
+
+def _check_decision(approver: str, decision: str, comments: str | None) -> None:
+    records.require_choice("decision", decision, records.APPROVAL_DECISIONS)
+    if not approver:
+        raise ItsmValidationError("approver", approver, "name the person who decides")
+    if decision == "rejected" and not comments:
+        raise ItsmValidationError("comments", comments, "a rejection needs comments saying why")
+
 
 def _refuse_shared(kind: str, correlation_id: str | None, rows: list[Row]) -> None:
     if len(rows) > 1:

@@ -75,11 +75,10 @@ def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool, w
     """
     options = GateOptions.from_params(params)
     policy = _policy(params)
-    hosts = params.get("hosts") or [] if hosts is None else hosts
+    hosts = (params.get("hosts") or []) if hosts is None else hosts
     hosts = dict(hosts) if isinstance(hosts, t.Mapping) else {name: name for name in hosts}
-    if params.get("transition_to") and not (params.get("number") or params.get("correlation_id")):
-        raise ItsmValidationError("transition_to", params["transition_to"],
-                                  "it needs the change: give number or correlation_id")
+    if not (params.get("number") or params.get("correlation_id")):
+        _check_without_change(params, options, policy, backend, warn)
     timeout = parse_duration(params.get("wait_timeout"), "wait_timeout")
     waiting = bool(params.get("wait")) and not check_mode
     clock = clock or Clock()
@@ -140,6 +139,20 @@ def poll(backend: ItsmBackend, params: t.Mapping[str, t.Any], options: GateOptio
         blackouts = backend.blackouts(format_datetime(now), format_datetime(horizon + dt.timedelta(seconds=1)),
                                       change)
     return Snapshot(now, change, list(approvals), list(cis), list(blackouts))
+
+
+def _check_without_change(params: t.Mapping[str, t.Any], options: GateOptions, policy: Policy | None,
+                          backend: ItsmBackend, warn: t.Callable[[str], None]) -> None:
+    """Without a change only the freeze check can run; refuse what would pass by checking nothing."""
+    if params.get("transition_to"):
+        raise ItsmValidationError("transition_to", params["transition_to"],
+                                  "it needs the change: give number or correlation_id")
+    if "freeze" not in options.checks:
+        raise ItsmValidationError("checks", params.get("checks"), "without number or correlation_id only the freeze "
+                                  "check can run; enable it, or name the change")
+    if policy is None and not (params.get("backend_blackouts", True) and "blackouts" in backend.capabilities):
+        warn(f"freeze: no policy is given and the {backend.name} backend's blackouts are not read, so the freeze "
+             "check has nothing to check; give policy or policy_data")
 
 
 def _policy(params: t.Mapping[str, t.Any]) -> Policy | None:

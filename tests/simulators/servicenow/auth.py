@@ -70,7 +70,7 @@ class Auth:
 
     def authenticate(self, req: Request) -> User:
         header = req.header("Authorization")
-        scheme, _, credentials = header.partition(" ")
+        scheme, _sep, credentials = header.partition(" ")
         user = None
         if scheme.lower() == "basic":
             pair = _basic(credentials)
@@ -102,7 +102,7 @@ class Auth:
         except UnicodeDecodeError:
             form = {}
         client_id, secret = form.get("client_id", ""), form.get("client_secret", "")
-        scheme, _, credentials = req.header("Authorization").partition(" ")
+        scheme, _sep, credentials = req.header("Authorization").partition(" ")
         if scheme.lower() == "basic" and not client_id:
             client_id, secret = _basic(credentials) or ("", "")
         client = OAUTH_CLIENTS.get(client_id)

@@ -6,9 +6,11 @@ A fault rule applies to the next ``count`` requests that match its optional ``me
 - ``rate_limit``: 429 with ``Retry-After`` and ``X-RateLimit-*`` headers;
 - ``status``: an error status (500 JSON body; 502/503/504 an HTML gateway page);
 - ``txn_cancel``: the request runs, then its body is cut to half the result array followed by the
-  "Transaction cancelled" error, inside a 200 (or ``status``: 500 for the plain error);
+  "Transaction cancelled" error, inside a 200 (a non-list result becomes the error alone;
+  ``status``: 500 answers the plain error instead);
 - ``slow``: ``delay_ms`` before the request is handled normally;
-- ``reset``: the request runs, then the connection is reset part-way through the response.
+- ``reset``: the request runs, then the connection is reset part-way through the response body
+  (``stage``: ``headers`` resets before anything is sent).
 
 CLI syntax (``--faults``): JSON (one rule or a list), or ``kind[:key=value,...]`` rules separated
 by ``;``, where a bare status code is shorthand for ``status``: ``rate_limit:count=3,retry_after=1;503:count=2``.
@@ -37,6 +39,7 @@ class FaultRule:
     retry_after: int = 1
     limit: int = 100
     delay_ms: int = 0
+    stage: str = "body"
     hits: int = 0
 
     def matches(self, method: str, path: str) -> bool:
@@ -62,6 +65,7 @@ def rule_from_dict(data: dict) -> FaultRule:
             setattr(rule, key, int(data[key]))
     rule.method = data.get("method") or None
     rule.path = data.get("path") or None
+    rule.stage = str(data.get("stage") or "body")
     if rule.kind == "status" and rule.status is None:
         rule.status = 503
     return rule
@@ -76,10 +80,10 @@ def parse_spec(spec: str) -> list[FaultRule]:
         return [rule_from_dict(item) for item in (data if isinstance(data, list) else [data])]
     rules = []
     for chunk in filter(None, (part.strip() for part in spec.split(";"))):
-        kind, _, options = chunk.partition(":")
+        kind, _sep, options = chunk.partition(":")
         data: dict = {"kind": kind.strip()}
         for option in filter(None, options.split(",")):
-            key, _, value = option.partition("=")
+            key, _sep, value = option.partition("=")
             data[key.strip()] = value.strip()
         rules.append(rule_from_dict(data))
     return rules
@@ -148,7 +152,7 @@ def status_response(status: int) -> Response:
 def after(rule: FaultRule, response: Response) -> Response:
     """Distort a response that was produced normally (txn_cancel at 200, reset)."""
     if rule.kind == "reset":
-        response.abort_after = max(len(response.body) // 2, 0)
+        response.abort_after = -1 if rule.stage == "headers" else len(response.body) // 2
         return response
     if rule.kind != "txn_cancel":
         return response
@@ -157,9 +161,11 @@ def after(rule: FaultRule, response: Response) -> Response:
     except json.JSONDecodeError:
         body = {}
     result = body.get("result") if isinstance(body, dict) else None
-    truncated = result[: len(result) // 2] if isinstance(result, list) else []
     error = {"message": TXN_MESSAGE, "detail": f"{TXN_MESSAGE} Check logs for error trace."}
-    payload = {"result": truncated, "error": error, "status": "failure"}
+    payload: dict = {"error": error, "status": "failure"}
+    if isinstance(result, list):
+        # streaming had started: the truncated array comes first, then the error
+        payload = {"result": result[: len(result) // 2], **payload}
     headers = [(k, v) for k, v in response.headers if k.lower() not in ("x-total-count", "link")]
     return Response(200, dumps(payload), headers)
 

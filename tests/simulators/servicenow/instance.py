@@ -159,7 +159,7 @@ class Instance:
                system: bool = False) -> dict:
         if not system:
             self.check_write(user, table, "Insert")
-        values, journal, _ = self.coerce(user, table, payload, input_display, inserting=True)
+        values, journal, _ignored = self.coerce(user, table, payload, input_display, inserting=True)
         with self.store.transaction():
             concrete = self.schema[values.get("sys_class_name") or table.name]
             row = self._defaults(user, concrete)
@@ -178,7 +178,7 @@ class Instance:
             if not system:
                 self.check_write(user, table, "Update", old)
             concrete = self.schema[old.get("sys_class_name") or table.name]
-            values, journal, _ = self.coerce(user, concrete, payload, input_display)
+            values, journal, _ignored = self.coerce(user, concrete, payload, input_display)
             values.pop("sys_class_name", None)
             new = {**old, **values}
             rules.before_update(self, user, concrete, old, new)

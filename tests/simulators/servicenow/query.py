@@ -206,7 +206,7 @@ class Compiler:
 
     def _path(self, table: Table, alias: str, path: str, leaf) -> tuple[str, list] | None:
         """Apply ``leaf`` to a (possibly dot-walked) field, nesting IN sub-queries per hop."""
-        head, _, rest = path.partition(".")
+        head, _sep, rest = path.partition(".")
         fdef = table.fields.get(head)
         if fdef is None:
             return None
@@ -294,7 +294,7 @@ class Compiler:
             if low is None or high is None:
                 return NOMATCH
             expr, lo = self._num(fdef, col, low)
-            _, hi = self._num(fdef, col, high)
+            hi = self._num(fdef, col, high)[1]
             return f"({expr} >= ? AND {expr} <= ? AND {col} != '')", [lo, hi]
         if op in ("ON", "NOTON"):
             return self._on(col, op, raw)
@@ -365,7 +365,7 @@ class Compiler:
 
     def _rlquery(self, table: Table, alias: str, item: Special) -> tuple[str, list] | None:
         spec = item.head.split(",")
-        related, _, rel_field = spec[0].partition(".")
+        related, _sep, rel_field = spec[0].partition(".")
         if related not in self.schema or len(spec) < 2:
             return None
         rel_table = self.schema[related]
@@ -413,7 +413,7 @@ class Compiler:
         return ", ".join(parts)
 
     def _order_expr(self, table: Table, alias: str, path: str) -> str | None:
-        head, _, rest = path.partition(".")
+        head, _sep, rest = path.partition(".")
         fdef = table.fields.get(head)
         if fdef is None:
             return None

@@ -116,7 +116,7 @@ class Renderer:
 
     def walk(self, table: Table, row: dict | None, path: str) -> object:
         """Render a dot-walked field; a broken chain renders as an empty value."""
-        head, _, rest = path.partition(".")
+        head, _sep, rest = path.partition(".")
         fdef = table.fields[head]
         if not rest:
             if row is None:

@@ -84,7 +84,7 @@ def before_update(inst: Instance, user: User, table: Table, old: dict, new: dict
     if table.name == "incident":
         _incident(inst, user, table, old, new)
     elif table.name == "change_request":
-        _change_transition(inst, old, new)
+        check_transition(inst, old, new)
         _close_fields(inst, user, table, old, new)
     elif table.name == "change_task":
         _simple_task_close(inst, user, old, new)
@@ -168,7 +168,7 @@ def template_values(inst: Instance, template_id: str) -> dict[str, str]:
     values = {}
     for part in version["template"].split("^"):
         if "=" in part and part != "EQ":
-            key, _, value = part.partition("=")
+            key, _sep, value = part.partition("=")
             values[key] = value
     return values
 
@@ -189,7 +189,7 @@ def apply_template(inst: Instance, row: dict, template_id: str, provided: set[st
     return overridden
 
 
-def _change_transition(inst: Instance, old: dict, new: dict) -> None:
+def check_transition(inst: Instance, old: dict, new: dict) -> None:
     before, after = old.get("state", "-5"), new.get("state", "-5")
     if before == after:
         return

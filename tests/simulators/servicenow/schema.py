@@ -109,10 +109,11 @@ CONFLICT_TYPE = {"blackout": "Blackout", "child_blackout": "Child CI Blackout",
                  "not_in_maintenance_window": "Not In Maintenance Window",
                  "assigned_to_already_scheduled": "Assigned To Already Scheduled"}
 
+TASK_STATE = {"-5": "Pending", "1": "Open", "2": "Work in Progress", "3": "Closed Complete",
+              "4": "Closed Incomplete", "7": "Closed Skipped"}
+
 TASK_FIELDS = _fields(
-    _f("number"), _f("state", INTEGER, choices={"-5": "Pending", "1": "Open", "2": "Work in Progress",
-                                                 "3": "Closed Complete", "4": "Closed Incomplete",
-                                                 "7": "Closed Skipped"}, default="1"),
+    _f("number"), _f("state", INTEGER, choices=TASK_STATE, default="1"),
     _f("active", BOOLEAN, default="true"), _f("short_description"), _f("description"),
     _f("assignment_group", REFERENCE, "sys_user_group"), _f("assigned_to", REFERENCE, "sys_user"),
     _f("opened_by", REFERENCE, "sys_user"), _f("opened_at", DATETIME), _f("closed_at", DATETIME),
@@ -176,7 +177,10 @@ CHANGE_FIELDS = _fields(
     _f("std_change_producer_version", REFERENCE, "std_change_producer_version"),
 )
 
-CHANGE_TASK_FIELDS = _fields(
+CHANGE_TASK_STATE = {"-5": "Pending", "1": "Open", "2": "Work in Progress", "3": "Closed Complete",
+              "4": "Closed Incomplete", "7": "Closed Skipped"}
+
+TASK_FIELDS = _fields(
     _f("state", INTEGER, choices=CHANGE_TASK_STATE, default="1"),
     _f("change_request", REFERENCE, "change_request"),
     _f("change_task_type", CHOICE, choices={"planning": "Planning", "implementation": "Implementation",
@@ -196,8 +200,8 @@ CI_FIELDS = _fields(
     _f("environment", CHOICE, choices=_labels("Development", "Production", "Test")),
     _f("install_status", INTEGER, choices=INSTALL_STATUS, default="1"),
     _f("operational_status", INTEGER, choices=OPERATIONAL_STATUS, default="1"),
-    _f("maintenance_schedule", REFERENCE, "cmn_schedule"), _f("sys_domain", REFERENCE, "sys_user_group",
-                                                                 default="global"),
+    _f("maintenance_schedule", REFERENCE, "cmn_schedule"),
+    _f("sys_domain", REFERENCE, "sys_user_group", default="global"),
     _f("category"), _f("subcategory"), _f("vendor"), _f("install_date", DATETIME),
 )
 COMPUTER_FIELDS = _fields(
@@ -250,16 +254,15 @@ TABLES: list[Table] = [
         _f("std_change_producer", REFERENCE, "std_change_record_producer"), _f("template"),
         _f("short_description")), indexes=("name",)),
     Table("cmdb_ci", "Configuration Item", own_fields=CI_FIELDS,
-          indexes=("name", "sys_class_name", "fqdn", "host_name", "ip_address", "environment", "os",
-                   "install_status", "operational_status", "location", "sys_updated_on")),
+          indexes=("name", "sys_class_name", "fqdn", "host_name", "ip_address", "sys_updated_on")),
     Table("cmdb_ci_hardware", "Hardware", "cmdb_ci"),
     Table("cmdb_ci_computer", "Computer", "cmdb_ci_hardware", COMPUTER_FIELDS),
     Table("cmdb_ci_server", "Server", "cmdb_ci_computer"),
     Table("cmdb_ci_linux_server", "Linux Server", "cmdb_ci_server"),
     Table("cmdb_ci_win_server", "Windows Server", "cmdb_ci_server"),
     Table("cmdb_ci_service", "Business Service", "cmdb_ci", _fields(
-        _f("busines_criticality", default="3 - less critical"), _f("service_classification",
-                                                                    default="Business Service"))),
+        _f("busines_criticality", default="3 - less critical"),
+        _f("service_classification", default="Business Service"))),
     Table("cmdb_rel_type", "CI Relationship Type", own_fields=_fields(
         _f("name"), _f("parent_descriptor"), _f("child_descriptor"))),
     Table("cmdb_rel_ci", "CI Relationship", own_fields=_fields(

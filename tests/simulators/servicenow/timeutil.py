@@ -160,7 +160,7 @@ def _functions(ctx: ScriptContext) -> dict:
 
     table = {
         "getUserID": lambda: ctx.user_id, "getUserName": lambda: ctx.user_name,
-        "nowDateTime": lambda: _utc(ctx.now), "now": lambda: ctx.today.isoformat(),
+        "nowDateTime": lambda: _utc(ctx.now), "now": ctx.today.isoformat,
         "nowNoTZ": lambda: _utc(ctx.now),
         "beginningOfToday": lambda: ctx.day_start(0), "endOfToday": lambda: ctx.day_end(0),
         "beginningOfYesterday": lambda: ctx.day_start(-1), "endOfYesterday": lambda: ctx.day_end(-1),

@@ -63,7 +63,7 @@ class Response:
     status: int
     body: bytes = b""
     headers: list[tuple[str, str]] = field(default_factory=list)
-    abort_after: int | None = None  # fault injection: bytes of the body to send before a reset
+    abort_after: int | None = None  # fault injection: body bytes sent before a reset (-1: none at all)
 
     def header(self, name: str) -> str | None:
         for key, value in self.headers:

@@ -40,9 +40,11 @@ HOSTS = {"web01": "web01", "web02": "web02"}
 APPROVED = [approval("alice", "approved", "assess"), approval("cab", "approved")]
 
 
-def gate(record=None, approvals=APPROVED, cis=None, freeze_policy=None, now=NOW, hosts=HOSTS,
+def gate(record=None, approvals=None, cis=None, freeze_policy=None, now=NOW, hosts=None,
          options=OPTIONS, blackouts=()):
     record = change() if record is None else record
+    approvals = APPROVED if approvals is None else approvals
+    hosts = HOSTS if hosts is None else hosts
     cis = record.get("configuration_items", []) if cis is None and record else (cis or [])
     return evaluate(record, approvals, cis, freeze_policy, now, hosts, options, blackouts=blackouts)
 
@@ -184,8 +186,11 @@ def test_waiting_text_and_earliest_pass_time():
                    approvals=[approval("bob", "approved"), approval("carol", "requested"),
                               approval("dave", "requested")])
     assert not verdict.passed and not verdict.final
-    assert verdict.waiting() == ("approval, 2 of 3 approvers pending; state scheduled or implement (now authorize); "
-                                 "the window to open in 1h00m")
+    # Approvals move the change on from authorize, so the state check adds nothing to wait for.
+    assert verdict.waiting() == "approval, 2 of 3 approvers pending; the window to open in 1h00m"
+    assert "state: state is authorize, expected scheduled or implement" in verdict.summary("CHG0000042")
+    assert gate(record=change(state="assess", approval="approved")).waiting() == \
+        "state scheduled or implement (now assess)"
     assert verdict.not_before == dt.datetime(2026, 11, 24, 13, tzinfo=UTC)
 
 
@@ -253,6 +258,7 @@ def test_state_acceptor_fails_for_good_past_the_allowed_states():
     ({}, GateOptions()),
     ({"checks": ["scope", "approval"]}, GateOptions(checks=("approval", "scope"))),
     ({"checks": {"freeze": False}}, GateOptions(checks=("approval", "state", "window", "scope"))),
+    ({"checks": {"freeze": "no", "scope": "true"}}, GateOptions(checks=("approval", "state", "window", "scope"))),
     ({"allowed_states": ["implement"], "early_start": "10m", "environment": "prod"},
      GateOptions(allowed_states=("implement",), early_start=600.0, environment="prod")),
 ])
@@ -265,6 +271,7 @@ def test_options_from_params(params, expected):
     ({"checks": {"aproval": False}}, "checks", "names from"),
     ({"checks": []}, "checks", "at least one check"),
     ({"checks": "approval"}, "checks", "expected a list"),
+    ({"checks": {"scope": "maybe"}}, "checks.scope", "expected true or false"),
     ({"allowed_states": ["implementing"]}, "allowed_states", "expected states from: new, assess"),
     ({"early_start": "soon"}, "early_start", "expected a duration"),
 ])

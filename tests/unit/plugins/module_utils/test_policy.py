@@ -185,8 +185,8 @@ def test_a_nightly_window_across_fall_back_is_one_hour_longer():
 def test_a_start_inside_the_spring_forward_gap_is_read_conservatively():
     # 02:30 does not exist in Paris on 2026-03-29; the window starts at the earlier reading.
     policy = one(dict(weekly=dict(days=["sun"], start="02:30", end="04:00")), timezone="Europe/Paris")
-    assert spans(policy, utc(2026, 3, 29), utc(2026, 3, 29, 6)) == [("w", utc(2026, 3, 29, 0, 30),
-                                                                      utc(2026, 3, 29, 2))]
+    expected = [("w", utc(2026, 3, 29, 0, 30), utc(2026, 3, 29, 2))]
+    assert spans(policy, utc(2026, 3, 29), utc(2026, 3, 29, 6)) == expected
 
 
 def test_an_ambiguous_fall_back_time_starts_at_its_first_reading_and_ends_at_its_last():
@@ -206,14 +206,14 @@ def test_a_duration_counts_elapsed_time_across_days_and_dst():
 def test_whole_days_by_default_and_monthly_last_day():
     policy = one(dict(monthly=dict(days=[-1])), timezone="UTC")
     found = spans(policy, utc(2026, 1, 15), utc(2026, 4, 15))
-    assert [start for _, start, _ in found] == [utc(2026, 1, 31), utc(2026, 2, 28), utc(2026, 3, 31)]
-    assert all(end - start == dt.timedelta(days=1) for _, start, end in found)
+    assert [start for name, start, end in found] == [utc(2026, 1, 31), utc(2026, 2, 28), utc(2026, 3, 31)]
+    assert all(end - start == dt.timedelta(days=1) for name, start, end in found)
 
 
 def test_a_monthly_day_a_month_lacks_is_skipped_that_month():
     policy = one(dict(monthly=dict(days=[31], start="08:00", end="09:00")))
     found = spans(policy, utc(2026, 3, 1), utc(2026, 6, 1))
-    assert [start.date() for _, start, _ in found] == [dt.date(2026, 3, 31), dt.date(2026, 5, 31)]
+    assert [start.date() for name, start, end in found] == [dt.date(2026, 3, 31), dt.date(2026, 5, 31)]
 
 
 def test_occurrences_are_sorted_and_limited_to_the_range():
@@ -222,7 +222,7 @@ def test_occurrences_are_sorted_and_limited_to_the_range():
         {"name": "a", "start": "2026-05-01T00:00Z", "end": "2026-05-04T00:00Z"},
         {"name": "later", "start": "2026-06-01T00:00Z", "end": "2026-06-02T00:00Z"},
     ]}, source="inline")
-    assert [name for name, _, _ in spans(policy, utc(2026, 5, 1, 12), utc(2026, 5, 10))] == ["a", "b"]
+    assert [found[0] for found in spans(policy, utc(2026, 5, 1, 12), utc(2026, 5, 10))] == ["a", "b"]
 
 
 # -- scope -------------------------------------------------------------------------------------------

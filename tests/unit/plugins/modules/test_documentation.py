@@ -10,8 +10,7 @@ import pytest
 from ansible_collections.opsgate.itsm.plugins.module_utils._options import connection_argument_spec
 from ansible_collections.opsgate.itsm.plugins.module_utils import runners
 
-from ...conftest import ROOT, ansible_doc_json
-
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
 MODULES = sorted(name[:-3] for name in os.listdir(os.path.join(ROOT, "plugins", "modules")) if name.endswith(".py"))
 ATTRIBUTES = ("type", "choices", "default", "required", "no_log", "elements")
 
@@ -21,8 +20,8 @@ def _runner(name):
 
 
 @pytest.fixture(scope="module")
-def docs():
-    return ansible_doc_json(*(f"opsgate.itsm.{name}" for name in MODULES))
+def docs(ansible_doc):
+    return ansible_doc(*(f"opsgate.itsm.{name}" for name in MODULES))
 
 
 def _normalised(option):

@@ -219,6 +219,17 @@ def test_normal_change_needs_two_approvals(approvals_backend):
         assert set(approval) == {"approver", "state", "comments", "stage", "decided_at"}
 
 
+def test_repeating_the_same_decision_changes_nothing(approvals_backend):
+    backend = approvals_backend
+    change = backend.transition("change", new_change(backend), "assess", {"assignment_group": "ops"})
+    decided = backend.decide_approval(change, "tech.lead", "approved", None)
+
+    again = backend.decide_approval(backend.get("change", id=change["id"]), "tech.lead", "approved", None)
+
+    assert again == decided
+    assert len(backend.approvals(again)) == 1
+
+
 def test_rejection_returns_the_change_to_new(approvals_backend):
     backend = approvals_backend
     change = backend.transition("change", new_change(backend), "assess", {"assignment_group": "ops"})

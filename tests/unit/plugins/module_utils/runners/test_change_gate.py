@@ -116,8 +116,8 @@ def test_waiting_ends_when_the_cab_approves(gate, local_backend, clock):
     assert result["waited"] == pytest.approx(sum(clock.sleeps), abs=1e-3)
     assert all(8 <= delay <= 20 for delay in clock.sleeps)
     # One progress line: the second poll waited for the same thing and a minute had not passed.
-    assert gate.progress == [f"{number} waiting for approval in authorize; state scheduled or implement "
-                             "(now authorize), 0s elapsed"]
+    # The state check waits silently: approvals are what move the change on from authorize.
+    assert gate.progress == [f"{number} waiting for approval in authorize, 0s elapsed"]
 
 
 def test_waiting_times_out_and_fails_or_warns(gate, local_backend, clock):
@@ -218,6 +218,12 @@ def test_freeze_without_a_change_uses_backend_blackouts_and_the_policy(gate, loc
     assert inline["passed"] is True
 
 
+def test_a_freeze_check_with_nothing_to_check_warns(gate):
+    assert gate(backend_blackouts=False)["passed"] is True
+    assert gate.task.warnings == ["freeze: no policy is given and the local backend's blackouts are not read, so "
+                                  "the freeze check has nothing to check; give policy or policy_data"]
+
+
 def test_a_freeze_over_the_rest_of_the_window_fails_without_waiting(gate, local_backend, clock):
     number = open_change(local_backend)["number"]
     local_backend.put_blackout("Sale", iso(NOW + dt.timedelta(minutes=30)), iso(NOW + dt.timedelta(days=1)))
@@ -242,6 +248,7 @@ def test_one_poll_is_one_round_of_backend_requests(gate, local_backend, clock, m
     (dict(number="CHG0000001", interval=0), "interval"),
     (dict(number="CHG0000001", wait_timeout="forever"), "wait_timeout"),
     (dict(policy_data={"windows": [{"name": "x"}]}), "policy_data"),
+    (dict(checks=["approval", "window"]), "checks"),
 ])
 def test_bad_arguments_are_refused_naming_the_option(gate, local_backend, args, option):
     open_change(local_backend)

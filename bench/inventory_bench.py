@@ -1,0 +1,246 @@
+#!/usr/bin/env python3
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, opsgate.itsm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Benchmark of the opsgate.itsm.cmdb inventory against a static inventory of the same hosts.
+
+For each size N: seed the backend with N server CIs, run ``ansible-inventory --list`` on a
+``*.cmdb.yml`` source, write the very same inventory (hosts, groups, variables) as a static JSON
+file, run ``ansible-inventory --list`` on that, and compare wall time and peak memory (each run is
+its own process, measured with wait4) in the same run. The backend is a parameter: a Target seeds it,
+writes the plugin's connection options and, where it can, counts the requests the plugin made.
+
+    python bench/inventory_bench.py --backend local --sizes 10000,100000 --repeat 3
+
+Needs ansible-core on PATH (or --ansible-bin) and the collection importable as
+ansible_collections.opsgate.itsm (the script builds the same symlinked tree tests/conftest.py does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import os
+import random
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import typing as t
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+COLLECTIONS = os.path.join(tempfile.gettempdir(), f"opsgate-itsm-pytest-{os.getuid()}")
+ENVIRONMENTS = ("production", "staging", "test", "development")
+STATUSES = ("operational", "operational", "operational", "non_operational", "repair_in_progress")
+COUNTRIES = ("NL", "DE", "FR", "US", "JP")
+
+
+def collection_tree() -> str:
+    link = os.path.join(COLLECTIONS, "ansible_collections", "opsgate", "itsm")
+    os.makedirs(os.path.dirname(link), exist_ok=True)
+    if not os.path.lexists(link):
+        os.symlink(ROOT, link)
+    if COLLECTIONS not in sys.path:
+        sys.path.insert(0, COLLECTIONS)
+    return COLLECTIONS
+
+
+def server(index: int, rng: random.Random) -> tuple[str, str, dict[str, t.Any]]:
+    """One cmdb_ci_server-like CI: name, class, fields (the same shape the simulator seeds)."""
+    name = f"srv{index:07d}"
+    return name, "cmdb_ci_server", {
+        "fqdn": f"{name}.example.com", "host_name": name,
+        "ip_address": f"10.{index >> 16 & 255}.{index >> 8 & 255}.{index & 255}",
+        "environment": rng.choice(ENVIRONMENTS), "operational_status": rng.choice(STATUSES),
+        "os": "Linux", "serial_number": f"SN{rng.getrandbits(40):010x}", "location": {"country": rng.choice(COUNTRIES)},
+    }
+
+
+# -- targets: one per backend ----------------------------------------------------------------------
+
+class Target:
+    """A backend to benchmark: seeds N CIs, gives the plugin's connection options, counts requests."""
+
+    name = ""
+
+    def __init__(self, workdir: str, args: argparse.Namespace):
+        self.workdir = workdir
+        self.args = args
+
+    def seed(self, size: int) -> None:
+        raise NotImplementedError
+
+    def connection(self) -> dict[str, t.Any]:
+        raise NotImplementedError
+
+    def requests(self) -> int | None:
+        """Requests made since seed(), or None when the backend is not reached over HTTP."""
+        return None
+
+
+class LocalTarget(Target):
+    name = "local"
+
+    def seed(self, size: int) -> None:
+        collection_tree()
+        from ansible_collections.opsgate.itsm.plugins.module_utils._options import ConnectionSettings
+        from ansible_collections.opsgate.itsm.plugins.module_utils.backends import build_backend
+
+        self.path = os.path.join(self.workdir, f"cmdb-{size}.sqlite")
+        if os.path.exists(self.path):
+            return
+        backend = build_backend(ConnectionSettings(local_db=self.path))
+        backend.put_ci("seed", "cmdb_ci_server", {})  # creates and migrates the store
+        backend.close()
+        rng = random.Random(size)
+        conn = sqlite3.connect(self.path)
+        with conn:
+            conn.execute("DELETE FROM cis")
+            conn.executemany("INSERT INTO cis (name, ci_class, fields, updated_at) VALUES (?, ?, ?, ?)",
+                             ((name, ci_class, json.dumps(fields, sort_keys=True), "2026-01-01T00:00:00Z")
+                              for name, ci_class, fields in (server(index, rng) for index in range(size))))
+        conn.close()
+
+    def connection(self) -> dict[str, t.Any]:
+        return {"backend": "local", "local_db": self.path}
+
+
+TARGETS: dict[str, type[Target]] = {LocalTarget.name: LocalTarget}
+
+
+# -- measuring -------------------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class Run:
+    seconds: float
+    max_rss_kib: int
+
+
+def measure(command: list[str], env: dict[str, str], output: str) -> Run:
+    """Wall time and peak RSS of one process (wait4 gives that child's own rusage)."""
+    with open(output, "wb") as stream:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, env=env, stdout=stream, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(process.pid, 0)
+        elapsed = time.perf_counter() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        errors = process.stderr.read().decode(errors="replace")
+        process.stderr.close()
+    if process.returncode != 0:
+        raise SystemExit(f"{' '.join(command)} failed ({process.returncode}):\n{errors}")
+    return Run(elapsed, usage.ru_maxrss)
+
+
+def static_inventory(listed: dict[str, t.Any]) -> dict[str, t.Any]:
+    """``--list`` output -> the same inventory as a static file for the yaml/json inventory plugin."""
+    hostvars = listed["_meta"]["hostvars"]
+    hosts = {host: dict(values) for host, values in hostvars.items()}
+    children = {}
+    for group, entry in listed.items():
+        if group in ("_meta", "all", "ungrouped") or not isinstance(entry, dict):
+            continue
+        children[group] = {"hosts": {host: None for host in entry.get("hosts", [])}}
+    return {"all": {"hosts": hosts, "children": children}}
+
+
+def comparable(listed: dict[str, t.Any]) -> dict[str, t.Any]:
+    """Hosts with their variables and the members of each group, ignoring order."""
+    groups = {group: sorted(entry.get("hosts", [])) for group, entry in listed.items()
+              if group not in ("_meta", "all") and isinstance(entry, dict)}
+    return {"hostvars": listed["_meta"]["hostvars"], "groups": groups}
+
+
+def bench_size(target: Target, size: int, args: argparse.Namespace, env: dict[str, str]) -> dict[str, t.Any]:
+    target.seed(size)
+    source = os.path.join(target.workdir, f"bench-{size}.cmdb.yml")
+    config = dict(plugin="opsgate.itsm.cmdb", ci_class="cmdb_ci_server", page_size=args.page_size,
+                  workers=args.workers, fields=["fqdn", "host_name", "ip_address", "environment",
+                                                "operational_status", "location.country"],
+                  **target.connection())
+    with open(source, "w") as stream:
+        json.dump(config, stream)  # JSON is YAML
+    ansible_inventory = os.path.join(args.ansible_bin, "ansible-inventory")
+    plugin_out = os.path.join(target.workdir, f"plugin-{size}.json")
+    static_out = os.path.join(target.workdir, f"static-out-{size}.json")
+    static_file = os.path.join(target.workdir, f"static-{size}.json")
+    plugin_runs, static_runs, requests = [], [], []
+    with_static = args.static_max is None or size <= args.static_max
+    for attempt in range(args.repeat):
+        before = target.requests()
+        plugin_runs.append(measure([ansible_inventory, "-i", source, "--list"], env, plugin_out))
+        after = target.requests()
+        if before is not None and after is not None:
+            requests.append(after - before)
+        if attempt == 0:
+            with open(plugin_out) as stream:
+                listed = json.load(stream)
+            if with_static:
+                with open(static_file, "w") as stream:
+                    json.dump(static_inventory(listed), stream)
+            hosts = len(listed["_meta"]["hostvars"])
+            del listed["_meta"]["hostvars"]  # the static file keeps them; this process need not
+        if not with_static:
+            continue
+        static_runs.append(measure([ansible_inventory, "-i", static_file, "--list"], env, static_out))
+        if attempt == 0:
+            with open(static_out) as stream, open(plugin_out) as plugin_stream:
+                if comparable(json.load(stream)) != comparable(json.load(plugin_stream)):
+                    raise SystemExit(f"size {size}: the static inventory does not list the same inventory")
+    plugin_time = statistics.median(run.seconds for run in plugin_runs)
+    static_time = statistics.median(run.seconds for run in static_runs) if static_runs else None
+    plugin_rss = max(run.max_rss_kib for run in plugin_runs)
+    static_rss = max(run.max_rss_kib for run in static_runs) if static_runs else None
+    return {
+        "backend": target.name, "cis": size, "hosts": hosts, "page_size": args.page_size, "workers": args.workers,
+        "plugin_seconds": round(plugin_time, 2), "static_seconds": static_time and round(static_time, 2),
+        "time_ratio": static_time and round(plugin_time / static_time, 2),
+        "plugin_peak_mib": round(plugin_rss / 1024, 1), "static_peak_mib": static_rss and round(static_rss / 1024, 1),
+        "memory_ratio": static_rss and round(plugin_rss / static_rss, 2),
+        "requests": max(requests) if requests else None,
+        "request_budget": math.ceil(size / args.page_size) + 2,
+    }
+
+
+def markdown(rows: list[dict[str, t.Any]]) -> str:
+    head = ("| backend | CIs | plugin s | static s | time x | plugin MiB | static MiB | memory x "
+            "| requests (budget) |\n|---|---:|---:|---:|---:|---:|---:|---:|---|")
+    lines = [head]
+    for row in rows:
+        requests = "n/a (SQL)" if row["requests"] is None else f"{row['requests']} ({row['request_budget']})"
+        row = {key: "not run" if value is None else value for key, value in row.items()}
+        lines.append(f"| {row['backend']} | {row['cis']:,} | {row['plugin_seconds']} | {row['static_seconds']} | "
+                     f"{row['time_ratio']} | {row['plugin_peak_mib']} | {row['static_peak_mib']} | "
+                     f"{row['memory_ratio']} | {requests} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--backend", choices=sorted(TARGETS), default="local")
+    parser.add_argument("--sizes", default="10000,100000", help="comma-separated CI counts")
+    parser.add_argument("--page-size", type=int, default=1000)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--repeat", type=int, default=3, help="runs per case; the median time is reported")
+    parser.add_argument("--static-max", type=int, help="measure the static inventory only up to this many CIs "
+                        "(it needs about 1.4x the plugin's memory)")
+    parser.add_argument("--workdir", help="keep seeded stores and outputs here (default: a temporary directory)")
+    parser.add_argument("--ansible-bin", default=os.path.dirname(shutil.which("ansible-inventory") or sys.executable))
+    parser.add_argument("--json", action="store_true", help="print JSON rows instead of a Markdown table")
+    args = parser.parse_args(argv)
+    workdir = args.workdir or tempfile.mkdtemp(prefix="cmdb-bench-")
+    os.makedirs(workdir, exist_ok=True)
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collection_tree(), ANSIBLE_INVENTORY_UNPARSED_FAILED="1",
+               ANSIBLE_INVENTORY_ENABLED="opsgate.itsm.cmdb,yaml", ANSIBLE_HOME=os.path.join(workdir, "home"))
+    target = TARGETS[args.backend](workdir, args)
+    rows = [bench_size(target, int(size), args, env) for size in args.sizes.split(",") if size.strip()]
+    print(json.dumps(rows, indent=2) if args.json else markdown(rows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

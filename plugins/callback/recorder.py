@@ -1,0 +1,418 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, opsgate.itsm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: recorder
+type: notification
+short_description: Log every run as a change and raise one deduplicated incident per failure
+version_added: 0.1.0
+author: opsgate.itsm contributors
+description:
+  - "Change logging: when the playbook starts, attaches to the change named by O(change) or finds or opens the
+    run's own change (a standard change, from the template O(change_template) when the backend has it; its
+    correlation id comes from O(run_id), so a restarted job finds the same change) and moves it to
+    C(implement). When the run ends it writes one work note with the per-host recap (ok, changed, failed,
+    unreachable, skipped, rescued, ignored) and the failed tasks, and closes the change as C(successful),
+    C(successful_issues) (failures were rescued or ignored) or C(unsuccessful) (a host failed or was
+    unreachable), or moves it to C(review) (O(end_state))."
+  - "Incidents: decided when the run ends, so a failure that a C(rescue) section handled, or that
+    C(ignore_errors) excused, raises nothing. One incident per failure signature: the correlation key
+    (O(incident_key), by default playbook, play, task name and the play's host pattern; never the message) is
+    hashed into the incident's correlation id, so a failure that recurs run after run adds a recurrence note
+    to the open incident instead of opening another. The description lists the hosts, task, module, the error
+    (secrets redacted, long output truncated) and the change (C(caused_by))."
+  - Impact and urgency come from O(incident_impact) and O(incident_urgency), overridden per play by the play
+    variables C(itsm_incident_impact) / C(itsm_incident_urgency), and per host by host or group variables of
+    the same names.
+  - With O(resolve_on_success) an open incident is resolved when its signature succeeds in a later run.
+  - "It never breaks the run: a backend error is a warning. What could not be delivered is kept in the outbox
+    (O(outbox), a local SQLite file) and sent, exactly once, when the recorder next starts or by the
+    M(opsgate.itsm.outbox) module."
+  - "It is cheap: task events are only counted in memory; the backend is called when the playbook starts and
+    when it ends, never per task."
+  - Runs in check mode (C(--check)) are not recorded.
+  - Enable it with C(callbacks_enabled = opsgate.itsm.recorder) in C(ansible.cfg) or C(ANSIBLE_CALLBACKS_ENABLED).
+    It runs beside any stdout callback, including the one ansible-runner and AWX use.
+requirements:
+  - enabled in C(callbacks_enabled)
+options:
+  change:
+    description:
+      - Attach to this existing change (by number) instead of opening the run's own change.
+    type: str
+    env:
+      - name: ITSM_CHANGE
+    ini:
+      - section: opsgate_itsm_recorder
+        key: change
+  changes:
+    description: Log the run as a change.
+    type: bool
+    default: true
+    env:
+      - name: ITSM_RECORDER_CHANGES
+    ini:
+      - section: opsgate_itsm_recorder
+        key: changes
+  change_template:
+    description:
+      - The standard change template the run's change is made from. When the backend has no such template, a
+        plain standard change is opened. An empty value uses no template.
+    type: str
+    default: Ansible run
+    env:
+      - name: ITSM_RECORDER_CHANGE_TEMPLATE
+    ini:
+      - section: opsgate_itsm_recorder
+        key: change_template
+  assignment_group:
+    description: The assignment group of the changes and incidents the recorder opens.
+    type: str
+    env:
+      - name: ITSM_RECORDER_ASSIGNMENT_GROUP
+    ini:
+      - section: opsgate_itsm_recorder
+        key: assignment_group
+  end_state:
+    description: Close the change when the run ends, or move it to C(review) for a person to close.
+    type: str
+    choices: [closed, review]
+    default: closed
+    env:
+      - name: ITSM_RECORDER_END_STATE
+    ini:
+      - section: opsgate_itsm_recorder
+        key: end_state
+  run_id:
+    description:
+      - A stable id of the job, so a restarted job finds the change of its first attempt. Taken from the first
+        of C(ITSM_RECORDER_RUN_ID), C(JOB_ID) (AWX), C(CI_PIPELINE_ID) (GitLab) and C(GITHUB_RUN_ID) that is set;
+        without any, each run gets a new id.
+    type: str
+    env:
+      - name: GITHUB_RUN_ID
+      - name: CI_PIPELINE_ID
+      - name: JOB_ID
+      - name: ITSM_RECORDER_RUN_ID
+    ini:
+      - section: opsgate_itsm_recorder
+        key: run_id
+  incidents:
+    description: Raise an incident for every failure signature no rescue handled.
+    type: bool
+    default: true
+    env:
+      - name: ITSM_RECORDER_INCIDENTS
+    ini:
+      - section: opsgate_itsm_recorder
+        key: incidents
+  incident_key:
+    description:
+      - The correlation key of a failure, from the fields C({playbook}), C({play}), C({task}), C({hosts}) (the
+        play's host pattern), C({host}), C({action}) (the module) and C({role}). Failures with the same key
+        update one incident.
+    type: str
+    default: "{playbook}/{play}/{task}/{hosts}"
+    env:
+      - name: ITSM_RECORDER_INCIDENT_KEY
+    ini:
+      - section: opsgate_itsm_recorder
+        key: incident_key
+  incident_impact:
+    description: Impact of the incidents (overridden by the variable C(itsm_incident_impact)).
+    type: str
+    choices: [high, medium, low]
+    default: medium
+    env:
+      - name: ITSM_RECORDER_INCIDENT_IMPACT
+    ini:
+      - section: opsgate_itsm_recorder
+        key: incident_impact
+  incident_urgency:
+    description: Urgency of the incidents (overridden by the variable C(itsm_incident_urgency)).
+    type: str
+    choices: [high, medium, low]
+    default: medium
+    env:
+      - name: ITSM_RECORDER_INCIDENT_URGENCY
+    ini:
+      - section: opsgate_itsm_recorder
+        key: incident_urgency
+  resolve_on_success:
+    description: Resolve the open incident of a signature when that task succeeds in a later run.
+    type: bool
+    default: false
+    env:
+      - name: ITSM_RECORDER_RESOLVE_ON_SUCCESS
+    ini:
+      - section: opsgate_itsm_recorder
+        key: resolve_on_success
+  redact_patterns:
+    description:
+      - Regular expressions whose matches are replaced by C(********) in incident descriptions and notes, on top
+        of the connection's secrets, credential-looking C(key=value) pairs, bearer tokens and URL passwords.
+    type: list
+    elements: str
+    default: []
+    env:
+      - name: ITSM_RECORDER_REDACT_PATTERNS
+    ini:
+      - section: opsgate_itsm_recorder
+        key: redact_patterns
+  max_message_length:
+    description: Error messages longer than this many characters are truncated (head and tail kept).
+    type: int
+    default: 2000
+    env:
+      - name: ITSM_RECORDER_MAX_MESSAGE_LENGTH
+    ini:
+      - section: opsgate_itsm_recorder
+        key: max_message_length
+  outbox:
+    description:
+      - The SQLite file that keeps what could not be delivered. Defaults to C(opsgate_itsm/outbox.sqlite) under
+        the Ansible home. The M(opsgate.itsm.outbox) module reads the same C(ITSM_OUTBOX).
+    type: path
+    env:
+      - name: ITSM_OUTBOX
+    ini:
+      - section: opsgate_itsm_recorder
+        key: outbox
+  flush_on_start:
+    description: Send what the outbox holds for this backend when the playbook starts.
+    type: bool
+    default: true
+    env:
+      - name: ITSM_RECORDER_FLUSH_ON_START
+    ini:
+      - section: opsgate_itsm_recorder
+        key: flush_on_start
+extends_documentation_fragment:
+  - opsgate.itsm.connection
+  - opsgate.itsm.connection.plugins
+notes:
+  - A configuration error (an unknown template field in O(incident_key), a bad regular expression, a backend
+    that cannot be built) disables the recorder with a warning; the run goes on.
+seealso:
+  - module: opsgate.itsm.outbox
+"""
+
+import os
+import typing as t
+import uuid
+
+from ansible import context
+from ansible.plugins.callback import CallbackBase
+
+from ansible_collections.opsgate.itsm.plugins.module_utils import _outbox as outbox
+from ansible_collections.opsgate.itsm.plugins.module_utils import _recorder as recorder
+from ansible_collections.opsgate.itsm.plugins.module_utils._errors import ItsmError
+from ansible_collections.opsgate.itsm.plugins.module_utils._options import ConnectionSettings
+from ansible_collections.opsgate.itsm.plugins.module_utils.backends import build_backend
+
+LEVEL_VARS = ("itsm_incident_impact", "itsm_incident_urgency")
+
+
+class CallbackModule(CallbackBase):
+    """Collects task outcomes in memory; talks to the backend only at playbook start and end."""
+
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "notification"
+    CALLBACK_NAME = "opsgate.itsm.recorder"
+    CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self, display=None):
+        super().__init__(display=display)
+        self.disabled = False
+        self.run: recorder.Run | None = None
+        self.settings: recorder.Settings | None = None
+        self.connection: ConnectionSettings | None = None
+        self.events: list[recorder.Failure] = []
+        self.successes: list[recorder.Failure] = []
+        self.play: t.Any = None
+        self.play_levels: dict[str, str] = {}
+        self.change_number: str | None = None
+
+    def set_options(self, task_keys=None, var_options=None, direct=None):
+        super().set_options(task_keys=task_keys, var_options=var_options, direct=direct)
+        try:
+            self.connection = ConnectionSettings.from_plugin(self.get_option)
+            self.settings = recorder.Settings(
+                incident_key=self.get_option("incident_key"), impact=self.get_option("incident_impact"),
+                urgency=self.get_option("incident_urgency"), assignment_group=self.get_option("assignment_group"),
+                max_message=int(self.get_option("max_message_length")),
+                redact=tuple(self.get_option("redact_patterns") or ()), secrets=tuple(self.connection.secrets()))
+            build_backend(self.connection).close()
+        except ItsmError as error:
+            self._disable(error.message)
+        self.outbox = outbox.Outbox(self.get_option("outbox"), timeout=10.0)
+
+    def _disable(self, why: str) -> None:
+        self.disabled = True
+        self._display.warning(f"opsgate.itsm.recorder is disabled for this run: {why}")
+
+    # -- events (memory only) --------------------------------------------------------------------
+
+    def v2_playbook_on_start(self, playbook):
+        if self.disabled:
+            return
+        if context.CLIARGS.get("check"):
+            self.disabled = True
+            self._display.vv("opsgate.itsm.recorder: check mode, nothing is recorded")
+            return
+        tags = tuple(tag for tag in context.CLIARGS.get("tags") or () if tag != "all")
+        self.run = recorder.Run(
+            run_id=self.get_option("run_id") or uuid.uuid4().hex, attempt=uuid.uuid4().hex[:16],
+            playbook=os.path.basename(getattr(playbook, "_file_name", "") or "playbook"),
+            limit=context.CLIARGS.get("subset"), tags=tags, change_number=self.get_option("change"),
+            template=self.get_option("change_template") or None,
+            assignment_group=self.get_option("assignment_group"), end_state=self.get_option("end_state"))
+        self._start()
+
+    def v2_playbook_on_play_start(self, play):
+        self.play = play
+        given = getattr(play, "vars", None) or {}
+        self.play_levels = {name: given[name] for name in LEVEL_VARS if isinstance(given.get(name), str)}
+
+    def v2_runner_on_failed(self, result, ignore_errors=False):
+        if self.run is not None:
+            self.events.append(self._failure(result, ignored=bool(ignore_errors)))
+
+    def v2_runner_on_unreachable(self, result):
+        if self.run is not None:
+            self.events.append(self._failure(result, unreachable=True))
+
+    def v2_runner_on_ok(self, result):
+        if self.run is not None and self.get_option("resolve_on_success"):
+            self.successes.append(self._failure(result, message=False))
+
+    def v2_playbook_on_stats(self, stats):
+        if self.run is None or self.disabled:
+            return
+        recap = {host: stats.summarize(host) for host in sorted(stats.processed)}
+        failures = recorder.unhandled(self.events, recap)
+        code = recorder.close_code(recap)
+        items = []
+        if self.get_option("changes"):
+            note = recorder.recap_note(recap, failures, code, self.settings, self.run.marker, self.run.label)
+            items.append(recorder.change_item(self.run, note, code))
+        change = {}
+        if self.get_option("changes") or self.run.change_number:
+            change = dict(self.run.change_reference(), number=self.change_number or self.run.change_number)
+        if self.get_option("incidents"):
+            items += recorder.incident_items(failures, self.settings, self.run.marker, self.run.label, change)
+        if self.get_option("resolve_on_success"):
+            failed_ids = {recorder.signature(event, self.settings.incident_key)[1] for event in self.events}
+            items += recorder.resolve_items(self.successes, failed_ids, self.settings, self.run.marker,
+                                            self.run.label)
+        self._send(items)
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def _failure(self, result, unreachable: bool = False, ignored: bool = False,
+                 message: bool = True) -> recorder.Failure:
+        task, host = getattr(result, "task", None) or result._task, getattr(result, "host", None) or result._host
+        play = self.play
+        hosts = getattr(play, "hosts", "") or ""
+        role = getattr(task, "_role", None)
+        failure = recorder.Failure(
+            playbook=self.run.playbook, play=play.get_name() if play is not None else "", task=task.get_name(),
+            hosts=",".join(hosts) if isinstance(hosts, (list, tuple)) else str(hosts), host=host.get_name(),
+            action=str(task.action or ""), role=role.get_name() if role is not None else "",
+            unreachable=unreachable, ignored=ignored)
+        if message:
+            data = getattr(result, "result", None)
+            failure.message = recorder.result_message(data if data is not None else result._result)
+            levels = dict(self.play_levels, **self._host_levels(host))
+            failure.impact, failure.urgency = levels.get(LEVEL_VARS[0]), levels.get(LEVEL_VARS[1])
+        return failure
+
+    def _host_levels(self, host) -> dict[str, str]:
+        """Host and group variables (read only when a task failed, never per task)."""
+        manager = getattr(self.play, "_variable_manager", None)
+        try:
+            found = manager.get_vars(play=self.play, host=host) if manager is not None else host.get_vars()
+        except (AttributeError, TypeError):
+            found = host.get_vars()
+        return {name: str(found[name]) for name in LEVEL_VARS if name in found}
+
+    def _backend(self):
+        return build_backend(self.connection, warn=self._display.warning)
+
+    def _start(self) -> None:
+        """Send what earlier runs left in the outbox, then open (or find) the run's change."""
+        target = outbox.target_of(self.connection)
+        backend = self._backend()
+        try:
+            if self.get_option("flush_on_start") and self.outbox.list(("pending",), target):
+                report = outbox.flush(self.outbox, backend, target, self._display.warning)
+                self._report_flush(report)
+            if self.get_option("changes"):
+                result = outbox.deliver(backend, recorder.change_item(self.run), self._display.warning)
+                self.change_number = result["number"]
+                self._display.display(f"opsgate.itsm.recorder: {self.change_number} {result['outcome']}, "
+                                      f"now {result['state']}")
+        except ItsmError as error:
+            self._display.warning(f"opsgate.itsm.recorder could not reach the {self.connection.backend} backend "
+                                  f"at the start of the run ({error.message}); the run's records will be sent "
+                                  "at its end or kept in the outbox")
+        finally:
+            backend.close()
+
+    def _send(self, items: list[dict]) -> None:
+        """Older queued items first, then this run's; at the first outage the rest goes to the outbox."""
+        target = outbox.target_of(self.connection)
+        backend = self._backend()
+        done: list[str] = []
+        try:
+            blocked = None
+            if self.outbox.list(("pending",), target):
+                report = outbox.flush(self.outbox, backend, target, self._display.warning)
+                self._report_flush(report)
+                blocked = report["outage"] or (f"{report['remaining']} older items are still queued"
+                                               if report["remaining"] else None)
+            for index, item in enumerate(items):
+                if blocked:
+                    self._queue(items[index:], blocked)
+                    break
+                try:
+                    result = outbox.deliver(backend, item, self._display.warning)
+                except outbox.OUTAGE_ERRORS as error:
+                    blocked = error.message
+                    self._queue(items[index:], blocked)
+                    break
+                except ItsmError as error:
+                    self._queue([item], error.message, state="failed")
+                    continue
+                done.append(f"{result['type']} {result['number']} {result['outcome']}")
+        except ItsmError as error:
+            self._display.warning(f"opsgate.itsm.recorder: {error.message}")
+        finally:
+            backend.close()
+        if done:
+            self._display.display("opsgate.itsm.recorder: " + "; ".join(done))
+
+    def _queue(self, items: list[dict], why: str, state: str = "pending") -> None:
+        target = outbox.target_of(self.connection)
+        try:
+            self.outbox.put(items, target, state=state, error=why)
+        except ItsmError as error:
+            # Last resort: the records are in the job's output, so a person can still enter them.
+            self._display.warning(f"opsgate.itsm.recorder: {error.message}; undelivered records: {items!r}")
+            return
+        if state == "failed":
+            self._display.warning(f"opsgate.itsm.recorder: the {self.connection.backend} backend refused "
+                                  f"{items[0]['type']} {items[0]['id']}: {why}; it is kept as failed in the "
+                                  f"outbox {self.outbox.path}")
+        else:
+            self._display.warning(f"opsgate.itsm.recorder: {len(items)} records queued in the outbox "
+                                  f"{self.outbox.path} because the {self.connection.backend} backend failed: {why}. "
+                                  "The next run, or the opsgate.itsm.outbox module, sends them.")
+
+    def _report_flush(self, report: dict) -> None:
+        if report["delivered"]:
+            self._display.display(f"opsgate.itsm.recorder: sent {len(report['delivered'])} queued records "
+                                  f"from the outbox ({report['remaining']} left)")

@@ -1,0 +1,304 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, opsgate.itsm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: cmdb
+short_description: Inventory from the CMDB of the configured ITSM backend
+version_added: 0.1.0
+author: opsgate.itsm contributors
+description:
+  - Builds an inventory from configuration items (CIs) of the CMDB on any opsgate.itsm backend
+    (C(local) CIs; ServiceNow and Jira where their backends provide the CMDB).
+  - Reads the CIs in pages ordered by their id, requests only the fields the inventory uses (dot-walked
+    fields in the same request) and adds each CI to the inventory as it arrives.
+  - Each CI becomes one host with the variables C(<variable_prefix>id), C(<variable_prefix>name),
+    C(<variable_prefix>class) and one C(<variable_prefix><field>) per fetched field (dots become
+    underscores, so C(location.country) gives C(cmdb_location_country)), plus C(ansible_host).
+  - With O(change) or O(change_correlation_id) the inventory holds only the CIs that change affects, and only
+    while the change is approved, in state C(scheduled) or C(implement) and inside its planned window;
+    otherwise the source fails with an error, so a play cannot reach a host outside an approved change.
+  - The configuration file name must end in C(.cmdb.yml) or C(.cmdb.yaml).
+options:
+  plugin:
+    description: The name of this plugin; it makes the file a source for it.
+    type: str
+    required: true
+    choices: [opsgate.itsm.cmdb]
+  ci_class:
+    description:
+      - The CI class or source table to read, for example C(cmdb_ci_server) (ServiceNow reads that table and
+        its child classes) or C(linux_server) on C(local), which matches the stored class exactly.
+      - All CIs when not set.
+    type: str
+    aliases: [table]
+  fields:
+    description:
+      - CI fields to fetch and set as host variables. Only these, the O(hostnames) and O(ansible_host)
+        fields and the fields of the O(default_groups) are requested from the backend.
+      - A dotted name (C(location.country)) is a dot-walk, fetched in the same request as the CI.
+    type: list
+    elements: str
+    default: [fqdn, host_name, ip_address, environment, operational_status]
+  filters:
+    description:
+      - Canonical filters, the same on every backend, ANDed; a list of values means any of them.
+      - Keys are field names (C(name), C(ci_class), C(environment), C(operational_status), ...).
+    type: dict
+    default: {}
+  query:
+    description:
+      - A raw query in the backend's language, ANDed with O(filters). ServiceNow takes an encoded query; C(local)
+        understands terms joined with C(^) using C(=), C(!=), C(IN), C(NOT IN), C(LIKE), C(NOT LIKE),
+        C(STARTSWITH), C(ENDSWITH), C(ISEMPTY) and C(ISNOTEMPTY).
+    type: str
+  hostnames:
+    description:
+      - Fields that give the inventory host name, in fallback order; the first non-empty one wins.
+        Usually some of C(fqdn), C(host_name), C(name), C(ip_address).
+      - A CI with none of them is left out and reported.
+    type: list
+    elements: str
+    default: [fqdn, host_name, name]
+  ansible_host:
+    description:
+      - Fields that give C(ansible_host), in fallback order. An empty list sets no C(ansible_host).
+    type: list
+    elements: str
+    default: [ip_address]
+  variable_prefix:
+    description: Prefix of the host variables made from CI fields (a variable cannot be called plain C(name)).
+    type: str
+    default: cmdb_
+  group_prefix:
+    description: Prefix of the default groups and the relation groups.
+    type: str
+    default: cmdb_
+  default_groups:
+    description:
+      - Groups made for every CI, named C(<group_prefix>class_<class>), C(<group_prefix>environment_<environment>)
+        and C(<group_prefix>operational_status_<status>). An empty list turns them off.
+    type: list
+    elements: str
+    choices: [class, environment, operational_status]
+    default: [class, environment, operational_status]
+  duplicate_hostnames:
+    description:
+      - What to do when several CIs give the same host name. CIs are read ordered by id, so the outcome does
+        not change from run to run. C(first) keeps the CI with the lowest id and leaves out the others;
+        C(suffix) names the others C(<host>_<CI id>); C(error) fails. Duplicates are reported as a warning.
+    type: str
+    choices: [first, suffix, error]
+    default: first
+  change:
+    description:
+      - A change number (C(CHG0000001)). The inventory then holds only the CIs this change affects.
+      - Mutually exclusive with O(change_correlation_id).
+    type: str
+  change_correlation_id:
+    description: Like O(change), naming the open change with this correlation id.
+    type: str
+  change_require_approved:
+    description:
+      - With O(change) or O(change_correlation_id), fail unless the change is approved, in state C(scheduled)
+        or C(implement) and inside its planned window (the checks of M(opsgate.itsm.change_gate)).
+      - Set to V(false) to list the change's hosts whatever its state, for example to prepare a plan.
+    type: bool
+    default: true
+  relations:
+    description:
+      - Groups from CMDB relationships, read only for the CIs in the inventory. A host whose CI "Runs on"
+        C(esx01) joins the group C(<group_prefix>runs_on_esx01).
+    type: dict
+    suboptions:
+      types:
+        description: Relationship types to follow, for example C(Runs on), C(Depends on). All when empty.
+        type: list
+        elements: str
+      depth:
+        description: How many hops to follow (1 to 5).
+        type: int
+        default: 1
+  page_size:
+    description: CIs per request.
+    type: int
+    default: 1000
+  workers:
+    description: The most page requests run at once, on backends that can fetch pages in parallel.
+    type: int
+    default: 4
+  backend:
+    vars:
+      - name: itsm_backend
+  url:
+    vars:
+      - name: itsm_url
+  username:
+    vars:
+      - name: itsm_username
+  password:
+    vars:
+      - name: itsm_password
+  token:
+    vars:
+      - name: itsm_token
+  api_key:
+    vars:
+      - name: itsm_api_key
+  client_id:
+    vars:
+      - name: itsm_client_id
+  client_secret:
+    vars:
+      - name: itsm_client_secret
+  validate_certs:
+    vars:
+      - name: itsm_validate_certs
+  ca_path:
+    vars:
+      - name: itsm_ca_path
+  timeout:
+    vars:
+      - name: itsm_timeout
+  retries:
+    vars:
+      - name: itsm_retries
+  local_db:
+    vars:
+      - name: itsm_local_db
+extends_documentation_fragment:
+  - opsgate.itsm.connection
+  - opsgate.itsm.connection.plugins
+  - constructed
+  - inventory_cache
+notes:
+  - Connection options also come from C(ITSM_*) environment variables, the C([opsgate_itsm]) section of
+    C(ansible.cfg), and C(itsm_*) extra variables.
+seealso:
+  - module: opsgate.itsm.configuration_item
+  - module: opsgate.itsm.change_gate
+"""
+
+EXAMPLES = r"""
+# servers.cmdb.yml: every server of the local CMDB, grouped by class, environment and status
+plugin: opsgate.itsm.cmdb
+ci_class: linux_server
+filters:
+  operational_status: operational
+
+# web.cmdb.yml: ServiceNow web servers, named by FQDN, with the location's country as a group
+plugin: opsgate.itsm.cmdb
+backend: servicenow
+url: https://example.service-now.com
+ci_class: cmdb_ci_server
+query: nameSTARTSWITHweb
+fields: [fqdn, ip_address, location.country]
+hostnames: [fqdn, name]
+keyed_groups:
+  - key: cmdb_location_country
+    prefix: country
+compose:
+  ansible_user: "'admin' if cmdb_environment == 'production' else 'dev'"
+cache: true
+cache_plugin: ansible.builtin.jsonfile
+cache_connection: ~/.cache/ansible-cmdb
+cache_timeout: 600
+
+# change.cmdb.yml: only the hosts of an approved change, only inside its window
+plugin: opsgate.itsm.cmdb
+change: CHG0000042
+relations:
+  types: [Runs on]
+"""
+
+import typing as t
+
+from ansible.errors import AnsibleParserError
+from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
+
+from ansible_collections.opsgate.itsm.plugins.module_utils import _cmdb as cmdb
+from ansible_collections.opsgate.itsm.plugins.module_utils._errors import ItsmError, ItsmValidationError
+from ansible_collections.opsgate.itsm.plugins.module_utils._options import ConnectionSettings
+from ansible_collections.opsgate.itsm.plugins.module_utils.backends import build_backend
+from ansible_collections.opsgate.itsm.plugins.plugin_utils import _inventory
+
+
+class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
+    NAME = "opsgate.itsm.cmdb"
+
+    def verify_file(self, path: str) -> bool:
+        return super().verify_file(path) and path.endswith((".cmdb.yml", ".cmdb.yaml"))
+
+    def parse(self, inventory, loader, path, cache=True):
+        super().parse(inventory, loader, path, cache)
+        self._read_config_data(path)
+        try:
+            self._populate(path, cache)
+        except ItsmError as error:
+            raise AnsibleParserError(f"opsgate.itsm.cmdb inventory {path}: {error.message}") from None
+
+    def _populate(self, path: str, cache: bool) -> None:
+        options = cmdb.InventoryOptions.from_options(self.get_option)
+        settings = ConnectionSettings.from_plugin(self.get_option)
+        backend = build_backend(settings, warn=self.display.warning)
+        try:
+            filters = dict(options.filters)
+            scope = self._change_scope(backend)
+            if scope is not None:
+                filters["name"] = scope
+            key = _inventory.cache_key(self, path, {
+                "backend": settings.backend, "url": settings.url, "username": settings.username,
+                "local_db": settings.local_db, "ci_class": options.ci_class, "fields": options.request_fields(),
+                "filters": filters, "query": options.query,
+                "relations": [list(options.relation_types), options.relation_depth]})
+            hit, cached = _inventory.get_cached_result(self, key, cache)
+            writer = _inventory.HostWriter(self, options, {name: self.get_option(name) for name in
+                                                           ("compose", "groups", "keyed_groups", "strict")})
+            if hit:
+                self._add(writer, cached["cis"])
+                writer.add_relations(cached["relations"])
+            else:
+                fetched = self._fetch(backend, writer, options, filters, scope)
+                _inventory.update_cached_result(self, key, fetched)
+        finally:
+            backend.close()
+        for message in writer.report():
+            self.display.warning(f"opsgate.itsm.cmdb inventory {path}: {message}")
+
+    def _change_scope(self, backend) -> list[str] | None:
+        number, correlation_id = self.get_option("change"), self.get_option("change_correlation_id")
+        if number and correlation_id:
+            raise ItsmValidationError("change", number, "give change or change_correlation_id, not both")
+        if not (number or correlation_id):
+            return None
+        change, names = cmdb.change_scope(backend, number, correlation_id, self.get_option("change_require_approved"))
+        if not names:
+            self.display.warning(f"opsgate.itsm.cmdb: change {change['number']} affects no configuration items")
+        return sorted(names)
+
+    def _fetch(self, backend, writer: _inventory.HostWriter, options: cmdb.InventoryOptions,
+               filters: dict[str, t.Any], scope: list[str] | None) -> dict[str, list]:
+        keep: list | None = [] if self.get_option("cache") else None
+        if scope != []:
+            items = backend.iter_cmdb(options.ci_class, options.request_fields(), filters, options.query,
+                                      options.page_size, options.workers)
+            self._add(writer, items, keep)
+        relations: list = []
+        if options.relation_depth and writer.hosts_by_ci:
+            relations = list(backend.ci_relations(sorted(writer.hosts_by_ci), list(options.relation_types) or None,
+                                                  options.relation_depth))
+            writer.add_relations(relations)
+        return {"cis": keep or [], "relations": relations}
+
+    @staticmethod
+    def _add(writer: _inventory.HostWriter, items: t.Iterable[t.Mapping[str, t.Any]], keep: list | None = None) -> None:
+        add = writer.add
+        if keep is None:
+            for ci in items:
+                add(ci)
+        else:
+            for ci in items:
+                keep.append(ci)
+                add(ci)

@@ -1,0 +1,316 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, opsgate.itsm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The recorder's outbox: records that could not be delivered yet, sent exactly once. FOR INTERNAL COLLECTION USE ONLY.
+
+An item is a plain dict made by _recorder (``type`` change / incident / resolve, a unique ``id``, a
+``marker`` and a ``correlation_id``). Exactly once rests on two things:
+
+- ``deliver`` is idempotent: a record is found by its correlation id before one is created, and every
+  note and description an item writes carries the item's marker, so re-sending an item whose reply
+  was lost (the write landed, the answer did not) finds the marker and writes nothing twice;
+- the store hands each pending item to one flusher at a time (a lease taken in a ``BEGIN IMMEDIATE``
+  transaction) and marks it delivered when the backend confirmed it. A flusher that dies leaves a
+  lease that expires; the next one re-sends, which the first point makes harmless.
+
+Items are kept per ``target`` (backend and URL or database, never a credential) and only sent to the
+system they were meant for.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sqlite3
+import time
+import typing as t
+import uuid
+
+from . import _workflow as wf
+from ._errors import (ItsmAuthError, ItsmConflictError, ItsmError, ItsmNotFoundError, ItsmStorageError,
+                      ItsmTransientError, ItsmTransitionError, ItsmUnavailableError, ItsmUnexpectedResponseError)
+from ._options import ConnectionSettings, default_local_db
+from ._records import CHANGE, CLOSED_CHANGE_STATES, INCIDENT, utcnow, format_datetime
+from .backends._base import ItsmBackend, Record
+
+#: errors that say "the system of record cannot be reached or used right now": keep the item, retry later
+OUTAGE_ERRORS = (ItsmTransientError, ItsmUnavailableError, ItsmStorageError, ItsmAuthError,
+                 ItsmUnexpectedResponseError)
+OUTBOX_ENV = "ITSM_OUTBOX"
+STATES = ("pending", "delivered", "failed")
+LEASE_SECONDS = 300.0
+RECURRENCE_PREFIX = "Recurrence #"
+_BEFORE_IMPLEMENT = ("new", "assess", "authorize", "scheduled")
+
+_SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS items (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, target TEXT NOT NULL, "
+    "type TEXT NOT NULL, payload TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, "
+    "created TEXT NOT NULL, updated TEXT NOT NULL, last_error TEXT, result TEXT, lease_owner TEXT, lease_until REAL)",
+    "CREATE INDEX IF NOT EXISTS items_pending ON items (target, state, seq)",
+)
+
+
+def default_path() -> str:
+    """``ITSM_OUTBOX``, else ``opsgate_itsm/outbox.sqlite`` beside the local backend's default store."""
+    return os.environ.get(OUTBOX_ENV) or os.path.join(os.path.dirname(default_local_db()), "outbox.sqlite")
+
+
+def target_of(settings: ConnectionSettings) -> str:
+    """Which system an item is for: the backend and its URL or database file (no credential)."""
+    if settings.backend == "local":
+        return "local:" + os.path.abspath(os.path.expanduser(settings.local_db or default_local_db()))
+    return f"{settings.backend}:{(settings.url or '').rstrip('/')}"
+
+
+class Outbox:
+    """A small SQLite queue of items; opening a missing file for reading creates nothing."""
+
+    def __init__(self, path: str | None = None, timeout: float = 10.0):
+        self.path = os.path.abspath(os.path.expanduser(path or default_path()))
+        self.timeout = timeout
+
+    @contextlib.contextmanager
+    def _connect(self, write: bool) -> t.Iterator[sqlite3.Connection | None]:
+        if not write and not os.path.exists(self.path):
+            yield None
+            return
+        try:
+            if write:
+                os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+            conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise self._error(exc) from None
+        try:
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            for statement in _SCHEMA:
+                conn.execute(statement)
+            if write:
+                conn.execute("BEGIN IMMEDIATE")
+            yield conn
+            if conn.in_transaction:
+                conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise self._error(exc) from None
+        finally:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            conn.close()
+
+    def _error(self, exc: Exception) -> ItsmStorageError:
+        return ItsmStorageError(f"outbox: {self.path} cannot be used ({exc}); point the outbox path "
+                                f"({OUTBOX_ENV}) at a writable file", option="outbox", value=self.path)
+
+    def put(self, items: t.Iterable[t.Mapping[str, t.Any]], target: str, state: str = "pending",
+            error: str | None = None) -> int:
+        """Queue items for ``target``; an item whose id is already queued is not queued twice.
+
+        ``state="failed"`` keeps an item the backend refused (with ``error``) for ``list`` and a later retry.
+        """
+        now = format_datetime(utcnow())
+        with self._connect(write=True) as conn:
+            before = conn.total_changes
+            conn.executemany(
+                "INSERT OR IGNORE INTO items (id, target, type, payload, state, created, updated, last_error) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(item["id"], target, item["type"], json.dumps(item, sort_keys=True), state, now, now, error)
+                 for item in items])
+            return conn.total_changes - before
+
+    def list(self, states: t.Sequence[str] = ("pending", "failed"), target: str | None = None) -> list[Record]:
+        with self._connect(write=False) as conn:
+            if conn is None:
+                return []
+            sql = f"SELECT * FROM items WHERE state IN ({', '.join('?' * len(states))})"
+            params: list[t.Any] = list(states)
+            if target:
+                sql += " AND target = ?"
+                params.append(target)
+            return [_public(row) for row in conn.execute(sql + " ORDER BY seq", params)]
+
+    def claim(self, target: str, owner: str, retry_failed: bool = False,
+              lease: float = LEASE_SECONDS) -> list[dict[str, t.Any]]:
+        """Take the lease on every sendable item for ``target``, oldest first; returns their payloads."""
+        states = ("pending", "failed") if retry_failed else ("pending",)
+        now = time.time()
+        with self._connect(write=True) as conn:
+            conn.execute(
+                f"UPDATE items SET lease_owner = ?, lease_until = ? WHERE target = ? AND state IN "
+                f"({', '.join('?' * len(states))}) AND (lease_until IS NULL OR lease_until < ?)",
+                [owner, now + lease, target, *states, now])
+            rows = conn.execute("SELECT payload FROM items WHERE lease_owner = ? AND lease_until > ? AND target = ? "
+                                "ORDER BY seq", (owner, now, target)).fetchall()
+            return [json.loads(row["payload"]) for row in rows]
+
+    def finish(self, item_id: str, owner: str, state: str, error: str | None = None,
+               result: t.Any = None) -> None:
+        """Record the outcome of one send and drop the lease."""
+        with self._connect(write=True) as conn:
+            conn.execute("UPDATE items SET state = ?, attempts = attempts + 1, updated = ?, last_error = ?, "
+                         "result = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?",
+                         (state, format_datetime(utcnow()), error,
+                          json.dumps(result, sort_keys=True) if result is not None else None, item_id))
+
+    def release(self, owner: str) -> None:
+        with self._connect(write=True) as conn:
+            conn.execute("UPDATE items SET lease_owner = NULL, lease_until = NULL WHERE lease_owner = ?", (owner,))
+
+    def purge(self, ids: t.Sequence[str] | None = None, states: t.Sequence[str] = ("delivered",),
+              check_mode: bool = False) -> list[str]:
+        """Remove items (by id, else by state); returns the ids removed."""
+        if not os.path.exists(self.path):
+            return []
+        with self._connect(write=True) as conn:
+            if ids:
+                sql, params = f"id IN ({', '.join('?' * len(ids))})", list(ids)
+            else:
+                sql, params = f"state IN ({', '.join('?' * len(states))})", list(states)
+            gone = [row["id"] for row in conn.execute(f"SELECT id FROM items WHERE {sql} ORDER BY seq", params)]
+            if not check_mode:
+                conn.execute(f"DELETE FROM items WHERE {sql}", params)
+            return gone
+
+
+def _public(row: sqlite3.Row) -> Record:
+    payload = json.loads(row["payload"])
+    return dict(id=row["id"], type=row["type"], target=row["target"], state=row["state"], attempts=row["attempts"],
+                created=row["created"], updated=row["updated"], last_error=row["last_error"],
+                correlation_id=payload.get("correlation_id"), number=payload.get("number"),
+                result=json.loads(row["result"]) if row["result"] else None)
+
+
+# -- sending -------------------------------------------------------------------------------------
+
+def flush(outbox: Outbox, backend: ItsmBackend, target: str, warn: t.Callable[[str], None],
+          retry_failed: bool = False) -> dict[str, t.Any]:
+    """Send every pending item for ``target`` in order; stop at the first outage (the rest stay queued)."""
+    owner = uuid.uuid4().hex
+    delivered: list[Record] = []
+    failed: list[Record] = []
+    outage = None
+    try:
+        for item in outbox.claim(target, owner, retry_failed):
+            try:
+                result = deliver(backend, item, warn)
+            except OUTAGE_ERRORS as error:
+                outbox.finish(item["id"], owner, "pending", error=error.message)
+                outage = error.message
+                break
+            except ItsmError as error:
+                outbox.finish(item["id"], owner, "failed", error=error.message)
+                failed.append(dict(id=item["id"], error=error.message))
+                warn(f"outbox: item {item['id']} was refused by the {backend.name} backend and kept as failed: "
+                     f"{error.message}")
+                continue
+            outbox.finish(item["id"], owner, "delivered", result=result)
+            delivered.append(dict(id=item["id"], **result))
+    finally:
+        outbox.release(owner)
+    return dict(delivered=delivered, failed=failed, outage=outage,
+                remaining=len(outbox.list(("pending",), target)))
+
+
+def deliver(backend: ItsmBackend, item: t.Mapping[str, t.Any], warn: t.Callable[[str], None]) -> Record:
+    """Apply one item; safe to repeat. Returns ``{type, number, outcome}``."""
+    handler = {"change": _deliver_change, "incident": _deliver_incident, "resolve": _deliver_resolve}[item["type"]]
+    return handler(backend, item, warn)
+
+
+def _marked(backend: ItsmBackend, kind: str, record: Record, marker: str, description: bool = True) -> bool:
+    if description and marker in (record.get("description") or ""):
+        return True
+    return any(marker in (entry.get("text") or "") for entry in backend.journal(kind, record))
+
+
+def _find_change(backend: ItsmBackend, item: t.Mapping[str, t.Any]) -> Record | None:
+    if item.get("number"):
+        record = backend.get(CHANGE, number=item["number"])
+        if record is None:
+            raise ItsmNotFoundError(f"change: {item['number']} does not exist on the {backend.name} backend",
+                                    option="change", value=item["number"])
+        return record
+    record = backend.get(CHANGE, correlation_id=item["correlation_id"], open_only=True)
+    if record is None:
+        # Already closed by an earlier send of this same run attempt?
+        for candidate in backend.find(CHANGE, {"correlation_id": item["correlation_id"]}):
+            if item["marker"] in (candidate.get("description") or ""):
+                return candidate
+    return record
+
+
+def _deliver_change(backend: ItsmBackend, item: t.Mapping[str, t.Any], warn: t.Callable[[str], None]) -> Record:
+    record = _find_change(backend, item)
+    outcome = "updated"
+    if record is None:
+        fields = dict(item["create"], correlation_id=item["correlation_id"])
+        if fields.get("template") and backend.template(fields["template"]) is None:
+            fields.pop("template")  # no such template on this system: a plain standard change
+        if fields.get("template"):
+            fields.pop("type")
+        record = backend.create(CHANGE, fields)
+        outcome = "created"
+    label = record["number"]
+    if record["state"] in _BEFORE_IMPLEMENT:
+        record = _walk(backend, record, "implement", {}, warn, f"{label} stays in {record['state']}")
+    if item.get("note") and not _marked(backend, CHANGE, record, item["marker"], description=False):
+        backend.add_journal(CHANGE, record, "work_notes", item["note"])
+    end = item.get("end_state")
+    if end and record["state"] not in CLOSED_CHANGE_STATES and record["state"] != end:
+        fields = {"close_code": item["close_code"], "close_notes": item["close_notes"]} if end == "closed" else {}
+        record = _walk(backend, record, end, fields, warn, f"{label} was not moved to {end}")
+    return dict(type="change", number=label, state=record["state"], outcome=outcome)
+
+
+def _walk(backend: ItsmBackend, record: Record, target: str, fields: dict[str, t.Any],
+          warn: t.Callable[[str], None], what: str) -> Record:
+    """Move along the model; a refusal (approval pending, wrong state) is a warning, not a lost item."""
+    try:
+        path = wf.plan(CHANGE, record, target, fields)
+        return wf.move(backend, CHANGE, record, path, fields, check_mode=False)
+    except ItsmTransitionError as error:
+        warn(f"recorder: {what}: {error.message}")
+        return backend.get(CHANGE, id=record["id"]) or record
+
+
+def _deliver_incident(backend: ItsmBackend, item: t.Mapping[str, t.Any], warn: t.Callable[[str], None]) -> Record:
+    marker = item["marker"]
+    existing = backend.get(INCIDENT, correlation_id=item["correlation_id"], open_only=True)
+    if existing is not None:
+        if _marked(backend, INCIDENT, existing, marker):
+            return dict(type="incident", number=existing["number"], outcome="unchanged")
+        journal = backend.journal(INCIDENT, existing)
+        count = sum(1 for entry in journal if (entry.get("text") or "").startswith(RECURRENCE_PREFIX))
+        backend.add_journal(INCIDENT, existing, "work_notes", f"{RECURRENCE_PREFIX}{count + 2}: {item['note']}")
+        return dict(type="incident", number=existing["number"], outcome="recurred")
+    for candidate in backend.find(INCIDENT, {"correlation_id": item["correlation_id"]}):
+        if marker in (candidate.get("description") or ""):
+            return dict(type="incident", number=candidate["number"], outcome="unchanged")
+    fields = dict(item["fields"], correlation_id=item["correlation_id"])
+    caused_by = _change_number(backend, item.get("change") or {})
+    if caused_by:
+        fields["caused_by"] = caused_by
+    record = backend.create(INCIDENT, fields)
+    return dict(type="incident", number=record["number"], outcome="created")
+
+
+def _change_number(backend: ItsmBackend, change: t.Mapping[str, t.Any]) -> str | None:
+    if change.get("number"):
+        return change["number"]
+    if not change.get("correlation_id"):
+        return None
+    try:
+        record = backend.get(CHANGE, correlation_id=change["correlation_id"])
+    except ItsmConflictError:
+        record = backend.get(CHANGE, correlation_id=change["correlation_id"], open_only=True)
+    return record["number"] if record else None
+
+
+def _deliver_resolve(backend: ItsmBackend, item: t.Mapping[str, t.Any], warn: t.Callable[[str], None]) -> Record:
+    existing = backend.get(INCIDENT, correlation_id=item["correlation_id"], open_only=True)
+    if existing is None:
+        return dict(type="resolve", number=None, outcome="unchanged")
+    fields = {"close_code": "solution_provided", "close_notes": item["close_notes"]}
+    path = wf.plan(INCIDENT, existing, "resolved", fields)
+    record = wf.move(backend, INCIDENT, existing, path, fields, check_mode=False)
+    return dict(type="resolve", number=record["number"], outcome="resolved")

@@ -1,0 +1,48 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, opsgate.itsm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""run() of the configuration_item module. FOR INTERNAL COLLECTION USE ONLY."""
+
+from __future__ import annotations
+
+import typing as t
+
+from .. import _workflow as wf
+from ..backends._base import ItsmBackend
+
+ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = dict(
+    name=dict(type="str", required=True),
+    ci_class=dict(type="str"),
+    fields=dict(type="dict"),
+    relations=dict(type="list", elements="dict", options=dict(
+        type=dict(type="str", required=True),
+        target=dict(type="str", required=True),
+    )),
+)
+
+
+def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
+        warn: t.Callable[[str], None]) -> dict[str, t.Any]:
+    name = params["name"]
+    current = next(iter(backend.iter_cmdb(filters={"name": name}, page_size=1)), None)
+    before = None if current is None else {"name": name, "ci_class": current["ci_class"],
+                                           "fields": dict(current["fields"])}
+    ci_class = params["ci_class"] if params["ci_class"] is not None else (before or {}).get("ci_class")
+    # Only the fields given change; a field given as null is removed.
+    fields = dict((before or {}).get("fields") or {})
+    for key, value in (params["fields"] or {}).items():
+        if value is None:
+            fields.pop(key, None)
+        else:
+            fields[key] = value
+    changed = backend.put_ci(name, ci_class, fields, check_mode=check_mode)
+    after = {"name": name, "ci_class": ci_class, "fields": fields}
+    if params["relations"] is not None:
+        wanted = sorted(({"type": item["type"], "target": item["target"]} for item in params["relations"]),
+                        key=lambda item: (item["type"], item["target"]))
+        if before is not None:
+            before["relations"] = [{"type": item["type"], "target": item["target"]}
+                                   for item in backend.ci_relations([name], None, 1)]
+        changed = backend.put_ci_relations(name, wanted, check_mode=check_mode) or changed
+        after["relations"] = wanted
+    return dict(changed=changed, record=after, diff=wf.diff(before, after))

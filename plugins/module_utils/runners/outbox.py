@@ -1,0 +1,53 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, opsgate.itsm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""run() of the outbox module. FOR INTERNAL COLLECTION USE ONLY."""
+
+from __future__ import annotations
+
+import typing as t
+
+from ansible.module_utils.basic import env_fallback
+
+from .. import _outbox
+from ..backends._base import ItsmBackend
+
+ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = dict(
+    action=dict(type="str", choices=["flush", "list", "purge"], default="flush"),
+    path=dict(type="path", fallback=(env_fallback, [_outbox.OUTBOX_ENV])),
+    states=dict(type="list", elements="str", choices=list(_outbox.STATES)),
+    ids=dict(type="list", elements="str"),
+    retry_failed=dict(type="bool", default=False),
+    all_targets=dict(type="bool", default=False),
+)
+ARGUMENT_RULES = dict(
+    mutually_exclusive=[("ids", "states")],
+)
+_DEFAULT_STATES = {"list": ("pending", "failed"), "purge": ("delivered",)}
+
+
+def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
+        warn: t.Callable[[str], None]) -> dict[str, t.Any]:
+    store = _outbox.Outbox(params.get("path"), timeout=backend.settings.timeout)
+    target = None if params["all_targets"] else _outbox.target_of(backend.settings)
+    action = params["action"]
+    states = tuple(params.get("states") or _DEFAULT_STATES.get(action, ()))
+    result: dict[str, t.Any] = dict(path=store.path, target=target)
+    if action == "list":
+        return dict(result, changed=False, queued=store.list(states, target))
+    if action == "purge":
+        gone = store.purge(ids=params.get("ids"), states=states, check_mode=check_mode)
+        return dict(result, changed=bool(gone), purged=gone)
+    # flush: always to the backend of this task's connection, whatever all_targets says
+    target = _outbox.target_of(backend.settings)
+    sendable = ("pending", "failed") if params["retry_failed"] else ("pending",)
+    waiting = store.list(sendable, target)
+    if check_mode:
+        return dict(result, target=target, changed=bool(waiting), delivered=[], failed=[],
+                    remaining=len(waiting), queued=waiting)
+    report = _outbox.flush(store, backend, target, warn, retry_failed=params["retry_failed"])
+    if report["outage"]:
+        warn(f"outbox: the {backend.name} backend failed ({report['outage']}); "
+             f"{report['remaining']} items stay queued for the next flush")
+    return dict(result, target=target, changed=bool(report["delivered"]), delivered=report["delivered"],
+                failed=report["failed"], remaining=report["remaining"], queued=store.list(("pending", "failed"), target))

@@ -1,0 +1,104 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, opsgate.itsm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: configuration_item
+short_description: Create or update a configuration item in the CMDB
+version_added: 0.1.0
+author: opsgate.itsm contributors
+description:
+  - Creates the configuration item (CI) O(name) or updates its class, fields and relationships. Only what is
+    given changes, so a re-run with the same values reports no change.
+  - The CIs feed the P(opsgate.itsm.cmdb#inventory) inventory and the affected CIs of changes.
+  - Supported by the C(local) backend.
+options:
+  name:
+    description: The CI's name, its key.
+    type: str
+    required: true
+  ci_class:
+    description: The CI's class, for example C(linux_server). Left as it is when not given.
+    type: str
+  fields:
+    description:
+      - CI fields to set, for example C(fqdn), C(host_name), C(ip_address), C(environment),
+        C(operational_status). Fields not given are kept; a field given as V(null) is removed.
+      - A nested value, such as C(location) holding C(country), can be read by the inventory with a
+        dot-walk (C(location.country)).
+    type: dict
+  relations:
+    description:
+      - The relationships leaving this CI, exactly; relationships not listed are removed. Left as they are
+        when not given.
+    type: list
+    elements: dict
+    suboptions:
+      type:
+        description: The relationship type, for example C(Runs on) or C(Depends on).
+        type: str
+        required: true
+      target:
+        description: The name of the CI it points at.
+        type: str
+        required: true
+extends_documentation_fragment:
+  - opsgate.itsm.connection
+  - opsgate.itsm.attributes
+  - opsgate.itsm.attributes.check_mode_full
+  - opsgate.itsm.attributes.diff_mode_full
+seealso:
+  - plugin: opsgate.itsm.cmdb
+    plugin_type: inventory
+"""
+
+EXAMPLES = r"""
+- name: Register a web server in the local CMDB
+  opsgate.itsm.configuration_item:
+    name: web01
+    ci_class: linux_server
+    fields:
+      fqdn: web01.example.com
+      ip_address: 10.0.0.11
+      environment: production
+      operational_status: operational
+      location:
+        country: NL
+    relations:
+      - type: Runs on
+        target: esx01
+
+- name: Take it out of operation, keeping everything else
+  opsgate.itsm.configuration_item:
+    name: web01
+    fields:
+      operational_status: non_operational
+"""
+
+RETURN = r"""
+record:
+  description: The CI as it is after the task (approximate in check mode).
+  returned: success
+  type: dict
+  contains:
+    name:
+      description: The CI's name.
+      type: str
+    ci_class:
+      description: Its class.
+      type: str
+    fields:
+      description: All its fields.
+      type: dict
+    relations:
+      description: Its relationships, when O(relations) was given.
+      type: list
+      elements: dict
+diff:
+  description: The CI before and after.
+  returned: success
+  type: dict
+"""

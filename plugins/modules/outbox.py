@@ -1,0 +1,140 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, opsgate.itsm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: outbox
+short_description: Send, list or purge the records the recorder callback could not deliver
+version_added: 0.1.0
+author: opsgate.itsm contributors
+description:
+  - The M(opsgate.itsm.recorder) callback keeps what it could not deliver (the backend was down, a credential
+    had expired) in an outbox, a local SQLite file. This module sends those records, lists them, or removes
+    them.
+  - "O(action=flush) sends every pending item meant for the backend of this task's connection options, oldest
+    first, each exactly once: an item that was already written (a reply lost on the way back) is recognised
+    by its correlation id and marker and not written again. At the first outage the flush stops and the
+    remaining items stay queued. An item the backend refuses (for example a change that no longer exists) is
+    kept as C(failed); O(retry_failed) sends those again."
+  - O(action=list) returns the items, O(action=purge) removes delivered items (or the items given by O(ids)).
+  - Items are kept per target (backend and URL, or the C(local) database file); O(action=flush) only sends the
+    items meant for this task's backend.
+  - Carried out on the controller; the play's hosts are never contacted.
+options:
+  action:
+    description: What to do with the outbox.
+    type: str
+    choices: [flush, list, purge]
+    default: flush
+  path:
+    description:
+      - The outbox file. If not set, the value of the C(ITSM_OUTBOX) environment variable is used (the same the
+        recorder callback reads), else C(opsgate_itsm/outbox.sqlite) under the Ansible home.
+    type: path
+  states:
+    description:
+      - With O(action=list), the states of the items returned (default C(pending) and C(failed)).
+      - With O(action=purge), the states of the items removed (default C(delivered)).
+    type: list
+    elements: str
+    choices: [pending, delivered, failed]
+  ids:
+    description: With O(action=purge), remove exactly these items, whatever their state.
+    type: list
+    elements: str
+  retry_failed:
+    description: With O(action=flush), also send again the items the backend refused before.
+    type: bool
+    default: false
+  all_targets:
+    description:
+      - With O(action=list) or O(action=purge), cover the items of every backend, not only the one of this
+        task's connection options. O(action=flush) always sends only to this task's backend.
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - opsgate.itsm.connection
+  - opsgate.itsm.attributes
+attributes:
+  check_mode:
+    description: O(action=flush) lists what it would send; O(action=purge) lists what it would remove.
+    support: full
+  diff_mode:
+    description: No diff is returned.
+    support: none
+seealso:
+  - plugin: opsgate.itsm.recorder
+    plugin_type: callback
+"""
+
+EXAMPLES = r"""
+- name: Deliver what the recorder could not
+  opsgate.itsm.outbox:
+  register: flushed
+
+- name: Show what is still waiting, for every backend
+  opsgate.itsm.outbox:
+    action: list
+    all_targets: true
+  register: waiting
+
+- name: Send again the items the backend refused, after fixing the cause
+  opsgate.itsm.outbox:
+    retry_failed: true
+
+- name: Forget delivered items
+  opsgate.itsm.outbox:
+    action: purge
+"""
+
+RETURN = r"""
+path:
+  description: The outbox file.
+  returned: always
+  type: str
+  sample: /home/ops/.ansible/opsgate_itsm/outbox.sqlite
+target:
+  description: The backend the items belong to (C(local:<database>) or C(<backend>:<url>)); null with O(all_targets).
+  returned: always
+  type: str
+  sample: local:/home/ops/.ansible/opsgate_itsm/itsm.sqlite
+queued:
+  description: The items listed, or those still pending or failed after a flush (or that a flush in check mode would send).
+  returned: when O(action) is C(list) or C(flush)
+  type: list
+  elements: dict
+  sample:
+    - id: "opsgate.itsm recorder attempt 1f0c9a7e5d3b4a21:incident:ansible-failure-9b1d..."
+      type: incident
+      state: pending
+      attempts: 1
+      last_error: "local_db: /srv/itsm.sqlite stayed locked by other writers for the whole timeout of 30 seconds"
+delivered:
+  description: The items sent by this flush, with the record each wrote.
+  returned: when O(action=flush)
+  type: list
+  elements: dict
+  sample:
+    - id: "opsgate.itsm recorder attempt 1f0c9a7e5d3b4a21:change:end"
+      type: change
+      number: CHG0000012
+      outcome: created
+failed:
+  description: The items the backend refused during this flush (kept as C(failed)).
+  returned: when O(action=flush)
+  type: list
+  elements: dict
+remaining:
+  description: How many items for this backend are still pending after the flush.
+  returned: when O(action=flush)
+  type: int
+  sample: 0
+purged:
+  description: The ids of the items removed.
+  returned: when O(action=purge)
+  type: list
+  elements: str
+"""

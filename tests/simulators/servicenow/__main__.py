@@ -1,0 +1,55 @@
+"""Command line: ``python -m tests.simulators.servicenow --port PORT --state-dir DIR``."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import ssl
+import threading
+
+from .app import Simulator
+from .certs import write_certificate
+from .server import SimServer
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m tests.simulators.servicenow",
+                                     description="Local ServiceNow REST simulator (test infrastructure).")
+    parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1; 0 picks a free one")
+    parser.add_argument("--state-dir", required=True, help="directory for the SQLite data and cert.pem")
+    parser.add_argument("--plain-http", action="store_true", help="serve HTTP instead of HTTPS")
+    parser.add_argument("--seed-cmdb", type=int, default=0, metavar="N", help="seed N cmdb_ci_server rows")
+    parser.add_argument("--faults", default="", metavar="SPEC", help="fault rules (see faults.py)")
+    parser.add_argument("--token-ttl", type=int, default=1799, help="OAuth access token lifetime (s)")
+    parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    app = Simulator(args.state_dir, args.seed_cmdb, args.faults, args.token_ttl)
+    context = None
+    if not args.plain_http:
+        cert, key = os.path.join(args.state_dir, "cert.pem"), os.path.join(args.state_dir, "key.pem")
+        write_certificate(cert, key)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert, key)
+    server = SimServer(("127.0.0.1", args.port), app, context, args.verbose)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    worker = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
+    worker.start()
+    scheme = "http" if args.plain_http else "https"
+    print(f"ServiceNow simulator ready at {scheme}://127.0.0.1:{server.server_address[1]}", flush=True)
+    while not stop.wait(0.5):
+        pass
+    server.shutdown()
+    server.server_close()
+    app.close()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
