@@ -9,7 +9,7 @@ name: recorder
 type: notification
 short_description: Log every run as a change and raise one deduplicated incident per failure
 version_added: 0.1.0
-author: opsgate.itsm contributors
+author: opsgate.itsm contributors (@opsgate)
 description:
   - "Change logging: when the playbook starts, attaches to the change named by O(change) or finds or opens the
     run's own change (a standard change, from the template O(change_template) when the backend has it; its

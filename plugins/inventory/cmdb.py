@@ -8,7 +8,7 @@ DOCUMENTATION = r"""
 name: cmdb
 short_description: Inventory from the CMDB of the configured ITSM backend
 version_added: 0.1.0
-author: opsgate.itsm contributors
+author: opsgate.itsm contributors (@opsgate)
 description:
   - Builds an inventory from configuration items (CIs) of the CMDB on any opsgate.itsm backend
     (C(local) CIs; ServiceNow and Jira where their backends provide the CMDB).

@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 module: change_approval
 short_description: Approve or reject a change request as an approver
 version_added: 0.1.0
-author: opsgate.itsm contributors
+author: opsgate.itsm contributors (@opsgate)
 description:
   - Records an approval decision on a change that is awaiting approval, and returns the change with its
     approvals.

@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 module: change_gate
 short_description: Let a play go on only if its change is approved, scheduled, in its window and outside every freeze
 version_added: 0.1.0
-author: opsgate.itsm contributors
+author: opsgate.itsm contributors (@opsgate)
 description:
   - Checks a change request before the work it covers, and fails the task (or waits) when the play should not
     go on. Five checks, each of which can be turned off with O(checks) and each answering with a reason.

@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 module: change_request
 short_description: Create, update, move through its lifecycle, close or cancel a change request
 version_added: 0.1.0
-author: opsgate.itsm contributors
+author: opsgate.itsm contributors (@opsgate)
 description:
   - Finds a change by O(number) or O(correlation_id) and creates it when neither matches, so a retried or
     repeated task never creates a second change.

@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 module: change_request_info
 short_description: List change requests by number, correlation id or filters
 version_added: 0.1.0
-author: opsgate.itsm contributors
+author: opsgate.itsm contributors (@opsgate)
 description:
   - Returns the changes matching every filter given, oldest first, in one backend query (no request per record).
   - With no filter, returns the first O(limit) changes.

@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 module: change_template
 short_description: Define a standard change template
 version_added: 0.1.0
-author: opsgate.itsm contributors
+author: opsgate.itsm contributors (@opsgate)
 description:
   - Stores a named set of change field values. A change created with O(opsgate.itsm.change_request#module:template)
     takes these values for the fields it does not set, and is a pre-approved standard change.

@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 module: configuration_item
 short_description: Create or update a configuration item in the CMDB
 version_added: 0.1.0
-author: opsgate.itsm contributors
+author: opsgate.itsm contributors (@opsgate)
 description:
   - Creates the configuration item (CI) O(name) or updates its class, fields and relationships. Only what is
     given changes, so a re-run with the same values reports no change.

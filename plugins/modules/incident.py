@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 module: incident
 short_description: Open, update, resolve, close, reopen or cancel an incident, one per recurring failure
 version_added: 0.1.0
-author: opsgate.itsm contributors
+author: opsgate.itsm contributors (@opsgate)
 description:
   - Finds an incident by O(number), or an open one (C(new), C(in_progress) or C(on_hold)) by O(correlation_id),
     and creates one when neither matches.

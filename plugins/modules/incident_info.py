@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 module: incident_info
 short_description: List incidents by number, correlation id or filters
 version_added: 0.1.0
-author: opsgate.itsm contributors
+author: opsgate.itsm contributors (@opsgate)
 description:
   - Returns the incidents matching every filter given, oldest first, in one backend query (no request per record).
 options:

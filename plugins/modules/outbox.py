@@ -9,7 +9,7 @@ DOCUMENTATION = r"""
 module: outbox
 short_description: Send, list or purge the records the recorder callback could not deliver
 version_added: 0.1.0
-author: opsgate.itsm contributors
+author: opsgate.itsm contributors (@opsgate)
 description:
   - The M(opsgate.itsm.recorder) callback keeps what it could not deliver (the backend was down, a credential
     had expired) in an outbox, a local SQLite file. This module sends those records, lists them, or removes

@@ -50,6 +50,14 @@ def test_numbering_per_table(api):
     assert int(following[3:]) == int(numbers[0][3:]) + 1
 
 
+@pytest.mark.parametrize("table_name, label", [("incident", "New"), ("change_request", "New"),
+                                               ("change_task", "Open"), ("task", "Open")])
+def test_state_labels_follow_the_concrete_class(api, table_name, label):
+    record = create(api, table_name, short_description="labels")
+    shown = api.get(url(api, "task", record["sys_id"]), params={"sysparm_display_value": "true"}).json()["result"]
+    assert shown["state"] == label and shown["number"] == record["number"]
+
+
 @pytest.mark.parametrize("impact, urgency, priority", [
     ("1", "1", "1"), ("1", "2", "2"), ("1", "3", "3"), ("2", "1", "2"), ("2", "2", "3"), ("2", "3", "4"),
     ("3", "1", "3"), ("3", "2", "4"), ("3", "3", "5")])

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
+import sys
+import traceback
 from urllib.parse import unquote, urlencode
 
 from . import attachments, batch, change_api, faults, seed, table_api
@@ -74,6 +77,10 @@ class Simulator:
             response = self._route(req)
         except SnError as exc:
             response = exc.response()
+        except (sqlite3.Error, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+            # A simulator bug must still answer like an instance does (a JSON 500), not drop the connection.
+            traceback.print_exc(file=sys.stderr)
+            response = SnError(500, "Internal server error", f"{type(exc).__name__}: {exc}").response()
         if method == "HEAD":
             response.body = b""
         return response

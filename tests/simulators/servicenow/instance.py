@@ -164,6 +164,8 @@ class Instance:
             concrete = self.schema[values.get("sys_class_name") or table.name]
             row = self._defaults(user, concrete)
             row.update(values)
+            if self.store.get(self.schema[concrete.root], row["sys_id"]) is not None:
+                raise SnError(403, "Operation Failed", f"Duplicate entry '{row['sys_id']}' for key 'PRIMARY'")
             rules.before_insert(self, user, concrete, row, set(values))
             self.store.insert(concrete, row)
             for element, text in journal.items():

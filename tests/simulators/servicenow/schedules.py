@@ -156,9 +156,8 @@ def _overlapping_changes(inst: Instance, change: dict, cis: list[str], start: da
                          end: datetime) -> list[dict]:
     found = []
     for ci in cis:
-        others = inst.query(None, inst.schema["change_request"],
-                               f"cmdb_ci={ci}^stateIN{','.join(ACTIVE_CHANGE_STATES)}^sys_id!={change['sys_id']}",
-                               count=False)
+        query = f"cmdb_ci={ci}^stateIN{','.join(ACTIVE_CHANGE_STATES)}^sys_id!={change['sys_id']}"
+        others = inst.query(None, inst.schema["change_request"], query, count=False)[0]
         for other in others:
             o_start, o_end = timeutil.parse_utc(other["start_date"]), timeutil.parse_utc(other["end_date"])
             if o_start and o_end and o_start < end and o_end > start:

@@ -177,10 +177,7 @@ CHANGE_FIELDS = _fields(
     _f("std_change_producer_version", REFERENCE, "std_change_producer_version"),
 )
 
-CHANGE_TASK_STATE = {"-5": "Pending", "1": "Open", "2": "Work in Progress", "3": "Closed Complete",
-              "4": "Closed Incomplete", "7": "Closed Skipped"}
-
-TASK_FIELDS = _fields(
+CHANGE_TASK_FIELDS = _fields(
     _f("state", INTEGER, choices=CHANGE_TASK_STATE, default="1"),
     _f("change_request", REFERENCE, "change_request"),
     _f("change_task_type", CHOICE, choices={"planning": "Planning", "implementation": "Implementation",
