@@ -217,8 +217,8 @@ def deliver(backend: ItsmBackend, item: t.Mapping[str, t.Any], warn: t.Callable[
     return handler(backend, item, warn)
 
 
-def _marked(backend: ItsmBackend, kind: str, record: Record, marker: str, description: bool = True) -> bool:
-    if description and marker in (record.get("description") or ""):
+def _marked(backend: ItsmBackend, kind: str, record: Record, marker: str) -> bool:
+    if marker in (record.get("description") or ""):
         return True
     return any(marker in (entry.get("text") or "") for entry in backend.journal(kind, record))
 
@@ -253,7 +253,8 @@ def _deliver_change(backend: ItsmBackend, item: t.Mapping[str, t.Any], warn: t.C
     label = record["number"]
     if record["state"] in _BEFORE_IMPLEMENT:
         record = _walk(backend, record, "implement", {}, warn, f"{label} stays in {record['state']}")
-    if item.get("note") and not _marked(backend, CHANGE, record, item["marker"], description=False):
+    if item.get("note") and not any(item["marker"] in text or text == item["note"]
+                                    for text in (entry.get("text") or "" for entry in backend.journal(CHANGE, record))):
         backend.add_journal(CHANGE, record, "work_notes", item["note"])
     end = item.get("end_state")
     if end and record["state"] not in CLOSED_CHANGE_STATES and record["state"] != end:

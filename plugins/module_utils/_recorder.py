@@ -31,7 +31,7 @@ INCIDENT_CORRELATION_PREFIX = "ansible-failure-"
 # key=value / key: value pairs whose value is a credential, bearer tokens, and user:password@ in URLs.
 _SECRET_PAIR = re.compile(
     r"(?i)\b([\w.-]*(?:password|passwd|pwd|secret|token|api[_-]?key|apikey|private[_-]?key|credential)[\w.-]*)"
-    r"(\s*[=:]\s*|[\"']\s*:\s*[\"']?)([^\s,;&\"'}]+)")
+    r"([\"']?\s*[=:]\s*[\"']?)([^\s,;&\"'}]+)")
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
 _URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/\s:@]+):([^/\s@]+)@")
 REDACTED = "********"

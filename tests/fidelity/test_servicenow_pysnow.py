@@ -125,6 +125,7 @@ def test_attachments_upload_list_delete(incidents, tmp_path):
     assert incidents.attachments.get(record["sys_id"]) == []
 
 
+@pytest.mark.filterwarnings("ignore:`query` is deprecated:DeprecationWarning")
 def test_legacy_count_uses_the_stats_api(client, sim):
     count = client.query(table="cmdb_ci_server", query={"environment": "Production"}).count
     assert count == 100

@@ -48,13 +48,14 @@ class Simulator:
         override = req.header("X-http-method-override")
         if req.method == "POST" and override:
             req.method = override.upper()
-        rule = self.faults.take(req.method, req.path)
+        method = req.method
+        rule = self.faults.take(method, req.path)
         response = faults.before(rule, self.clock.timestamp()) if rule else None
         if response is None:
             response = self._authenticated(req)
             if rule:
                 response = faults.after(rule, response)
-        self.log.add(req.method, req.path, urlencode(req.query), response.status,
+        self.log.add(method, req.path, urlencode(req.query), response.status,
                      req.user.user_name if req.user else None, rule.kind if rule else None)
         return response
 
@@ -116,21 +117,22 @@ class Simulator:
     # -- /__sim admin endpoints (no authentication) ------------------------------------------
 
     def _admin(self, req: Request) -> Response:
-        action = req.path.rstrip("/")[len("/__sim"):]
         try:
             body = req.json() if req.method == "POST" else {}
+            return self._admin_action(req, req.path.rstrip("/")[len("/__sim"):], body)
         except SnError as exc:
             return exc.response()
+        except (ValueError, TypeError, AttributeError) as exc:
+            return json_response(400, {"error": str(exc)})
+
+    def _admin_action(self, req: Request, action: str, body: object) -> Response:
         if action == "/requests" and req.method == "GET":
             entries = self.log.entries(req.param("method"), req.param("path"), int(req.param("since") or 0))
             return json_response(200, {"count": len(entries), "requests": entries})
         if action == "/faults":
             if req.method == "POST":
-                try:
-                    items = body if isinstance(body, list) else body.get("faults", [body])
-                    self.faults.add([faults.rule_from_dict(item) for item in items])
-                except (ValueError, TypeError, AttributeError) as exc:
-                    return json_response(400, {"error": str(exc)})
+                items = body if isinstance(body, list) else body.get("faults", [body])
+                self.faults.add([faults.rule_from_dict(item) for item in items])
             elif req.method == "DELETE":
                 self.faults.clear()
             return json_response(200, {"faults": self.faults.describe()})

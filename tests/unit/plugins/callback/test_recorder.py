@@ -1,0 +1,215 @@
+"""The recorder callback, driven with the events ansible-playbook sends, against a real local store."""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import types
+
+import pytest
+
+from ansible_collections.opsgate.itsm.plugins.callback import recorder as plugin
+from ansible_collections.opsgate.itsm.plugins.module_utils import _outbox as ob
+from ansible_collections.opsgate.itsm.plugins.module_utils._options import ConnectionSettings
+from ansible_collections.opsgate.itsm.plugins.module_utils.backends import build_backend
+
+COLLECTIONS_BASE = os.path.join(tempfile.gettempdir(), f"opsgate-itsm-pytest-{os.getuid()}")
+
+
+class Display:
+    def __init__(self):
+        self.warnings, self.lines = [], []
+
+    def warning(self, text):
+        self.warnings.append(text)
+
+    def display(self, text, *args, **kwargs):
+        self.lines.append(text)
+
+    def vv(self, text, *args, **kwargs):
+        self.lines.append(text)
+
+    verbosity = 0
+
+
+class Host:
+    def __init__(self, name):
+        self.name = name
+
+    def get_name(self):
+        return self.name
+
+    def get_vars(self):
+        return {"itsm_incident_urgency": "high"} if self.name == "web2" else {}
+
+
+class Task:
+    def __init__(self, name, action="ansible.builtin.command"):
+        self.name, self.action, self._role = name, action, None
+
+    def get_name(self):
+        return self.name
+
+
+class Play:
+    hosts = ["web"]
+    vars = {"itsm_incident_impact": "high"}
+
+    def get_name(self):
+        return "Deploy web"
+
+
+class Stats:
+    def __init__(self, recap):
+        self.recap = recap
+        self.processed = dict.fromkeys(recap, 1)
+
+    def summarize(self, host):
+        return dict({key: 0 for key in ("ok", "changed", "failures", "unreachable", "skipped", "rescued",
+                                        "ignored")}, **self.recap[host])
+
+
+def result(host, task, **data):
+    return types.SimpleNamespace(host=Host(host), task=Task(task), result=data)
+
+
+@pytest.fixture
+def store(tmp_path, monkeypatch):
+    monkeypatch.setenv("ITSM_LOCAL_DB", str(tmp_path / "itsm.sqlite"))
+    monkeypatch.setenv("ITSM_OUTBOX", str(tmp_path / "outbox.sqlite"))
+    monkeypatch.setenv("ITSM_RECORDER_RUN_ID", "job-7")
+    for name in ("ITSM_BACKEND", "ITSM_CHANGE", "JOB_ID", "CI_PIPELINE_ID", "GITHUB_RUN_ID"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(plugin.context, "CLIARGS", {"check": False, "subset": "web", "tags": ("all",)})
+    return tmp_path
+
+
+@pytest.fixture(scope="module")
+def definitions():
+    """The plugin's options with their ini/env sources, as ansible-doc resolves them (fragments merged)."""
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_BASE)
+    ansible_doc = os.path.join(os.path.dirname(sys.executable), "ansible-doc")
+    output = subprocess.run([ansible_doc, "-t", "callback", "--json", "opsgate.itsm.recorder"], env=env, check=True,
+                            capture_output=True, text=True).stdout
+    return json.loads(output)["opsgate.itsm.recorder"]["doc"]["options"]
+
+
+@pytest.fixture
+def callback(definitions):
+    """Build the plugin as the callback loader does: its options registered with the config manager."""
+    from ansible import constants as C
+
+    C.config.initialize_plugin_configuration_definitions("callback", "opsgate.itsm.recorder", definitions)
+
+    def build(**direct):
+        module = plugin.CallbackModule(display=Display())
+        module._load_name = "opsgate.itsm.recorder"
+        module.set_options(direct=direct or None)
+        return module
+    return build
+
+
+def play_run(module, recap, events):
+    module.v2_playbook_on_start(types.SimpleNamespace(_file_name="/srv/site.yml"))
+    module.v2_playbook_on_play_start(Play())
+    for kind, event, ignored in events:
+        if kind == "unreachable":
+            module.v2_runner_on_unreachable(event)
+        else:
+            module.v2_runner_on_failed(event, ignore_errors=ignored)
+    module.v2_playbook_on_stats(Stats(recap))
+
+
+def backend(tmp_path):
+    return build_backend(ConnectionSettings(local_db=str(tmp_path / "itsm.sqlite")))
+
+
+RECAP = {"web1": {"ok": 3, "rescued": 1}, "web2": {"ok": 1, "failures": 1, "rescued": 1},
+         "web3": {"unreachable": 1}}
+EVENTS = [
+    ("failed", result("web1", "Migrate", msg="lock timeout"), False),
+    ("failed", result("web2", "Migrate", msg="lock timeout"), False),
+    ("failed", result("web2", "Restart", msg="exit 3 password=hunter2"), False),
+    ("unreachable", result("web3", "Gather", msg="ssh: connection refused"), False),
+]
+
+
+def test_a_run_becomes_one_closed_change_and_one_incident_per_unhandled_failure(callback, store):
+    play_run(callback(), RECAP, EVENTS)
+    itsm = backend(store)
+    [change] = list(itsm.find("change", {}))
+    assert change["state"] == "closed" and change["close_code"] == "unsuccessful"
+    assert change["short_description"] == "Ansible run: site.yml, limit web"
+    [note] = [entry["text"] for entry in itsm.journal("change", change)]
+    assert "web2: 1 0 1 0 0 1 0" in note and "Restart (Deploy web) failed" in note
+    incidents = {record["short_description"]: record for record in itsm.find("incident", {})}
+    assert sorted(incidents) == ["Ansible task 'Gather' unreachable on web3 (Deploy web)",
+                                 "Ansible task 'Restart' failed on web2 (Deploy web)"]
+    restart = incidents["Ansible task 'Restart' failed on web2 (Deploy web)"]
+    assert restart["caused_by"] == change["number"] and restart["impact"] == "high"
+    assert restart["urgency"] == "high" and "hunter2" not in restart["description"]
+
+
+def test_the_same_failure_in_the_next_run_updates_the_open_incident(callback, store):
+    play_run(callback(), RECAP, EVENTS)
+    play_run(callback(), RECAP, EVENTS)
+    itsm = backend(store)
+    assert len(list(itsm.find("change", {}))) == 2
+    incidents = list(itsm.find("incident", {}))
+    assert len(incidents) == 2
+    for record in incidents:
+        assert [entry["text"][:13] for entry in itsm.journal("incident", record)] == ["Recurrence #2"]
+
+
+def test_a_run_with_only_rescued_failures_closes_with_issues_and_raises_nothing(callback, store):
+    play_run(callback(), {"web1": {"ok": 2, "rescued": 1}}, EVENTS[:1])
+    itsm = backend(store)
+    assert [c["close_code"] for c in itsm.find("change", {})] == ["successful_issues"]
+    assert list(itsm.find("incident", {})) == []
+
+
+def test_a_backend_outage_queues_the_records_and_the_next_run_sends_them(callback, store):
+    (store / "down").write_text("a file where the store's directory should be")
+    module = callback(local_db=str(store / "down" / "itsm.sqlite"))
+    play_run(module, RECAP, EVENTS)
+    assert any("queued in the outbox" in text for text in module._display.warnings)
+    box = ob.Outbox(str(store / "outbox.sqlite"))
+    assert [item["type"] for item in box.list()] == ["change", "incident", "incident"]
+    (store / "down").unlink()
+    (store / "down").mkdir()
+    play_run(callback(local_db=str(store / "down" / "itsm.sqlite")), {"web1": {"ok": 1}}, [])
+    itsm = build_backend(ConnectionSettings(local_db=str(store / "down" / "itsm.sqlite")))
+    assert [c["close_code"] for c in itsm.find("change", {})] == ["unsuccessful", "successful"]
+    assert len(list(itsm.find("incident", {}))) == 2 and box.list() == []
+
+
+def test_attaching_to_an_existing_change(callback, store):
+    itsm = backend(store)
+    existing = itsm.create("change", {"type": "standard", "short_description": "Planned work"})
+    play_run(callback(change=existing["number"], end_state="review"), {"web1": {"ok": 1}}, [])
+    [change] = list(itsm.find("change", {}))
+    assert change["number"] == existing["number"] and change["state"] == "review"
+
+
+def test_bad_configuration_disables_the_recorder_with_a_warning(callback, store):
+    module = callback(incident_key="{play}/{nonsense}")
+    assert module.disabled and "incident_key" in module._display.warnings[0]
+    play_run(module, RECAP, EVENTS)
+    assert list(backend(store).find("change", {})) == []
+
+
+def test_check_mode_runs_are_not_recorded(callback, store, monkeypatch):
+    monkeypatch.setattr(plugin.context, "CLIARGS", {"check": True})
+    play_run(callback(), RECAP, EVENTS)
+    assert list(backend(store).find("change", {})) == []
+
+
+def test_resolve_on_success_resolves_the_incident_when_the_task_succeeds(callback, store):
+    play_run(callback(), {"web2": {"failures": 1}}, [("failed", result("web2", "Restart", msg="x"), False)])
+    module = callback(resolve_on_success=True)
+    module.v2_playbook_on_start(types.SimpleNamespace(_file_name="/srv/site.yml"))
+    module.v2_playbook_on_play_start(Play())
+    module.v2_runner_on_ok(result("web2", "Restart"))
+    module.v2_playbook_on_stats(Stats({"web2": {"ok": 1}}))
+    assert [i["state"] for i in backend(store).find("incident", {})] == ["resolved"]

@@ -1,0 +1,57 @@
+"""run() of the outbox module: list, flush (check mode too), purge."""
+
+import pytest
+
+from ansible_collections.opsgate.itsm.plugins.module_utils import _outbox as ob
+from ansible_collections.opsgate.itsm.plugins.module_utils import _recorder as rec
+from ansible_collections.opsgate.itsm.plugins.module_utils.runners import outbox
+
+
+@pytest.fixture
+def queued(tmp_path, local_backend):
+    path = str(tmp_path / "outbox.sqlite")
+    run = rec.Run(run_id="job-1", attempt="a1", playbook="site.yml")
+    box = ob.Outbox(path)
+    box.put([rec.change_item(run, note="recap", code="successful")], ob.target_of(local_backend.settings))
+    other = rec.Run(run_id="job-2", attempt="a2", playbook="site.yml")
+    box.put([rec.change_item(other, note="elsewhere", code="successful")], "servicenow:https://x.example")
+    return path
+
+
+def test_list_shows_this_backends_items_or_all(task, queued):
+    mine = task(outbox, action="list", path=queued)
+    everything = task(outbox, action="list", path=queued, all_targets=True)
+    assert not mine["changed"] and [item["type"] for item in mine["queued"]] == ["change"]
+    assert len(everything["queued"]) == 2 and everything["target"] is None
+
+
+def test_flush_in_check_mode_sends_nothing(task, queued):
+    result = task(outbox, action="flush", path=queued, check_mode=True)
+    assert result["changed"] and result["remaining"] == 1
+    assert list(task.backend.find("change", {})) == []
+
+
+def test_flush_delivers_once_then_has_nothing_to_do(task, queued):
+    first = task(outbox, path=queued)
+    second = task(outbox, path=queued)
+    assert first["changed"] and first["delivered"][0]["number"] == "CHG0000001" and first["remaining"] == 0
+    assert not second["changed"] and second["delivered"] == []
+    assert [c["state"] for c in task.backend.find("change", {})] == ["closed"]
+
+
+def test_purge_removes_delivered_items(task, queued):
+    task(outbox, path=queued)
+    dry = task(outbox, action="purge", path=queued, check_mode=True)
+    result = task(outbox, action="purge", path=queued)
+    assert dry["purged"] == result["purged"] and len(result["purged"]) == 1 and result["changed"]
+    assert not task(outbox, action="purge", path=queued)["changed"]
+
+
+def test_the_path_falls_back_to_itsm_outbox(task, queued, monkeypatch):
+    monkeypatch.setenv("ITSM_OUTBOX", queued)
+    assert task(outbox, action="list")["path"] == queued
+
+
+def test_ids_and_states_cannot_be_combined(task, queued):
+    with pytest.raises(ValueError, match="mutually exclusive"):
+        task(outbox, action="purge", path=queued, ids=["x"], states=["pending"])

@@ -1,0 +1,183 @@
+"""The outbox: idempotent delivery (a lost reply re-sent writes nothing twice) and exactly-once flushing."""
+
+import threading
+
+import pytest
+
+from ansible_collections.opsgate.itsm.plugins.module_utils import _outbox as ob
+from ansible_collections.opsgate.itsm.plugins.module_utils import _recorder as rec
+from ansible_collections.opsgate.itsm.plugins.module_utils._errors import ItsmTransientError
+from ansible_collections.opsgate.itsm.plugins.module_utils._options import ConnectionSettings
+
+
+def run(attempt="a1", **extra):
+    return rec.Run(run_id="job-1", attempt=attempt, playbook="site.yml", **extra)
+
+
+def incident(attempt="a1", change=None):
+    failure = rec.Failure(playbook="site.yml", play="Web", hosts="web", task="Deploy", host="web1", message="boom")
+    return rec.incident_items([failure], rec.Settings(), rec.MARKER_PREFIX + attempt, "run job-1",
+                              change or {"correlation_id": run().correlation_id})[0]
+
+
+def notes(backend, kind, record):
+    return [entry["text"] for entry in backend.journal(kind, record)]
+
+
+def test_a_change_item_sent_twice_makes_one_change_and_one_note(local_backend):
+    item = rec.change_item(run(), note="recap [x]", code="successful")
+    first = ob.deliver(local_backend, item, print)
+    second = ob.deliver(local_backend, item, print)
+    changes = list(local_backend.find("change", {}))
+    assert len(changes) == 1 and first["number"] == second["number"]
+    assert changes[0]["state"] == "closed" and changes[0]["close_code"] == "successful"
+    assert notes(local_backend, "change", changes[0]).count("recap [x]") == 1
+
+
+def test_the_start_item_opens_the_change_in_implement_and_the_end_item_closes_it(local_backend):
+    started = ob.deliver(local_backend, rec.change_item(run()), print)
+    assert started["state"] == "implement" and started["outcome"] == "created"
+    ended = ob.deliver(local_backend, rec.change_item(run(), note="n", code="unsuccessful"), print)
+    assert ended["number"] == started["number"] and ended["state"] == "closed"
+
+
+def test_a_restarted_job_reuses_its_open_change(local_backend):
+    first = ob.deliver(local_backend, rec.change_item(run("a1")), print)
+    restarted = ob.deliver(local_backend, rec.change_item(run("a2")), print)
+    assert restarted["number"] == first["number"] and restarted["outcome"] == "updated"
+
+
+def test_review_end_state_leaves_the_change_for_a_person(local_backend):
+    result = ob.deliver(local_backend, rec.change_item(run(end_state="review"), note="n", code="successful"), print)
+    assert result["state"] == "review"
+
+
+def test_an_incident_resent_after_a_lost_reply_is_not_a_recurrence(local_backend):
+    assert ob.deliver(local_backend, incident(), print)["outcome"] == "created"
+    assert ob.deliver(local_backend, incident(), print)["outcome"] == "unchanged"
+    [record] = list(local_backend.find("incident", {}))
+    assert notes(local_backend, "incident", record) == []
+
+
+def test_the_same_failure_in_a_later_run_adds_one_recurrence_note(local_backend):
+    ob.deliver(local_backend, rec.change_item(run()), print)
+    created = ob.deliver(local_backend, incident("a1"), print)
+    recurred = ob.deliver(local_backend, incident("a2"), print)
+    ob.deliver(local_backend, incident("a2"), print)
+    [record] = list(local_backend.find("incident", {}))
+    assert recurred == dict(type="incident", number=created["number"], outcome="recurred")
+    assert record["caused_by"] == "CHG0000001"
+    texts = notes(local_backend, "incident", record)
+    assert len(texts) == 1 and texts[0].startswith("Recurrence #2: ")
+
+
+def test_resolve_closes_the_open_incident_once(local_backend):
+    ob.deliver(local_backend, incident(), print)
+    item = dict(type="resolve", id="r", marker="m", correlation_id=incident()["correlation_id"], close_notes="ok")
+    assert ob.deliver(local_backend, item, print)["outcome"] == "resolved"
+    assert ob.deliver(local_backend, item, print)["outcome"] == "unchanged"
+    assert [r["state"] for r in local_backend.find("incident", {})] == ["resolved"]
+
+
+class Down:
+    """A backend that is unreachable."""
+
+    name = "local"
+
+    def __getattr__(self, name):
+        def fail(*args, **kwargs):
+            raise ItsmTransientError("the backend is down")
+        return fail
+
+
+def test_put_ignores_an_item_already_queued(tmp_path):
+    box = ob.Outbox(str(tmp_path / "outbox.sqlite"))
+    item = incident()
+    assert box.put([item], "t") == 1
+    assert box.put([item], "t") == 0
+    assert [entry["id"] for entry in box.list()] == [item["id"]]
+
+
+def test_reading_a_missing_outbox_creates_nothing(tmp_path):
+    box = ob.Outbox(str(tmp_path / "none.sqlite"))
+    assert box.list() == [] and box.purge() == []
+    assert not (tmp_path / "none.sqlite").exists()
+
+
+def test_flush_stops_at_an_outage_and_later_delivers_each_item_exactly_once(tmp_path, local_backend):
+    box = ob.Outbox(str(tmp_path / "outbox.sqlite"))
+    target = ob.target_of(local_backend.settings)
+    items = [rec.change_item(run(), note="recap", code="unsuccessful"), incident()]
+    box.put(items, target)
+    report = ob.flush(box, Down(), target, print)
+    assert report["outage"] == "the backend is down" and report["remaining"] == 2 and report["delivered"] == []
+    report = ob.flush(box, local_backend, target, print)
+    assert [entry["type"] for entry in report["delivered"]] == ["change", "incident"] and report["remaining"] == 0
+    assert ob.flush(box, local_backend, target, print)["delivered"] == []
+    assert len(list(local_backend.find("change", {}))) == 1
+    [record] = list(local_backend.find("incident", {}))
+    assert record["caused_by"] == "CHG0000001"
+
+
+def test_flush_only_sends_items_meant_for_this_backend(tmp_path, local_backend):
+    box = ob.Outbox(str(tmp_path / "outbox.sqlite"))
+    box.put([incident()], "servicenow:https://example.service-now.com")
+    assert ob.flush(box, local_backend, ob.target_of(local_backend.settings), print)["delivered"] == []
+    assert len(box.list(("pending",))) == 1
+
+
+def test_a_refused_item_is_kept_as_failed_and_retried_on_request(tmp_path, local_backend):
+    box = ob.Outbox(str(tmp_path / "outbox.sqlite"))
+    target = ob.target_of(local_backend.settings)
+    box.put([rec.change_item(run(change_number="CHG0000099"), note="n", code="successful")], target)
+    warnings = []
+    report = ob.flush(box, local_backend, target, warnings.append)
+    assert report["failed"] and "CHG0000099 does not exist" in warnings[0]
+    assert box.list(("failed",))[0]["last_error"].startswith("change: CHG0000099")
+    assert ob.flush(box, local_backend, target, print)["failed"] == []
+    assert len(ob.flush(box, local_backend, target, print, retry_failed=True)["failed"]) == 1
+
+
+def test_two_flushers_at_once_deliver_each_item_once(tmp_path):
+    db = str(tmp_path / "itsm.sqlite")
+    from ansible_collections.opsgate.itsm.plugins.module_utils.backends import build_backend
+    settings = ConnectionSettings(local_db=db, username="t")
+    box = ob.Outbox(str(tmp_path / "outbox.sqlite"))
+    target = ob.target_of(settings)
+    box.put([incident(attempt=f"a{n}") for n in range(6)], target)
+    reports = []
+
+    def flusher():
+        backend = build_backend(settings)
+        reports.append(ob.flush(ob.Outbox(box.path), backend, target, print))
+        backend.close()
+
+    threads = [threading.Thread(target=flusher) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    delivered = [entry["id"] for report in reports for entry in report["delivered"]]
+    assert sorted(delivered) == sorted(set(delivered)) and len(delivered) == 6
+    backend = build_backend(settings)
+    [record] = list(backend.find("incident", {}))
+    assert len(backend.journal("incident", record)) == 5
+
+
+def test_purge_removes_delivered_items_or_the_ids_given(tmp_path, local_backend):
+    box = ob.Outbox(str(tmp_path / "outbox.sqlite"))
+    target = ob.target_of(local_backend.settings)
+    box.put([incident("a1"), incident("a2")], target)
+    ob.flush(box, local_backend, target, print)
+    box.put([incident("a3")], target)
+    assert len(box.purge(check_mode=True)) == 2 and len(box.list(("delivered",))) == 2
+    assert len(box.purge()) == 2
+    assert box.purge(ids=[incident("a3")["id"]]) == [incident("a3")["id"]]
+    assert box.list(("pending", "delivered", "failed")) == []
+
+
+def test_an_unwritable_outbox_is_a_storage_error_naming_the_path(tmp_path):
+    (tmp_path / "file").write_text("x")
+    box = ob.Outbox(str(tmp_path / "file" / "outbox.sqlite"))
+    with pytest.raises(ob.ItsmStorageError, match="outbox: .*file/outbox.sqlite"):
+        box.put([incident()], "t")

@@ -1,0 +1,117 @@
+"""The recorder's pure decisions: close code, unhandled failures, signatures, redaction, truncation."""
+
+import pytest
+
+from ansible_collections.opsgate.itsm.plugins.module_utils import _recorder as rec
+from ansible_collections.opsgate.itsm.plugins.module_utils._errors import ItsmValidationError
+
+
+def failure(host="web1", task="Deploy", message="boom", **extra):
+    return rec.Failure(playbook="site.yml", play="Web", hosts="web", task=task, host=host, action="command",
+                       message=message, **extra)
+
+
+def counts(**given):
+    return dict({key: 0 for key in rec.RECAP_KEYS}, **given)
+
+
+@pytest.mark.parametrize("recap, code", [
+    ({"a": counts(ok=3)}, "successful"),
+    ({"a": counts(ok=3, rescued=1)}, "successful_issues"),
+    ({"a": counts(ok=3, ignored=1)}, "successful_issues"),
+    ({"a": counts(ok=3, rescued=1), "b": counts(failures=1)}, "unsuccessful"),
+    ({"a": counts(ok=1), "b": counts(unreachable=1)}, "unsuccessful"),
+])
+def test_close_code_follows_the_recap(recap, code):
+    assert rec.close_code(recap) == code
+
+
+def test_unhandled_keeps_only_the_failures_no_rescue_took():
+    rescued, final = failure(task="Try"), failure(task="Rescue step")
+    ignored = failure(task="Optional", ignored=True)
+    other_host = failure(host="web2", task="Try")
+    down = failure(host="db1", task="Ping", unreachable=True)
+    recap = {"web1": counts(failures=1, rescued=1, ignored=1), "web2": counts(rescued=1), "db1": counts(unreachable=1)}
+    assert rec.unhandled([rescued, ignored, other_host, final, down], recap) == [final, down]
+
+
+def test_signature_ignores_the_message_and_host_but_not_the_task():
+    first = rec.signature(failure(message="timeout at 10:01", host="web1"))
+    again = rec.signature(failure(message="timeout at 10:07", host="web2"))
+    other = rec.signature(failure(task="Migrate"))
+    assert first == again
+    assert first[0] == "site.yml/Web/Deploy/web"
+    assert first[1].startswith(rec.INCIDENT_CORRELATION_PREFIX) and len(first[1]) <= 40
+    assert other[1] != first[1]
+
+
+def test_signature_template_can_include_the_host():
+    template = "{play}/{task}/{host}"
+    assert rec.signature(failure(host="a"), template) != rec.signature(failure(host="b"), template)
+
+
+@pytest.mark.parametrize("template", ["{play}/{message}", "no fields", "{play"])
+def test_a_bad_key_template_is_refused_naming_the_option(template):
+    with pytest.raises(ItsmValidationError, match="incident_key"):
+        rec.Settings(incident_key=template)
+
+
+def test_a_bad_redact_pattern_is_refused():
+    with pytest.raises(ItsmValidationError, match="redact_patterns"):
+        rec.Settings(redact=("(unclosed",))
+
+
+def test_redact_hides_credentials_in_every_usual_form():
+    text = ("login password=hunter2 token: abc.def api_key=\"k3y\" Authorization: Bearer abcdefghijkl123 "
+            "url https://bob:pa55@example.com/x known-secret-value card 4111-1111")
+    out = rec.redact(text, secrets=["known-secret-value"], patterns=[r"\d{4}-\d{4}"])
+    for secret in ("hunter2", "abc.def", "k3y", "abcdefghijkl123", "pa55", "known-secret-value", "4111-1111"):
+        assert secret not in out
+    assert "password=********" in out and "https://bob:********@example.com" in out
+
+
+def test_truncate_keeps_head_and_tail_within_the_limit():
+    text = "HEAD" + "x" * 5000 + "TAIL"
+    out = rec.truncate(text, 300)
+    assert len(out) <= 300
+    assert out.startswith("HEAD") and out.endswith("TAIL") and "characters truncated" in out
+    assert rec.truncate("short", 300) == "short"
+
+
+def test_incident_items_group_hosts_of_one_signature_and_take_the_highest_level():
+    settings = rec.Settings(max_message=500)
+    failures = [failure(host="web1", urgency="low"), failure(host="web2", urgency="high", message="x" * 5000),
+                failure(task="Migrate")]
+    items = rec.incident_items(failures, settings, "M1", "run 7", {"number": "CHG0000001"})
+    assert len(items) == 2
+    deploy = items[0]
+    assert deploy["fields"]["urgency"] == "high" and deploy["fields"]["impact"] == "medium"
+    assert "configuration_item" not in deploy["fields"]
+    description = deploy["fields"]["description"]
+    assert "Hosts: web1, web2" in description and "Change: CHG0000001" in description and "[M1]" in description
+    assert len(description) < 2500
+    assert items[1]["fields"]["configuration_item"] == "web1"
+
+
+def test_result_message_prefers_msg_and_respects_no_log():
+    assert rec.result_message({"msg": "failed", "stderr": "details"}) == "failed\ndetails"
+    assert rec.result_message({"_ansible_no_log": True, "msg": "password=x"}) == "the output was hidden by no_log"
+    assert rec.result_message({"results": [{"failed": True, "msg": "item 2"}, {"msg": "fine"}]}) == "item 2"
+
+
+def test_recap_note_lists_every_host_and_failed_task():
+    recap = {"web1": counts(ok=2, changed=1), "web2": counts(failures=1)}
+    note = rec.recap_note(recap, [failure(host="web2")], "unsuccessful", rec.Settings(), "M1", "run 7")
+    assert "web1: 2 1 0 0 0 0 0" in note and "web2: 0 0 1 0 0 0 0" in note
+    assert "- web2: Deploy (Web) failed: boom" in note and note.endswith("[M1]")
+
+
+def test_change_item_uses_the_number_or_a_correlation_id_from_the_run_id():
+    run = rec.Run(run_id="job-42", attempt="a1", playbook="site.yml", limit="web", tags=("deploy",))
+    again = rec.Run(run_id="job-42", attempt="a2", playbook="site.yml")
+    item = rec.change_item(run, note="n", code="successful")
+    assert item["correlation_id"] == again.correlation_id and item["number"] is None
+    assert item["create"]["short_description"] == "Ansible run: site.yml, limit web, tags deploy"
+    assert item["end_state"] == "closed" and item["close_code"] == "successful"
+    attached = rec.Run(run_id="x", attempt="a", playbook="p", change_number="CHG0000009")
+    assert rec.change_item(attached)["number"] == "CHG0000009"
