@@ -33,11 +33,16 @@ NEXT_STAMP := $(NEXT_VENV)/.opsgate-requirements-$(NEXT_HASH)
 COLLECTIONS_DIR := $(CACHE)/collections
 INSTALLED_ENV := ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS_DIR)
 
-# pytest: parallel with pytest-xdist; --rootdir makes pytest load tests/conftest.py; TMPDIR keeps the
-# conftest's ansible_collections symlink (made under the temp dir) private to this checkout.
+# pytest: parallel with pytest-xdist; --rootdir makes pytest load tests/conftest.py; importlib import
+# mode lets test files in different folders share a name (test_outbox.py under module_utils/ and
+# runners/); TMPDIR keeps the conftest's ansible_collections symlink (made under the temp dir) private
+# to this checkout. The fidelity suite (simulators against third-party clients) does not depend on
+# ansible-core, so only the main line runs it.
 PYTEST_XDIST ?= -n auto
 PYTEST_ARGS ?=
+UNIT_PATHS ?= tests/unit $(if $(wildcard $(ROOT)/tests/fidelity/test_*.py),tests/fidelity)
 PYTEST = cd $(ROOT) && mkdir -p $(REPORTS) $(CACHE)/tmp && TMPDIR=$(CACHE)/tmp
+PYTEST_OPTS = --rootdir=$(ROOT) -p no:cacheprovider --import-mode=importlib $(PYTEST_XDIST)
 
 # Same Python versions as the venvs; controller-only code (tests/config.yml) needs no other.
 SANITY_ARGS ?= --venv --python 3.11
@@ -90,9 +95,8 @@ test: ## every step below, continuing after failures; ends with "N passed, M fai
 	@py="$(PYTHON)"; [ -n "$$py" ] || py=$$($(CI)/find_python.sh 3.11); \
 	MAKE="$(MAKE)" "$$py" $(CI)/run_all.py
 
-units: venv ## pytest tests/unit (ansible-core 2.19)
-	$(PYTEST) $(VENV)/bin/python -m pytest tests/unit --rootdir=$(ROOT) -p no:cacheprovider $(PYTEST_XDIST) \
-		--junitxml=$(REPORTS)/units.xml $(PYTEST_ARGS)
+units: venv ## pytest tests/unit and tests/fidelity (ansible-core 2.19)
+	$(PYTEST) $(VENV)/bin/python -m pytest $(UNIT_PATHS) $(PYTEST_OPTS) --junitxml=$(REPORTS)/units.xml $(PYTEST_ARGS)
 
 sanity: venv ## ansible-test sanity on a copy of the tree, no ignore files
 	@$(MAKE) --no-print-directory no-sanity-ignores
@@ -121,20 +125,23 @@ docs-lint: venv ## antsibull-changelog lint and antsibull-docs lint-collection-d
 build-check: venv ## build + install the tarball, check its contents, ansible-doc every plugin of the installed copy
 	$(VENV)/bin/python $(CI)/build_and_doc.py
 
+# Molecule installs the working tree as a collection into $ANSIBLE_HOME/collections before each scenario:
+# ANSIBLE_HOME under .cache keeps that copy out of ~/.ansible, where it would shadow later installs.
 molecule: venv ## every scenario under extensions/molecule/ (skipped when there is none)
 	@scenarios=$$(cd $(ROOT) && for f in extensions/molecule/*/molecule.yml; do [ -f "$$f" ] && basename "$$(dirname "$$f")"; done || true); \
 	if [ -z "$$scenarios" ]; then echo "molecule: no scenario under extensions/molecule/, nothing to run"; exit 0; fi; \
-	cd $(ROOT); for s in $$scenarios; do \
+	cd $(ROOT); failed=""; for s in $$scenarios; do \
 		echo "+ molecule test -s $$s"; \
-		PATH=$(VENV)/bin:$$PATH $(VENV)/bin/molecule test -s "$$s" || exit 1; \
-	done
+		ANSIBLE_HOME=$(CACHE)/molecule-home PATH=$(VENV)/bin:$$PATH $(VENV)/bin/molecule test -s "$$s" || failed="$$failed $$s"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "molecule: failed scenario(s):$$failed"; exit 1; fi; \
+	echo "molecule: all scenarios passed:" $$scenarios
 
 next: ## units and sanity again with Python 3.12 and the newest ansible-core (.venv-next)
 	@$(MAKE) --no-print-directory -k next-units next-sanity
 
 next-units: next-venv
-	$(PYTEST) $(NEXT_VENV)/bin/python -m pytest tests/unit --rootdir=$(ROOT) -p no:cacheprovider $(PYTEST_XDIST) \
-		--junitxml=$(REPORTS)/units-next.xml $(PYTEST_ARGS)
+	$(PYTEST) $(NEXT_VENV)/bin/python -m pytest tests/unit $(PYTEST_OPTS) --junitxml=$(REPORTS)/units-next.xml $(PYTEST_ARGS)
 
 next-sanity: next-venv no-sanity-ignores
 	$(CI)/ansible_test.sh $(NEXT_VENV) sanity $(NEXT_SANITY_ARGS)

@@ -235,6 +235,7 @@ class CallbackModule(CallbackBase):
         self.play: t.Any = None
         self.play_levels: dict[str, str] = {}
         self.change_number: str | None = None
+        self.outbox: outbox.Outbox | None = None
 
     def set_options(self, task_keys=None, var_options=None, direct=None):
         super().set_options(task_keys=task_keys, var_options=var_options, direct=direct)

@@ -40,7 +40,7 @@ FQCN = "opsgate.itsm"
 
 # What must never be shipped: top-level folders, folders at any depth, suffixes and single files.
 FORBIDDEN_PREFIXES = (".venv", ".cache/", ".ci/", ".ansible/", ".git/", ".github/", "collections/", "dist/", "bench/",
-                      "hack/", "tests/output/", "tests/simulators/", "tests/ci/")
+                      "hack/", "tests/output/", "tests/simulators/", "tests/fidelity/", "tests/ci/")
 FORBIDDEN_ANYWHERE = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
 FORBIDDEN_SUFFIXES = (".tar.gz", ".pyc", ".db", ".db-wal", ".db-shm", ".sqlite", ".coverage")
 FORBIDDEN_FILES = {"Makefile", "changelogs/.plugin-cache.yaml", "tests/requirements-dev.txt", ".gitignore"}
@@ -143,10 +143,17 @@ def _doc_problem(plugin_type: str, name: str) -> str | None:
     text = run("ansible-doc", "-t", plugin_type, name, check=False, env=env)
     problems = [line for line in text.stderr.splitlines() if re.search(r"\[(WARNING|ERROR|DEPRECATION WARNING)\]|ERROR!", line)]
     if text.returncode != 0 or problems or not text.stdout.strip():
-        return f"ansible-doc -t {plugin_type} {name}: exit {text.returncode}: {(text.stderr or text.stdout).strip()[:600]}"
+        hint = ""
+        if not text.stdout.strip() and "ansible_collections" in ROOT.split(os.sep):
+            # Seen with ansible-core 2.19: roles print nothing when the install sits inside another
+            # ansible_collections tree (a checkout at .../ansible_collections/opsgate/itsm).
+            hint = " (this checkout is itself inside an ansible_collections tree; run from a checkout outside one)"
+        return f"ansible-doc -t {plugin_type} {name}: exit {text.returncode}: {(text.stderr or text.stdout).strip()[:600]}{hint}"
     data = run("ansible-doc", "--json", "-t", plugin_type, name, check=False, env=env)
+    # Plugins carry their documentation under "doc"; roles carry one per entry point.
+    key = "entry_points" if plugin_type == "role" else "doc"
     try:
-        doc = json.loads(data.stdout).get(name, {}).get("doc")
+        doc = json.loads(data.stdout).get(name, {}).get(key)
     except json.JSONDecodeError:
         doc = None
     if data.returncode != 0 or not doc:

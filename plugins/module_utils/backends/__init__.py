@@ -12,13 +12,14 @@ from .._errors import ItsmUnavailableError
 from .._options import ConnectionSettings
 from ._base import ItsmBackend, Warn
 from .local import LocalBackend
+from .servicenow import ServiceNowBackend
 
 _BACKENDS: dict[str, type[ItsmBackend]] = {
     LocalBackend.name: LocalBackend,
+    ServiceNowBackend.name: ServiceNowBackend,
 }
 
 _COMING = {
-    "servicenow": "the servicenow backend is not available yet in this release of opsgate.itsm",
     "jsm": "the jsm backend is not available yet in this release of opsgate.itsm",
 }
 

@@ -117,6 +117,23 @@ class ItsmBackend(abc.ABC):
         """Define or redefine a template; True when something changed."""
         raise self.unsupported("defining standard change templates")
 
+    # -- attachments -----------------------------------------------------------------------------
+
+    def add_attachment(self, kind: str, record: Record, path: str, name: str | None = None,
+                       content_type: str | None = None, check_mode: bool = False) -> tuple[bool, Record]:
+        """Attach the file at ``path`` (on the controller) to the record as ``name`` (default: its base name).
+
+        Idempotent by sha256: when an attachment of that name already has the same content, nothing is
+        sent and ``(False, that attachment)`` is returned. A different content under the same name
+        replaces the older attachment. Returns ``(changed, attachment)``, the attachment as
+        ``{id, name, size, sha256, content_type, created, url}``.
+        """
+        raise self.unsupported("attachments")
+
+    def attachments(self, kind: str, record: Record) -> list[Record]:
+        """The record's attachments, oldest first, each ``{id, name, size, sha256, content_type, created, url}``."""
+        raise self.unsupported("attachments")
+
     # -- CMDB ------------------------------------------------------------------------------------
 
     def iter_cmdb(self, ci_class: str | None = None, fields: t.Sequence[str] | None = None,

@@ -95,8 +95,16 @@ def _v2(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX ci_relations_target ON ci_relations (target)")
 
 
-# Ordered: MIGRATIONS[n - 1] takes a store from version n - 1 to n. A version 3 is one more function.
-MIGRATIONS: tuple[t.Callable[[sqlite3.Connection], None], ...] = (_v1, _v2)
+def _v3(conn: sqlite3.Connection) -> None:
+    """Attachments of changes and incidents: the file's bytes in the store, found by record and name."""
+    conn.execute("CREATE TABLE attachments (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, "
+                 "record_id TEXT NOT NULL, name TEXT NOT NULL, content_type TEXT, size INTEGER NOT NULL, "
+                 "sha256 TEXT NOT NULL, content BLOB NOT NULL, created TEXT NOT NULL)")
+    conn.execute("CREATE INDEX attachments_record ON attachments (kind, record_id, name)")
+
+
+# Ordered: MIGRATIONS[n - 1] takes a store from version n - 1 to n. A version 4 is one more function.
+MIGRATIONS: tuple[t.Callable[[sqlite3.Connection], None], ...] = (_v1, _v2, _v3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -50,4 +50,5 @@ def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
         warn(f"outbox: the {backend.name} backend failed ({report['outage']}); "
              f"{report['remaining']} items stay queued for the next flush")
     return dict(result, target=target, changed=bool(report["delivered"]), delivered=report["delivered"],
-                failed=report["failed"], remaining=report["remaining"], queued=store.list(("pending", "failed"), target))
+                failed=report["failed"], remaining=report["remaining"],
+                queued=store.list(("pending", "failed"), target))

@@ -1,4 +1,5 @@
-"""run() of the outbox module: list, flush (check mode too), purge."""
+"""run() of the outbox module: list, flush (check mode too), purge. (Named apart from ../test_outbox.py: pytest
+imports test files without __init__.py by basename.)"""
 
 import pytest
 

@@ -1,0 +1,363 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, opsgate.itsm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""HTTP transport of the remote backends: one requests.Session per backend. FOR INTERNAL COLLECTION USE ONLY.
+
+Authentication (OAuth with token reuse and one refresh on 401, basic, bearer, API key), TLS settings
+and timeouts on every request call (style.md F4), retries of 429/502/503/504, connection errors and
+ServiceNow's "Transaction cancelled" bodies with jittered exponential backoff honouring Retry-After,
+bounded by ``retries`` and a total time budget (F1-F3), secret redaction in every message, and
+request counting for tests and benchmarks.
+
+A write that is not idempotent (POST, or a PATCH that appends a journal entry) is resent only when
+the failure proves it never reached the server (429, a connection that was never made), or when the
+caller's ``recover`` look-up says it did not land; so a retry never writes a record twice.
+"""
+
+from __future__ import annotations
+
+import collections
+import email.utils
+import hashlib
+import json
+import re
+import threading
+import time
+import typing as t
+
+from ._backoff import Backoff
+from ._errors import (ItsmAuthError, ItsmError, ItsmNotFoundError, ItsmTransientError, ItsmUnavailableError,
+                      ItsmUnexpectedResponseError, ItsmValidationError)
+from ._options import ConnectionSettings
+
+try:
+    import requests
+    from requests.adapters import HTTPAdapter
+except ImportError:  # pragma: no cover - exercised by the unavailable-library test through _missing()
+    requests = None
+    HTTPAdapter = object
+
+# Why each status is retried: 429 is a rate limit (nothing ran; Retry-After says when to come back);
+# 502/504 are gateway failures in front of the node; 503 is a node restarting or the semaphore full.
+# A 500 is retried only when its body is ServiceNow's transaction-quota cancellation.
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+TRANSACTION_CANCELLED = "Transaction cancelled"
+REDACTED = "********"
+_MAX_DELAY = 30.0
+_TOKEN_MARGIN = 60.0
+_TOKENS: dict[str, tuple[str, float]] = {}  # process-wide OAuth token reuse, keyed by a hash of the credentials
+_TOKENS_LOCK = threading.Lock()
+
+
+class Response(t.NamedTuple):
+    status: int
+    headers: t.Mapping[str, str]
+    body: t.Any
+    text: str
+
+
+class ItsmHttpError(ItsmUnexpectedResponseError):
+    """An HTTP error answer; ``status`` and ``reason`` (the server's own message) let backends explain it."""
+
+    def __init__(self, message: str, status: int, reason: str, **details):
+        super().__init__(message, status=status, **details)
+        self.status = status
+        self.reason = reason
+
+
+def missing_library() -> ItsmUnavailableError:
+    from ansible.module_utils.basic import missing_required_lib
+
+    return ItsmUnavailableError(f"backend: {missing_required_lib('requests')}", option="backend")
+
+
+class _Transient(Exception):
+    """Internal: one attempt failed in a way worth retrying. ``sent``: the server may have acted on it."""
+
+    def __init__(self, reason: str, sent: bool, retry_after: float | None = None):
+        super().__init__(reason)
+        self.reason, self.sent, self.retry_after = reason, sent, retry_after
+
+
+class HttpClient:
+    """A Session bound to one base URL and one set of credentials."""
+
+    def __init__(self, settings: ConnectionSettings, warn: t.Callable[[str], None], token_url: str | None = None,
+                 proxy: str | None = None, sleep: t.Callable[[float], None] = time.sleep,
+                 rng: t.Callable[[], float] | None = None):
+        if requests is None:
+            raise missing_library()
+        if not settings.url:
+            raise ItsmValidationError("url", settings.url, "set url (or ITSM_URL) to the instance's https:// address")
+        if not settings.url.startswith(("https://", "http://")):
+            raise ItsmValidationError("url", settings.url, "expected an https:// address like https://dev123.service-now.com")
+        self.settings = settings
+        self.base = settings.url.rstrip("/")
+        self.warn = warn
+        self.sleep = sleep
+        self.rng = rng
+        self.verify: bool | str = settings.ca_path or bool(settings.validate_certs)
+        self.proxies = {"http": proxy, "https": proxy} if proxy else None
+        self.token_url = token_url or f"{self.base}/oauth_token.do"
+        self.auth_method = _auth_method(settings)
+        self.secrets = [value for value in settings.secrets() if value]
+        self.session = requests.Session()
+        # No urllib3 retries underneath: the loop below owns retries, so it can count and budget them.
+        self.session.mount("https://", HTTPAdapter(max_retries=0))
+        self.session.mount("http://", HTTPAdapter(max_retries=0))
+        self.session.headers.update({"Accept": "application/json", "User-Agent": "opsgate.itsm"})
+        self.count = 0
+        self.counts: collections.Counter[tuple[str, str]] = collections.Counter()
+        self.retried = 0
+        self._token: str | None = None
+
+    # -- public ----------------------------------------------------------------------------------
+
+    def request(self, method: str, path: str, params: t.Mapping[str, t.Any] | None = None, json_body: t.Any = None,
+                data: bytes | None = None, headers: t.Mapping[str, str] | None = None, idempotent: bool | None = None,
+                recover: t.Callable[[], Response | None] | None = None, what: str = "") -> Response:
+        """One call with retries; ``what`` ("create change") names the operation in every message.
+
+        Answers with status >= 400 raise (401 ItsmAuthError, 404 ItsmNotFoundError, other ItsmHttpError);
+        exhausted retries raise ItsmTransientError.
+        """
+        idempotent = method.upper() in ("GET", "HEAD", "PUT", "DELETE", "OPTIONS") if idempotent is None else idempotent
+        what = what or f"{method} {path}"
+        policy = Backoff(0.5, factor=2.0, max_delay=_MAX_DELAY, jitter=0.3, rng=self.rng)
+        delays = iter(policy)
+        deadline = time.monotonic() + self.budget()
+        refreshed = False
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = self._send(method, path, params, json_body, data, headers)
+                if response.status == 401 and self.auth_method == "oauth" and not refreshed:
+                    # The token may have expired or been revoked: fetch a new one once, then resend.
+                    refreshed = True
+                    self._forget_token()
+                    continue
+                return self._check(response, what)
+            except _Transient as failure:
+                if failure.sent and not idempotent:
+                    found = self._recover(recover, what, failure) if recover is not None else None
+                    if found is not None:
+                        return found
+                    if recover is None:
+                        raise ItsmTransientError(self.redact(
+                            f"{what} failed: {failure.reason}; not retried because the request may have been "
+                            "carried out and nothing can tell whether it was; check the instance before running "
+                            "again"), url=self.base) from None
+                delay = failure.retry_after if failure.retry_after is not None else next(delays)
+                if attempt > self.settings.retries or time.monotonic() + delay > deadline:
+                    raise ItsmTransientError(self.redact(
+                        f"{what} failed after {attempt} attempt(s) within the budget of {self.budget():g} "
+                        f"seconds: {failure.reason}; raise retries or timeout, or try again later"),
+                        url=self.base, attempts=attempt) from None
+                self.retried += 1
+                self.warn(self.redact(f"{what}: {failure.reason}; retrying in {delay:.1f} s "
+                                      f"({self.settings.retries - attempt + 1} retries left)"))
+                self.sleep(delay)
+
+    def _recover(self, recover: t.Callable[[], Response | None], what: str, failure: _Transient) -> Response | None:
+        try:
+            return recover()
+        except ItsmTransientError as error:
+            raise ItsmTransientError(self.redact(
+                f"{what} failed: {failure.reason}; whether it was carried out is unknown because looking for it "
+                f"failed too ({error.message}); check the instance before running again"), url=self.base) from None
+
+    def budget(self) -> float:
+        """Total seconds one call may take over all its attempts."""
+        return float(self.settings.timeout) * (max(0, self.settings.retries) + 1) + _MAX_DELAY
+
+    def redact(self, text: str) -> str:
+        for secret in self.secrets + ([self._token] if self._token else []):
+            if secret:
+                text = text.replace(secret, REDACTED)
+        return text
+
+    def close(self) -> None:
+        self.session.close()
+
+    # -- one attempt -----------------------------------------------------------------------------
+
+    def _send(self, method: str, path: str, params, json_body, data, headers) -> Response:
+        url = path if path.startswith(("https://", "http://")) else self.base + path
+        all_headers = dict(headers or {})
+        auth = self._auth(all_headers)
+        self.count += 1
+        self.counts[(method.upper(), path.split("?")[0])] += 1
+        try:
+            raw = self.session.request(method, url, params=params, json=json_body, data=data, headers=all_headers,
+                                       auth=auth, timeout=self.settings.timeout, verify=self.verify,
+                                       proxies=self.proxies)
+            text = raw.text
+        except requests.exceptions.SSLError as exc:
+            raise ItsmError(self.redact(
+                f"url: TLS verification of {self.base} failed ({_short(exc)}); set ca_path to the CA bundle that "
+                "signed the instance's certificate (validate_certs: false only for throw-away tests)"),
+                option="ca_path", url=self.base) from None
+        except requests.exceptions.ConnectTimeout as exc:
+            raise _Transient(f"connecting to {self.base} timed out ({_short(exc)})", sent=False) from None
+        except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ReadTimeout) as exc:
+            raise _Transient(f"the connection to {self.base} failed ({_short(exc)})", sent=_maybe_sent(exc)) from None
+        except requests.exceptions.RequestException as exc:
+            raise ItsmError(self.redact(f"url: cannot reach {self.base}: {_short(exc)}"), url=self.base) from None
+        body = _json(text)
+        if raw.status_code in RETRY_STATUSES:
+            retry_after = _retry_after(raw.headers.get("Retry-After")) if raw.status_code in (429, 503) else None
+            raise _Transient(f"HTTP {raw.status_code} {_reason(body, text)}", sent=raw.status_code != 429,
+                             retry_after=retry_after)
+        if TRANSACTION_CANCELLED in text[-2000:] and _error_in(body, text):
+            raise _Transient(f"HTTP {raw.status_code} {TRANSACTION_CANCELLED} (transaction quota)", sent=True)
+        return Response(raw.status_code, raw.headers, body, text)
+
+    def _check(self, response: Response, what: str) -> Response:
+        if response.status < 400:
+            return response
+        reason = self.redact(_reason(response.body, response.text))
+        if response.status == 401:
+            raise ItsmAuthError(f"{what}: {self.base} refused the credentials ({self.auth_method} "
+                                f"authentication{self._as()}): {reason}", status=401, url=self.base)
+        if response.status == 404:
+            raise ItsmNotFoundError(f"{what}: not found: {reason}", status=404)
+        raise ItsmHttpError(f"{what} failed: HTTP {response.status}: {reason}", response.status, reason)
+
+    def _as(self) -> str:
+        return f" as {self.settings.username}" if self.settings.username else ""
+
+    # -- authentication --------------------------------------------------------------------------
+
+    def _auth(self, headers: dict[str, str]) -> t.Any:
+        settings = self.settings
+        if self.auth_method == "oauth":
+            headers["Authorization"] = f"Bearer {self._oauth_token()}"
+        elif self.auth_method == "api_key":
+            headers["x-sn-apikey"] = settings.api_key or ""
+        elif self.auth_method == "token":
+            headers["Authorization"] = f"Bearer {settings.token}"
+        elif self.auth_method == "basic":
+            return (settings.username or "", settings.password or "")
+        return None
+
+    def _token_key(self) -> str:
+        s = self.settings
+        material = "\0".join(str(part) for part in (self.token_url, s.client_id, s.client_secret, s.username, s.password))
+        return hashlib.sha256(material.encode()).hexdigest()
+
+    def _oauth_token(self) -> str:
+        if self._token:
+            return self._token
+        key = self._token_key()
+        with _TOKENS_LOCK:
+            cached = _TOKENS.get(key)
+        if cached and cached[1] > time.monotonic():
+            self._token = cached[0]
+            return self._token
+        s = self.settings
+        form = {"client_id": s.client_id, "client_secret": s.client_secret}
+        if s.username and s.password:
+            form.update(grant_type="password", username=s.username, password=s.password)
+        else:
+            form.update(grant_type="client_credentials")
+        self.count += 1
+        self.counts[("POST", "/oauth_token.do")] += 1
+        try:
+            raw = self.session.post(self.token_url, data=form, timeout=self.settings.timeout, verify=self.verify,
+                                    proxies=self.proxies, headers={"Accept": "application/json"})
+        except requests.exceptions.RequestException as exc:
+            raise ItsmTransientError(self.redact(f"url: cannot fetch an OAuth token from {self.token_url}: "
+                                                 f"{_short(exc)}"), url=self.base) from None
+        body = _json(raw.text)
+        token = body.get("access_token") if isinstance(body, dict) else None
+        if raw.status_code != 200 or not token:
+            raise ItsmAuthError(self.redact(
+                f"client_id: {self.token_url} refused the OAuth {form['grant_type']} grant for client "
+                f"{s.client_id}{self._as()} (HTTP {raw.status_code}: {_reason(body, raw.text)}); check client_id, "
+                "client_secret, username and password"), status=raw.status_code, url=self.base)
+        lifetime = float(body.get("expires_in") or 1800)
+        with _TOKENS_LOCK:
+            _TOKENS[key] = (token, time.monotonic() + max(0.0, lifetime - _TOKEN_MARGIN))
+        self._token = token
+        return token
+
+    def _forget_token(self) -> None:
+        with _TOKENS_LOCK:
+            _TOKENS.pop(self._token_key(), None)
+        if self._token:
+            self.secrets.append(self._token)  # still redacted if an old message quotes it
+        self._token = None
+
+
+def _auth_method(settings: ConnectionSettings) -> str:
+    """servicenow.itsm's precedence: OAuth client -> API key -> bearer token -> basic."""
+    if settings.client_id and settings.client_secret:
+        return "oauth"
+    if settings.client_id or settings.client_secret:
+        missing = "client_secret" if settings.client_id else "client_id"
+        raise ItsmValidationError(missing, None, "OAuth needs both client_id and client_secret")
+    if settings.api_key:
+        return "api_key"
+    if settings.token:
+        return "token"
+    if settings.username and settings.password:
+        return "basic"
+    raise ItsmValidationError("username", settings.username, "give username and password, token, api_key, or "
+                              "client_id and client_secret to authenticate to the instance")
+
+
+def _json(text: str) -> t.Any:
+    try:
+        return json.loads(text) if text else None
+    except ValueError:
+        return None
+
+
+def _error_in(body: t.Any, text: str) -> bool:
+    """A ServiceNow error envelope, whole or appended after a truncated result (quota hit mid-stream)."""
+    if isinstance(body, dict):
+        return "error" in body
+    return '"error"' in text[-2000:]
+
+
+def _reason(body: t.Any, text: str) -> str:
+    """The server's own message: ``error.message: error.detail``, or the start of the text."""
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict):
+            message, detail = error.get("message") or "", error.get("detail") or ""
+            return f"{message}: {detail}" if detail and detail != message else str(message or detail)
+        if isinstance(error, str):
+            return f"{error}: {body.get('error_description', '')}".rstrip(": ")
+    snippet = " ".join(re.sub(r"<[^>]*>", " ", text or "").split())
+    return snippet[:200] or "(no body)"
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header: an integer, or an HTTP date (RFC 9110 10.2.3)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _maybe_sent(exc: Exception) -> bool:
+    """False only when the failure shows no connection was ever made (refused, DNS)."""
+    text = str(exc)
+    return not any(marker in text for marker in ("NewConnectionError", "Name or service not known",
+                                                  "Connection refused", "nodename nor servname"))
+
+
+def _short(exc: Exception) -> str:
+    text = " ".join(str(exc).split())
+    return text[:300]

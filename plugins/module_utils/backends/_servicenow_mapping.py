@@ -1,0 +1,79 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, opsgate.itsm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Canonical <-> ServiceNow value tables (servicenow-api.md section 6). FOR INTERNAL COLLECTION USE ONLY.
+
+Data, not code (style.md B3): servicenow.py builds both directions from these tables once. A user
+override later is a dict merged over ``CHOICES`` / ``EXTRA_COLUMNS``.
+"""
+
+from __future__ import annotations
+
+from .._records import CHANGE, INCIDENT
+
+TABLES = {CHANGE: "change_request", INCIDENT: "incident"}
+
+# canonical value -> ServiceNow raw value, per (kind, canonical field)
+CHOICES: dict[tuple[str, str], dict[str, str]] = {
+    (CHANGE, "state"): {"new": "-5", "assess": "-4", "authorize": "-3", "scheduled": "-2", "implement": "-1",
+                        "review": "0", "closed": "3", "canceled": "4"},
+    (CHANGE, "type"): {"normal": "normal", "standard": "standard", "emergency": "emergency"},
+    (CHANGE, "approval"): {"not_requested": "not requested", "requested": "requested", "approved": "approved",
+                           "rejected": "rejected"},
+    (CHANGE, "risk"): {"very_high": "1", "high": "2", "moderate": "3", "low": "4"},
+    (CHANGE, "impact"): {"high": "1", "medium": "2", "low": "3"},
+    (CHANGE, "close_code"): {"successful": "successful", "successful_issues": "successful_issues",
+                             "unsuccessful": "unsuccessful"},
+    (INCIDENT, "state"): {"new": "1", "in_progress": "2", "on_hold": "3", "resolved": "6", "closed": "7",
+                          "canceled": "8"},
+    (INCIDENT, "impact"): {"high": "1", "medium": "2", "low": "3"},
+    (INCIDENT, "urgency"): {"high": "1", "medium": "2", "low": "3"},
+    (INCIDENT, "priority"): {"critical": "1", "high": "2", "moderate": "3", "low": "4", "planning": "5"},
+    (INCIDENT, "hold_reason"): {"awaiting_caller": "1", "awaiting_problem": "3", "awaiting_vendor": "4",
+                                "awaiting_change": "5"},
+    (INCIDENT, "close_code"): {
+        "duplicate": "Duplicate", "known_error": "Known error", "no_resolution_provided": "No resolution provided",
+        "resolved_by_caller": "Resolved by caller", "resolved_by_change": "Resolved by change",
+        "resolved_by_problem": "Resolved by problem", "resolved_by_request": "Resolved by request",
+        "solution_provided": "Solution provided", "workaround_provided": "Workaround provided"},
+}
+
+# Approval records (sysapproval_approver.state); states outside the canonical four are not listed.
+APPROVAL_RECORD_STATES = {"requested": "requested", "approved": "approved", "rejected": "rejected",
+                          "not requested": "not_requested"}
+
+# References: canonical field -> (column, target table, the target's name column).
+REFERENCES: dict[str, dict[str, tuple[str, str, str]]] = {
+    CHANGE: {
+        "assignment_group": ("assignment_group", "sys_user_group", "name"),
+        "assigned_to": ("assigned_to", "sys_user", "user_name"),
+        "requested_by": ("requested_by", "sys_user", "user_name"),
+        "template": ("std_change_producer_version", "std_change_producer_version", "name"),
+    },
+    INCIDENT: {
+        "assignment_group": ("assignment_group", "sys_user_group", "name"),
+        "assigned_to": ("assigned_to", "sys_user", "user_name"),
+        "caller": ("caller_id", "sys_user", "user_name"),
+        "configuration_item": ("cmdb_ci", "cmdb_ci", "name"),
+        "caused_by": ("caused_by", "change_request", "number"),
+    },
+}
+
+# Plain columns with a canonical name of their own (everything else keeps its name).
+COLUMNS = {"updated_at": "sys_updated_on"}
+
+DATE_COLUMNS = ("start_date", "end_date", "opened_at", "sys_updated_on", "closed_at", "resolved_at")
+
+# ServiceNow columns returned in a record's ``fields`` (backend-specific extras) and accepted there.
+# Columns a task writes through ``fields`` are read back too, for as long as the backend lives.
+EXTRA_COLUMNS = {
+    CHANGE: ("category", "priority", "urgency", "on_hold_reason", "conflict_status"),
+    INCIDENT: ("category", "subcategory", "contact_type", "resolved_at"),
+}
+
+# Fields a standard change template keeps (sn_chg_rest ignores the caller's values for them).
+TEMPLATE_LOCKED = ("description", "implementation_plan", "backout_plan", "test_plan")
+
+# Blackout sources: schedules of this type or class; conflict types that mean a blackout.
+BLACKOUT_SCHEDULE_QUERY = "schedule.type=blackout^ORschedule.sys_class_name=cmn_schedule_blackout"
+BLACKOUT_CONFLICT_TYPES = ("blackout", "child_blackout", "parent_blackout")

@@ -1,0 +1,80 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, opsgate.itsm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Name -> sys_id resolution of the servicenow backend, batched and cached. FOR INTERNAL COLLECTION USE ONLY.
+
+Canonical records name groups, users, CIs, templates and changes; ServiceNow writes want sys_ids.
+All names one write needs are looked up in one Batch API request (one GET per table, ``nameIN...``),
+and kept for the backend's life. The instance matches names case-insensitively, so does the cache.
+"""
+
+from __future__ import annotations
+
+import typing as t
+import urllib.parse
+
+from .._errors import ItsmNotFoundError
+from . import _servicenow_mapping as mapping
+from . import _servicenow_query as query
+
+if t.TYPE_CHECKING:
+    from .servicenow import ServiceNowBackend
+
+Call = tuple[str, str]
+
+
+class Names:
+    """The sys_ids a backend has learnt, by (table, lower-cased name)."""
+
+    def __init__(self, backend: ServiceNowBackend):
+        self.backend = backend
+        self.ids: dict[tuple[str, str], str] = {}
+
+    def id(self, table: str, name: str) -> str:
+        return self.ids[(table, name.lower())]
+
+    def put(self, table: str, name: str, sys_id: str) -> None:
+        self.ids[(table, name.lower())] = sys_id
+
+    def resolve(self, kind: str, values: t.Mapping[str, t.Any], cis: t.Sequence[str], template: str | None) -> None:
+        """sys_ids of every name the write needs, in one batch request for those not cached yet."""
+        wanted = [(option, mapping.REFERENCES[kind][option][1:], value) for option, value in values.items()
+                  if option in mapping.REFERENCES[kind] and value]
+        wanted += [("configuration_items", ("cmdb_ci", "name"), name) for name in cis]
+        if template:
+            wanted.append(("template", ("std_change_producer_version", "name"), template))
+        calls = self.lookup_calls([(table, column, value) for _option, (table, column), value in wanted])
+        if calls:
+            self.remember(calls, self.backend.batch(calls, "look up names"))
+        for option, (table, _column), value in wanted:
+            self.require(option, table, [value])
+
+    def lookup_calls(self, names: list[tuple[str, str, str]]) -> list[Call]:
+        """One GET per table for the names not known yet (a name holding a comma is ORed on its own)."""
+        by_table: dict[tuple[str, str], list[str]] = {}
+        for table, column, value in names:
+            if (table, value.lower()) not in self.ids and value not in by_table.setdefault((table, column), []):
+                by_table[(table, column)].append(value)
+        calls = []
+        for (table, column), values in by_table.items():
+            if values:
+                condition = (f"{column}IN{','.join(values)}" if not any("," in v for v in values)
+                             else "^OR".join(f"{column}={v}" for v in values))
+                params = {"sysparm_query": query.escape(condition), "sysparm_fields": f"sys_id,{column}",
+                          "sysparm_no_count": "true"}
+                calls.append(("GET", f"/api/now/table/{table}?{urllib.parse.urlencode(params)}"))
+        return calls
+
+    def remember(self, calls: list[Call], bodies: list[t.Any]) -> None:
+        for call, body in zip(calls, bodies):
+            parts = urllib.parse.urlsplit(call[1])
+            table = parts.path.rsplit("/", 1)[-1]
+            column = dict(urllib.parse.parse_qsl(parts.query))["sysparm_fields"].split(",")[1]
+            for row in body["result"]:
+                self.ids.setdefault((table, row[column].lower()), row["sys_id"])
+
+    def require(self, option: str, table: str, names: t.Iterable[str]) -> None:
+        for name in names:
+            if (table, name.lower()) not in self.ids:
+                raise ItsmNotFoundError(f"{option}: {self.backend.settings.url} has no {table} record named "
+                                        f"{name!r}", option=option, value=name)

@@ -1,0 +1,501 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, opsgate.itsm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The servicenow backend: the Table API (plus Batch and Change Management APIs). FOR INTERNAL COLLECTION USE ONLY.
+
+Behaviour a caller may rely on, beyond the contract in _base:
+
+- One HTTP session per backend (_http.HttpClient): keep-alive, TLS and timeout on every call, retries.
+- Reads ask only for the fields a canonical record needs (``sysparm_fields``, references dot-walked to
+  their names), page by ``number`` keyset (stable under concurrent inserts, oldest first), and read a
+  page's affected CIs in one more request, never one per record.
+- Names (groups, users, CIs, templates, changes for ``caused_by``) are resolved to sys_ids in one
+  Batch API request per write and cached for the backend's life; an unknown name is an error naming
+  the option. Affected CIs and the change are read together in one batch.
+- Requests: create a change with CIs <= 3 (names, POST, CI rows); update or transition 1 (+1 for
+  unresolved names); the gate's poll 3 (change + CIs, approvals, blackouts + conflicts).
+- A create sends its own sys_id; when a POST fails in a way that may have landed, the record is looked
+  up (by correlation id when given, else by that sys_id) before anything is sent again.
+- Transitions are verified by the record the instance returns; a business-rule or data-policy
+  refusal raises ItsmTransitionError naming the change, the move and the instance's message.
+- ``approvals`` lists ``sysapproval_approver`` rows in canonical states with the latest comment;
+  ``stage`` is None (ServiceNow does not record it). ``decide_approval`` decides the approver's
+  pending row through the Table API (an admin may decide for others, as on the platform).
+- ``blackouts`` expands blackout schedule spans and adds the change's blackout ``conflict`` rows.
+- ``template`` reads ``std_change_producer_version`` by name; a change created from one goes through
+  ``POST /api/sn_chg_rest/change/standard/{id}``, which copies the template; ``put_template`` is refused.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import typing as t
+import urllib.parse
+import uuid
+
+from .. import _lifecycle as lifecycle
+from .. import _records as records
+from .._errors import (ItsmConflictError, ItsmNotFoundError, ItsmTransientError,
+                       ItsmTransitionError, ItsmValidationError)
+from .._http import HttpClient, ItsmHttpError, Response
+from .._options import ConnectionSettings
+from . import _local_schema as inputs
+from . import _servicenow_extras as extras
+from . import _servicenow_mapping as mapping
+from . import _servicenow_names
+from . import _servicenow_query as query
+from ._base import ItsmBackend, Record, Warn
+
+CHANGE, INCIDENT = records.CHANGE, records.INCIDENT
+TABLE_API = "/api/now/table/"
+_PAGE = 100
+_OUTPUT = {CHANGE: records.CHANGE_FIELDS, INCIDENT: records.INCIDENT_FIELDS}
+_REVERSE = {key: {raw: canonical for canonical, raw in table.items()} for key, table in mapping.CHOICES.items()}
+_NOT_STORED = ("backend", "id", "number", "url", "state", "active", "opened_at", "updated_at", "closed_at",
+               "approval", "template", "configuration_items", "fields", "priority", "reopen_count")
+
+
+class ServiceNowBackend(ItsmBackend):
+    """Changes and incidents on a ServiceNow instance; the instance enforces its own models."""
+
+    name = "servicenow"
+    capabilities = frozenset({"approvals", "affected_cis", "blackouts", "templates", "attachments"})
+
+    def __init__(self, settings: ConnectionSettings, warn: Warn | None = None, **http_options: t.Any):
+        super().__init__(settings, warn)
+        self.http = HttpClient(settings, self.warn, **http_options)
+        self.names = _servicenow_names.Names(self)
+        self._extras = {kind: list(mapping.EXTRA_COLUMNS[kind]) for kind in records.KINDS}
+
+    def close(self) -> None:
+        self.http.close()
+
+    # -- records ---------------------------------------------------------------------------------
+
+    def get(self, kind: str, number: str | None = None, id: str | None = None,
+            correlation_id: str | None = None, open_only: bool = False) -> Record | None:
+        records.require_choice("kind", kind, records.KINDS)
+        keys = [(column, value) for column, value in (("number", number), ("sys_id", id),
+                                                      ("correlation_id", correlation_id)) if value]
+        if not keys:
+            raise ItsmValidationError("number", number, "give a number, id or correlation_id to look a record up")
+        conditions = [f"{column}={query.escape(value)}" for column, value in keys]
+        if open_only and correlation_id:
+            conditions.append(query.open_condition(kind))
+        ci_filter = "^".join(f"task.{column}={query.escape(value)}" for column, value in keys)
+        found = self._read(kind, conditions, 10, ci_filter, f"read {kind} {number or id or correlation_id}")
+        if len(found) > 1:
+            numbers = [record["number"] for record in found]
+            raise ItsmConflictError(f"correlation_id: {correlation_id!r} names {len(found)} {kind}s "
+                                    f"({', '.join(numbers)}); close all but one, or name the record by number",
+                                    option="correlation_id", value=correlation_id, numbers=numbers)
+        return found[0] if found else None
+
+    def find(self, kind: str, filters: t.Mapping[str, t.Any], limit: int | None = None) -> t.Iterator[Record]:
+        records.require_choice("kind", kind, records.KINDS)
+        conditions, window = query.find_query(kind, filters or {})
+        if limit is not None and limit < 0:
+            raise ItsmValidationError("limit", limit, "expected a number of records, 0 or more")
+        return self._pages(kind, conditions, window, limit)
+
+    def create(self, kind: str, fields: t.Mapping[str, t.Any], check_mode: bool = False) -> Record:
+        records.require_choice("kind", kind, records.KINDS)
+        parsed = inputs.parse_input(kind, fields, creating=True)
+        self.names.resolve(kind, parsed.values, parsed.cis or [], parsed.template)
+        if check_mode:
+            return extras.approximate_new(self, kind, parsed)
+        body = self._payload(kind, parsed)
+        body["sys_id"] = uuid.uuid4().hex
+        if kind == CHANGE and parsed.template:
+            if parsed.values.get("type") not in (None, "standard"):
+                raise ItsmValidationError("type", parsed.values["type"], f"a change made from template "
+                                          f"{parsed.template!r} is a standard change; leave type out or set it to standard")
+            record_id = self._create_standard(body, parsed)
+            row = None
+        else:
+            if kind == CHANGE:
+                body.setdefault("type", "normal")
+            row = self._post_record(kind, body, parsed.values.get("correlation_id"))
+            record_id = row["sys_id"]
+        cis = parsed.cis or []
+        if cis or row is None:
+            row = self._write_cis(record_id, cis, [], read_back=kind if row is None else None) or row
+        return self._to_record(kind, row, cis)
+
+    def update(self, kind: str, record: Record, fields: t.Mapping[str, t.Any], check_mode: bool = False) -> Record:
+        records.require_choice("kind", kind, records.KINDS)
+        return self._write(kind, record, inputs.parse_input(kind, fields), None, check_mode)
+
+    def transition(self, kind: str, record: Record, state: str, fields: t.Mapping[str, t.Any] | None = None,
+                   check_mode: bool = False) -> Record:
+        records.require_choice("kind", kind, records.KINDS)
+        records.require_choice("state", state, mapping.CHOICES[(kind, "state")])
+        return self._write(kind, record, inputs.parse_input(kind, fields or {}), state, check_mode)
+
+    def journal(self, kind: str, record: Record) -> list[Record]:
+        record_id = self._id_of(kind, record)
+        rows = self._list("sys_journal_field", f"element_id={record_id}^elementINwork_notes,comments"
+                          "^ORDERBYsys_created_on", ["element", "value", "sys_created_by", "sys_created_on"],
+                          1000, what=f"read the journal of {_label(kind, record)}")
+        return [{"field": row["element"], "text": row["value"], "author": row["sys_created_by"],
+                 "created": query.from_sn_date(row["sys_created_on"])} for row in rows]
+
+    def add_journal(self, kind: str, record: Record, field: str, text: str, check_mode: bool = False) -> None:
+        records.require_choice("field", field, inputs.NOTE_FIELDS)
+        inputs.require_text(field, text)
+        if check_mode:
+            return
+        # Appending is not idempotent: resent only when the first attempt provably never arrived.
+        self.http.request("PATCH", f"{TABLE_API}{mapping.TABLES[kind]}/{self._id_of(kind, record)}",
+                          params={"sysparm_fields": "sys_id"}, json_body={field: text}, idempotent=False,
+                          what=f"add {field} to {_label(kind, record)}")
+
+    # -- changes ---------------------------------------------------------------------------------
+
+    def approvals(self, record: Record) -> list[Record]:
+        return extras.approvals(self, record)
+
+    def decide_approval(self, record: Record, approver: str, decision: str, comments: str | None,
+                        check_mode: bool = False) -> Record:
+        return extras.decide_approval(self, record, approver, decision, comments, check_mode)
+
+    def affected_cis(self, record: Record) -> list[str]:
+        if record.get("id") and record.get("configuration_items") is not None:
+            return list(record["configuration_items"])  # read with the record, in the same request
+        return self._current_cis(self._id_of(CHANGE, record))[0]
+
+    def set_affected_cis(self, record: Record, names: t.Sequence[str], check_mode: bool = False) -> Record:
+        wanted = inputs.ci_names(names)
+        change_id = self._id_of(CHANGE, record)
+        present, rows = self._current_cis(change_id, resolve=wanted)
+        added = [name for name in wanted if name not in present]
+        removed = [row["sys_id"] for row in rows if row["ci_item.name"] not in wanted]
+        if check_mode or not (added or removed):
+            return dict(record, configuration_items=wanted)
+        row = self._write_cis(change_id, added, removed, read_back=CHANGE)
+        return self._to_record(CHANGE, row, wanted) if row else self.get(CHANGE, id=change_id)
+
+    def blackouts(self, start: str, end: str, record: Record | None = None) -> list[Record]:
+        return extras.blackouts(self, start, end, record)
+
+    def template(self, name: str) -> Record | None:
+        rows = self._list("std_change_producer_version", f"name={query.escape(name)}",
+                          ["sys_id", "name", "template"], 1, what=f"read template {name}")
+        if not rows:
+            return None
+        self.names.put("std_change_producer_version", name, rows[0]["sys_id"])
+        return {"name": name, "fields": self._canonical_values(CHANGE, query.template_values(rows[0]["template"]))}
+
+    def put_template(self, name: str, fields: t.Mapping[str, t.Any], check_mode: bool = False) -> bool:
+        raise self.unsupported("defining standard change templates (define them on the instance, as "
+                               "std_change_record_producer records)")
+
+    # -- attachments -----------------------------------------------------------------------------
+
+    def add_attachment(self, kind: str, record: Record, path: str, name: str | None = None,
+                       content_type: str | None = None, check_mode: bool = False) -> tuple[bool, Record]:
+        return extras.add_attachment(self, kind, record, path, name, content_type, check_mode)
+
+    def attachments(self, kind: str, record: Record) -> list[Record]:
+        return extras.attachments(self, kind, record)
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    def record_fields(self, kind: str) -> list[str]:
+        plain = [name for name in _OUTPUT[kind] if name not in _NOT_STORED and name not in mapping.REFERENCES[kind]]
+        refs = [f"{column}.{name_column}" for column, _table, name_column in mapping.REFERENCES[kind].values()]
+        own = ["approval"] if kind == CHANGE else ["priority", "reopen_count"]
+        return (["sys_id", "number", "state", "active", "opened_at", "sys_updated_on", "closed_at"] + own
+                + plain + refs + [col for col in self._extras[kind] if col not in plain + own])
+
+    def _read(self, kind: str, conditions: list[str], limit: int, ci_filter: str | None, what: str) -> list[Record]:
+        """Records (and, for changes, their CIs in the same batch request) matching all conditions."""
+        params = self._params(kind, "^".join(conditions) + "^ORDERBYnumber", limit)
+        if kind != CHANGE:
+            return [self._to_record(kind, row) for row in self._get_rows(mapping.TABLES[kind], params, what)]
+        calls = [("GET", _url(TABLE_API + "change_request", params)),
+                 ("GET", _url(TABLE_API + "task_ci", _ci_params(ci_filter)))]
+        rows, links = (body["result"] for body in self.batch(calls, what))
+        return self._with_cis(rows, links)
+
+    def _pages(self, kind: str, conditions: list[str], window, limit: int | None) -> t.Iterator[Record]:
+        last, remaining = "", limit
+        while remaining is None or remaining > 0:
+            size = _PAGE if remaining is None else min(_PAGE, remaining)
+            keyset = [f"number>{last}"] if last else []
+            params = self._params(kind, "^".join(conditions + keyset) + "^ORDERBYnumber", size)
+            rows = self._get_rows(mapping.TABLES[kind], params, f"find {kind}s")
+            if kind == CHANGE and rows:
+                links = self._get_rows("task_ci", _ci_params("taskIN" + ",".join(r["sys_id"] for r in rows)),
+                                       "read affected CIs")
+                found = self._with_cis(rows, links)
+            else:
+                found = [self._to_record(kind, row) for row in rows]
+            for record in found:
+                if query.in_window(record, window):
+                    yield record
+            if len(rows) < size:
+                return
+            last = rows[-1]["number"]
+            remaining = None if remaining is None else remaining - len(rows)
+
+    def _with_cis(self, rows: list[dict], links: list[dict]) -> list[Record]:
+        names: dict[str, list[str]] = {}
+        for link in links:
+            names.setdefault(link["task"], []).append(link["ci_item.name"])
+        return [self._to_record(CHANGE, row, names.get(row["sys_id"], [])) for row in rows]
+
+    def _current_cis(self, change_id: str, resolve: t.Sequence[str] = ()) -> tuple[list[str], list[dict]]:
+        calls = [("GET", _url(TABLE_API + "task_ci", dict(_ci_params(f"task={change_id}"),
+                                                          sysparm_fields="sys_id,ci_item.name")))]
+        calls += self.names.lookup_calls([("cmdb_ci", "name", name) for name in resolve])
+        bodies = self.batch(calls, "read affected CIs")
+        self.names.remember(calls[1:], bodies[1:])
+        self.names.require("configuration_items", "cmdb_ci", resolve)
+        rows = bodies[0]["result"]
+        return sorted(row["ci_item.name"] for row in rows), rows
+
+    def _params(self, kind: str, encoded: str, limit: int) -> dict[str, t.Any]:
+        return {"sysparm_query": encoded, "sysparm_fields": ",".join(self.record_fields(kind)),
+                "sysparm_limit": limit, "sysparm_display_value": "false", "sysparm_exclude_reference_link": "true",
+                "sysparm_no_count": "true"}
+
+    def _get_rows(self, table: str, params: t.Mapping[str, t.Any], what: str) -> list[dict]:
+        return self.http.request("GET", TABLE_API + table, params=params, what=what).body["result"]
+
+    def _list(self, table: str, encoded: str, fields: list[str], limit: int, what: str,
+              display: str = "false") -> list[dict]:
+        return self._get_rows(table, {"sysparm_query": encoded, "sysparm_fields": ",".join(fields),
+                                      "sysparm_limit": limit, "sysparm_display_value": display,
+                                      "sysparm_exclude_reference_link": "true", "sysparm_no_count": "true"}, what)
+
+    def batch(self, calls: list[tuple[str, str] | tuple[str, str, t.Any]], what: str, idempotent: bool = True,
+              recover: t.Callable[[], Response | None] | None = None) -> list[t.Any]:
+        """Several Table API calls in one ``POST /api/now/v1/batch``; their JSON bodies, in order."""
+        requests_ = []
+        for index, call in enumerate(calls):
+            body = call[2] if len(call) > 2 else None
+            encoded = base64.b64encode(json.dumps(body).encode()).decode() if body is not None else ""
+            requests_.append({"id": str(index), "method": call[0], "url": call[1], "body": encoded,
+                              "headers": [{"name": "Content-Type", "value": "application/json"},
+                                          {"name": "Accept", "value": "application/json"}]})
+        answer = self.http.request("POST", "/api/now/v1/batch", json_body={"batch_request_id": "1",
+                                   "rest_requests": requests_}, idempotent=idempotent, recover=recover, what=what)
+        if answer.body is None:  # recovered: the caller reads again
+            return []
+        served = {item["id"]: item for item in answer.body.get("serviced_requests") or []}
+        results = []
+        for index, call in enumerate(calls):
+            item = served.get(str(index))
+            if item is None:
+                raise ItsmTransientError(f"{what}: the instance left part of a batch request unserviced; run again")
+            text = base64.b64decode(item.get("body") or "").decode("utf-8", "replace")
+            status = int(item.get("status_code") or 0)
+            if status == 404 and call[0] == "DELETE":
+                results.append(None)  # already gone: what a DELETE wanted
+                continue
+            results.append(self.http._check(Response(status, {}, _loads(text), text), what).body)
+        return results
+
+    # -- writing ---------------------------------------------------------------------------------
+
+    def _write(self, kind: str, record: Record, parsed: inputs.Input, state: str | None, check_mode: bool) -> Record:
+        label = _label(kind, record)
+        if kind == CHANGE and parsed.values.get("type") not in (None, record.get("type")):
+            raise ItsmValidationError("type", parsed.values["type"], f"{label} is a {record.get('type')} change "
+                                      "and a change keeps its type; create a new change instead")
+        moving = state is not None and state != record.get("state")
+        if moving:
+            merged = dict(record, **parsed.values)
+            missing = lifecycle.missing_fields(kind, state, merged)
+            if missing:
+                raise ItsmTransitionError(
+                    f"state: cannot move {label} to {state}: {', '.join(missing)} must be set; give them with the "
+                    "transition or set them first", option="state", value=state, missing=missing)
+        self.names.resolve(kind, parsed.values, parsed.cis or [], None)
+        if check_mode:
+            approximate = dict(record, **parsed.values)
+            if moving:
+                approximate["state"] = state
+            return approximate
+        body = self._payload(kind, parsed)
+        if moving:
+            body["state"] = mapping.CHOICES[(kind, "state")][state]
+        record_id = self._id_of(kind, record)
+        cis = record.get("configuration_items") if kind == CHANGE else None
+        if parsed.cis is not None and kind == CHANGE:
+            record = self.set_affected_cis(dict(record, id=record_id), parsed.cis)
+            cis = parsed.cis
+        if not body:
+            return record if record.get("id") else self.get(kind, id=record_id)
+        try:
+            answer = self.http.request(
+                "PATCH", f"{TABLE_API}{mapping.TABLES[kind]}/{record_id}", params=self._params(kind, "", 1),
+                json_body=body, idempotent=not parsed.notes, what=f"update {label}")
+        except ItsmHttpError as error:
+            if moving and error.status == 403:
+                raise ItsmTransitionError(
+                    f"state: the instance refused to move {label} from {record.get('state')} to {state}: "
+                    f"{error.reason}", option="state", value=state, current_state=record.get("state")) from None
+            raise
+        updated = self._to_record(kind, answer.body["result"], cis)
+        if moving and not _arrived(kind, updated, state):
+            raise ItsmTransitionError(
+                f"state: the instance did not move {label} from {record.get('state')} to {state}; it is in "
+                f"{updated['state']} (a business rule or workflow on the instance overrode it)",
+                option="state", value=state, current_state=updated["state"])
+        return updated
+
+    def _post_record(self, kind: str, body: dict, correlation_id: str | None) -> dict:
+        table = mapping.TABLES[kind]
+        params = self._params(kind, "", 1)
+        found_by = (f"correlation_id={query.escape(correlation_id)}^{query.open_condition(kind)}"
+                    if correlation_id else f"sys_id={body['sys_id']}")
+
+        def recover() -> Response | None:
+            rows = self._get_rows(table, dict(params, sysparm_query=found_by), f"look for the {kind} being created")
+            return Response(201, {}, {"result": rows[0]}, "") if rows else None
+
+        answer = self.http.request("POST", TABLE_API + table, params=params, json_body=body, idempotent=False,
+                                   recover=recover, what=f"create {kind}")
+        return answer.body["result"]
+
+    def _create_standard(self, body: dict, parsed: inputs.Input) -> str:
+        template_id = self.names.id("std_change_producer_version", parsed.template)
+        locked = [key for key in mapping.TEMPLATE_LOCKED if key in body]
+        if locked:
+            self.warn(f"template: {parsed.template!r} sets {', '.join(locked)}; ServiceNow keeps the template's "
+                      "values for those fields")
+        body.pop("std_change_producer_version", None)
+        body.pop("type", None)
+        found_by = (f"correlation_id={query.escape(parsed.values['correlation_id'])}^{query.open_condition(CHANGE)}"
+                    if parsed.values.get("correlation_id") else f"sys_id={body['sys_id']}")
+
+        def recover() -> Response | None:
+            rows = self._list("change_request", found_by, ["sys_id"], 1, "look for the change being created")
+            return Response(200, {}, {"result": {"sys_id": {"value": rows[0]["sys_id"]}}}, "") if rows else None
+
+        answer = self.http.request("POST", f"/api/sn_chg_rest/change/standard/{template_id}", json_body=body,
+                                   idempotent=False, recover=recover, what=f"create a change from {parsed.template!r}")
+        value = answer.body["result"]["sys_id"]
+        return value["value"] if isinstance(value, dict) else value
+
+    def _write_cis(self, change_id: str, added: t.Sequence[str], removed: t.Sequence[str],
+                   read_back: str | None) -> dict | None:
+        calls: list[t.Any] = [("POST", TABLE_API + "task_ci?sysparm_fields=sys_id",
+                               {"task": change_id, "ci_item": self.names.id("cmdb_ci", name)}) for name in added]
+        calls += [("DELETE", f"{TABLE_API}task_ci/{sys_id}") for sys_id in removed]
+        if read_back:
+            calls.append(("GET", _url(f"{TABLE_API}{mapping.TABLES[read_back]}/{change_id}",
+                                      self._params(read_back, "", 1))))
+
+        def recover() -> Response | None:
+            present = self._current_cis(change_id)[0]
+            if not set(added) & set(present):
+                return None  # nothing landed: safe to send again
+            if set(added) <= set(present):
+                return Response(200, {}, None, "")
+            raise ItsmTransientError(f"configuration_items: only part of the CIs of change {change_id} were "
+                                     "written before the connection failed; run the task again to finish")
+
+        bodies = self.batch(calls, "write affected CIs", idempotent=not added, recover=recover)
+        return bodies[-1]["result"] if read_back and bodies else None
+
+    def _payload(self, kind: str, parsed: inputs.Input) -> dict[str, t.Any]:
+        body: dict[str, t.Any] = {}
+        for key, value in parsed.values.items():
+            if key in mapping.REFERENCES[kind]:
+                column, table, _name = mapping.REFERENCES[kind][key]
+                body[column] = self.names.id(table, value) if value else ""
+            elif (kind, key) in mapping.CHOICES:
+                body[key] = mapping.CHOICES[(kind, key)][value] if value else ""
+            elif key in records.DATE_FIELDS:
+                body[key] = query.to_sn_date(value, key)
+            else:
+                body[key] = value or ""
+        if parsed.template:
+            column, table, _name = mapping.REFERENCES[CHANGE]["template"]
+            body[column] = self.names.id(table, parsed.template)
+        for key, value in (parsed.extras or {}).items():
+            body[key] = "" if value is None else value
+            if key not in self._extras[kind]:
+                self._extras[kind].append(key)
+        for field, text in parsed.notes:
+            body[field] = f"{body[field]}\n\n{text}" if field in body else text
+        return body
+
+    def _id_of(self, kind: str, record: Record) -> str:
+        if record.get("id"):
+            return record["id"]
+        found = self.get(kind, number=record["number"]) if record.get("number") else None
+        if found is None:
+            raise ItsmNotFoundError(f"record: {kind} {record.get('number') or '(never created)'} does not exist on "
+                                    f"{self.settings.url}", option="number", value=record.get("number"))
+        return found["id"]
+
+    # -- canonical records -----------------------------------------------------------------------
+
+    def _to_record(self, kind: str, row: t.Mapping[str, t.Any], cis: t.Sequence[str] | None = None) -> Record:
+        record: Record = {name: None for name in _OUTPUT[kind]}
+        record.update(self._canonical_values(kind, row))
+        for key, (column, _table, name_column) in mapping.REFERENCES[kind].items():
+            record[key] = row.get(f"{column}.{name_column}") or None
+        table = mapping.TABLES[kind]
+        record.update(backend=self.name, id=row["sys_id"], number=row.get("number") or None,
+                      url=f"{self.http.base}/nav_to.do?uri={table}.do%3Fsys_id%3D{row['sys_id']}",
+                      active=str(row.get("active")).lower() == "true", updated_at=query.from_sn_date(row.get("sys_updated_on")),
+                      opened_at=query.from_sn_date(row.get("opened_at")), closed_at=query.from_sn_date(row.get("closed_at")),
+                      fields={col: row[col] for col in self._extras[kind] if row.get(col) not in (None, "")})
+        if kind == CHANGE:
+            record["configuration_items"] = sorted(cis or [])
+        else:
+            record["reopen_count"] = int(row.get("reopen_count") or 0)
+        return record
+
+    def _canonical_values(self, kind: str, row: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+        values: dict[str, t.Any] = {}
+        for name in _OUTPUT[kind]:
+            if name in mapping.REFERENCES[kind] or name in ("id", "number", "fields") or name not in row:
+                continue
+            raw = row[name]
+            if (kind, name) in _REVERSE:
+                values[name] = _REVERSE[(kind, name)].get(raw, raw) if raw not in (None, "") else None
+            elif name in records.DATE_FIELDS:
+                values[name] = query.from_sn_date(raw)
+            else:
+                values[name] = raw if raw not in (None, "") else None
+        return values
+
+
+def _arrived(kind: str, record: Record, state: str) -> bool:
+    """At the target, or moved on from it by the instance's own automation (an approval engine)."""
+    if record["state"] == state:
+        return True
+    moves = lifecycle.CHANGE_APPROVAL_MOVES.get(record.get("type") or "", {}) if kind == CHANGE else {}
+    while state in moves:
+        state = moves[state]
+        if record["state"] == state:
+            return True
+    return False
+
+
+def _ci_params(encoded: str | None) -> dict[str, t.Any]:
+    return {"sysparm_query": encoded or "", "sysparm_fields": "task,ci_item.name", "sysparm_limit": 10000,
+            "sysparm_exclude_reference_link": "true", "sysparm_no_count": "true"}
+
+
+def _url(path: str, params: t.Mapping[str, t.Any]) -> str:
+    return f"{path}?{urllib.parse.urlencode(params)}"
+
+
+def _loads(text: str) -> t.Any:
+    try:
+        return json.loads(text) if text else None
+    except ValueError:
+        return None
+
+
+def _label(kind: str, record: Record) -> str:
+    return record.get("number") or f"the new {kind}"
+

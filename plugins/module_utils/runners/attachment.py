@@ -1,0 +1,52 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, opsgate.itsm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""run() of the attachment module. FOR INTERNAL COLLECTION USE ONLY."""
+
+from __future__ import annotations
+
+import typing as t
+
+from .. import _workflow as wf
+from .._errors import ItsmValidationError
+from .._records import KINDS
+from ..backends._base import ItsmBackend
+
+ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = dict(
+    kind=dict(type="str", choices=list(KINDS), default="change"),
+    number=dict(type="str"),
+    correlation_id=dict(type="str"),
+    path=dict(type="path"),
+    name=dict(type="str"),
+    content_type=dict(type="str"),
+)
+ARGUMENT_RULES = dict(
+    required_one_of=[("number", "correlation_id")],
+    required_by={"name": ("path",), "content_type": ("path",)},
+)
+
+
+def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
+        warn: t.Callable[[str], None]) -> dict[str, t.Any]:
+    kind = params["kind"]
+    record = wf.find_existing(backend, kind, params.get("number"), params.get("correlation_id"))
+    if record is None:
+        raise ItsmValidationError("correlation_id", params.get("correlation_id"),
+                                  f"no {kind} holds this correlation id; give an existing {kind}'s number")
+    before = backend.attachments(kind, record)
+    if not params.get("path"):
+        return dict(changed=False, record=record, attachments=before)
+    changed, attachment = backend.add_attachment(kind, record, params["path"], params.get("name"),
+                                                 params.get("content_type"), check_mode=check_mode)
+    if not changed:
+        after = before
+    elif check_mode:
+        after = [item for item in before if item["name"] != attachment["name"]] + [attachment]
+    else:
+        after = backend.attachments(kind, record)
+    return dict(changed=changed, record=record, attachment=attachment, attachments=after,
+                diff={"before": _summary(before), "after": _summary(after)})
+
+
+def _summary(items: list[dict[str, t.Any]]) -> dict[str, t.Any]:
+    return {"attachments": {item["name"]: item["sha256"] for item in items}}

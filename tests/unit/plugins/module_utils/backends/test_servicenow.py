@@ -1,0 +1,362 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, opsgate.itsm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The servicenow backend against the simulator: request counts, faults, auth methods, secrets.
+
+What every backend shares is in test_contract.py; this file holds what is ServiceNow's own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+
+import pytest
+import requests
+
+from ansible_collections.opsgate.itsm.plugins.module_utils._errors import (
+    ItsmAuthError, ItsmError, ItsmNotFoundError, ItsmTransientError, ItsmTransitionError, ItsmUnavailableError)
+from ansible_collections.opsgate.itsm.plugins.module_utils.backends.servicenow import ServiceNowBackend
+from tests.unit.plugins.module_utils.backends import sn_sim
+
+TEMPLATE = "Patch Linux servers - 1"
+
+
+@pytest.fixture
+def sim():
+    running = sn_sim.simulator()
+    running.admin("POST", "reset", {})
+    yield running
+    running.admin("POST", "reset", {})
+
+
+@pytest.fixture
+def make(sim):
+    built, warnings = [], []
+
+    def build(**options) -> ServiceNowBackend:
+        backend = ServiceNowBackend(sn_sim.settings(sim, **options), warn=warnings.append, sleep=lambda s: None)
+        built.append(backend)
+        return backend
+
+    build.warnings = warnings
+    yield build
+    for backend in built:
+        backend.close()
+
+
+def requests_since(sim, mark: int) -> list[dict]:
+    return [item for item in sim.admin("GET", "requests")["requests"] if item["seq"] > mark]
+
+
+def last_seq(sim) -> int:
+    logged = sim.admin("GET", "requests")["requests"]
+    return logged[-1]["seq"] if logged else 0
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def admin_post(sim, path: str, body) -> dict:
+    answer = requests.post(f"{sim.url}{path}", json=body, auth=(sim.username, sim.password), verify=sim.cert,
+                           timeout=30)
+    answer.raise_for_status()
+    return answer.json()["result"]
+
+
+def table_rows(sim, table: str, query: str) -> list[dict]:
+    answer = requests.get(f"{sim.url}/api/now/table/{table}", params={"sysparm_query": query},
+                          auth=(sim.username, sim.password), verify=sim.cert, timeout=30)
+    return answer.json()["result"]
+
+
+# -- request counts ------------------------------------------------------------------------------
+
+def test_create_change_with_cis_takes_at_most_three_requests(sim, make):
+    backend = make()
+    mark = last_seq(sim)
+
+    change = backend.create("change", {"short_description": "patch", "assignment_group": "Network",
+                                       "configuration_items": ["web01", "web02"]})
+
+    assert len(requests_since(sim, mark)) <= 3
+    assert change["configuration_items"] == ["web01", "web02"]
+    assert backend.get("change", id=change["id"]) == change
+
+
+def test_update_and_transition_take_at_most_two_requests_each(sim, make):
+    backend = make()
+    change = backend.create("change", {"short_description": "patch"})
+    fresh = make()
+
+    mark = last_seq(sim)
+    updated = fresh.update("change", change, {"description": "now with a plan", "assignment_group": "Network"})
+    assert len(requests_since(sim, mark)) <= 2
+
+    mark = last_seq(sim)
+    moved = fresh.transition("change", updated, "assess")
+    assert len(requests_since(sim, mark)) <= 2
+    assert (moved["state"], moved["approval"]) == ("assess", "requested")
+
+
+def test_gate_poll_reads_change_approvals_cis_and_blackouts_in_three_requests(sim, make):
+    backend = make()
+    change = backend.create("change", {"short_description": "gate", "configuration_items": ["web01"],
+                                       "correlation_id": unique("gate")})
+    mark = last_seq(sim)
+
+    record = backend.get("change", number=change["number"])
+    backend.approvals(record)
+    cis = backend.affected_cis(record)
+    backend.blackouts("2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", record)
+
+    assert cis == ["web01"]
+    assert len(requests_since(sim, mark)) == 3
+
+
+def test_find_reads_pages_not_records(sim, make):
+    backend = make()
+    group = "contract-filters"
+    marker = unique("page")
+    for _ in range(3):
+        backend.create("change", {"short_description": marker, "assignment_group": group,
+                                  "configuration_items": ["db01"]})
+    mark = last_seq(sim)
+
+    found = list(backend.find("change", {"assignment_group": group}))
+
+    assert sum(1 for record in found if record["short_description"] == marker) == 3
+    assert all(record["configuration_items"] == ["db01"] for record in found if record["short_description"] == marker)
+    assert len(requests_since(sim, mark)) <= 2 * (len(found) // 100 + 1)
+
+
+def test_name_lookups_are_cached_for_the_backends_life(sim, make):
+    backend = make()
+    backend.create("incident", {"short_description": "one", "assignment_group": "Network", "caller": "itil"})
+    mark = last_seq(sim)
+
+    backend.create("incident", {"short_description": "two", "assignment_group": "Network", "caller": "itil"})
+
+    assert [item["method"] for item in requests_since(sim, mark)] == ["POST"]
+
+
+def test_unknown_name_is_an_error_naming_the_option(make):
+    with pytest.raises(ItsmNotFoundError) as caught:
+        make().create("change", {"short_description": "x", "assignment_group": "No Such Group"})
+    assert "assignment_group" in str(caught.value) and "No Such Group" in str(caught.value)
+
+
+# -- instance behaviour --------------------------------------------------------------------------
+
+def test_business_rule_refusal_names_change_transition_and_instance_message(make):
+    backend = make()
+    change = backend.create("change", {"short_description": "jump", "assignment_group": "Network"})
+
+    with pytest.raises(ItsmTransitionError) as caught:
+        backend.transition("change", change, "implement")
+    message = str(caught.value)
+    assert change["number"] in message and "from new to implement" in message
+    assert "Change Model: Check State Transition" in message
+
+
+def test_rejection_comments_are_listed_with_the_approval(make):
+    backend = make()
+    change = backend.transition("change", backend.create("change", {"short_description": "x"}), "assess",
+                                {"assignment_group": "Network"})
+
+    rejected = backend.decide_approval(change, "admin", "rejected", "no backout plan")
+
+    assert (rejected["state"], rejected["approval"]) == ("new", "rejected")
+    decided = [item for item in backend.approvals(rejected) if item["state"] == "rejected"]
+    assert [(item["approver"], item["comments"]) for item in decided] == [("admin", "no backout plan")]
+
+
+def test_template_reads_the_version_and_standard_change_copies_it(make):
+    backend = make()
+
+    template = backend.template(TEMPLATE)
+    change = backend.create("change", {"template": TEMPLATE, "short_description": "patch batch 7"})
+
+    assert template["fields"]["description"].startswith("Apply the monthly OS patch")
+    assert (change["type"], change["approval"], change["template"]) == ("standard", "approved", TEMPLATE)
+    assert change["description"] == template["fields"]["description"]
+    assert change["short_description"] == "patch batch 7"
+    assert backend.template("No such template") is None
+    with pytest.raises(ItsmUnavailableError):
+        backend.put_template("mine", {"short_description": "x"})
+
+
+def test_blackouts_expand_schedule_spans_and_read_conflicts(sim, make):
+    backend = make()
+    name = unique("freeze")
+    schedule = admin_post(sim, "/api/now/table/cmn_schedule_blackout", {"name": name, "time_zone": "Europe/Paris"})
+    admin_post(sim, "/api/now/table/cmn_schedule_span", {
+        "schedule": schedule["sys_id"], "name": "year end", "start_date_time": "20261224T000000",
+        "end_date_time": "20261226T000000"})
+    change = backend.create("change", {"short_description": "x", "configuration_items": ["web03"],
+                                       "start_date": "2026-12-24T10:00:00Z", "end_date": "2026-12-24T12:00:00Z"})
+    admin_post(sim, f"/api/sn_chg_rest/change/{change['id']}/conflict", None)
+
+    found = backend.blackouts("2026-12-20T00:00:00Z", "2026-12-31T00:00:00Z", change)
+
+    mine = [item for item in found if item["name"] == name]
+    assert {"name": name, "start": "2026-12-23T23:00:00Z", "end": "2026-12-25T23:00:00Z", "source": "servicenow",
+            "reason": f"blackout schedule {name!r}, entry 'year end'"} in mine
+    assert any(item["source"] == "servicenow conflict" for item in mine)
+    assert backend.blackouts("2027-02-01T00:00:00Z", "2027-02-02T00:00:00Z") == []
+
+
+def test_attachment_is_idempotent_by_sha256(make, tmp_path):
+    backend = make()
+    incident = backend.create("incident", {"short_description": "logs"})
+    path = tmp_path / "trace.txt"
+    path.write_bytes(b"stack trace\n")
+
+    changed, first = backend.add_attachment("incident", incident, str(path))
+    again, second = backend.add_attachment("incident", incident, str(path))
+    path.write_bytes(b"another trace\n")
+    replaced, third = backend.add_attachment("incident", incident, str(path))
+
+    assert (changed, again, replaced) == (True, False, True)
+    assert first == second and first["sha256"] == hashlib.sha256(b"stack trace\n").hexdigest()
+    assert first["content_type"] == "text/plain"
+    assert [item["sha256"] for item in backend.attachments("incident", incident)] == [third["sha256"]]
+
+
+# -- faults: exactly one record, or a clear error ------------------------------------------------
+
+FAULTS = [
+    {"kind": "rate_limit", "retry_after": 1, "count": 2},
+    {"kind": "status", "status": 502, "count": 1},
+    {"kind": "status", "status": 503, "count": 2},
+    {"kind": "status", "status": 504, "count": 1},
+    {"kind": "txn_cancel", "count": 1},
+    {"kind": "reset", "count": 1},
+    {"kind": "reset", "stage": "headers", "count": 1},
+]
+
+
+@pytest.mark.parametrize("with_correlation", [True, False], ids=["correlation_id", "sys_id"])
+@pytest.mark.parametrize("fault", FAULTS, ids=lambda f: f"{f['kind']}-{f.get('status') or f.get('stage', '')}")
+def test_a_faulted_create_writes_exactly_one_record(sim, make, fault, with_correlation):
+    backend = make(token="not-used", password=None, username=None, api_key=sim.api_key)
+    marker = unique("fault")
+    sim.admin("POST", "faults", dict(fault, method="POST", path="/api/now/table/incident"))
+
+    fields = {"short_description": marker}
+    if with_correlation:
+        fields["correlation_id"] = marker
+    created = backend.create("incident", fields)
+
+    rows = table_rows(sim, "incident", f"short_description={marker}")
+    assert [row["number"] for row in rows] == [created["number"]]
+    assert sim.api_key not in " ".join(make.warnings)
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=lambda f: f"{f['kind']}-{f.get('status') or f.get('stage', '')}")
+def test_a_faulted_read_succeeds_after_retries(sim, make, fault):
+    backend = make()
+    incident = backend.create("incident", {"short_description": unique("read")})
+    sim.admin("POST", "faults", dict(fault, method="GET", path="/api/now/table/incident"))
+
+    assert backend.get("incident", number=incident["number"]) == incident
+
+
+@pytest.mark.parametrize("fault", [{"kind": "rate_limit", "retry_after": 1}, {"kind": "status", "status": 503},
+                                   {"kind": "reset"}, {"kind": "txn_cancel", "status": 500}],
+                         ids=["rate_limit", "503", "reset", "txn_cancel"])
+@pytest.mark.parametrize("auth", ["basic", "oauth", "token", "api_key"])
+def test_a_lasting_fault_fails_clearly_without_secrets(sim, make, fault, auth):
+    options = _auth_options(sim, auth)
+    backend = make(retries=2, **options)
+    backend.get("incident", number="INC0000000")  # authenticated once, so an OAuth token is in play too
+    sim.admin("POST", "faults", dict(fault, count=0, path="/api/now/table/incident"))
+
+    with pytest.raises(ItsmError) as caught:
+        backend.create("incident", {"short_description": "never", "correlation_id": unique("lasting")})
+
+    assert isinstance(caught.value, ItsmTransientError)
+    assert "create incident" in str(caught.value)
+    _assert_no_secret(sim, backend, [str(caught.value), repr(caught.value.details)] + make.warnings)
+
+
+# -- authentication ------------------------------------------------------------------------------
+
+def _auth_options(sim, method: str) -> dict:
+    if method == "basic":
+        return {}
+    if method == "oauth":
+        return {"client_id": sim.client_id, "client_secret": sim.client_secret}
+    if method == "oauth_client_credentials":
+        return {"client_id": sim.client_id, "client_secret": sim.client_secret, "username": None, "password": None}
+    if method == "api_key":
+        return {"api_key": sim.api_key, "username": None, "password": None}
+    token = requests.post(f"{sim.url}/oauth_token.do", verify=sim.cert, timeout=30, data={
+        "grant_type": "password", "client_id": sim.client_id, "client_secret": sim.client_secret,
+        "username": sim.username, "password": sim.password}).json()["access_token"]
+    return {"token": token, "username": None, "password": None}
+
+
+def _assert_no_secret(sim, backend, texts) -> None:
+    secrets = [sim.password, sim.client_secret, sim.api_key] + [s for s in backend.http.secrets if s]
+    if backend.http._token:
+        secrets.append(backend.http._token)
+    for text in texts:
+        for secret in secrets:
+            assert secret not in text, (secret, text)
+
+
+@pytest.mark.parametrize("auth", ["basic", "oauth", "oauth_client_credentials", "token", "api_key"])
+def test_every_auth_method_reads_and_writes(sim, make, auth):
+    backend = make(**_auth_options(sim, auth))
+
+    incident = backend.create("incident", {"short_description": f"via {auth}"})
+
+    assert backend.get("incident", id=incident["id"]) == incident
+    assert backend.http.auth_method == auth.split("_client")[0]
+
+
+def test_oauth_token_is_reused_and_refreshed_once_after_expiry(sim, make):
+    options = _auth_options(sim, "oauth")
+    first, second = make(**options), make(**options)
+    first.get("incident", number="INC0000000")
+    second.get("incident", number="INC0000000")
+    assert sim.request_count("POST", "/oauth_token.do") <= 1
+
+    sim.admin("POST", "clock", {"offset_seconds": 4000})
+    second.get("incident", number="INC0000000")
+
+    assert sim.request_count("POST", "/oauth_token.do") <= 2
+    assert second.http._token is not None
+
+
+@pytest.mark.parametrize("auth", ["basic", "oauth", "token", "api_key"])
+def test_wrong_credentials_fail_as_auth_errors_without_the_secret(sim, make, auth):
+    wrong = {"basic": {"password": "wrong-pass-123"}, "oauth": {"client_id": sim.client_id,
+                                                              "client_secret": "wrong-secret-123"},
+             "token": {"token": "wrong-token-123", "password": None},
+             "api_key": {"api_key": "wrong-key-123", "password": None}}[auth]
+    backend = make(**wrong)
+
+    with pytest.raises(ItsmAuthError) as caught:
+        backend.get("incident", number="INC0000000")
+
+    assert "123" not in str(caught.value)
+    assert auth.split("_")[0] in str(caught.value) or "OAuth" in str(caught.value)
+
+
+def test_tls_is_verified_by_default(sim, make, monkeypatch):
+    monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    with pytest.raises(ItsmError) as caught:
+        make(ca_path=None).get("incident", number="INC0000000")
+    assert "ca_path" in str(caught.value)
+
+
+def test_validate_certs_false_is_honoured_even_with_a_ca_bundle_variable(sim, make, monkeypatch, tmp_path):
+    bogus = tmp_path / "other.pem"
+    bogus.write_text("")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bogus))
+
+    assert make(ca_path=None, validate_certs=False).get("incident", number="INC0000000") is None

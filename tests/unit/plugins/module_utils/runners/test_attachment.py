@@ -1,0 +1,92 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, opsgate.itsm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The attachment module's run() against a real local store."""
+
+import hashlib
+
+import pytest
+
+from ansible_collections.opsgate.itsm.plugins.module_utils._errors import ItsmNotFoundError, ItsmValidationError
+from ansible_collections.opsgate.itsm.plugins.module_utils.runners import attachment
+
+
+@pytest.fixture
+def change(local_backend):
+    return local_backend.create("change", {"short_description": "deploy"})
+
+
+@pytest.fixture
+def log_file(tmp_path):
+    path = tmp_path / "run.log"
+    path.write_bytes(b"deploy ok\n")
+    return path
+
+
+def test_attaches_a_file_and_reports_its_sha256(task, change, log_file):
+    result = task(attachment, number=change["number"], path=str(log_file))
+
+    assert result["changed"] is True
+    assert result["attachment"]["name"] == "run.log"
+    assert result["attachment"]["sha256"] == hashlib.sha256(b"deploy ok\n").hexdigest()
+    assert result["attachment"]["size"] == 10
+    assert result["attachment"]["content_type"] == "application/octet-stream"
+    assert [item["name"] for item in result["attachments"]] == ["run.log"]
+    assert result["diff"]["after"] == {"attachments": {"run.log": result["attachment"]["sha256"]}}
+
+
+def test_same_content_again_changes_nothing(task, change, log_file):
+    first = task(attachment, number=change["number"], path=str(log_file))
+    again = task(attachment, number=change["number"], path=str(log_file))
+
+    assert again["changed"] is False
+    assert again["attachment"] == first["attachment"]
+    assert len(again["attachments"]) == 1
+
+
+def test_new_content_under_the_same_name_replaces_the_old_attachment(task, change, log_file):
+    task(attachment, number=change["number"], path=str(log_file))
+    log_file.write_bytes(b"deploy failed\n")
+
+    result = task(attachment, number=change["number"], path=str(log_file))
+
+    assert result["changed"] is True
+    assert [item["sha256"] for item in result["attachments"]] == [hashlib.sha256(b"deploy failed\n").hexdigest()]
+
+
+def test_check_mode_reports_the_upload_without_storing_it(task, local_backend, change, log_file):
+    result = task(attachment, check_mode=True, number=change["number"], path=str(log_file), name="x.txt")
+
+    assert result["changed"] is True
+    assert result["attachment"]["id"] is None
+    assert result["attachment"]["content_type"] == "text/plain"
+    assert local_backend.attachments("change", change) == []
+
+
+def test_without_path_lists_and_changes_nothing(task, local_backend, change, log_file):
+    local_backend.add_attachment("change", change, str(log_file))
+
+    result = task(attachment, number=change["number"])
+
+    assert result["changed"] is False
+    assert [item["name"] for item in result["attachments"]] == ["run.log"]
+
+
+def test_incident_attachments_are_kept_apart_from_changes(task, local_backend, log_file):
+    incident = local_backend.create("incident", {"short_description": "down", "correlation_id": "inc-att"})
+
+    result = task(attachment, kind="incident", correlation_id="inc-att", path=str(log_file))
+
+    assert result["changed"] is True
+    assert result["record"]["number"] == incident["number"]
+
+
+def test_unreadable_file_is_refused_naming_the_path(task, change, tmp_path):
+    with pytest.raises(ItsmValidationError) as caught:
+        task(attachment, number=change["number"], path=str(tmp_path / "missing.log"))
+    assert "path" in str(caught.value) and "missing.log" in str(caught.value)
+
+
+def test_unknown_record_is_an_error(task):
+    with pytest.raises(ItsmNotFoundError):
+        task(attachment, number="CHG9999999", path="/etc/hostname")

@@ -1,0 +1,281 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, opsgate.itsm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""_http.HttpClient against a tiny scripted HTTP server on loopback (no simulator, no sleeping)."""
+
+from __future__ import annotations
+
+import email.utils
+import http.server
+import json
+import threading
+import time
+
+import pytest
+
+from ansible_collections.opsgate.itsm.plugins.module_utils import _http
+from ansible_collections.opsgate.itsm.plugins.module_utils._errors import (
+    ItsmAuthError, ItsmNotFoundError, ItsmTransientError, ItsmUnavailableError, ItsmValidationError)
+from ansible_collections.opsgate.itsm.plugins.module_utils._options import ConnectionSettings
+
+SECRET = "pa55-w0rd-xyz"
+
+
+class Script:
+    """Answers in order: each item is (status, headers, body); the last one repeats."""
+
+    def __init__(self):
+        self.answers: list[tuple[int, dict, str]] = []
+        self.seen: list[dict] = []
+
+
+@pytest.fixture
+def server():
+    script = Script()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def _answer(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            script.seen.append({"method": self.command, "path": self.path, "headers": dict(self.headers),
+                                "body": self.rfile.read(length).decode()})
+            status, headers, body = script.answers.pop(0) if len(script.answers) > 1 else script.answers[0]
+            data = body.encode()
+            self.send_response(status)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_PATCH = _answer
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    script.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    yield script
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def ok(result=None):
+    return (200, {"Content-Type": "application/json"}, json.dumps({"result": result or {}}))
+
+
+def failure(status, message="boom", detail=None, headers=None):
+    return (status, dict(headers or {}, **{"Content-Type": "application/json"}),
+            json.dumps({"error": {"message": message, "detail": detail}, "status": "failure"}))
+
+
+def client(script, slept=None, **options):
+    values = dict(backend="servicenow", url=script.url, username="admin", password=SECRET, retries=3, timeout=5.0)
+    values.update(options)
+    warnings = []
+    made = _http.HttpClient(ConnectionSettings(**values), warnings.append,
+                            sleep=(slept.append if slept is not None else lambda s: None), rng=lambda: 0.5)
+    made.warnings = warnings
+    return made
+
+
+def test_retries_429_honouring_retry_after_seconds(server):
+    server.answers = [failure(429, "Rate limit exceeded", headers={"Retry-After": "7"}), ok({"n": 1})]
+    slept = []
+    http = client(server, slept)
+
+    answer = http.request("GET", "/api/now/table/incident")
+
+    assert answer.body == {"result": {"n": 1}}
+    assert slept == [7.0]
+    assert http.count == 2 and http.retried == 1
+    assert "retrying in 7.0 s" in http.warnings[0]
+
+
+def test_retry_after_as_an_http_date(server):
+    when = email.utils.formatdate(time.time() + 20, usegmt=True)
+    server.answers = [failure(503, headers={"Retry-After": when}), ok()]
+    slept = []
+
+    client(server, slept).request("GET", "/x")
+
+    assert 17 <= slept[0] <= 21
+
+
+def test_backoff_grows_between_attempts_without_retry_after(server):
+    server.answers = [failure(502), failure(504), failure(503), ok()]
+    slept = []
+
+    client(server, slept).request("GET", "/x")
+
+    assert slept == [0.5, 1.0, 2.0]  # rng 0.5 is the midpoint: no jitter either way
+
+
+def test_gives_up_after_retries_with_a_clear_message(server):
+    server.answers = [failure(503, "Service Unavailable")]
+    http = client(server, retries=2)
+
+    with pytest.raises(ItsmTransientError) as caught:
+        http.request("GET", "/x", what="read incident INC1")
+
+    assert "read incident INC1 failed after 3 attempt(s)" in str(caught.value)
+    assert http.count == 3
+
+
+def test_a_retry_after_beyond_the_budget_fails_at_once(server):
+    server.answers = [failure(429, headers={"Retry-After": "3600"})]
+    http = client(server, timeout=1.0, retries=5)
+
+    with pytest.raises(ItsmTransientError) as caught:
+        http.request("GET", "/x")
+
+    assert http.count == 1
+    assert "budget" in str(caught.value)
+
+
+def test_transaction_cancelled_body_is_transient_even_with_200(server):
+    server.answers = [(200, {}, '{"result":[{"a":"1"}],"error":{"message":"Transaction cancelled: maximum '
+                       'execution time exceeded"},"status":"failure"}'), ok({"a": "2"})]
+
+    assert client(server).request("GET", "/x").body == {"result": {"a": "2"}}
+
+
+def test_post_is_not_resent_after_an_ambiguous_failure_without_recover(server):
+    server.answers = [failure(502), ok()]
+    http = client(server)
+
+    with pytest.raises(ItsmTransientError) as caught:
+        http.request("POST", "/api/now/table/incident", json_body={"a": 1}, what="create incident")
+
+    assert http.count == 1
+    assert "may have been carried out" in str(caught.value)
+
+
+def test_post_is_resent_after_a_429_which_nothing_ran(server):
+    server.answers = [failure(429, headers={"Retry-After": "1"}), (201, {}, '{"result": {"sys_id": "x"}}')]
+    http = client(server)
+
+    assert http.request("POST", "/t", json_body={}).status == 201
+    assert http.count == 2
+
+
+def test_recover_finding_the_record_ends_the_retry(server):
+    server.answers = [failure(504), (201, {}, '{"result": {"sys_id": "second"}}')]
+    found = _http.Response(201, {}, {"result": {"sys_id": "first"}}, "")
+
+    answer = client(server).request("POST", "/t", json_body={}, recover=lambda: found)
+
+    assert answer is found
+    assert len(server.seen) == 1
+
+
+def test_recover_finding_nothing_resends(server):
+    server.answers = [failure(504), (201, {}, '{"result": {"sys_id": "second"}}')]
+
+    answer = client(server).request("POST", "/t", json_body={}, recover=lambda: None)
+
+    assert answer.body["result"]["sys_id"] == "second"
+    assert len(server.seen) == 2
+
+
+def test_error_statuses_map_to_the_error_tree_and_never_quote_the_password(server):
+    server.answers = [failure(401, "User Not Authenticated", f"bad password {SECRET}")]
+    with pytest.raises(ItsmAuthError) as caught:
+        client(server).request("GET", "/x")
+    assert SECRET not in str(caught.value) and "********" in str(caught.value)
+    assert "basic authentication as admin" in str(caught.value)
+
+    server.answers = [failure(404, "No Record found")]
+    with pytest.raises(ItsmNotFoundError):
+        client(server).request("GET", "/x")
+
+    server.answers = [failure(403, "Operation Failed", "Business Rule 'X'")]
+    with pytest.raises(_http.ItsmHttpError) as caught:
+        client(server).request("PATCH", "/x", json_body={})
+    assert (caught.value.status, caught.value.reason) == (403, "Operation Failed: Business Rule 'X'")
+
+
+def test_oauth_token_is_fetched_once_and_refreshed_once_on_401(server):
+    _http._TOKENS.clear()
+    token = (200, {}, json.dumps({"access_token": "tok-1", "expires_in": 1799}))
+    server.answers = [token, ok(), failure(401, "User Not Authenticated"), token, ok()]
+    http = client(server, client_id="cid", client_secret="csecret-987")
+
+    http.request("GET", "/a")
+    http.request("GET", "/b")
+
+    methods = [(item["method"], item["path"]) for item in server.seen]
+    assert methods == [("POST", "/oauth_token.do"), ("GET", "/a"), ("GET", "/b"), ("POST", "/oauth_token.do"),
+                       ("GET", "/b")]
+    assert "grant_type=password" in server.seen[0]["body"]
+    assert server.seen[1]["headers"]["Authorization"] == "Bearer tok-1"
+    _http._TOKENS.clear()
+
+
+def test_oauth_refusal_names_the_client_but_not_the_secret(server):
+    _http._TOKENS.clear()
+    server.answers = [(401, {}, json.dumps({"error": "server_error", "error_description": "access_denied"}))]
+
+    with pytest.raises(ItsmAuthError) as caught:
+        client(server, client_id="cid", client_secret="csecret-987", password=None, username=None).request("GET", "/a")
+
+    assert "client_credentials" in str(caught.value) and "cid" in str(caught.value)
+    assert "csecret-987" not in str(caught.value)
+
+
+def test_api_key_and_bearer_headers(server):
+    server.answers = [ok()]
+    client(server, api_key="key-1", password=None).request("GET", "/a")
+    client(server, token="tok-2", password=None).request("GET", "/a")
+
+    assert server.seen[0]["headers"]["x-sn-apikey"] == "key-1"
+    assert server.seen[1]["headers"]["Authorization"] == "Bearer tok-2"
+
+
+def test_tls_settings_and_timeout_are_passed_on_every_call(server, monkeypatch):
+    calls = []
+    http = client(server, ca_path="/etc/custom-ca.pem", timeout=4.0)
+    real = http.session.request
+
+    def spy(method, url, **kwargs):
+        calls.append(kwargs)
+        return real(method, url, **dict(kwargs, verify=False))
+
+    monkeypatch.setattr(http.session, "request", spy)
+    server.answers = [ok()]
+    http.request("GET", "/a")
+    http.request("POST", "/b", json_body={})
+
+    assert [(c["verify"], c["timeout"]) for c in calls] == [("/etc/custom-ca.pem", 4.0)] * 2
+    assert client(server, validate_certs=False).verify is False
+
+
+def test_connection_refused_is_retried_then_reported(monkeypatch):
+    settings = ConnectionSettings(backend="servicenow", url="http://127.0.0.1:9", username="u", password=SECRET,
+                                  retries=1, timeout=2.0)
+    http = _http.HttpClient(settings, lambda m: None, sleep=lambda s: None)
+
+    with pytest.raises(ItsmTransientError) as caught:
+        http.request("POST", "/t", json_body={})
+
+    assert http.count == 2  # refused: never sent, so even a POST is safe to resend
+    assert SECRET not in str(caught.value)
+
+
+@pytest.mark.parametrize("options, option", [
+    ({"url": None}, "url"), ({"url": "ftp://x"}, "url"), ({"password": None}, "username"),
+    ({"client_id": "only-id"}, "client_secret")])
+def test_settings_are_checked_before_any_request(options, option):
+    values = dict(backend="servicenow", url="https://x.example", username="u", password="p")
+    values.update(options)
+    with pytest.raises(ItsmValidationError) as caught:
+        _http.HttpClient(ConnectionSettings(**values), lambda m: None)
+    assert caught.value.details["option"] == option
+
+
+def test_missing_requests_library_is_reported_as_unavailable(monkeypatch):
+    monkeypatch.setattr(_http, "requests", None)
+    with pytest.raises(ItsmUnavailableError) as caught:
+        _http.HttpClient(ConnectionSettings(url="https://x.example", username="u", password="p"), lambda m: None)
+    assert "requests" in str(caught.value)
