@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, opsgate.itsm contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
@@ -126,7 +126,7 @@ def measure(command: list[str], env: dict[str, str], output: str) -> Run:
     with open(output, "wb") as stream:
         started = time.perf_counter()
         process = subprocess.Popen(command, env=env, stdout=stream, stderr=subprocess.PIPE)
-        _, status, usage = os.wait4(process.pid, 0)
+        status, usage = os.wait4(process.pid, 0)[1:]
         elapsed = time.perf_counter() - started
         process.returncode = os.waitstatus_to_exitcode(status)
         errors = process.stderr.read().decode(errors="replace")
@@ -220,7 +220,7 @@ def markdown(rows: list[dict[str, t.Any]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--backend", choices=sorted(TARGETS), default="local")
     parser.add_argument("--sizes", default="10000,100000", help="comma-separated CI counts")
     parser.add_argument("--page-size", type=int, default=1000)

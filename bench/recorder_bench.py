@@ -53,7 +53,7 @@ def main() -> None:
             stream.write(playbook(args.tasks))
         run(path, work, True)  # warm caches, create the store
         off, on = [], []
-        for _ in range(args.rounds):
+        for _unused in range(args.rounds):
             off.append(run(path, work, False))
             on.append(run(path, work, True))
     base, with_recorder = min(off), min(on)

@@ -27,7 +27,7 @@ import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-import tests.conftest  # noqa: E402,F401  (makes ansible_collections.opsgate.itsm importable from the checkout)
+import tests.conftest  # noqa: E402,F401  # pylint: disable=unused-import  (makes ansible_collections.opsgate.itsm importable from the checkout)
 
 from ansible_collections.opsgate.itsm.plugins.module_utils._options import ConnectionSettings  # noqa: E402
 from ansible_collections.opsgate.itsm.plugins.module_utils.backends.servicenow import ServiceNowBackend  # noqa: E402
@@ -43,7 +43,7 @@ ITSM_COLLECTION = {"create change with 2 CIs": "4 (+1 token with OAuth); CIs nee
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--auth", choices=("basic", "oauth"), default="basic")
     parser.add_argument("--write", action="store_true")
@@ -91,8 +91,8 @@ def run(sim: harness.RunningSimulator, rounds: int, auth: str) -> list[tuple[str
         "gate poll": lambda b, c: (b.approvals(b.get("change", number=c["number"])),
                                    b.affected_cis(c), b.blackouts("2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", c)),
         "set affected CIs": lambda b, c: b.set_affected_cis(c, cis[1:]),
-        "find 150 changes": lambda b, c: list(b.find("change", {"correlation_id": None, "number": None,
-                                                                 "state": ["new", "assess"]}, limit=150)),
+        "find 150 changes": lambda b, c: list(b.find(
+            "change", {"correlation_id": None, "number": None, "state": ["new", "assess"]}, limit=150)),
         "add attachment (64 KiB)": lambda b, c: b.add_attachment("change", c, attachment),
         "create incident": lambda b, c: b.create("incident", {"short_description": "bench", "caller": "itil",
                                                               "assignment_group": group}),

@@ -185,4 +185,3 @@ options:
       - section: opsgate_itsm
         key: local_db
 """
-

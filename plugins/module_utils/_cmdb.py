@@ -209,7 +209,7 @@ class Hostnames:
                             + (f" and {more} more" if more > 0 else ""))
         if self.unnamed:
             listed = ", ".join(self.unnamed[:_LISTED]) + (f" and {len(self.unnamed) - _LISTED} more"
-                                                           if len(self.unnamed) > _LISTED else "")
+                                                          if len(self.unnamed) > _LISTED else "")
             messages.append(f"{len(self.unnamed)} CIs have none of the hostnames fields ({', '.join(sources)}) "
                             f"and were left out: {listed}")
         return messages
@@ -322,7 +322,7 @@ def ordered_pages(fetch: t.Callable[[int], Page], page_size: int, workers: int) 
     if total is None or workers <= 1:
         index = 1
         while len(items) == page_size and (total is None or index * page_size < total):
-            items, _ = fetch(index)
+            items = fetch(index)[0]
             yield from items
             index += 1
         return
@@ -333,7 +333,7 @@ def ordered_pages(fetch: t.Callable[[int], Page], page_size: int, workers: int) 
         pending = [pool.submit(fetch, index) for index in _take(remaining, workers)]
         try:
             while pending:
-                items, _ = pending.pop(0).result()
+                items = pending.pop(0).result()[0]
                 pending.extend(pool.submit(fetch, index) for index in _take(remaining, 1))
                 yield from items
         finally:
@@ -342,4 +342,4 @@ def ordered_pages(fetch: t.Callable[[int], Page], page_size: int, workers: int) 
 
 
 def _take(iterator: t.Iterator[int], count: int) -> list[int]:
-    return [index for _, index in zip(range(count), iterator)]
+    return [index for _unused, index in zip(range(count), iterator)]

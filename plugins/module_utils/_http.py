@@ -355,7 +355,7 @@ def _maybe_sent(exc: Exception) -> bool:
     """False only when the failure shows no connection was ever made (refused, DNS)."""
     text = str(exc)
     return not any(marker in text for marker in ("NewConnectionError", "Name or service not known",
-                                                  "Connection refused", "nodename nor servname"))
+                                                 "Connection refused", "nodename nor servname"))
 
 
 def _short(exc: Exception) -> str:

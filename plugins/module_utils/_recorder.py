@@ -84,7 +84,7 @@ class Settings:
 def check_key_template(template: str) -> None:
     """Refuse a correlation-key template naming an unknown field, before the run starts."""
     try:
-        names = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+        names = [name for _literal, name, _spec, _conversion in string.Formatter().parse(template) if name is not None]
     except ValueError as exc:
         raise ItsmValidationError("incident_key", template, f"not a valid template ({exc})") from None
     unknown = [name for name in names if name not in KEY_FIELDS]

@@ -153,6 +153,11 @@ def test_normal_change_approval_flow(api, sim):
         (ADMIN_ID, "requested", "change_request")]
     assert patch(api, "change_request", change["sys_id"], state="-3").status_code == 403  # not approved yet
     assert patch(api, "sysapproval_approver", pending[0]["sys_id"], state="approved").status_code == 200
+    authorize = api.get(url(api, "change_request", change["sys_id"])).json()["result"]
+    assert (authorize["state"], authorize["approval"]) == ("-3", "requested")  # now the CAB's turn
+    cab_pending = approvals(api, change["sys_id"], "requested")
+    assert cab_pending and all(a["approver"] != pending[0]["approver"] or len(cab_pending) > 1 for a in cab_pending)
+    assert patch(api, "sysapproval_approver", cab_pending[0]["sys_id"], state="approved").status_code == 200
     final = api.get(url(api, "change_request", change["sys_id"])).json()["result"]
     assert (final["state"], final["approval"]) == ("-2", "approved") and final["approval_set"]
     for state in ("-1", "0"):
@@ -268,7 +273,10 @@ def test_change_api_state_errors_approvals_and_nextstates(api):
                               json={"state": "approved"})
     assert not_mine.status_code == 400
     approved = api.patch(chg(api, f"/{change_id}/approvals"), json={"state": "approved", "comments": "ok"})
-    assert approved.json()["result"]["state"]["value"] == -2.0
+    assert approved.json()["result"]["state"]["value"] == -3.0  # technical approval done; the CAB decides next
+    cab = requests.patch(chg(api, f"/{change_id}/approvals"), auth=("cab.approver", "cab"),
+                         json={"state": "approved", "comments": "CAB ok"}, verify=api.verify)
+    assert cab.json()["result"]["state"]["value"] == -2.0
 
 
 def test_change_api_standard_templates_and_models(api):

@@ -88,6 +88,7 @@ _V1_STATEMENTS = (
     "BEGIN SELECT RAISE(ABORT, 'approvals are append-only'); END",
 )
 
+
 def _v2(conn: sqlite3.Connection) -> None:
     """CMDB relationships (``source`` -- ``type`` --> ``target``, by CI name) for the inventory's relation groups."""
     conn.execute("CREATE TABLE ci_relations (source TEXT NOT NULL, type TEXT NOT NULL, target TEXT NOT NULL, "

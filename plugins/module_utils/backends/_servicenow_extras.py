@@ -194,7 +194,7 @@ def add_attachment(backend: ServiceNowBackend, kind: str, record: Record, path: 
 
     answer = backend.http.request(
         "POST", f"{ATTACHMENT_API}/file", params={"table_name": mapping.TABLES[kind],
-                                                 "table_sys_id": backend._id_of(kind, record), "file_name": name},
+                                                  "table_sys_id": backend._id_of(kind, record), "file_name": name},
         data=content, headers={"Content-Type": content_type}, idempotent=False, recover=recover,
         what=f"attach {name} to {record.get('number')}")
     for item in same:
@@ -202,7 +202,7 @@ def add_attachment(backend: ServiceNowBackend, kind: str, record: Record, path: 
     new_id = answer.body["result"]["sys_id"]
     added = [item for item in attachments(backend, kind, record) if item["id"] == new_id]
     return True, added[0] if added else {"id": new_id, "name": name, "size": len(content), "sha256": digest,
-                                          "content_type": content_type, "created": None, "url": None}
+                                         "content_type": content_type, "created": None, "url": None}
 
 
 def _attachment(row: t.Mapping[str, t.Any]) -> Record:

@@ -408,7 +408,6 @@ class LocalBackend(ItsmBackend):
         record["fields"] = dict(row.get("fields") or {})
         return record
 
-
     # -- CMDB for the inventory (contract: _base.iter_cmdb, ci_relations, put_ci, put_ci_relations) ----
 
     def iter_cmdb(self, ci_class: str | None = None, fields: t.Sequence[str] | None = None,

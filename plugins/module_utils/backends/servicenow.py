@@ -498,4 +498,3 @@ def _loads(text: str) -> t.Any:
 
 def _label(kind: str, record: Record) -> str:
     return record.get("number") or f"the new {kind}"
-

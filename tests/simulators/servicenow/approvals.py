@@ -2,9 +2,10 @@
 
 A normal change entering Assess, or an emergency change entering Authorize from New, asks the
 members of its assignment group (or of "CAB Approval" when the group has none) for approval.
-The first approval moves the change on (normal: Assess -> Authorize -> Scheduled; emergency:
-Authorize -> Scheduled) and marks the other pending approvals "No Longer Required"; a rejection
-sends the change back to New with approval=rejected.
+The first approval of a stage closes the stage's other pending approvals ("No Longer Required") and
+moves the change on: a normal change goes Assess -> Authorize, where the "CAB Approval" group is asked
+in turn, and the CAB's approval moves it on to Scheduled; an emergency change goes Authorize ->
+Scheduled. A rejection sends the change back to New with approval=rejected.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ if TYPE_CHECKING:
 CAB_GROUP = "CAB Approval"
 
 
-def approvers_for(inst: Instance, change: dict) -> list[str]:
+def approvers_for(inst: Instance, change: dict, cab_only: bool = False) -> list[str]:
     members = inst.schema["sys_user_grmember"]
     users = inst.schema["sys_user"]
-    group_ids = [change["assignment_group"]] if change.get("assignment_group") else []
+    group_ids = [change["assignment_group"]] if change.get("assignment_group") and not cab_only else []
     cab = inst.store.find(inst.schema["sys_user_group"], name=CAB_GROUP)
     if cab:
         group_ids.append(cab[0]["sys_id"])
@@ -47,10 +48,10 @@ def on_change_state(inst: Instance, old: dict, new: dict) -> None:
         _close_pending(inst, new["sys_id"], "cancelled")
 
 
-def request(inst: Instance, change: dict) -> None:
+def request(inst: Instance, change: dict, cab_only: bool = False) -> None:
     changes = inst.schema["change_request"]
     _close_pending(inst, change["sys_id"], "not_required")
-    approver_ids = approvers_for(inst, change)
+    approver_ids = approvers_for(inst, change, cab_only)
     if not approver_ids:
         inst.update(SYSTEM, changes, change["sys_id"], {"approval": "approved", "approval_set": inst.clock.now_str()},
                     system=True)
@@ -74,6 +75,11 @@ def on_decision(inst: Instance, user: User, approval: dict) -> None:
     if change is None or change.get("approval") != "requested":
         return
     _close_pending(inst, change["sys_id"], "not_required")
+    if decision == "approved" and change["type"] == "normal" and change["state"] == "-4":
+        # The assess stage is approved; the change model then asks the CAB in authorize.
+        inst.update(SYSTEM, changes, change["sys_id"], {"state": "-3", "approval": "approved"}, system=True)
+        request(inst, inst.store.get(changes, change["sys_id"]), cab_only=True)
+        return
     if decision == "approved":
         inst.update(SYSTEM, changes, change["sys_id"], {"approval": "approved", "approval_set": inst.clock.now_str()},
                     system=True)

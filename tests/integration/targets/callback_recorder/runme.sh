@@ -4,7 +4,6 @@
 # outbox flushed afterwards; and a run under ansible-runner, as AWX runs jobs. Every record exactly once.
 set -eux
 cd "$(dirname "$0")"
-HERE=$(pwd)
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 PYTHON=$(command -v python)

@@ -241,7 +241,7 @@ def test_version_1_store_gains_the_relations_table(tmp_path):
     store = _local_schema.open_store(path, 5, create=False)
     tables = {row[0] for row in store.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert "ci_relations" in tables
-    assert store.execute("SELECT max(version) FROM schema_version").fetchone()[0] == 2
+    assert store.execute("SELECT max(version) FROM schema_version").fetchone()[0] == _local_schema.SCHEMA_VERSION
     store.close()
 
 

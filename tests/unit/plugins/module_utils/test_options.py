@@ -57,7 +57,7 @@ def test_plugin_fragment_reads_the_same_env_and_ini():
 def test_settings_from_plugin_and_module_agree():
     values = {"backend": "servicenow", "url": "https://x.example", "password": "s3cret", "retries": 5}
     from_module = ConnectionSettings.from_mapping(values)
-    from_plugin = ConnectionSettings.from_plugin(lambda name: values.get(name))
+    from_plugin = ConnectionSettings.from_plugin(values.get)
     assert from_module == from_plugin
     assert "s3cret" not in repr(from_module)
     assert from_module.secrets() == ["s3cret"]

@@ -152,7 +152,7 @@ def test_two_flushers_at_once_deliver_each_item_once(tmp_path):
         reports.append(ob.flush(ob.Outbox(box.path), backend, target, print))
         backend.close()
 
-    threads = [threading.Thread(target=flusher) for _ in range(3)]
+    threads = [threading.Thread(target=flusher) for _unused in range(3)]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -94,8 +94,6 @@ def local(make_local) -> LocalBackend:
 # it from assess straight to scheduled, where ServiceNow (and the canonical model) asks for a second, CAB
 # approval in authorize. Strict, so the mark fails as soon as the simulator models both stages.
 _SIMULATOR_GAPS = {
-    "test_normal_change_needs_two_approvals[servicenow]":
-        "simulator: one approval moves a normal change from assess to scheduled (no CAB stage in authorize)",
 }
 
 

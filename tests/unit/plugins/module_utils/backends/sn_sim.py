@@ -77,6 +77,10 @@ def _seed(sim: harness.RunningSimulator) -> None:
                 users[member] = post("sys_user", {"user_name": member, "name": member.replace(".", " ").title(),
                                                   "roles": "itil,approver_user", "active": "true"})
             post("sys_user_grmember", {"user": users[member], "group": group_id})
+    # The CAB stage of a normal change asks the "CAB Approval" group; the contract's CAB chair sits on it.
+    cab = session.get(f"{sim.url}/api/now/table/sys_user_group", params={"sysparm_query": "name=CAB Approval"},
+                      verify=sim.cert, timeout=30).json()["result"][0]["sys_id"]
+    post("sys_user_grmember", {"user": users["cab.chair"], "group": cab})
     for name in CONTRACT_CIS:
         post("cmdb_ci_linux_server", {"name": name})
     session.close()

@@ -100,7 +100,7 @@ def test_two_records_sharing_a_correlation_id_conflict_unless_open_only(backend)
 # -- find --------------------------------------------------------------------------------------
 
 def test_find_is_a_lazy_iterator_oldest_first(backend):
-    created = [new_change(backend, assignment_group="contract-find") for _ in range(3)]
+    created = [new_change(backend, assignment_group="contract-find") for _unused in range(3)]
 
     found = backend.find("change", {"assignment_group": "contract-find"})
 
@@ -227,7 +227,9 @@ def test_repeating_the_same_decision_changes_nothing(approvals_backend):
     again = backend.decide_approval(backend.get("change", id=change["id"]), "tech.lead", "approved", None)
 
     assert again == decided
-    assert len(backend.approvals(again)) == 1
+    # Pending requests to other approvers (ServiceNow lists the CAB's) are not decisions.
+    decisions = [a for a in backend.approvals(again) if a["state"] != "requested"]
+    assert [(a["approver"], a["state"]) for a in decisions] == [("tech.lead", "approved")]
 
 
 def test_rejection_returns_the_change_to_new(approvals_backend):

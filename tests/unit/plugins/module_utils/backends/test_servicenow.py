@@ -119,7 +119,7 @@ def test_find_reads_pages_not_records(sim, make):
     backend = make()
     group = "contract-filters"
     marker = unique("page")
-    for _ in range(3):
+    for _unused in range(3):
         backend.create("change", {"short_description": marker, "assignment_group": group,
                                   "configuration_items": ["db01"]})
     mark = last_seq(sim)
@@ -333,8 +333,8 @@ def test_oauth_token_is_reused_and_refreshed_once_after_expiry(sim, make):
 
 @pytest.mark.parametrize("auth", ["basic", "oauth", "token", "api_key"])
 def test_wrong_credentials_fail_as_auth_errors_without_the_secret(sim, make, auth):
-    wrong = {"basic": {"password": "wrong-pass-123"}, "oauth": {"client_id": sim.client_id,
-                                                              "client_secret": "wrong-secret-123"},
+    wrong = {"basic": {"password": "wrong-pass-123"},
+             "oauth": {"client_id": sim.client_id, "client_secret": "wrong-secret-123"},
              "token": {"token": "wrong-token-123", "password": None},
              "api_key": {"api_key": "wrong-key-123", "password": None}}[auth]
     backend = make(**wrong)

@@ -25,8 +25,8 @@ def test_create_then_rerun_is_idempotent(task):
 
 
 def test_update_changes_only_the_given_fields_and_null_removes_one(task):
-    task(configuration_item, name="web01", ci_class="linux_server", fields={"fqdn": "a", "ip_address": "10.0.0.1",
-                                                                          "rack": "r1"})
+    task(configuration_item, name="web01", ci_class="linux_server",
+         fields={"fqdn": "a", "ip_address": "10.0.0.1", "rack": "r1"})
     result = task(configuration_item, name="web01", fields={"ip_address": "10.0.0.2", "rack": None})
     assert result["changed"] is True
     [stored] = task.backend.iter_cmdb()
