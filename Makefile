@@ -108,6 +108,8 @@ no-sanity-ignores:
 	if [ -n "$$found" ]; then echo "sanity ignore entries are not allowed: $$found"; exit 1; fi
 
 integration: venv ## ansible-test integration on the controller (targets under tests/integration/targets/)
+	@# The change report target checks its HTML in Debian's headless chromium.
+	$(CI)/install_chromium.sh
 	@if compgen -G '$(ROOT)/tests/integration/targets/*/' >/dev/null; then \
 		$(CI)/ansible_test.sh $(VENV) integration $(INTEGRATION_ARGS); \
 	else echo "integration: no targets under tests/integration/targets/, nothing to run"; fi

@@ -27,7 +27,8 @@ import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-import tests.conftest  # noqa: E402,F401  # pylint: disable=unused-import  (makes ansible_collections.opsgate.itsm importable from the checkout)
+# Makes ansible_collections.opsgate.itsm importable from the checkout.
+import tests.conftest  # noqa: E402,F401  # pylint: disable=unused-import
 
 from ansible_collections.opsgate.itsm.plugins.module_utils._options import ConnectionSettings  # noqa: E402
 from ansible_collections.opsgate.itsm.plugins.module_utils.backends.servicenow import ServiceNowBackend  # noqa: E402

@@ -188,6 +188,7 @@ ci_class: linux_server
 filters:
   operational_status: operational
 
+---
 # web.cmdb.yml: ServiceNow web servers, named by FQDN, with the location's country as a group
 plugin: opsgate.itsm.cmdb
 backend: servicenow
@@ -206,6 +207,7 @@ cache_plugin: ansible.builtin.jsonfile
 cache_connection: ~/.cache/ansible-cmdb
 cache_timeout: 600
 
+---
 # change.cmdb.yml: only the hosts of an approved change, only inside its window
 plugin: opsgate.itsm.cmdb
 change: CHG0000042

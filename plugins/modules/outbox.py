@@ -11,7 +11,7 @@ short_description: Send, list or purge the records the recorder callback could n
 version_added: 0.1.0
 author: opsgate.itsm contributors (@opsgate)
 description:
-  - The M(opsgate.itsm.recorder) callback keeps what it could not deliver (the backend was down, a credential
+  - The P(opsgate.itsm.recorder#callback) callback keeps what it could not deliver (the backend was down, a credential
     had expired) in an outbox, a local SQLite file. This module sends those records, lists them, or removes
     them.
   - "O(action=flush) sends every pending item meant for the backend of this task's connection options, oldest

@@ -12,12 +12,14 @@ IFS=: read -r -a bases <<< "${ANSIBLE_COLLECTIONS_PATH:-}"
 for base in "${bases[@]}" "$(cd ../../../../../../.. && pwd)"; do
     if [ -n "$base" ] && [ -d "$base/ansible_collections/opsgate/itsm" ]; then
         export PYTHONPATH="$base${PYTHONPATH:+:$PYTHONPATH}"
+        COLLECTION_ROOT="$base/ansible_collections/opsgate/itsm"
         break
     fi
 done
 export ANSIBLE_CALLBACKS_ENABLED=opsgate.itsm.recorder
 export ITSM_BACKEND=local ITSM_LOCAL_DB="$WORK/itsm.sqlite" ITSM_OUTBOX="$WORK/outbox.sqlite"
 export ANSIBLE_HOST_KEY_CHECKING=False ANSIBLE_RETRY_FILES_ENABLED=False
+[ -n "${COLLECTION_ROOT:-}" ] || { echo "opsgate.itsm not found on ANSIBLE_COLLECTIONS_PATH"; exit 1; }
 unset JOB_ID CI_PIPELINE_ID GITHUB_RUN_ID ITSM_RECORDER_RUN_ID ITSM_CHANGE || true
 
 # 1. A run: the play fails (web2 failed, ghost unreachable), the recorder must not change the exit code.
@@ -40,10 +42,10 @@ grep -q "3 records queued in the outbox" "$WORK/run3.log"
 # The backend is back: the outbox module sends each record once; a second flush sends nothing.
 rm "$WORK/down" && mkdir "$WORK/down"
 unset ANSIBLE_CALLBACKS_ENABLED
-ansible-playbook ../../../../playbooks/flush_outbox.yml -e retry_failed=false > "$WORK/flush1.log" 2>&1 \
+ansible-playbook "$COLLECTION_ROOT"/playbooks/flush_outbox.yml -e retry_failed=false > "$WORK/flush1.log" 2>&1 \
     || { cat "$WORK/flush1.log"; exit 1; }
 grep -q '"sent 3, refused 0, still pending 0"' "$WORK/flush1.log"
-ansible-playbook ../../../../playbooks/flush_outbox.yml > "$WORK/flush2.log" 2>&1
+ansible-playbook "$COLLECTION_ROOT"/playbooks/flush_outbox.yml > "$WORK/flush2.log" 2>&1
 grep -q '"sent 0, refused 0, still pending 0"' "$WORK/flush2.log"
 "$PYTHON" check.py "$ITSM_LOCAL_DB" '{"close_codes": ["unsuccessful"], "incidents": 2, "recurrences": 0}'
 

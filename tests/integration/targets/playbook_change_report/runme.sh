@@ -11,13 +11,15 @@ IFS=: read -r -a bases <<< "${ANSIBLE_COLLECTIONS_PATH:-}"
 for base in "${bases[@]}" "$(cd ../../../../../../.. && pwd)"; do
     if [ -n "$base" ] && [ -d "$base/ansible_collections/opsgate/itsm" ]; then
         export PYTHONPATH="$base${PYTHONPATH:+:$PYTHONPATH}"
+        COLLECTION_ROOT="$base/ansible_collections/opsgate/itsm"
         break
     fi
 done
 export ITSM_BACKEND=local ITSM_LOCAL_DB="$WORK/itsm.sqlite"
+[ -n "${COLLECTION_ROOT:-}" ] || { echo "opsgate.itsm not found on ANSIBLE_COLLECTIONS_PATH"; exit 1; }
 unset ANSIBLE_CALLBACKS_ENABLED || true
 "$PYTHON" seed.py "$ITSM_LOCAL_DB"
-ansible-playbook ../../../../playbooks/change_report.yml -e report_path="$WORK/report.html" \
+ansible-playbook "$COLLECTION_ROOT"/playbooks/change_report.yml -e report_path="$WORK/report.html" \
     -e "report_include_approvals=${REPORT_APPROVALS:-false}"
 grep -q '<svg id="timeline"' "$WORK/report.html"
 if grep -Eq '(src|href)="https?:' "$WORK/report.html"; then

@@ -4,7 +4,17 @@
 set -eu
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
-ROOT="$(cd "${HERE}/../../../.." && pwd)"   # the collection root, where tests/simulators lives
+# The collection root (where tests/simulators lives): ansible-test runs this script from a copy of the
+# target, so look for the collection on ANSIBLE_COLLECTIONS_PATH, then above this directory.
+ROOT=""
+IFS=: read -r -a bases <<< "${ANSIBLE_COLLECTIONS_PATH:-}"
+for base in "${bases[@]}"; do
+    if [ -n "${base}" ] && [ -d "${base}/ansible_collections/opsgate/itsm/tests/simulators" ]; then
+        ROOT="${base}/ansible_collections/opsgate/itsm"
+        break
+    fi
+done
+[ -n "${ROOT}" ] || ROOT="$(cd "${HERE}/../../../.." && pwd)"
 WORK="${OUTPUT_DIR:-$(mktemp -d)}/servicenow_modules"
 rm -rf "${WORK}" && mkdir -p "${WORK}"
 PYTHON="$(command -v python3 || command -v python)"

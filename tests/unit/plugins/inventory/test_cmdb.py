@@ -98,9 +98,9 @@ def test_hosts_variables_default_groups_and_duplicates(cmdb, tmp_path):
 
 def test_constructed_features_and_default_groups_off(cmdb, tmp_path):
     listed, _stderr = run(tmp_path, config(cmdb, default_groups=[], ansible_host=[], hostnames=["name"],
-                                     compose={"role": "cmdb_class.split('_')[0]"},
-                                     groups={"prod": "cmdb_environment == 'production'"},
-                                     keyed_groups=[{"key": "role", "prefix": "role"}]))
+                                           compose={"role": "cmdb_class.split('_')[0]"},
+                                           groups={"prod": "cmdb_environment == 'production'"},
+                                           keyed_groups=[{"key": "role", "prefix": "role"}]))
     assert not [group for group in listed if group.startswith("cmdb_")]
     assert "ansible_host" not in listed["_meta"]["hostvars"]["web01"]
     assert members(listed, "prod") == ["web01", "web02"]
@@ -110,8 +110,8 @@ def test_constructed_features_and_default_groups_off(cmdb, tmp_path):
 
 def test_filters_query_and_relations(cmdb, tmp_path):
     listed, _stderr = run(tmp_path, config(cmdb, ci_class="linux_server", filters={"environment": "production"},
-                                     query="ip_addressSTARTSWITH10.0.0", duplicate_hostnames="suffix",
-                                     relations={"types": ["Runs on"]}))
+                                           query="ip_addressSTARTSWITH10.0.0", duplicate_hostnames="suffix",
+                                           relations={"types": ["Runs on"]}))
     assert sorted(listed["_meta"]["hostvars"]) == ["web01.example.com", "web01.example.com_web02"]
     assert members(listed, "cmdb_runs_on_esx01") == ["web01.example.com"]
 
