@@ -151,7 +151,7 @@ def test_every_canonical_writable_field_has_a_column():
 # -- numbers, ids, shape ---------------------------------------------------------------------------
 
 def test_numbers_are_prefixed_seven_digit_counters_per_kind(local):
-    changes = [local.create("change", {"short_description": "s"}) for _ in range(2)]
+    changes = [local.create("change", {"short_description": "s"}) for _unused in range(2)]
     incident = local.create("incident", {"short_description": "s"})
 
     assert [change["number"] for change in changes] == ["CHG0000001", "CHG0000002"]
