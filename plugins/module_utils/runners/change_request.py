@@ -61,8 +61,6 @@ def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
     noted = wf.append_journal(backend, CHANGE, record,
                               {"work_notes": params.get("work_notes"), "comments": params.get("comments")},
                               check_mode)
-    if noted and not check_mode:
-        record = backend.get(CHANGE, id=record["id"]) or record
     changed = existing is None or noted or record != existing
     return dict(changed=changed, record=record, diff=wf.diff(existing, record))
 

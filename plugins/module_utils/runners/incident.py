@@ -58,8 +58,6 @@ def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
     noted = wf.append_journal(backend, INCIDENT, record, notes, check_mode)
     if recurrence:
         backend.add_journal(INCIDENT, record, "work_notes", recurrence, check_mode=check_mode)
-    if (noted or recurrence) and not check_mode:
-        record = backend.get(INCIDENT, id=record["id"]) or record
     changed = existing is None or bool(noted or recurrence) or record != existing
     result = dict(changed=changed, record=record, diff=wf.diff(existing, record))
     result["recurred"] = bool(recurrence)
