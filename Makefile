@@ -30,8 +30,10 @@ NEXT_HASH := $(shell (cat $(REQ_FILES) 2>/dev/null; echo '$(NEXT_ANSIBLE_CORE)')
 NEXT_STAMP := $(NEXT_VENV)/.opsgate-requirements-$(NEXT_HASH)
 
 # Where `make install` puts the built collection; demo and build-check run ansible against this copy.
+# ANSIBLE_HOME under .cache: ansible-lint puts $ANSIBLE_HOME/collections ahead of the path it is given,
+# so a copy of opsgate.itsm left in ~/.ansible/collections would shadow the one being checked.
 COLLECTIONS_DIR := $(CACHE)/collections
-INSTALLED_ENV := ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS_DIR)
+INSTALLED_ENV := ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS_DIR) ANSIBLE_HOME=$(CACHE)/ansible-home
 
 # pytest: parallel with pytest-xdist; --rootdir makes pytest load tests/conftest.py; importlib import
 # mode lets test files in different folders share a name (test_outbox.py under module_utils/ and
