@@ -254,7 +254,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 "backend": settings.backend, "url": settings.url, "username": settings.username,
                 "local_db": settings.local_db, "ci_class": options.ci_class, "fields": options.request_fields(),
                 "filters": filters, "query": options.query,
-                "relations": [list(options.relation_types), options.relation_depth]})
+                "relations": [list(options.relation_types), options.relation_depth], "format": 2})
             hit, cached = _inventory.get_cached_result(self, key, cache)
             writer = _inventory.HostWriter(self, options, {name: self.get_option(name) for name in
                                                            ("compose", "groups", "keyed_groups", "strict")})

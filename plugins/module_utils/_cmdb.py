@@ -215,6 +215,20 @@ class Hostnames:
         return messages
 
 
+def relation_list(relations_given: t.Any) -> list[tuple[str, str]]:
+    """``[{type, target}]`` validated and sorted, duplicates dropped."""
+    if not isinstance(relations_given, (list, tuple)):
+        raise ItsmValidationError("relations", relations_given, "expected a list of {type, target}")
+    wanted = set()
+    for item in relations_given:
+        if (not isinstance(item, t.Mapping) or set(item) != {"type", "target"}
+                or not all(isinstance(item[key], str) and item[key].strip() for key in ("type", "target"))):
+            raise ItsmValidationError("relations", item, "expected {type, target} with non-empty text, like "
+                                      "{type: Runs on, target: esx01}")
+        wanted.add((item["type"].strip(), item["target"].strip()))
+    return sorted(wanted)
+
+
 def relation_group(relation_type: str, target: str) -> str:
     """``Runs on`` + ``esx01`` -> ``runs_on_esx01`` (the plugin sanitizes it further as Ansible does)."""
     return re.sub(r"[^A-Za-z0-9]+", "_", f"{relation_type}_{target}").strip("_").lower()

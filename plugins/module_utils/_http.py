@@ -103,8 +103,9 @@ class HttpClient:
         self.secrets = [value for value in settings.secrets() if value]
         self.session = requests.Session()
         # No urllib3 retries underneath: the loop below owns retries, so it can count and budget them.
-        self.session.mount("https://", HTTPAdapter(max_retries=0))
-        self.session.mount("http://", HTTPAdapter(max_retries=0))
+        # A pool as large as the most parallel page reads (the inventory's workers), so none is dropped.
+        self.session.mount("https://", HTTPAdapter(max_retries=0, pool_maxsize=32))
+        self.session.mount("http://", HTTPAdapter(max_retries=0, pool_maxsize=32))
         self.session.headers.update({"Accept": "application/json", "User-Agent": "opsgate.itsm"})
         self.count = 0
         self.counts: collections.Counter[tuple[str, str]] = collections.Counter()

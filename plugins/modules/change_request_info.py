@@ -13,6 +13,8 @@ author: opsgate.itsm contributors (@opsgate)
 description:
   - Returns the changes matching every filter given, oldest first, in one backend query (no request per record).
   - With no filter, returns the first O(limit) changes.
+  - With O(approvals=true), also returns each change's approvals, at the cost of one more backend read per
+    change returned.
 options:
   number:
     description: A change number.
@@ -54,6 +56,15 @@ options:
     description: The most records to return.
     type: int
     default: 1000
+  approvals:
+    description:
+      - Also return the approvals of each change as RV(records[].approvals).
+      - This costs one extra backend read per change returned (on ServiceNow, one more REST request each),
+        which is why it is off by default; narrow the filters or lower O(limit) when many changes match.
+      - On a backend that does not record approvals, every change gets an empty list and the task warns
+        once.
+    type: bool
+    default: false
 extends_documentation_fragment:
   - opsgate.itsm.connection
   - opsgate.itsm.attributes
@@ -80,6 +91,23 @@ EXAMPLES = r"""
   opsgate.itsm.change_request_info:
     correlation_id: deploy-1234
   register: found
+
+- name: Changes of the last release with who approved them and when
+  opsgate.itsm.change_request_info:
+    assignment_group: Platform
+    window_start: "2026-11-01T00:00:00Z"
+    window_end: "2026-12-01T00:00:00Z"
+    approvals: true
+  register: release
+
+- name: Approvers of each change
+  ansible.builtin.debug:
+    msg: >-
+      {{ item.number }}: {{ item.approvals | selectattr('state', 'eq', 'approved')
+      | map(attribute='approver') | join(', ') }}
+  loop: "{{ release.records }}"
+  loop_control:
+    label: "{{ item.number }}"
 """
 
 RETURN = r"""
@@ -88,6 +116,35 @@ records:
   returned: success
   type: list
   elements: dict
+  contains:
+    approvals:
+      description:
+        - The change's approvals, oldest first.
+        - An empty list when the change has none, and on a backend that does not record approvals.
+      returned: when O(approvals=true)
+      type: list
+      elements: dict
+      contains:
+        approver:
+          description: The user name of the approver.
+          type: str
+        state:
+          description:
+            - V(approved) or V(rejected) once decided.
+            - V(requested) or V(not_requested) while the approver has not decided (ServiceNow lists pending
+              approvals; the C(local) backend records decisions only).
+          type: str
+        comments:
+          description: The approver's comments (on ServiceNow, the latest one), or null.
+          type: str
+        stage:
+          description:
+            - The change state the decision was taken in, V(assess) or V(authorize).
+            - Null on ServiceNow, which does not record it.
+          type: str
+        decided_at:
+          description: When the approver decided, ISO 8601 in UTC; null while the approval is pending.
+          type: str
   sample:
     - backend: local
       number: CHG0000042
@@ -96,4 +153,15 @@ records:
       type: normal
       start_date: "2026-11-24T22:00:00Z"
       end_date: "2026-11-24T23:30:00Z"
+      approvals:
+        - approver: tech.lead
+          state: approved
+          comments: Plan looks fine.
+          stage: assess
+          decided_at: "2026-11-20T09:12:40Z"
+        - approver: cab.chair
+          state: approved
+          comments: null
+          stage: authorize
+          decided_at: "2026-11-21T14:03:05Z"
 """

@@ -68,7 +68,7 @@ class HostWriter:
             return
         inventory = self.inventory
         inventory.add_host(host)
-        self.hosts_by_ci[ci["name"]] = host
+        self.hosts_by_ci[ci["id"]] = host
         variables = cmdb.host_vars(ci, self.names)
         address = cmdb.first_value(ci, self.options.ansible_host) if self.options.ansible_host else None
         if address is not None:
@@ -95,7 +95,7 @@ class HostWriter:
     def add_relations(self, relations: t.Iterable[t.Mapping[str, t.Any]]) -> None:
         """Relation groups (``<prefix>runs_on_esx01``) for hosts of the inventory only."""
         for relation in relations:
-            host = self.hosts_by_ci.get(relation["name"])
+            host = self.hosts_by_ci.get(relation["id"])
             if host is not None:
                 raw = self.options.group_prefix + cmdb.relation_group(relation["type"], relation["target"])
                 self.inventory.add_child(self._group(raw), host)

@@ -155,12 +155,12 @@ class ItsmBackend(abc.ABC):
         """
         raise self.unsupported("reading the CMDB")
 
-    def ci_relations(self, names: t.Sequence[str], types: t.Sequence[str] | None = None,
+    def ci_relations(self, ids: t.Sequence[str], types: t.Sequence[str] | None = None,
                      depth: int = 1) -> t.Iterator[Record]:
-        """Relationships leaving the CIs ``names``: ``{name, type, target, depth}``.
+        """Relationships leaving the CIs ``ids`` (their ``id`` as iter_cmdb gave it): ``{id, type, target, depth}``.
 
-        ``name`` is the CI it starts from (one of ``names``), ``type`` the relationship type of the
-        last hop as the backend names it (``Runs on``, ``Depends on``), ``target`` the CI reached and
+        ``id`` is the CI it starts from (one of ``ids``), ``type`` the relationship type of the last hop
+        as the backend names it (``Runs on``, ``Depends on``), ``target`` the name of the CI reached and
         ``depth`` the number of hops (1 to ``depth``), following only relationships of ``types`` (all
         when None). Only these CIs' relationships are read, never the whole relationship table.
         """
@@ -168,7 +168,8 @@ class ItsmBackend(abc.ABC):
 
     def put_ci(self, name: str, ci_class: str | None, fields: t.Mapping[str, t.Any],
                check_mode: bool = False) -> bool:
-        """Create the CI ``name`` or make its class and fields exactly these; True when something changed."""
+        """Create the CI ``name`` or set its class and these fields (a None value clears the field); True when
+        something changed. A backend may refuse to change the class of an existing CI."""
         raise self.unsupported("writing configuration items")
 
     def put_ci_relations(self, name: str, relations: t.Sequence[t.Mapping[str, str]],

@@ -16,7 +16,7 @@ import sqlite3
 import typing as t
 
 from .. import _cmdb as cmdb
-from .._errors import ItsmValidationError
+from .._errors import ItsmNotFoundError, ItsmValidationError
 
 # Few enough for SQLite's smallest variable limit (999); longer name lists are filtered in Python.
 _IN_LIMIT = 500
@@ -94,7 +94,7 @@ def relations(conn: sqlite3.Connection, names: t.Sequence[str], types: t.Sequenc
                 if target in seen:
                     continue
                 seen.add(target)
-                found.append({"name": start, "type": kind, "target": target, "depth": hop})
+                found.append({"id": start, "type": kind, "target": target, "depth": hop})
                 following.setdefault(target, set()).add(start)
         frontier = following
         if not frontier:
@@ -114,21 +114,11 @@ def _edges(conn: sqlite3.Connection, sources: list[str], types: t.Sequence[str] 
     return edges
 
 
-def relation_list(relations_given: t.Any) -> list[tuple[str, str]]:
-    """``[{type, target}]`` validated and sorted, duplicates dropped."""
-    if not isinstance(relations_given, (list, tuple)):
-        raise ItsmValidationError("relations", relations_given, "expected a list of {type, target}")
-    wanted = set()
-    for item in relations_given:
-        if (not isinstance(item, t.Mapping) or set(item) != {"type", "target"}
-                or not all(isinstance(item[key], str) and item[key].strip() for key in ("type", "target"))):
-            raise ItsmValidationError("relations", item, "expected {type, target} with non-empty text, like "
-                                      "{type: Runs on, target: esx01}")
-        wanted.add((item["type"].strip(), item["target"].strip()))
-    return sorted(wanted)
-
-
 def put_relations(conn: sqlite3.Connection | None, name: str, wanted: list[tuple[str, str]], check_mode: bool) -> bool:
+    if conn is None or conn.execute("SELECT 1 FROM cis WHERE name = ?", (name,)).fetchone() is None:
+        if check_mode:  # the CI a check-mode task would have created: every relationship is new
+            return bool(wanted)
+        raise ItsmNotFoundError(f"name: no CI named {name!r} in the local CMDB", option="name", value=name)
     current = sorted(tuple(row) for row in conn.execute(
         "SELECT type, target FROM ci_relations WHERE source = ?", (name,))) if conn else []
     if current == wanted:

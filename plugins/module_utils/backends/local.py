@@ -37,6 +37,7 @@ import sqlite3
 import typing as t
 import uuid
 
+from .. import _cmdb as cmdb
 from .. import _lifecycle as lifecycle
 from .. import _records as records
 from .._errors import ItsmConflictError, ItsmNotFoundError, ItsmTransitionError, ItsmValidationError
@@ -417,21 +418,23 @@ class LocalBackend(ItsmBackend):
         plan = _local_cmdb.Plan(ci_class, fields, filters, query)
         return self._cmdb_pages(plan, max(1, int(page_size)))
 
-    def ci_relations(self, names: t.Sequence[str], types: t.Sequence[str] | None = None,
+    def ci_relations(self, ids: t.Sequence[str], types: t.Sequence[str] | None = None,
                      depth: int = 1) -> t.Iterator[Record]:
         with self._read() as conn:
-            found = _local_cmdb.relations(conn, list(names), types, depth) if conn else []
+            found = _local_cmdb.relations(conn, list(ids), types, depth) if conn else []
         return iter(found)
 
     def put_ci(self, name: str, ci_class: str | None, fields: t.Mapping[str, t.Any],
                check_mode: bool = False) -> bool:
         if ci_class is not None:
             schema.require_text("ci_class", ci_class)
-        return self.upsert_ci(name, ci_class, fields, check_mode=check_mode)
+        # A field given as None is one to remove: the store keeps no empty keys.
+        kept = {key: value for key, value in fields.items() if value is not None}
+        return self.upsert_ci(name, ci_class, kept, check_mode=check_mode)
 
     def put_ci_relations(self, name: str, relations: t.Sequence[t.Mapping[str, str]],
                          check_mode: bool = False) -> bool:
-        wanted = _local_cmdb.relation_list(relations)
+        wanted = cmdb.relation_list(relations)
         with self._session(check_mode) as conn:
             return _local_cmdb.put_relations(conn, schema.require_text("name", name), wanted, check_mode)
 

@@ -22,6 +22,7 @@ Behaviour a caller may rely on, beyond the contract in _base:
   ``stage`` is None (ServiceNow does not record it). ``decide_approval`` decides the approver's
   pending row through the Table API (an admin may decide for others, as on the platform).
 - ``blackouts`` expands blackout schedule spans and adds the change's blackout ``conflict`` rows.
+- The CMDB (inventory, configuration_item) is _servicenow_cmdb: classes, values, paging and relationships.
 - ``template`` reads ``std_change_producer_version`` by name; a change created from one goes through
   ``POST /api/sn_chg_rest/change/standard/{id}``, which copies the template; ``put_template`` is refused.
 """
@@ -41,6 +42,7 @@ from .._errors import (ItsmConflictError, ItsmNotFoundError, ItsmTransientError,
 from .._http import HttpClient, ItsmHttpError, Response
 from .._options import ConnectionSettings
 from . import _local_schema as inputs
+from . import _servicenow_cmdb as sn_cmdb
 from . import _servicenow_extras as extras
 from . import _servicenow_mapping as mapping
 from . import _servicenow_names
@@ -60,7 +62,7 @@ class ServiceNowBackend(ItsmBackend):
     """Changes and incidents on a ServiceNow instance; the instance enforces its own models."""
 
     name = "servicenow"
-    capabilities = frozenset({"approvals", "affected_cis", "blackouts", "templates", "attachments"})
+    capabilities = frozenset({"approvals", "affected_cis", "blackouts", "templates", "attachments", "cmdb"})
 
     def __init__(self, settings: ConnectionSettings, warn: Warn | None = None, **http_options: t.Any):
         super().__init__(settings, warn)
@@ -199,6 +201,23 @@ class ServiceNowBackend(ItsmBackend):
 
     def attachments(self, kind: str, record: Record) -> list[Record]:
         return extras.attachments(self, kind, record)
+
+    # -- CMDB (_servicenow_cmdb) ------------------------------------------------------------------
+
+    def iter_cmdb(self, ci_class: str | None = None, fields: t.Sequence[str] | None = None,
+                  filters: t.Mapping[str, t.Any] | None = None, query: str | None = None,
+                  page_size: int = 1000, workers: int = 1) -> t.Iterator[Record]:
+        return sn_cmdb.iter_cmdb(self, ci_class, fields, filters, query, max(1, int(page_size)), workers)
+
+    def ci_relations(self, ids: t.Sequence[str], types: t.Sequence[str] | None = None,
+                     depth: int = 1) -> t.Iterator[Record]:
+        return sn_cmdb.ci_relations(self, ids, types, depth)
+
+    def put_ci(self, name: str, ci_class: str | None, fields: t.Mapping[str, t.Any], check_mode: bool = False) -> bool:
+        return sn_cmdb.put_ci(self, name, ci_class, fields, check_mode)
+
+    def put_ci_relations(self, name: str, relations: t.Sequence[t.Mapping[str, str]], check_mode: bool = False) -> bool:
+        return sn_cmdb.put_ci_relations(self, name, relations, check_mode)
 
     # -- reading ---------------------------------------------------------------------------------
 

@@ -30,19 +30,18 @@ def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
     ci_class = params["ci_class"] if params["ci_class"] is not None else (before or {}).get("ci_class")
     # Only the fields given change; a field given as null is removed.
     fields = dict((before or {}).get("fields") or {})
-    for key, value in (params["fields"] or {}).items():
-        if value is None:
-            fields.pop(key, None)
-        else:
-            fields[key] = value
+    fields.update(params["fields"] or {})
     changed = backend.put_ci(name, ci_class, fields, check_mode=check_mode)
-    after = {"name": name, "ci_class": ci_class, "fields": fields}
+    after = {"name": name, "ci_class": ci_class, "fields": {key: value for key, value in fields.items()
+                                                            if value is not None}}
+    if before is not None:
+        before["fields"] = {key: value for key, value in before["fields"].items() if value is not None}
     if params["relations"] is not None:
         wanted = sorted(({"type": item["type"], "target": item["target"]} for item in params["relations"]),
                         key=lambda item: (item["type"], item["target"]))
         if before is not None:
             before["relations"] = [{"type": item["type"], "target": item["target"]}
-                                   for item in backend.ci_relations([name], None, 1)]
+                                   for item in backend.ci_relations([current["id"]], None, 1)]
         changed = backend.put_ci_relations(name, wanted, check_mode=check_mode) or changed
         after["relations"] = wanted
     return dict(changed=changed, record=after, diff=wf.diff(before, after))

@@ -33,7 +33,7 @@ subprocess.run([browser, *flags, f"--screenshot={shot}", "--window-size=1000,160
 class Collect(html.parser.HTMLParser):
     def __init__(self):
         super().__init__()
-        self.figures, self.windows, self.incidents, self.bars = {}, [], [], {}
+        self.figures, self.windows, self.incidents, self.bars, self.approvals = {}, [], [], {}, []
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
@@ -41,6 +41,8 @@ class Collect(html.parser.HTMLParser):
             self.figures[attrs["data-figure"]] = attrs["data-value"]
         if tag == "rect" and attrs.get("class") == "window":
             self.windows.append(attrs["data-number"])
+        if tag == "rect" and attrs.get("class") == "approval":
+            self.approvals.append(attrs["data-number"])
         if tag == "rect" and attrs.get("class") == "bar":
             self.bars[attrs["data-outcome"]] = int(attrs["data-value"])
         if tag == "circle" and attrs.get("class") == "incident":
@@ -67,10 +69,13 @@ def pct(part):
 
 restore = [(stamp(i["fields"].get("resolved_at") or i["closed_at"]) - stamp(i["opened_at"])).total_seconds()
            for i in incidents if i["state"] in ("resolved", "closed")]
-records_have_approvals = os.environ.get("REPORT_APPROVALS") == "true"
-lead = []
+# runme.sh leaves the playbook's default (approvals read) unless REPORT_APPROVALS says otherwise.
+records_have_approvals = os.environ.get("REPORT_APPROVALS", "true") == "true"
+lead, decided = [], []
 for c in changes if records_have_approvals else []:
-    approved = sorted(a["decided_at"] for a in itsm.approvals(c) if a["state"] == "approved")
+    approvals = itsm.approvals(c)
+    decided += [c["number"] for a in approvals if a["decided_at"]]
+    approved = sorted(a["decided_at"] for a in approvals if a["state"] == "approved")
     if approved:
         lead.append((stamp(approved[-1]) - stamp(c["opened_at"])).total_seconds())
 expected = {
@@ -80,10 +85,14 @@ expected = {
     "mean_time_to_restore_hours": "%.2f" % (sum(restore) / len(restore) / 3600) if restore else "n/a",
 }
 errors = []
+if records_have_approvals and seen.figures.get("approval_lead_time_hours", "n/a") == "n/a":
+    errors.append("the approval lead time is n/a, yet seed.py approved a normal change")
 if seen.figures != expected:
     errors.append(f"figures {seen.figures} != records {expected}")
 if sorted(seen.windows) != sorted(c["number"] for c in changes):
     errors.append(f"timeline windows {seen.windows}")
+if sorted(seen.approvals) != sorted(decided):
+    errors.append(f"timeline approvals {seen.approvals} != decided approvals {decided}")
 if sorted(seen.incidents) != sorted((i["number"], i["caused_by"]) for i in incidents if i["caused_by"]):
     errors.append(f"timeline incidents {seen.incidents}")
 codes = [c["close_code"] for c in closed]

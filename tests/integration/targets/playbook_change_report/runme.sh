@@ -19,8 +19,10 @@ export ITSM_BACKEND=local ITSM_LOCAL_DB="$WORK/itsm.sqlite"
 [ -n "${COLLECTION_ROOT:-}" ] || { echo "opsgate.itsm not found on ANSIBLE_COLLECTIONS_PATH"; exit 1; }
 unset ANSIBLE_CALLBACKS_ENABLED || true
 "$PYTHON" seed.py "$ITSM_LOCAL_DB"
-ansible-playbook "$COLLECTION_ROOT"/playbooks/change_report.yml -e report_path="$WORK/report.html" \
-    -e "report_include_approvals=${REPORT_APPROVALS:-false}"
+# The playbook reads approvals by default; REPORT_APPROVALS=false checks the report without them.
+approvals=()
+[ -z "${REPORT_APPROVALS:-}" ] || approvals=(-e "report_include_approvals=$REPORT_APPROVALS")
+ansible-playbook "$COLLECTION_ROOT"/playbooks/change_report.yml -e report_path="$WORK/report.html" "${approvals[@]}"
 grep -q '<svg id="timeline"' "$WORK/report.html"
 if grep -Eq '(src|href)="https?:' "$WORK/report.html"; then
     echo "the report loads an external asset; it must be self-contained"; exit 1

@@ -206,18 +206,22 @@ def test_local_reads_of_a_store_that_does_not_exist_are_empty(local_backend):
 
 
 def test_local_relations_follow_types_to_the_depth_each_target_once(local_backend):
+    for name in ("web01", "esx01", "db01"):
+        local_backend.put_ci(name, "linux_server", {})
     local_backend.put_ci_relations("web01", [{"type": "Runs on", "target": "esx01"},
                                              {"type": "Depends on", "target": "db01"}])
     local_backend.put_ci_relations("esx01", [{"type": "Runs on", "target": "cluster1"}])
     local_backend.put_ci_relations("db01", [{"type": "Runs on", "target": "esx01"}])
     one = list(local_backend.ci_relations(["web01"], ["Runs on"], 1))
-    assert one == [{"name": "web01", "type": "Runs on", "target": "esx01", "depth": 1}]
+    assert one == [{"id": "web01", "type": "Runs on", "target": "esx01", "depth": 1}]
     deep = list(local_backend.ci_relations(["web01"], None, 3))
     assert [(r["target"], r["depth"]) for r in deep] == [("db01", 1), ("esx01", 1), ("cluster1", 2)]
 
 
 def test_local_put_ci_relations_is_idempotent_and_honours_check_mode(local_backend):
     wanted = [{"type": "Runs on", "target": "esx01"}]
+    assert local_backend.put_ci_relations("web01", wanted, check_mode=True) is True  # a CI check mode would create
+    local_backend.put_ci("web01", "linux_server", {})
     assert local_backend.put_ci_relations("web01", wanted, check_mode=True) is True
     assert list(local_backend.ci_relations(["web01"])) == []
     assert local_backend.put_ci_relations("web01", wanted) is True

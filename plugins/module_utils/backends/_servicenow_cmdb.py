@@ -1,0 +1,335 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, opsgate.itsm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""CMDB reads and writes of the servicenow backend (``cmdb_ci*``, ``cmdb_rel_ci``). FOR INTERNAL COLLECTION USE ONLY.
+
+- A canonical class is the CI table without ``cmdb_ci_`` (``linux_server`` <-> ``cmdb_ci_linux_server``); a
+  name that starts with ``cmdb_`` is taken as a table. Reading a class reads its table, children included.
+- ``environment``, ``operational_status`` and ``install_status`` read and filter by canonical words
+  (``production``, ``operational``, ``installed``); other values are the instance's own, as strings, an
+  empty value None. A reference reads as its sys_id; dot-walk it (``location.name``) for the name.
+- Pages are ordered by sys_id and read by offset: the first page tells the total, the others are fetched
+  by a bounded pool (_cmdb.ordered_pages), so N CIs cost ceil(N / page size) requests. An item at or before
+  the last one yielded is dropped, so a CI inserted during the read is never returned twice.
+- Relationships are the ``cmdb_rel_ci`` rows whose parent is the CI, named by their type's parent
+  descriptor (``Runs on::Runs`` -> ``Runs on``), read for up to 100 CIs per GET, 20 GETs per Batch request.
+"""
+
+from __future__ import annotations
+
+import heapq
+import re
+import typing as t
+import urllib.parse
+
+from .. import _cmdb as cmdb
+from .._errors import ItsmConflictError, ItsmNotFoundError, ItsmValidationError
+from .._http import Response
+from . import _servicenow_query as query
+
+if t.TYPE_CHECKING:
+    from .servicenow import ServiceNowBackend
+
+Record = dict[str, t.Any]
+TABLE_API = "/api/now/table/"
+CLASS_PREFIX = "cmdb_ci_"
+
+# canonical word -> the instance's value (servicenow-api.md 6.8)
+CHOICES: dict[str, dict[str, str]] = {
+    "environment": {"development": "Development", "production": "Production", "test": "Test"},
+    "operational_status": {"operational": "1", "non_operational": "2", "repair_in_progress": "3", "dr_standby": "4",
+                           "ready": "5", "retired": "6", "pipeline": "7", "catalog": "8"},
+    "install_status": {"implementing": "0", "installed": "1", "on_order": "2", "in_maintenance": "3",
+                       "pending_install": "4", "pending_repair": "5", "in_stock": "6", "retired": "7", "stolen": "8",
+                       "absent": "100"},
+}
+_READ = {field: {raw: word for word, raw in table.items()} for field, table in CHOICES.items()}
+# Reference columns a write may name by the referenced record's name: column -> (table, name column).
+REFERENCES = {"location": ("cmn_location", "name"), "support_group": ("sys_user_group", "name"),
+              "assigned_to": ("sys_user", "user_name"), "maintenance_schedule": ("cmn_schedule", "name")}
+_TABLE = re.compile(r"^[a-z][a-z0-9_]*$")
+_SYS_ID = re.compile(r"^[0-9a-f]{32}$")
+_IDENTITY = ("sys_id", "name", "sys_class_name")
+_NAMES_PER_QUERY = 100
+_CALLS_PER_BATCH = 20
+_RELATION_LIMIT = 10000
+_RELATION_FIELDS = "sys_id,parent,child,child.name,type.parent_descriptor"
+
+
+# -- values ----------------------------------------------------------------------------------------
+
+def table_of(ci_class: str | None, option: str = "ci_class") -> str:
+    if not ci_class:
+        return "cmdb_ci"
+    table = ci_class if ci_class.startswith("cmdb_") else CLASS_PREFIX + ci_class
+    if not _TABLE.match(table):
+        raise ItsmValidationError(option, ci_class, "expected a class such as linux_server or a CI table such as "
+                                  "cmdb_ci_linux_server (lower-case letters, digits and underscores)")
+    return table
+
+
+def canonical_class(table: str) -> str:
+    return table[len(CLASS_PREFIX):] if table.startswith(CLASS_PREFIX) else table
+
+
+def read_value(field: str, raw: t.Any) -> t.Any:
+    if raw in (None, ""):
+        return None
+    return _READ[field].get(raw, raw) if field in _READ else raw
+
+
+def write_value(field: str, value: t.Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = "" if value is None else str(value)
+    return CHOICES[field].get(text, text) if field in CHOICES else text
+
+
+def to_ci(row: t.Mapping[str, t.Any], wanted: t.Sequence[str] | None) -> Record:
+    if wanted is None:
+        wanted = [name for name in row if name not in _IDENTITY and not name.startswith("sys_")]
+    return {"id": row["sys_id"], "name": row.get("name") or None, "ci_class": canonical_class(row["sys_class_name"]),
+            "fields": {field: read_value(field, row.get(field)) for field in wanted}}
+
+
+# -- queries ---------------------------------------------------------------------------------------
+
+def conditions(filters: t.Mapping[str, t.Any]) -> tuple[list[str], tuple[str, list[str]] | None]:
+    """Encoded conditions for canonical filters, and the (column, values) of a name or id list too long
+    for one URL, which the caller splits into several queries."""
+    found, split = [], None
+    for field, wanted in filters.items():
+        if not isinstance(field, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_.]*$", field):
+            raise ItsmValidationError("filters", field, "expected field names as keys")
+        column = {"id": "sys_id", "ci_class": "sys_class_name"}.get(field, field)
+        values = [_filter_value(field, item) for item in (wanted if isinstance(wanted, (list, tuple, set)) else [wanted])]
+        if column in ("sys_id", "name") and len(values) > _NAMES_PER_QUERY and split is None:
+            split = (column, values)
+        elif len(values) == 1:
+            found.append(f"{column}={values[0]}")
+        elif any("," in value for value in values):
+            found.append("^OR".join(f"{column}={value}" for value in values))
+        else:
+            found.append(f"{column}IN{','.join(values)}")
+    return found, split
+
+
+def _filter_value(field: str, value: t.Any) -> str:
+    if field == "ci_class":
+        return table_of(str(value), "filters.ci_class")
+    return query.escape(write_value(field, value))
+
+
+def encoded(raw: str | None, terms: t.Sequence[str]) -> str:
+    """The raw query ANDed with ``terms`` in each of its ``^NQ`` groups, ordered by sys_id."""
+    groups = (raw or "").split("^NQ")
+    if any("ORDERBY" in group for group in groups):
+        raise ItsmValidationError("query", raw, "the inventory orders by sys_id itself; leave ORDERBY out")
+    joined = "^NQ".join("^".join(part for part in [group, *terms] if part) for group in groups)
+    return (joined + "^" if joined else "") + "ORDERBYsys_id"
+
+
+# -- reading ---------------------------------------------------------------------------------------
+
+def iter_cmdb(backend: ServiceNowBackend, ci_class: str | None, fields: t.Sequence[str] | None,
+              filters: t.Mapping[str, t.Any] | None, raw_query: str | None, page_size: int,
+              workers: int) -> t.Iterator[Record]:
+    table = table_of(ci_class)
+    wanted = None if fields is None else [field for field in dict.fromkeys(fields) if field not in cmdb.TOP_LEVEL]
+    terms, split = conditions(filters or {})
+    if split is None:
+        return _read(backend, table, wanted, encoded(raw_query, terms), page_size, workers)
+    column, values = split
+    chunks = [values[start:start + _NAMES_PER_QUERY] for start in range(0, len(values), _NAMES_PER_QUERY)]
+    readers = [_read(backend, table, wanted, encoded(raw_query, [*terms, f"{column}IN{','.join(chunk)}"]),
+                     page_size, 1) for chunk in chunks]
+    return _increasing(heapq.merge(*readers, key=lambda ci: ci["id"]))
+
+
+def _read(backend: ServiceNowBackend, table: str, wanted: list[str] | None, encoded_query: str, page_size: int,
+          workers: int) -> t.Iterator[Record]:
+    params: dict[str, t.Any] = {"sysparm_query": encoded_query, "sysparm_limit": page_size,
+                                "sysparm_display_value": "false", "sysparm_exclude_reference_link": "true"}
+    if wanted is not None:
+        params["sysparm_fields"] = ",".join([*_IDENTITY, *wanted])
+
+    def fetch(index: int) -> cmdb.Page:
+        page = dict(params, sysparm_offset=index * page_size)
+        if index:
+            page["sysparm_no_count"] = "true"
+        answer = backend.http.request("GET", TABLE_API + table, params=page, what=f"read the CMDB ({table})")
+        total = answer.headers.get("X-Total-Count") if not index else None
+        return answer.body["result"], int(total) if total and total.isdigit() else None
+
+    rows = cmdb.ordered_pages(fetch, page_size, workers)
+    return _increasing(to_ci(row, wanted) for row in rows)
+
+
+def _increasing(items: t.Iterable[Record]) -> t.Iterator[Record]:
+    last = ""
+    for item in items:
+        if item["id"] > last:
+            last = item["id"]
+            yield item
+
+
+def ci_relations(backend: ServiceNowBackend, ids: t.Sequence[str], types: t.Sequence[str] | None,
+                 depth: int) -> t.Iterator[Record]:
+    """Breadth-first from ``ids``; each (start, type, target) once, at its shortest depth."""
+    kinds = [query.escape(kind) for kind in types or []]
+    reached: dict[str, set[str]] = {}
+    found: list[Record] = []
+    frontier: dict[str, set[str]] = {ci_id: {ci_id} for ci_id in ids}
+    for hop in range(1, depth + 1):
+        following: dict[str, set[str]] = {}
+        for source, kind, target_id, target in _edges(backend, sorted(frontier), kinds):
+            for start in sorted(frontier[source]):
+                seen = reached.setdefault(start, {start})
+                if target_id in seen:
+                    continue
+                seen.add(target_id)
+                found.append({"id": start, "type": kind, "target": target, "depth": hop})
+                following.setdefault(target_id, set()).add(start)
+        frontier = following
+        if not frontier:
+            break
+    return iter(found)
+
+
+def _edges(backend: ServiceNowBackend, sources: list[str], kinds: list[str]) -> list[tuple[str, str, str, str]]:
+    calls = []
+    for start in range(0, len(sources), _NAMES_PER_QUERY):
+        condition = "parentIN" + ",".join(sources[start:start + _NAMES_PER_QUERY])
+        if kinds:
+            condition += "^type.parent_descriptorIN" + ",".join(kinds)
+        calls.append(condition + "^ORDERBYsys_id")
+    rows: list[dict] = []
+    for start in range(0, len(calls), _CALLS_PER_BATCH):
+        chunk = calls[start:start + _CALLS_PER_BATCH]
+        bodies = backend.batch([("GET", _relation_url(condition, 0)) for condition in chunk], "read CMDB relationships")
+        for condition, body in zip(chunk, bodies):
+            page, offset = body["result"], 0
+            rows += page
+            while len(page) == _RELATION_LIMIT:  # more than one page for these CIs: read on, one by one
+                offset += _RELATION_LIMIT
+                page = backend.http.request("GET", TABLE_API + "cmdb_rel_ci", params=_relation_params(condition, offset),
+                                            what="read CMDB relationships").body["result"]
+                rows += page
+    return sorted({(row["parent"], row.get("type.parent_descriptor") or "", row["child"], row.get("child.name") or "")
+                   for row in rows if row.get("child")}, key=lambda edge: (edge[0], edge[1], edge[3], edge[2]))
+
+
+def _relation_params(condition: str, offset: int) -> dict[str, t.Any]:
+    return {"sysparm_query": condition, "sysparm_fields": _RELATION_FIELDS, "sysparm_limit": _RELATION_LIMIT,
+            "sysparm_offset": offset, "sysparm_exclude_reference_link": "true", "sysparm_no_count": "true"}
+
+
+def _relation_url(condition: str, offset: int) -> str:
+    return f"{TABLE_API}cmdb_rel_ci?{urllib.parse.urlencode(_relation_params(condition, offset))}"
+
+
+# -- writing ---------------------------------------------------------------------------------------
+
+def find_one(backend: ServiceNowBackend, name: str, option: str = "name") -> dict | None:
+    rows = backend._list("cmdb_ci", f"name={query.escape(name)}^ORDERBYsys_id", ["sys_id", "sys_class_name"], 2,
+                         what=f"look up the CI {name}")
+    if len(rows) > 1:
+        raise ItsmConflictError(f"{option}: more than one CI is named {name!r} on {backend.settings.url}; "
+                                "rename one of them", option=option, value=name)
+    return rows[0] if rows else None
+
+
+def put_ci(backend: ServiceNowBackend, name: str, ci_class: str | None, fields: t.Mapping[str, t.Any],
+           check_mode: bool) -> bool:
+    if not isinstance(name, str) or not name.strip():
+        raise ItsmValidationError("name", name, "expected the CI's name")
+    current = find_one(backend, name)
+    table = table_of(ci_class) if ci_class else (current["sys_class_name"] if current else "cmdb_ci")
+    if current is not None and ci_class and current["sys_class_name"] != table:
+        raise ItsmValidationError("ci_class", ci_class, f"{name} is a {canonical_class(current['sys_class_name'])} "
+                                  "and the servicenow backend does not change a CI's class; leave ci_class out or "
+                                  "use the class it has")
+    wanted = _write_body(backend, fields)
+    if current is None:
+        if not check_mode:
+            backend.http.request("POST", TABLE_API + table, params={"sysparm_fields": "sys_id"},
+                                 json_body=dict(wanted, name=name), idempotent=False,
+                                 recover=lambda: _recover(backend, name), what=f"create the CI {name}")
+        return True
+    have = backend._list(table, f"sys_id={current['sys_id']}", ["sys_id", *wanted], 1, what=f"read the CI {name}")
+    old = have[0] if have else {}
+    changes = {column: value for column, value in wanted.items() if str(old.get(column, "")) != value}
+    if changes and not check_mode:
+        backend.http.request("PATCH", f"{TABLE_API}{table}/{current['sys_id']}", params={"sysparm_fields": "sys_id"},
+                             json_body=changes, what=f"update the CI {name}")
+    return bool(changes)
+
+
+def _recover(backend: ServiceNowBackend, name: str) -> Response | None:
+    """A create that may have landed is found by its name before anything is sent again."""
+    found = find_one(backend, name)
+    return Response(201, {}, {"result": found}, "") if found else None
+
+
+def _write_body(backend: ServiceNowBackend, fields: t.Mapping[str, t.Any]) -> dict[str, str]:
+    body, lookups = {}, []
+    for field, value in fields.items():
+        if isinstance(value, (dict, list)):
+            raise ItsmValidationError(f"fields.{field}", value, "the servicenow backend stores plain values; give a "
+                                      "reference by the referenced record's name or sys_id")
+        text = write_value(field, value)
+        if field in REFERENCES and text and not _SYS_ID.match(text):
+            lookups.append((field, text))
+        body[field] = text
+    if lookups:
+        calls = backend.names.lookup_calls([(*REFERENCES[field], text) for field, text in lookups])
+        if calls:
+            backend.names.remember(calls, backend.batch(calls, "look up names"))
+        for field, text in lookups:
+            backend.names.require(f"fields.{field}", REFERENCES[field][0], [text])
+            body[field] = backend.names.id(REFERENCES[field][0], text)
+    return body
+
+
+def put_ci_relations(backend: ServiceNowBackend, name: str, relations: t.Sequence[t.Mapping[str, str]],
+                     check_mode: bool) -> bool:
+    wanted = cmdb.relation_list(relations)
+    current = find_one(backend, name)
+    if current is None and check_mode:  # the CI a check-mode task would have created: every relationship is new
+        return bool(wanted)
+    if current is None:
+        raise ItsmNotFoundError(f"name: no CI named {name!r} on {backend.settings.url}", option="name", value=name)
+    rows = backend._list("cmdb_rel_ci", f"parent={current['sys_id']}^ORDERBYsys_id",
+                         ["sys_id", "type.parent_descriptor", "child.name"], _RELATION_LIMIT,
+                         what=f"read the relationships of {name}")
+    have = {(row["type.parent_descriptor"], row["child.name"]): row["sys_id"] for row in rows}
+    removed = [sys_id for key, sys_id in have.items() if key not in wanted]
+    added = [key for key in wanted if key not in have]
+    if check_mode or not (removed or added):
+        return bool(removed or added)
+    type_ids = _relation_types(backend, sorted({kind for kind, _target in added}))
+    calls = backend.names.lookup_calls([("cmdb_ci", "name", target) for _kind, target in added])
+    if calls:
+        backend.names.remember(calls, backend.batch(calls, "look up names"))
+    backend.names.require("relations", "cmdb_ci", [target for _kind, target in added])
+    writes: list[tuple[str, str] | tuple[str, str, t.Any]] = [("DELETE", f"{TABLE_API}cmdb_rel_ci/{sys_id}")
+                                                             for sys_id in removed]
+    writes += [("POST", f"{TABLE_API}cmdb_rel_ci", {"parent": current["sys_id"], "type": type_ids[kind],
+                                                    "child": backend.names.id("cmdb_ci", target)})
+               for kind, target in added]
+    backend.batch(writes, f"write the relationships of {name}", idempotent=not added)
+    return True
+
+
+def _relation_types(backend: ServiceNowBackend, kinds: list[str]) -> dict[str, str]:
+    if not kinds:
+        return {}
+    rows = backend._list("cmdb_rel_type", "parent_descriptorIN" + ",".join(query.escape(kind) for kind in kinds),
+                         ["sys_id", "parent_descriptor", "name"], 1000, what="look up relationship types")
+    found = {row["parent_descriptor"]: row["sys_id"] for row in sorted(rows, key=lambda row: row["name"])}
+    missing = [kind for kind in kinds if kind not in found]
+    if missing:
+        raise ItsmNotFoundError(f"relations: {backend.settings.url} has no relationship type whose parent descriptor "
+                                f"is {missing[0]!r} (the part before :: of a name such as Runs on::Runs)",
+                                option="relations", value=missing[0])
+    return found

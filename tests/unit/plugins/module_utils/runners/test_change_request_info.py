@@ -1,0 +1,107 @@
+"""change_request_info run() against a real local store: filters, and the opt-in approvals of each change."""
+
+import re
+
+import pytest
+
+from ansible_collections.opsgate.itsm.plugins.module_utils.runners import change_approval, change_request
+from ansible_collections.opsgate.itsm.plugins.module_utils.runners import change_request_info as info
+
+ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+
+
+def _change(task, name, group="Platform", **args):
+    return task(change_request, correlation_id=f"info-{name}", short_description=f"Change {name}",
+                assignment_group=group, **args)["record"]["number"]
+
+
+def _approved(task, name, **args):
+    number = _change(task, name, state="assess", **args)
+    task(change_approval, number=number, approver="tech.lead", decision="approved", comments="Plan looks fine.")
+    task(change_approval, number=number, approver="cab.chair", decision="approved")
+    return number
+
+
+def _count_reads(task, monkeypatch):
+    """From now on, the numbers of the changes whose approvals are read (one entry per backend read)."""
+    seen = []
+    original = task.backend.approvals
+
+    def counting(record):
+        seen.append(record["number"])
+        return original(record)
+
+    monkeypatch.setattr(task.backend, "approvals", counting)
+    return seen
+
+
+def test_approvals_are_off_by_default_and_cost_no_read(task, monkeypatch):
+    _approved(task, "a")
+    reads = _count_reads(task, monkeypatch)
+    result = task(info)
+    assert result["changed"] is False
+    assert [record["short_description"] for record in result["records"]] == ["Change a"]
+    assert "approvals" not in result["records"][0]
+    assert reads == []
+
+
+def test_approvals_true_lists_each_changes_decisions_oldest_first(task, monkeypatch):
+    approved = _approved(task, "a")
+    pending = _change(task, "b")
+    reads = _count_reads(task, monkeypatch)
+    result = task(info, approvals=True)
+    by_number = {record["number"]: record for record in result["records"]}
+    decisions = by_number[approved]["approvals"]
+    assert [(a["approver"], a["state"], a["stage"], a["comments"]) for a in decisions] == [
+        ("tech.lead", "approved", "assess", "Plan looks fine."),
+        ("cab.chair", "approved", "authorize", None),
+    ]
+    assert all(ISO_UTC.match(a["decided_at"]) for a in decisions)
+    assert by_number[pending]["approvals"] == []
+    assert by_number[approved]["state"] == "scheduled"
+    assert reads == [approved, pending]
+    assert task.warnings == []
+
+
+def test_one_approvals_read_per_returned_change(task, monkeypatch):
+    numbers = [_approved(task, "a"), _change(task, "b"), _change(task, "c")]
+    reads = _count_reads(task, monkeypatch)
+    task(info, approvals=True, limit=2)
+    assert reads == numbers[:2]
+
+
+def test_filters_still_apply_with_approvals(task, monkeypatch):
+    approved = _approved(task, "a")
+    _change(task, "b", group="Network")
+    reads = _count_reads(task, monkeypatch)
+    result = task(info, approvals=True, approval="approved")
+    assert [record["number"] for record in result["records"]] == [approved]
+    assert reads == [approved]
+
+
+def test_a_rejection_is_returned_with_its_comments(task):
+    number = _change(task, "a", state="assess")
+    task(change_approval, number=number, approver="cab.chair", decision="rejected", comments="No backout plan.")
+    record = task(info, approvals=True, number=number)["records"][0]
+    assert [(a["approver"], a["state"], a["comments"]) for a in record["approvals"]] == [
+        ("cab.chair", "rejected", "No backout plan.")
+    ]
+
+
+def test_backend_without_approvals_warns_once_and_returns_empty_lists(task, monkeypatch):
+    _approved(task, "a")
+    _approved(task, "b")
+    _change(task, "c")
+    monkeypatch.setattr(task.backend, "capabilities", task.backend.capabilities - {"approvals"})
+    reads = _count_reads(task, monkeypatch)
+    result = task(info, approvals=True)
+    assert len(result["records"]) == 3
+    assert [record["approvals"] for record in result["records"]] == [[], [], []]
+    assert reads == []
+    assert len(task.warnings) == 1
+    assert "local backend does not record approvals" in task.warnings[0]
+
+
+def test_approvals_must_be_a_boolean(task):
+    with pytest.raises(ValueError, match="approvals"):
+        task(info, approvals="sometimes")
