@@ -10,10 +10,17 @@ short_description: Inventory from the CMDB of the configured ITSM backend
 version_added: 0.1.0
 author: opsgate.itsm contributors (@opsgate)
 description:
-  - Builds an inventory from configuration items (CIs) of the CMDB on any opsgate.itsm backend
-    (C(local) CIs; ServiceNow and Jira where their backends provide the CMDB).
+  - Builds an inventory from configuration items (CIs) of the CMDB on any opsgate.itsm backend that has one:
+    C(local) CIs and the ServiceNow C(cmdb_ci*) tables.
   - Reads the CIs in pages ordered by their id, requests only the fields the inventory uses (dot-walked
-    fields in the same request) and adds each CI to the inventory as it arrives.
+    fields in the same request) and adds each CI to the inventory as it arrives. On ServiceNow the first page
+    tells the total and the other pages are read by up to O(workers) parallel requests, so N CIs cost
+    ceil(N / O(page_size)) requests.
+  - Values are canonical on every backend, so one configuration works on each. A class is named without the
+    ServiceNow C(cmdb_ci_) prefix (C(cmdb_ci_linux_server) is C(linux_server)), and C(environment),
+    C(operational_status) and C(install_status) read as words (C(production), C(operational), C(installed)).
+    Other ServiceNow values are the instance's own; a reference field reads as its sys_id, so ask for
+    C(location.name) rather than C(location).
   - Each CI becomes one host with the variables C(<variable_prefix>id), C(<variable_prefix>name),
     C(<variable_prefix>class) and one C(<variable_prefix><field>) per fetched field (dots become
     underscores, so C(location.country) gives C(cmdb_location_country)), plus C(ansible_host).
@@ -29,8 +36,9 @@ options:
     choices: [opsgate.itsm.cmdb]
   ci_class:
     description:
-      - The CI class or source table to read, for example C(cmdb_ci_server) (ServiceNow reads that table and
-        its child classes) or C(linux_server) on C(local), which matches the stored class exactly.
+      - The CI class or source table to read, for example C(linux_server). On ServiceNow it is the table
+        C(cmdb_ci_<class>) (a name starting with C(cmdb_) is taken as the table itself) with its child classes;
+        on C(local) the stored class must match exactly.
       - All CIs when not set.
     type: str
     aliases: [table]
@@ -111,6 +119,8 @@ options:
     description:
       - Groups from CMDB relationships, read only for the CIs in the inventory. A host whose CI "Runs on"
         C(esx01) joins the group C(<group_prefix>runs_on_esx01).
+      - The relationships followed are those leaving the CI. On ServiceNow they are the C(cmdb_rel_ci) rows
+        whose parent is the CI, named by their type's parent descriptor (C(Runs on::Runs) is C(Runs on)).
     type: dict
     suboptions:
       types:
@@ -193,7 +203,7 @@ filters:
 plugin: opsgate.itsm.cmdb
 backend: servicenow
 url: https://example.service-now.com
-ci_class: cmdb_ci_server
+ci_class: server
 query: nameSTARTSWITHweb
 fields: [fqdn, ip_address, location.country]
 hostnames: [fqdn, name]

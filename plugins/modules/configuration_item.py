@@ -14,21 +14,30 @@ description:
   - Creates the configuration item (CI) O(name) or updates its class, fields and relationships. Only what is
     given changes, so a re-run with the same values reports no change.
   - The CIs feed the P(opsgate.itsm.cmdb#inventory) inventory and the affected CIs of changes.
-  - Supported by the C(local) backend.
+  - Supported by the C(local) and C(servicenow) backends. On ServiceNow the CI lives in the table
+    C(cmdb_ci_<ci_class>); its class cannot be changed once it exists, and C(environment),
+    C(operational_status) and C(install_status) take the same words as on C(local) (C(production),
+    C(operational), C(installed)).
 options:
   name:
     description: The CI's name, its key.
     type: str
     required: true
   ci_class:
-    description: The CI's class, for example C(linux_server). Left as it is when not given.
+    description:
+      - The CI's class, for example C(linux_server). Left as it is when not given.
+      - On ServiceNow, a class names the table C(cmdb_ci_<class>); a name starting with C(cmdb_) is the table
+        itself. A new CI without a class goes to C(cmdb_ci).
     type: str
   fields:
     description:
       - CI fields to set, for example C(fqdn), C(host_name), C(ip_address), C(environment),
         C(operational_status). Fields not given are kept; a field given as V(null) is removed.
-      - A nested value, such as C(location) holding C(country), can be read by the inventory with a
-        dot-walk (C(location.country)).
+      - On C(local), a nested value, such as C(location) holding C(country), can be read by the inventory
+        with a dot-walk (C(location.country)).
+      - On ServiceNow values are plain; a reference field (C(location), C(support_group), C(assigned_to),
+        C(maintenance_schedule)) takes the referenced record's name or sys_id, and the inventory reads
+        C(location.country) through it.
     type: dict
   relations:
     description:
@@ -38,11 +47,13 @@ options:
     elements: dict
     suboptions:
       type:
-        description: The relationship type, for example C(Runs on) or C(Depends on).
+        description:
+          - The relationship type, for example C(Runs on) or C(Depends on).
+          - On ServiceNow, the parent descriptor of an existing relationship type (C(Runs on) for C(Runs on::Runs)).
         type: str
         required: true
       target:
-        description: The name of the CI it points at.
+        description: The name of the CI it points at (on ServiceNow, an existing CI).
         type: str
         required: true
 extends_documentation_fragment:
@@ -70,6 +81,20 @@ EXAMPLES = r"""
     relations:
       - type: Runs on
         target: esx01
+
+- name: Register a server in ServiceNow, its location and support group by name
+  opsgate.itsm.configuration_item:
+    backend: servicenow
+    name: lnx-web-01
+    ci_class: linux_server
+    fields:
+      fqdn: lnx-web-01.example.com
+      environment: production
+      location: London
+      support_group: Network
+    relations:
+      - type: Depends on
+        target: lnx-db-01
 
 - name: Take it out of operation, keeping everything else
   opsgate.itsm.configuration_item:

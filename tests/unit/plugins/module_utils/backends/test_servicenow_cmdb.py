@@ -1,0 +1,144 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, opsgate.itsm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The servicenow backend's CMDB: value and query rules (pure), and requests and refusals on the simulator.
+
+What every backend shares is in test_cmdb_contract.py.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+
+import pytest
+
+from ansible_collections.opsgate.itsm.plugins.module_utils._errors import (
+    ItsmConflictError, ItsmNotFoundError, ItsmValidationError)
+from ansible_collections.opsgate.itsm.plugins.module_utils.backends import _servicenow_cmdb as sn_cmdb
+from ansible_collections.opsgate.itsm.plugins.module_utils.backends.servicenow import ServiceNowBackend
+from tests.unit.plugins.module_utils.backends import sn_sim
+
+
+# -- pure rules ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("given, table", [(None, "cmdb_ci"), ("linux_server", "cmdb_ci_linux_server"),
+                                          ("cmdb_ci_server", "cmdb_ci_server"), ("cmdb_ci", "cmdb_ci")])
+def test_a_class_names_its_table(given, table):
+    assert sn_cmdb.table_of(given) == table
+    assert sn_cmdb.canonical_class(table) == (table if table == "cmdb_ci" else table[len("cmdb_ci_"):])
+
+
+def test_a_class_that_is_no_table_name_is_refused_naming_the_option():
+    with pytest.raises(ItsmValidationError, match=r"ci_class: 'Linux Server'"):
+        sn_cmdb.table_of("Linux Server")
+
+
+def test_choices_read_and_write_as_canonical_words_and_unknown_values_pass():
+    assert [sn_cmdb.read_value("operational_status", raw) for raw in ("1", "6", "42", "")] == [
+        "operational", "retired", "42", None]
+    assert sn_cmdb.read_value("environment", "Production") == "production"
+    assert sn_cmdb.write_value("install_status", "in_maintenance") == "3"
+    assert sn_cmdb.write_value("environment", "Staging") == "Staging"
+    assert (sn_cmdb.write_value("virtual", True), sn_cmdb.write_value("fqdn", None)) == ("true", "")
+
+
+def test_filters_become_conditions_and_a_long_name_list_is_split():
+    names = [f"n{index}" for index in range(150)]
+    terms, split = sn_cmdb.conditions({"environment": "production", "operational_status": ["operational", "ready"],
+                                       "ci_class": "linux_server", "name": names})
+    assert terms == ["environment=Production", "operational_statusIN1,5", "sys_class_name=cmdb_ci_linux_server"]
+    assert split == ("name", names)
+
+
+def test_the_raw_query_is_anded_into_each_nq_group_and_ordered_by_sys_id():
+    assert sn_cmdb.encoded("os=Linux^NQvirtual=true", ["environment=Production"]) == (
+        "os=Linux^environment=Production^NQvirtual=true^environment=Production^ORDERBYsys_id")
+    assert sn_cmdb.encoded(None, []) == "ORDERBYsys_id"
+    with pytest.raises(ItsmValidationError, match="query"):
+        sn_cmdb.encoded("os=Linux^ORDERBYname", [])
+
+
+# -- on the simulator ------------------------------------------------------------------------------
+
+@pytest.fixture
+def sim():
+    return sn_sim.simulator()
+
+
+@pytest.fixture
+def backend(sim):
+    built = ServiceNowBackend(sn_sim.settings(sim), sleep=lambda seconds: None)
+    yield built
+    built.close()
+
+
+@pytest.fixture
+def prefix() -> str:
+    return "sn" + uuid.uuid4().hex[:8]
+
+
+def _seq(sim) -> int:
+    logged = sim.admin("GET", "requests")["requests"]
+    return logged[-1]["seq"] if logged else 0
+
+
+def _since(sim, mark: int) -> list[dict]:
+    return [item for item in sim.admin("GET", "requests")["requests"] if item["seq"] > mark]
+
+
+@pytest.mark.parametrize("workers", [1, 4])
+def test_n_cis_take_one_request_per_page(sim, backend, prefix, workers):
+    for index in range(23):
+        backend.put_ci(f"{prefix}-{index:02d}", "linux_server", {"fqdn": f"{prefix}-{index}.example.com"})
+    mark = _seq(sim)
+
+    found = list(backend.iter_cmdb("linux_server", ["fqdn", "location.country"], query=f"nameSTARTSWITH{prefix}",
+                                   page_size=5, workers=workers))
+
+    sent = _since(sim, mark)
+    assert len(found) == 23
+    assert len(sent) == math.ceil(23 / 5)
+    assert all(item["method"] == "GET" and item["path"] == "/api/now/table/cmdb_ci_linux_server" for item in sent)
+
+
+def test_a_reference_is_written_by_name_and_dot_walked_on_read(backend, prefix):
+    backend.put_ci(f"{prefix}-web", "linux_server", {"location": "Paris", "support_group": "Network"})
+
+    [ci] = backend.iter_cmdb(fields=["location.country", "location.name", "support_group"],
+                             filters={"name": f"{prefix}-web"})
+
+    assert ci["fields"]["location.country"] == "FR" and ci["fields"]["location.name"] == "Paris"
+    assert len(ci["fields"]["support_group"]) == 32  # a reference reads as the sys_id
+
+
+def test_an_unknown_reference_name_is_refused_naming_the_field(backend, prefix):
+    with pytest.raises(ItsmNotFoundError, match=r"fields.location: .* no cmn_location record named 'Atlantis'"):
+        backend.put_ci(f"{prefix}-web", "linux_server", {"location": "Atlantis"})
+    assert list(backend.iter_cmdb(filters={"name": f"{prefix}-web"})) == []
+
+
+def test_a_nested_value_is_refused_naming_the_field(backend, prefix):
+    with pytest.raises(ItsmValidationError, match=r"fields.location: .*referenced record's name"):
+        backend.put_ci(f"{prefix}-web", "linux_server", {"location": {"country": "NL"}})
+
+
+def test_the_class_of_an_existing_ci_is_not_changed(backend, prefix):
+    backend.put_ci(f"{prefix}-web", "linux_server", {})
+    with pytest.raises(ItsmValidationError, match=r"ci_class: 'win_server' .*is a linux_server"):
+        backend.put_ci(f"{prefix}-web", "win_server", {})
+
+
+def test_two_cis_of_one_name_conflict(sim, backend, prefix):
+    for _unused in range(2):
+        backend.http.request("POST", "/api/now/table/cmdb_ci_server", json_body={"name": f"{prefix}-twin"})
+    with pytest.raises(ItsmConflictError, match="more than one CI"):
+        backend.put_ci(f"{prefix}-twin", None, {"fqdn": "x"})
+
+
+def test_an_unknown_relationship_type_is_refused_naming_the_option(backend, prefix):
+    backend.put_ci(f"{prefix}-a", "linux_server", {})
+    backend.put_ci(f"{prefix}-b", "linux_server", {})
+    with pytest.raises(ItsmNotFoundError, match=r"relations: .*'Hovers over'"):
+        backend.put_ci_relations(f"{prefix}-a", [{"type": "Hovers over", "target": f"{prefix}-b"}])
+    assert list(backend.ci_relations([ci["id"] for ci in backend.iter_cmdb(filters={"name": f"{prefix}-a"})])) == []
