@@ -10,7 +10,7 @@ short_description: Inventory from the CMDB of the configured ITSM backend
 version_added: 0.1.0
 author: opsgate.itsm contributors (@opsgate)
 description:
-  - Builds an inventory from configuration items (CIs) of the CMDB on any opsgate.itsm backend that has one:
+  - Builds an inventory from configuration items (CIs) of the CMDB on any opsgate.itsm backend that has one,
     C(local) CIs and the ServiceNow C(cmdb_ci*) tables.
   - Reads the CIs in pages ordered by their id, requests only the fields the inventory uses (dot-walked
     fields in the same request) and adds each CI to the inventory as it arrives. On ServiceNow the first page
