@@ -229,6 +229,32 @@ def relation_list(relations_given: t.Any) -> list[tuple[str, str]]:
     return sorted(wanted)
 
 
+Edge = tuple[str, str, str, str]  # (source id, type, target id, target name)
+
+
+def walk_relations(ids: t.Sequence[str], depth: int,
+                   edges_of: t.Callable[[list[str]], t.Iterable[Edge]]) -> list[dict[str, t.Any]]:
+    """Breadth-first from ``ids``, one ``edges_of(sources)`` call per hop; each (start, type, target) once, at
+    its shortest depth, as ``{id, type, target, depth}`` (``target`` is the name)."""
+    reached: dict[str, set[str]] = {}
+    found: list[dict[str, t.Any]] = []
+    frontier: dict[str, set[str]] = {ci_id: {ci_id} for ci_id in ids}
+    for hop in range(1, depth + 1):
+        following: dict[str, set[str]] = {}
+        for source, kind, target_id, target in edges_of(sorted(frontier)):
+            for start in sorted(frontier[source]):
+                seen = reached.setdefault(start, {start})
+                if target_id in seen:
+                    continue
+                seen.add(target_id)
+                found.append({"id": start, "type": kind, "target": target, "depth": hop})
+                following.setdefault(target_id, set()).add(start)
+        frontier = following
+        if not frontier:
+            break
+    return found
+
+
 def relation_group(relation_type: str, target: str) -> str:
     """``Runs on`` + ``esx01`` -> ``runs_on_esx01`` (the plugin sanitizes it further as Ansible does)."""
     return re.sub(r"[^A-Za-z0-9]+", "_", f"{relation_type}_{target}").strip("_").lower()

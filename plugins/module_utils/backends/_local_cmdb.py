@@ -82,24 +82,9 @@ class Plan:
 
 def relations(conn: sqlite3.Connection, names: t.Sequence[str], types: t.Sequence[str] | None,
               depth: int) -> list[dict[str, t.Any]]:
-    """Breadth-first from ``names`` along ``types``; each (start, type, target) once, at its shortest depth."""
-    reached: dict[str, set[str]] = {}
-    found: list[dict[str, t.Any]] = []
-    frontier: dict[str, set[str]] = {name: {name} for name in names}
-    for hop in range(1, depth + 1):
-        following: dict[str, set[str]] = {}
-        for source, kind, target in _edges(conn, sorted(frontier), types):
-            for start in sorted(frontier[source]):
-                seen = reached.setdefault(start, {start})
-                if target in seen:
-                    continue
-                seen.add(target)
-                found.append({"id": start, "type": kind, "target": target, "depth": hop})
-                following.setdefault(target, set()).add(start)
-        frontier = following
-        if not frontier:
-            break
-    return found
+    """A local CI's id is its name, so an edge's target id and target name are the same."""
+    return cmdb.walk_relations(names, depth, lambda sources: [(source, kind, target, target) for source, kind, target
+                                                              in _edges(conn, sources, types)])
 
 
 def _edges(conn: sqlite3.Connection, sources: list[str], types: t.Sequence[str] | None) -> list[tuple[str, str, str]]:

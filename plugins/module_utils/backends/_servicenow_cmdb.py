@@ -175,25 +175,8 @@ def _increasing(items: t.Iterable[Record]) -> t.Iterator[Record]:
 
 def ci_relations(backend: ServiceNowBackend, ids: t.Sequence[str], types: t.Sequence[str] | None,
                  depth: int) -> t.Iterator[Record]:
-    """Breadth-first from ``ids``; each (start, type, target) once, at its shortest depth."""
     kinds = [query.escape(kind) for kind in types or []]
-    reached: dict[str, set[str]] = {}
-    found: list[Record] = []
-    frontier: dict[str, set[str]] = {ci_id: {ci_id} for ci_id in ids}
-    for hop in range(1, depth + 1):
-        following: dict[str, set[str]] = {}
-        for source, kind, target_id, target in _edges(backend, sorted(frontier), kinds):
-            for start in sorted(frontier[source]):
-                seen = reached.setdefault(start, {start})
-                if target_id in seen:
-                    continue
-                seen.add(target_id)
-                found.append({"id": start, "type": kind, "target": target, "depth": hop})
-                following.setdefault(target_id, set()).add(start)
-        frontier = following
-        if not frontier:
-            break
-    return iter(found)
+    return iter(cmdb.walk_relations(ids, depth, lambda sources: _edges(backend, sources, kinds)))
 
 
 def _edges(backend: ServiceNowBackend, sources: list[str], kinds: list[str]) -> list[tuple[str, str, str, str]]:
