@@ -29,9 +29,7 @@ Behaviour a caller may rely on, beyond the contract in _base:
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
-import mimetypes
 import os
 import sqlite3
 import typing as t
@@ -42,7 +40,7 @@ from .. import _lifecycle as lifecycle
 from .. import _records as records
 from .._errors import ItsmConflictError, ItsmNotFoundError, ItsmTransitionError, ItsmValidationError
 from .._options import ConnectionSettings, default_local_db
-from . import _local_cmdb
+from . import _local_attachments, _local_cmdb
 from . import _local_schema as schema
 from ._base import ItsmBackend, Record, Warn
 from ._local_schema import Row
@@ -454,56 +452,10 @@ class LocalBackend(ItsmBackend):
 
     def add_attachment(self, kind: str, record: Record, path: str, name: str | None = None,
                        content_type: str | None = None, check_mode: bool = False) -> tuple[bool, Record]:
-        """Store the file's bytes; same name and sha256 is a no-op, a new content replaces the old one."""
-        records.require_choice("kind", kind, records.KINDS)
-        content, digest = _read_file(path)
-        name = schema.require_text("name", name or os.path.basename(path))
-        content_type = content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
-        now = schema.now()
-        with self._session(check_mode) as conn:
-            row = self._row_for(conn, kind, record)
-            same = conn.execute(f"SELECT {_ATTACHMENT_COLUMNS} FROM attachments WHERE kind = ? AND record_id = ? "
-                                "AND name = ? ORDER BY seq", (kind, row["id"], name)).fetchall() if conn else []
-            for old in same:
-                if old["sha256"] == digest:
-                    return False, self._attachment(old)
-            new = {"id": uuid.uuid4().hex if not check_mode else None, "name": name, "content_type": content_type,
-                   "size": len(content), "sha256": digest, "created": now}
-            if check_mode:
-                return True, self._attachment(new)
-            conn.execute("DELETE FROM attachments WHERE kind = ? AND record_id = ? AND name = ?", (kind, row["id"], name))
-            conn.execute("INSERT INTO attachments (id, kind, record_id, name, content_type, size, sha256, content, "
-                         "created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                         (new["id"], kind, row["id"], name, content_type, len(content), digest, content, now))
-            verb = "replaced" if same else "attached"
-            schema.add_events(conn, kind, row["id"], self.actor, now, [
-                {"type": "attachment", "field": name, "new": digest, "text": f"{verb} {name} ({len(content)} bytes)"}])
-            return True, self._attachment(new)
+        return _local_attachments.add(self, kind, record, path, name, content_type, check_mode)
 
     def attachments(self, kind: str, record: Record) -> list[Record]:
-        records.require_choice("kind", kind, records.KINDS)
-        with self._read() as conn:
-            record_id = self._record_id(conn, kind, record) if conn else None
-            rows = conn.execute(f"SELECT {_ATTACHMENT_COLUMNS} FROM attachments WHERE kind = ? AND record_id = ? "
-                                "ORDER BY seq", (kind, record_id)).fetchall() if record_id else []
-        return [self._attachment(row) for row in rows]
-
-    def _attachment(self, row: t.Mapping[str, t.Any]) -> Record:
-        return {"id": row["id"], "name": row["name"], "size": row["size"], "sha256": row["sha256"],
-                "content_type": row["content_type"], "created": row["created"],
-                "url": f"local://attachments/{row['id']}" if row["id"] else None}
-
-
-_ATTACHMENT_COLUMNS = "id, name, content_type, size, sha256, created"
-
-
-def _read_file(path: str) -> tuple[bytes, str]:
-    try:
-        with open(os.path.expanduser(path), "rb") as handle:
-            content = handle.read()
-    except OSError as exc:
-        raise ItsmValidationError("path", path, f"cannot read the file: {exc.strerror or exc}") from None
-    return content, hashlib.sha256(content).hexdigest()
+        return _local_attachments.listed(self, kind, record)
 
 
 # -- the models, as pure functions of rows ------------------------------------------------------
