@@ -67,6 +67,7 @@ class Target:
     """A backend to benchmark: seeds N CIs, gives the plugin's connection options, counts requests."""
 
     name = ""
+    ci_class = "cmdb_ci_server"
 
     def __init__(self, workdir: str, args: argparse.Namespace):
         self.workdir = workdir
@@ -78,9 +79,19 @@ class Target:
     def connection(self) -> dict[str, t.Any]:
         raise NotImplementedError
 
+    def reset_requests(self) -> None:
+        """Called right before each plugin run."""
+
     def requests(self) -> int | None:
-        """Requests made since seed(), or None when the backend is not reached over HTTP."""
+        """Requests made since reset_requests(), or None when the backend is not reached over HTTP."""
         return None
+
+    def side_figures(self) -> dict[str, t.Any]:
+        """Extra figures of the last plugin run (for example a server process's own memory)."""
+        return {}
+
+    def close(self) -> None:
+        """Release what seed() started."""
 
 
 class LocalTarget(Target):
@@ -110,7 +121,75 @@ class LocalTarget(Target):
         return {"backend": "local", "local_db": self.path}
 
 
-TARGETS: dict[str, type[Target]] = {LocalTarget.name: LocalTarget}
+class ServiceNowTarget(Target):
+    """The ServiceNow simulator seeded with N ``cmdb_ci_server`` rows (its own seed, see seed.py), over HTTPS.
+
+    The simulator runs as a separate process on the same machine: its CPU competes with the plugin's, and
+    its memory is reported apart (peak RSS while serving the plugin's runs, from /proc)."""
+
+    name = "servicenow"
+    ci_class = "server"  # canonical name of cmdb_ci_server
+
+    def __init__(self, workdir: str, args: argparse.Namespace):
+        super().__init__(workdir, args)
+        if ROOT not in sys.path:
+            sys.path.insert(0, ROOT)
+        from tests.simulators.servicenow import harness
+
+        self.harness = harness
+        self.sim: t.Any = None
+        self.cpu_before = 0.0
+
+    def seed(self, size: int) -> None:
+        self.close()
+        state = os.path.join(self.workdir, f"servicenow-{size}")
+        started = time.perf_counter()
+        self.sim = self.harness.start(state, "--seed-cmdb", str(size), timeout=7200)
+        self.seed_seconds = time.perf_counter() - started  # process start + seeding (zero work if state is reused)
+        self._proc("clear_refs", "5")  # resets the peak RSS: what follows is the serving, not the seeding
+
+    def connection(self) -> dict[str, t.Any]:
+        return {"backend": "servicenow", "url": self.sim.url, "username": self.sim.username,
+                "password": self.sim.password, "ca_path": self.sim.cert}
+
+    def reset_requests(self) -> None:
+        self.sim.admin("POST", "reset", {})  # clears the request log (and faults, tokens, clock); keeps the data
+        self.cpu_before = self._cpu_seconds()
+
+    def requests(self) -> int | None:
+        return self.sim.request_count()
+
+    def side_figures(self) -> dict[str, t.Any]:
+        """The simulator's peak RSS since seeding, and its CPU seconds during the last plugin run."""
+        status = self._proc("status")
+        peak = next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:")), 0)
+        return {"simulator_peak_mib": round(peak / 1024, 1),
+                "simulator_cpu_seconds": round(self._cpu_seconds() - self.cpu_before, 1),
+                "seed_seconds": round(self.seed_seconds, 1)}
+
+    def close(self) -> None:
+        if self.sim is not None:
+            self.sim.stop()
+            self.sim = None
+
+    def _proc(self, entry: str, write: str | None = None) -> str:
+        path = f"/proc/{self.sim.process.pid}/{entry}"
+        try:
+            if write is None:
+                with open(path) as stream:
+                    return stream.read()
+            with open(path, "w") as stream:
+                stream.write(write)
+        except OSError:
+            pass
+        return ""
+
+    def _cpu_seconds(self) -> float:
+        fields = self._proc("stat").rsplit(")", 1)[-1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK") if len(fields) > 12 else 0.0
+
+
+TARGETS: dict[str, type[Target]] = {LocalTarget.name: LocalTarget, ServiceNowTarget.name: ServiceNowTarget}
 
 
 # -- measuring -------------------------------------------------------------------------------------
@@ -158,7 +237,7 @@ def comparable(listed: dict[str, t.Any]) -> dict[str, t.Any]:
 def bench_size(target: Target, size: int, args: argparse.Namespace, env: dict[str, str]) -> dict[str, t.Any]:
     target.seed(size)
     source = os.path.join(target.workdir, f"bench-{size}.cmdb.yml")
-    config = dict(plugin="opsgate.itsm.cmdb", ci_class="cmdb_ci_server", page_size=args.page_size,
+    config = dict(plugin="opsgate.itsm.cmdb", ci_class=target.ci_class, page_size=args.page_size,
                   workers=args.workers, fields=["fqdn", "host_name", "ip_address", "environment",
                                                 "operational_status", "location.country"],
                   **target.connection())
@@ -168,14 +247,15 @@ def bench_size(target: Target, size: int, args: argparse.Namespace, env: dict[st
     plugin_out = os.path.join(target.workdir, f"plugin-{size}.json")
     static_out = os.path.join(target.workdir, f"static-out-{size}.json")
     static_file = os.path.join(target.workdir, f"static-{size}.json")
-    plugin_runs, static_runs, requests = [], [], []
+    plugin_runs, static_runs, requests, sides = [], [], [], []
     with_static = args.static_max is None or size <= args.static_max
     for attempt in range(args.repeat):
-        before = target.requests()
+        target.reset_requests()
         plugin_runs.append(measure([ansible_inventory, "-i", source, "--list"], env, plugin_out))
-        after = target.requests()
-        if before is not None and after is not None:
-            requests.append(after - before)
+        count = target.requests()
+        if count is not None:
+            requests.append(count)
+        sides.append(target.side_figures())
         if attempt == 0:
             with open(plugin_out) as stream:
                 listed = json.load(stream)
@@ -195,6 +275,7 @@ def bench_size(target: Target, size: int, args: argparse.Namespace, env: dict[st
     static_time = statistics.median(run.seconds for run in static_runs) if static_runs else None
     plugin_rss = max(run.max_rss_kib for run in plugin_runs)
     static_rss = max(run.max_rss_kib for run in static_runs) if static_runs else None
+    side = {key: max(figures[key] for figures in sides) for key in sides[0]} if sides and sides[0] else {}
     return {
         "backend": target.name, "cis": size, "hosts": hosts, "page_size": args.page_size, "workers": args.workers,
         "plugin_seconds": round(plugin_time, 2), "static_seconds": static_time and round(static_time, 2),
@@ -203,6 +284,9 @@ def bench_size(target: Target, size: int, args: argparse.Namespace, env: dict[st
         "memory_ratio": static_rss and round(plugin_rss / static_rss, 2),
         "requests": max(requests) if requests else None,
         "request_budget": math.ceil(size / args.page_size) + 2,
+        "plugin_runs_seconds": [round(run.seconds, 2) for run in plugin_runs],
+        "static_runs_seconds": [round(run.seconds, 2) for run in static_runs],
+        **side,
     }
 
 
@@ -216,7 +300,10 @@ def markdown(rows: list[dict[str, t.Any]]) -> str:
         lines.append(f"| {row['backend']} | {row['cis']:,} | {row['plugin_seconds']} | {row['static_seconds']} | "
                      f"{row['time_ratio']} | {row['plugin_peak_mib']} | {row['static_peak_mib']} | "
                      f"{row['memory_ratio']} | {requests} |")
-    return "\n".join(lines)
+    notes = [f"- {row['backend']} {row['cis']:,}: seeding {row['seed_seconds']} s (not counted); the simulator "
+             f"process used {row['simulator_cpu_seconds']} CPU s during a plugin run (most of any run) and "
+             f"peaked at {row['simulator_peak_mib']} MiB RSS while serving" for row in rows if "seed_seconds" in row]
+    return "\n".join(lines + ([""] + notes if notes else []))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -237,7 +324,14 @@ def main(argv: list[str] | None = None) -> int:
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collection_tree(), ANSIBLE_INVENTORY_UNPARSED_FAILED="1",
                ANSIBLE_INVENTORY_ENABLED="opsgate.itsm.cmdb,yaml", ANSIBLE_HOME=os.path.join(workdir, "home"))
     target = TARGETS[args.backend](workdir, args)
-    rows = [bench_size(target, int(size), args, env) for size in args.sizes.split(",") if size.strip()]
+    rows = []
+    try:
+        for size in args.sizes.split(","):
+            if size.strip():
+                rows.append(bench_size(target, int(size), args, env))
+                print(json.dumps(rows[-1]), file=sys.stderr, flush=True)  # progress, and every figure of the row
+    finally:
+        target.close()
     print(json.dumps(rows, indent=2) if args.json else markdown(rows))
     return 0
 

@@ -295,8 +295,8 @@ def put_ci_relations(backend: ServiceNowBackend, name: str, relations: t.Sequenc
     if calls:
         backend.names.remember(calls, backend.batch(calls, "look up names"))
     backend.names.require("relations", "cmdb_ci", [target for _kind, target in added])
-    writes: list[tuple[str, str] | tuple[str, str, t.Any]] = [("DELETE", f"{TABLE_API}cmdb_rel_ci/{sys_id}")
-                                                             for sys_id in removed]
+    writes: list[tuple[str, str] | tuple[str, str, t.Any]] = [
+        ("DELETE", f"{TABLE_API}cmdb_rel_ci/{sys_id}") for sys_id in removed]
     writes += [("POST", f"{TABLE_API}cmdb_rel_ci", {"parent": current["sys_id"], "type": type_ids[kind],
                                                     "child": backend.names.id("cmdb_ci", target)})
                for kind, target in added]
