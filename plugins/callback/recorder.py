@@ -27,6 +27,8 @@ description:
   - Impact and urgency come from O(incident_impact) and O(incident_urgency), overridden per play by the play
     variables C(itsm_incident_impact) / C(itsm_incident_urgency), and per host by host or group variables of
     the same names.
+  - An incident of one host names that host's CI, the host variable C(itsm_ci_name) (as M(opsgate.itsm.change_gate)
+    reads it) or else the inventory name; when the backend's CMDB has no such CI, the incident is raised without one.
   - With O(resolve_on_success) an open incident is resolved when its signature succeeds in a later run.
   - "It never breaks the run: a backend error is a warning. What could not be delivered is kept in the outbox
     (O(outbox), a local SQLite file) and sent, exactly once, when the recorder next starts or by the
@@ -214,6 +216,8 @@ from ansible_collections.opsgate.itsm.plugins.module_utils._options import Conne
 from ansible_collections.opsgate.itsm.plugins.module_utils.backends import build_backend
 
 LEVEL_VARS = ("itsm_incident_impact", "itsm_incident_urgency")
+# The host's CI name when it differs from the inventory name (the variable the change gate reads too).
+CI_NAME_VAR = "itsm_ci_name"
 
 
 class CallbackModule(CallbackBase):
@@ -329,6 +333,7 @@ class CallbackModule(CallbackBase):
             failure.message = recorder.result_message(data if data is not None else result._result)
             levels = dict(self.play_levels, **self._host_levels(host))
             failure.impact, failure.urgency = levels.get(LEVEL_VARS[0]), levels.get(LEVEL_VARS[1])
+            failure.ci_name = levels.get(CI_NAME_VAR)
         return failure
 
     def _host_levels(self, host) -> dict[str, str]:
@@ -338,7 +343,7 @@ class CallbackModule(CallbackBase):
             found = manager.get_vars(play=self.play, host=host) if manager is not None else host.get_vars()
         except (AttributeError, TypeError):
             found = host.get_vars()
-        return {name: str(found[name]) for name in LEVEL_VARS if name in found}
+        return {name: str(found[name]) for name in (*LEVEL_VARS, CI_NAME_VAR) if name in found}
 
     def _backend(self):
         return build_backend(self.connection, warn=self._display.warning)

@@ -233,8 +233,9 @@ def _find_change(backend: ItsmBackend, item: t.Mapping[str, t.Any]) -> Record | 
     record = backend.get(CHANGE, correlation_id=item["correlation_id"], open_only=True)
     if record is None:
         # Already closed by an earlier send of this same run attempt?
+        # A template may replace the description (ServiceNow keeps the template's): the notes carry the marker too.
         for candidate in backend.find(CHANGE, {"correlation_id": item["correlation_id"]}):
-            if item["marker"] in (candidate.get("description") or ""):
+            if _marked(backend, CHANGE, candidate, item["marker"]):
                 return candidate
     return record
 
@@ -291,7 +292,16 @@ def _deliver_incident(backend: ItsmBackend, item: t.Mapping[str, t.Any], warn: t
     caused_by = _change_number(backend, item.get("change") or {})
     if caused_by:
         fields["caused_by"] = caused_by
-    record = backend.create(INCIDENT, fields)
+    try:
+        record = backend.create(INCIDENT, fields)
+    except ItsmNotFoundError as error:
+        if error.details.get("option") != "configuration_item":
+            raise
+        # A host that is no CI of the backend's CMDB: the incident is raised without one (the hosts are in its
+        # description) rather than refused for ever.
+        warn(f"recorder: {error.message}; the incident is raised without a configuration item")
+        fields.pop("configuration_item")
+        record = backend.create(INCIDENT, fields)
     return dict(type="incident", number=record["number"], outcome="created")
 
 

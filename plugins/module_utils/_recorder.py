@@ -53,6 +53,7 @@ class Failure:
     ignored: bool = False
     impact: str | None = None
     urgency: str | None = None
+    ci_name: str | None = None
 
 
 @dataclasses.dataclass
@@ -159,7 +160,7 @@ def incident_items(failures: t.Sequence[Failure], settings: Settings, marker: st
                       impact=_level((failure.impact for failure in group), settings.impact),
                       urgency=_level((failure.urgency for failure in group), settings.urgency))
         if len(hosts) == 1:
-            fields["configuration_item"] = hosts[0]
+            fields["configuration_item"] = first.ci_name or hosts[0]
         if settings.assignment_group:
             fields["assignment_group"] = settings.assignment_group
         under = change.get("number") or change.get("correlation_id")

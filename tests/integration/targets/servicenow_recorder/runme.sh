@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# The recorder callback and the change_control / incident_on_failure roles against the ServiceNow simulator:
+#   1. a recorded run (rescued failure, failing host, unreachable host): a standard change from the template,
+#      closed unsuccessful with the recap note; one incident per failure signature, caused by the change;
+#   2. the same failures again: a second change, the open incidents get a recurrence note each;
+#   3. the instance down during a run: same exit code, a warning, the records in the outbox; the instance
+#      back on the same URL: flush_outbox.yml sends them once, a second flush sends nothing;
+#   4. roles.yml: change_control (open, approvals, gate, close) and incident_on_failure in a rescue.
+# The recorder authenticates with OAuth (client credentials); its client secret must never be printed.
+set -eu
+
+HERE="$(cd "$(dirname "$0")" && pwd)"
+# The collection root (where tests/simulators lives): ansible-test runs this script from a copy of the
+# target, so look for the collection on ANSIBLE_COLLECTIONS_PATH, then above this directory.
+ROOT=""
+IFS=: read -r -a bases <<< "${ANSIBLE_COLLECTIONS_PATH:-}"
+for base in "${bases[@]}"; do
+    if [ -n "${base}" ] && [ -d "${base}/ansible_collections/opsgate/itsm/tests/simulators" ]; then
+        ROOT="${base}/ansible_collections/opsgate/itsm"
+        break
+    fi
+done
+[ -n "${ROOT}" ] || ROOT="$(cd "${HERE}/../../../.." && pwd)"
+WORK="${OUTPUT_DIR:-$(mktemp -d)}/servicenow_recorder"
+rm -rf "${WORK}" && mkdir -p "${WORK}"
+PYTHON="$(command -v python3 || command -v python)"
+export ANSIBLE_NOCOLOR=1 ANSIBLE_HOST_KEY_CHECKING=False ANSIBLE_RETRY_FILES_ENABLED=False
+unset JOB_ID CI_PIPELINE_ID GITHUB_RUN_ID ITSM_RECORDER_RUN_ID ITSM_CHANGE ITSM_TOKEN ITSM_API_KEY || true
+
+SIM_PID=""
+stop_simulator() {
+    if [ -n "${SIM_PID}" ]; then
+        kill "${SIM_PID}" 2>/dev/null || true
+        wait "${SIM_PID}" 2>/dev/null || true
+        SIM_PID=""
+    fi
+}
+trap stop_simulator EXIT
+
+# start_simulator STATE_DIR PORT: start it (PORT 0 picks a free port) and set URL to where it listens.
+start_simulator() {
+    local state="$1" port="$2" log
+    log="${WORK}/sim-$(basename "$1")"
+    (cd "${ROOT}" && exec "${PYTHON}" -m tests.simulators.servicenow --port "${port}" --state-dir "${state}" \
+        --seed-cmdb 8 > "${log}.out" 2> "${log}.err") &
+    SIM_PID=$!
+    for _ in $(seq 1 300); do
+        grep -q "ready at" "${log}.out" 2>/dev/null && break
+        kill -0 "${SIM_PID}" 2>/dev/null || { cat "${log}.err"; exit 1; }
+        sleep 0.1
+    done
+    URL="$(sed -n 's/^ServiceNow simulator ready at //p' "${log}.out")"
+    [ -n "${URL}" ] || { echo "the simulator did not start"; cat "${log}.err"; exit 1; }
+    echo "simulator at ${URL} (state ${state})"
+}
+
+fail() {
+    echo "FAILED: $1"
+    shift
+    for log in "$@"; do echo "---- ${log}"; cat "${log}"; done
+    exit 1
+}
+
+# The client secret is the credential in play: it must not show up in any output or in the outbox.
+SECRET=opsgate-secret
+no_secret() {
+    local file
+    for file in "$@"; do
+        ! grep -q -- "${SECRET}" "${file}" || fail "the client secret appears in ${file}" "${file}"
+    done
+}
+
+start_simulator "${WORK}/sim" 0
+export ITSM_BACKEND=servicenow ITSM_URL="${URL}" ITSM_CA_PATH="${WORK}/sim/cert.pem"
+export ITSM_CLIENT_ID=opsgate ITSM_CLIENT_SECRET="${SECRET}"
+unset ITSM_USERNAME ITSM_PASSWORD || true
+export ITSM_OUTBOX="${WORK}/outbox.sqlite"
+export ITSM_RECORDER_CHANGE_TEMPLATE="Patch Linux servers - 1"
+export ANSIBLE_CALLBACKS_ENABLED=opsgate.itsm.recorder
+check() { "${PYTHON}" "${HERE}/check.py" "${ITSM_URL}" "${ITSM_CA_PATH}" "$@"; }
+CHANGE_RE='opsgate\.itsm\.recorder: CHG[0-9]{7} created, now implement'
+
+echo "== 1. a recorded run: the play fails (a host failed, one unreachable), the exit code is ansible's"
+rc=0; ansible-playbook -i "${HERE}/inventory.yml" "${HERE}/run.yml" > "${WORK}/run1.log" 2>&1 || rc=$?
+[ "${rc}" -eq 4 ] || fail "run 1 exited ${rc}, expected 4" "${WORK}/run1.log"
+grep -Eq "${CHANGE_RE}" "${WORK}/run1.log" || fail "run 1 did not open its change in implement" "${WORK}/run1.log"
+grep -Eq "opsgate\.itsm\.recorder: change CHG[0-9]{7} updated; incident INC[0-9]{7} created; incident INC[0-9]{7} created$" \
+    "${WORK}/run1.log" || fail "run 1 did not report its change and two new incidents" "${WORK}/run1.log"
+! grep -q "WARNING.*recorder" "${WORK}/run1.log" || fail "run 1 warned" "${WORK}/run1.log"
+check recorder '{"changes": 1, "recurrences": 0}' || fail "run 1 records" "${WORK}/run1.log"
+no_secret "${WORK}/run1.log"
+
+echo "== 2. the same failures again: a second change, a recurrence note on each open incident"
+rc=0; ansible-playbook -i "${HERE}/inventory.yml" "${HERE}/run.yml" > "${WORK}/run2.log" 2>&1 || rc=$?
+[ "${rc}" -eq 4 ] || fail "run 2 exited ${rc}, expected 4" "${WORK}/run2.log"
+grep -Eq "opsgate\.itsm\.recorder: change CHG[0-9]{7} updated; incident INC[0-9]{7} recurred; incident INC[0-9]{7} recurred$" \
+    "${WORK}/run2.log" || fail "run 2 did not update the two incidents" "${WORK}/run2.log"
+check recorder '{"changes": 2, "recurrences": 1}' || fail "run 2 records" "${WORK}/run2.log"
+no_secret "${WORK}/run2.log"
+
+echo "== 3. the instance is down during a run: a warning, the same exit code, the records in the outbox"
+PORT="${URL##*:}"
+stop_simulator
+rc=0; ansible-playbook -i "${HERE}/inventory.yml" "${HERE}/run.yml" > "${WORK}/run3.log" 2>&1 || rc=$?
+[ "${rc}" -eq 4 ] || fail "run 3 exited ${rc}, expected 4" "${WORK}/run3.log"
+grep -q "opsgate.itsm.recorder could not reach the servicenow backend at the start of the run" "${WORK}/run3.log" \
+    || fail "run 3 did not warn at the start" "${WORK}/run3.log"
+grep -q "opsgate.itsm.recorder: 3 records queued in the outbox ${ITSM_OUTBOX} because the servicenow backend failed" \
+    "${WORK}/run3.log" || fail "run 3 did not queue its change and two incidents" "${WORK}/run3.log"
+! grep -Eq "opsgate\.itsm\.recorder: (CHG|change )" "${WORK}/run3.log" || fail "run 3 claims a delivery" "${WORK}/run3.log"
+no_secret "${WORK}/run3.log" "${ITSM_OUTBOX}"
+
+# The instance is back on the same URL (a new one, so what is on it afterwards came from the outbox).
+# The outbox keeps items per backend URL and only sends them there.
+start_simulator "${WORK}/sim-back" "${PORT}"
+[ "${URL}" = "${ITSM_URL}" ] || fail "the simulator came back at ${URL}, not ${ITSM_URL}"
+export ITSM_CA_PATH="${WORK}/sim-back/cert.pem"
+unset ANSIBLE_CALLBACKS_ENABLED
+ansible-playbook "${ROOT}/playbooks/flush_outbox.yml" -v > "${WORK}/flush1.log" 2>&1 \
+    || fail "the first flush failed" "${WORK}/flush1.log"
+grep -q '"sent 3, refused 0, still pending 0"' "${WORK}/flush1.log" || fail "flush 1 did not send 3" "${WORK}/flush1.log"
+ansible-playbook "${ROOT}/playbooks/flush_outbox.yml" -v > "${WORK}/flush2.log" 2>&1 \
+    || fail "the second flush failed" "${WORK}/flush2.log"
+grep -q '"sent 0, refused 0, still pending 0"' "${WORK}/flush2.log" || fail "flush 2 sent again" "${WORK}/flush2.log"
+check recorder '{"changes": 1, "recurrences": 0, "change_named_by": "correlation_id"}' || fail "records after the flush" "${WORK}/flush1.log"
+no_secret "${WORK}/flush1.log" "${WORK}/flush2.log" "${ITSM_OUTBOX}"
+
+echo "== 4. the change_control and incident_on_failure roles (the recorder off)"
+ansible-playbook -i "${HERE}/roles_inventory.yml" "${HERE}/roles.yml" > "${WORK}/roles.log" 2>&1 \
+    || fail "roles.yml failed" "${WORK}/roles.log"
+check roles '{"clean": "sn-roles-clean", "rescued": "sn-roles-rescued", "rescued_code": "successful_issues",
+              "hosts": ["lnxd000003", "lnxp000001", "winp000004", "wint000002"], "failed_host": "wint000002",
+              "play": "A deployment whose failure on one host a rescue records"}' || fail "roles records" "${WORK}/roles.log"
+no_secret "${WORK}/roles.log"
+echo "servicenow_recorder: all checks passed"
