@@ -36,6 +36,8 @@ def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
                                                             if value is not None}}
     if before is not None:
         before["fields"] = {key: value for key, value in before["fields"].items() if value is not None}
+        if not changed:  # a reference given by name reads back as its id: nothing changed, so show what is stored
+            after["fields"] = dict(before["fields"])
     if params["relations"] is not None:
         wanted = sorted(({"type": item["type"], "target": item["target"]} for item in params["relations"]),
                         key=lambda item: (item["type"], item["target"]))
