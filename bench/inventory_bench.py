@@ -11,6 +11,7 @@ its own process, measured with wait4) in the same run. The backend is a paramete
 writes the plugin's connection options and, where it can, counts the requests the plugin made.
 
     python bench/inventory_bench.py --backend local --sizes 10000,100000 --repeat 3
+    python bench/inventory_bench.py --backend servicenow --sizes 10000,100000 --repeat 3
 
 Needs ansible-core on PATH (or --ansible-bin) and the collection importable as
 ansible_collections.opsgate.itsm (the script builds the same symlinked tree tests/conftest.py does).
