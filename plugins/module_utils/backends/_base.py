@@ -12,9 +12,11 @@ here: with ``check_mode=True`` a write sends nothing and returns an approximate 
 from __future__ import annotations
 
 import abc
+import hashlib
+import os
 import typing as t
 
-from .._errors import ItsmUnavailableError
+from .._errors import ItsmUnavailableError, ItsmValidationError
 from .._options import ConnectionSettings
 
 Record = dict[str, t.Any]
@@ -183,3 +185,13 @@ class ItsmBackend(abc.ABC):
 
     def close(self) -> None:
         """Release connections; the backend is not used afterwards."""
+
+
+def read_attachment(path: str) -> tuple[bytes, str]:
+    """The bytes of a file to attach and their sha256 (what every backend compares), or an error naming ``path``."""
+    try:
+        with open(os.path.expanduser(path), "rb") as handle:
+            content = handle.read()
+    except OSError as exc:
+        raise ItsmValidationError("path", path, f"cannot read the file: {exc.strerror or exc}") from None
+    return content, hashlib.sha256(content).hexdigest()

@@ -9,15 +9,14 @@ a file with the same name and sha256 as one the record has is not stored again.
 
 from __future__ import annotations
 
-import hashlib
 import mimetypes
 import os
 import typing as t
 import uuid
 
 from .. import _records as records
-from .._errors import ItsmValidationError
 from . import _local_schema as schema
+from ._base import read_attachment
 
 if t.TYPE_CHECKING:
     from .local import LocalBackend
@@ -29,7 +28,7 @@ def add(backend: LocalBackend, kind: str, record: Record, path: str, name: str |
         check_mode: bool) -> tuple[bool, Record]:
     """Store the file's bytes; same name and sha256 is a no-op, a new content replaces the old one."""
     records.require_choice("kind", kind, records.KINDS)
-    content, digest = _read_file(path)
+    content, digest = read_attachment(path)
     name = schema.require_text("name", name or os.path.basename(path))
     content_type = content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
     now = schema.now()
@@ -70,12 +69,3 @@ def _attachment(row: t.Mapping[str, t.Any]) -> Record:
 
 
 _ATTACHMENT_COLUMNS = "id, name, content_type, size, sha256, created"
-
-
-def _read_file(path: str) -> tuple[bytes, str]:
-    try:
-        with open(os.path.expanduser(path), "rb") as handle:
-            content = handle.read()
-    except OSError as exc:
-        raise ItsmValidationError("path", path, f"cannot read the file: {exc.strerror or exc}") from None
-    return content, hashlib.sha256(content).hexdigest()

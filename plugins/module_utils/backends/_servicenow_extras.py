@@ -8,7 +8,6 @@ Functions of a ServiceNowBackend, kept apart so servicenow.py stays one screenfu
 
 from __future__ import annotations
 
-import hashlib
 import mimetypes
 import os
 import re
@@ -21,6 +20,7 @@ from .._http import Response
 from . import _local_schema as inputs
 from . import _servicenow_mapping as mapping
 from . import _servicenow_query as query
+from ._base import read_attachment
 
 if t.TYPE_CHECKING:
     from .servicenow import ServiceNowBackend
@@ -175,7 +175,7 @@ def attachments(backend: ServiceNowBackend, kind: str, record: Record) -> list[R
 def add_attachment(backend: ServiceNowBackend, kind: str, record: Record, path: str, name: str | None,
                    content_type: str | None, check_mode: bool) -> tuple[bool, Record]:
     """Upload unless a file of this name with the same sha256 is attached; an older version is replaced."""
-    content, digest = file_digest(path)
+    content, digest = read_attachment(path)
     name = inputs.require_text("name", name or os.path.basename(path))
     content_type = content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
     existing = attachments(backend, kind, record)
@@ -209,13 +209,3 @@ def _attachment(row: t.Mapping[str, t.Any]) -> Record:
     return {"id": row["sys_id"], "name": row.get("file_name"), "size": int(row.get("size_bytes") or 0),
             "sha256": row.get("hash") or None, "content_type": row.get("content_type") or None,
             "created": query.from_sn_date(row.get("sys_created_on")), "url": row.get("download_link") or None}
-
-
-def file_digest(path: str) -> tuple[bytes, str]:
-    """The file's bytes and their sha256, or ItsmStorageError naming the path."""
-    try:
-        with open(os.path.expanduser(path), "rb") as handle:
-            content = handle.read()
-    except OSError as exc:
-        raise ItsmValidationError("path", path, f"cannot read the file: {exc.strerror or exc}") from None
-    return content, hashlib.sha256(content).hexdigest()

@@ -9,17 +9,8 @@
 set -eu
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
-# The collection root (where tests/simulators lives): ansible-test runs this script from a copy of the
-# target, so look for the collection on ANSIBLE_COLLECTIONS_PATH, then above this directory.
-ROOT=""
-IFS=: read -r -a bases <<< "${ANSIBLE_COLLECTIONS_PATH:-}"
-for base in "${bases[@]}"; do
-    if [ -n "${base}" ] && [ -d "${base}/ansible_collections/opsgate/itsm/tests/simulators" ]; then
-        ROOT="${base}/ansible_collections/opsgate/itsm"
-        break
-    fi
-done
-[ -n "${ROOT}" ] || ROOT="$(cd "${HERE}/../../../.." && pwd)"
+# shellcheck source=../setup_servicenow_simulator/simulator.sh
+source "${HERE}/../setup_servicenow_simulator/simulator.sh"
 WORK="${OUTPUT_DIR:-$(mktemp -d)}/inventory_cmdb_servicenow"
 rm -rf "${WORK}" && mkdir -p "${WORK}"
 PYTHON="$(command -v python3 || command -v python)"
@@ -30,17 +21,7 @@ export ANSIBLE_INVENTORY_UNPARSED_FAILED=1 ANSIBLE_NOCOLOR=1
 
 # Start the simulator on a free port; its one stdout line says where it listens. --verbose logs every
 # request to sim.err, which the paging check counts.
-(cd "${ROOT}" && exec "${PYTHON}" -m tests.simulators.servicenow --port 0 --state-dir "${WORK}/sim" \
-    --seed-cmdb 24 --verbose > "${WORK}/sim.out" 2> "${WORK}/sim.err") &
-SIM_PID=$!
-trap 'kill "${SIM_PID}" 2>/dev/null || true; wait "${SIM_PID}" 2>/dev/null || true' EXIT
-for _ in $(seq 1 300); do
-    grep -q "ready at" "${WORK}/sim.out" 2>/dev/null && break
-    kill -0 "${SIM_PID}" 2>/dev/null || { cat "${WORK}/sim.err"; exit 1; }
-    sleep 0.1
-done
-URL="$(sed -n 's/^ServiceNow simulator ready at //p' "${WORK}/sim.out")"
-[ -n "${URL}" ] || { echo "the simulator did not start"; cat "${WORK}/sim.err"; exit 1; }
+start_simulator "${WORK}/sim" "${WORK}/sim" 0 --seed-cmdb 24 --verbose
 export ITSM_BACKEND=servicenow ITSM_URL="${URL}" ITSM_CA_PATH="${WORK}/sim/cert.pem"
 export ITSM_USERNAME=admin ITSM_PASSWORD=admin
 echo "simulator at ${URL}"

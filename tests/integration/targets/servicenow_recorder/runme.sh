@@ -10,48 +10,18 @@
 set -eu
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
-# The collection root (where tests/simulators lives): ansible-test runs this script from a copy of the
-# target, so look for the collection on ANSIBLE_COLLECTIONS_PATH, then above this directory.
-ROOT=""
-IFS=: read -r -a bases <<< "${ANSIBLE_COLLECTIONS_PATH:-}"
-for base in "${bases[@]}"; do
-    if [ -n "${base}" ] && [ -d "${base}/ansible_collections/opsgate/itsm/tests/simulators" ]; then
-        ROOT="${base}/ansible_collections/opsgate/itsm"
-        break
-    fi
-done
-[ -n "${ROOT}" ] || ROOT="$(cd "${HERE}/../../../.." && pwd)"
+# shellcheck source=../setup_servicenow_simulator/simulator.sh
+source "${HERE}/../setup_servicenow_simulator/simulator.sh"
+ROOT="${SIM_ROOT}"
 WORK="${OUTPUT_DIR:-$(mktemp -d)}/servicenow_recorder"
 rm -rf "${WORK}" && mkdir -p "${WORK}"
 PYTHON="$(command -v python3 || command -v python)"
 export ANSIBLE_NOCOLOR=1 ANSIBLE_HOST_KEY_CHECKING=False ANSIBLE_RETRY_FILES_ENABLED=False
 unset JOB_ID CI_PIPELINE_ID GITHUB_RUN_ID ITSM_RECORDER_RUN_ID ITSM_CHANGE ITSM_TOKEN ITSM_API_KEY || true
 
-SIM_PID=""
-stop_simulator() {
-    if [ -n "${SIM_PID}" ]; then
-        kill "${SIM_PID}" 2>/dev/null || true
-        wait "${SIM_PID}" 2>/dev/null || true
-        SIM_PID=""
-    fi
-}
-trap stop_simulator EXIT
-
-# start_simulator STATE_DIR PORT: start it (PORT 0 picks a free port) and set URL to where it listens.
-start_simulator() {
-    local state="$1" port="$2" log
-    log="${WORK}/sim-$(basename "$1")"
-    (cd "${ROOT}" && exec "${PYTHON}" -m tests.simulators.servicenow --port "${port}" --state-dir "${state}" \
-        --seed-cmdb 8 > "${log}.out" 2> "${log}.err") &
-    SIM_PID=$!
-    for _ in $(seq 1 300); do
-        grep -q "ready at" "${log}.out" 2>/dev/null && break
-        kill -0 "${SIM_PID}" 2>/dev/null || { cat "${log}.err"; exit 1; }
-        sleep 0.1
-    done
-    URL="$(sed -n 's/^ServiceNow simulator ready at //p' "${log}.out")"
-    [ -n "${URL}" ] || { echo "the simulator did not start"; cat "${log}.err"; exit 1; }
-    echo "simulator at ${URL} (state ${state})"
+# start_recorder_simulator STATE_DIR PORT: the seeded CIs (8) the inventories name, on PORT (0: a free one).
+start_recorder_simulator() {
+    start_simulator "${WORK}/sim-$(basename "$1")" "$1" "$2" --seed-cmdb 8
 }
 
 fail() {
@@ -70,7 +40,7 @@ no_secret() {
     done
 }
 
-start_simulator "${WORK}/sim" 0
+start_recorder_simulator "${WORK}/sim" 0
 export ITSM_BACKEND=servicenow ITSM_URL="${URL}" ITSM_CA_PATH="${WORK}/sim/cert.pem"
 export ITSM_CLIENT_ID=opsgate ITSM_CLIENT_SECRET="${SECRET}"
 unset ITSM_USERNAME ITSM_PASSWORD || true
@@ -112,7 +82,7 @@ no_secret "${WORK}/run3.log" "${ITSM_OUTBOX}"
 
 # The instance is back on the same URL (a new one, so what is on it afterwards came from the outbox).
 # The outbox keeps items per backend URL and only sends them there.
-start_simulator "${WORK}/sim-back" "${PORT}"
+start_recorder_simulator "${WORK}/sim-back" "${PORT}"
 [ "${URL}" = "${ITSM_URL}" ] || fail "the simulator came back at ${URL}, not ${ITSM_URL}"
 export ITSM_CA_PATH="${WORK}/sim-back/cert.pem"
 unset ANSIBLE_CALLBACKS_ENABLED
