@@ -11,9 +11,8 @@ set -eu
 HERE="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=../setup_servicenow_simulator/simulator.sh
 source "${HERE}/../setup_servicenow_simulator/simulator.sh"
-WORK="${OUTPUT_DIR:-$(mktemp -d)}/inventory_cmdb_servicenow"
-rm -rf "${WORK}" && mkdir -p "${WORK}"
-PYTHON="$(command -v python3 || command -v python)"
+make_workdir inventory_cmdb_servicenow
+PYTHON="${SIM_PYTHON}"
 WRITE=false
 [ "${1:-}" = --write ] && WRITE=true
 # A source that fails to parse must fail the command, never pass silently with an empty inventory.

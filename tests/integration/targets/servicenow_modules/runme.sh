@@ -6,9 +6,8 @@ set -eu
 HERE="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=../setup_servicenow_simulator/simulator.sh
 source "${HERE}/../setup_servicenow_simulator/simulator.sh"
-WORK="${OUTPUT_DIR:-$(mktemp -d)}/servicenow_modules"
-rm -rf "${WORK}" && mkdir -p "${WORK}"
-PYTHON="$(command -v python3 || command -v python)"
+make_workdir servicenow_modules
+PYTHON="${SIM_PYTHON}"
 export ANSIBLE_NOCOLOR=1
 
 # Start the simulator on a free port; its one stdout line says where it listens.

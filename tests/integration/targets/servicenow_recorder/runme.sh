@@ -13,9 +13,8 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=../setup_servicenow_simulator/simulator.sh
 source "${HERE}/../setup_servicenow_simulator/simulator.sh"
 ROOT="${SIM_ROOT}"
-WORK="${OUTPUT_DIR:-$(mktemp -d)}/servicenow_recorder"
-rm -rf "${WORK}" && mkdir -p "${WORK}"
-PYTHON="$(command -v python3 || command -v python)"
+make_workdir servicenow_recorder
+PYTHON="${SIM_PYTHON}"
 export ANSIBLE_NOCOLOR=1 ANSIBLE_HOST_KEY_CHECKING=False ANSIBLE_RETRY_FILES_ENABLED=False
 unset JOB_ID CI_PIPELINE_ID GITHUB_RUN_ID ITSM_RECORDER_RUN_ID ITSM_CHANGE ITSM_TOKEN ITSM_API_KEY || true
 

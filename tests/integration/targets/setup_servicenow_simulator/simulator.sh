@@ -3,6 +3,7 @@
 #   start_simulator LOG STATE_DIR PORT [simulator options...]   PORT 0 picks a free one; sets SIM_PID and URL,
 #                                                                writes LOG.out and LOG.err
 #   stop_simulator                                               also run on EXIT
+#   make_workdir NAME                                            sets WORK, a fresh directory for the target
 # SIM_ROOT is the collection root (where tests/simulators lives): ansible-test runs targets from a copy, so it
 # is looked for on ANSIBLE_COLLECTIONS_PATH first, then above this directory.
 
@@ -42,4 +43,10 @@ start_simulator() {
     URL="$(sed -n 's/^ServiceNow simulator ready at //p' "${log}.out")"
     [ -n "${URL}" ] || { echo "the simulator did not start"; cat "${log}.err"; exit 1; }
     echo "simulator at ${URL} (state ${state})"
+}
+
+# make_workdir NAME: a fresh WORK directory for the target, under ansible-test's OUTPUT_DIR when it gives one.
+make_workdir() {
+    WORK="${OUTPUT_DIR:-$(mktemp -d)}/$1"
+    rm -rf "${WORK}" && mkdir -p "${WORK}"
 }
