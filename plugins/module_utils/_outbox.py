@@ -248,7 +248,10 @@ def _deliver_change(backend: ItsmBackend, item: t.Mapping[str, t.Any], warn: t.C
         if fields.get("template") and backend.template(fields["template"]) is None:
             fields.pop("template")  # no such template on this system: a plain standard change
         if fields.get("template"):
+            # The template describes the change (ServiceNow keeps its description whatever is sent, with a
+            # warning each run); the run's marker reaches the change in its notes.
             fields.pop("type")
+            fields.pop("description", None)
         record = backend.create(CHANGE, fields)
         outcome = "created"
     label = record["number"]
