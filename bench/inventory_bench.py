@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
 import math
 import os
@@ -35,7 +36,13 @@ import time
 import typing as t
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-COLLECTIONS = os.path.join(tempfile.gettempdir(), f"opsgate-itsm-pytest-{os.getuid()}")
+# Per checkout, as tests/conftest.py names it, so a bench never measures another checkout's code.
+COLLECTIONS = os.path.join(tempfile.gettempdir(), f"opsgate-itsm-pytest-{os.getuid()}-"
+                           f"{hashlib.sha256(ROOT.encode()).hexdigest()[:10]}")
+PERFORMANCE_DOC = os.path.join(ROOT, "docs", "performance.md")
+SECTION = "## CMDB inventory"
+TARGET_RATIO = 1.5  # plugin time and memory at most 1.5x the static inventory's
+FIELDS = ["fqdn", "host_name", "ip_address", "environment", "operational_status", "location.country"]
 ENVIRONMENTS = ("production", "staging", "test", "development")
 STATUSES = ("operational", "operational", "operational", "non_operational", "repair_in_progress")
 COUNTRIES = ("NL", "DE", "FR", "US", "JP")
@@ -44,8 +51,12 @@ COUNTRIES = ("NL", "DE", "FR", "US", "JP")
 def collection_tree() -> str:
     link = os.path.join(COLLECTIONS, "ansible_collections", "opsgate", "itsm")
     os.makedirs(os.path.dirname(link), exist_ok=True)
-    if not os.path.lexists(link):
-        os.symlink(ROOT, link)
+    if not os.path.islink(link) or os.readlink(link) != ROOT:
+        staged = f"{link}.{os.getpid()}"
+        os.symlink(ROOT, staged)
+        os.replace(staged, link)
+    if os.path.realpath(link) != os.path.realpath(ROOT):
+        sys.exit(f"inventory_bench: {link} does not lead to {ROOT}; remove it and run again")
     if COLLECTIONS not in sys.path:
         sys.path.insert(0, COLLECTIONS)
     return COLLECTIONS
@@ -104,6 +115,7 @@ class LocalTarget(Target):
         from ansible_collections.opsgate.itsm.plugins.module_utils.backends import build_backend
 
         self.path = os.path.join(self.workdir, f"cmdb-{size}.sqlite")
+        self.pages: int | None = None
         if os.path.exists(self.path):
             return
         backend = build_backend(ConnectionSettings(local_db=self.path))
@@ -120,6 +132,34 @@ class LocalTarget(Target):
 
     def connection(self) -> dict[str, t.Any]:
         return {"backend": "local", "local_db": self.path}
+
+    def requests(self) -> int | None:
+        """SQL pages the local backend reads for the source. The plugin's process cannot be counted from
+        here, so the same reader runs in this one with the source's class, fields and page size."""
+        if self.pages is None:
+            self.pages = self._count_pages()
+        return self.pages
+
+    def _count_pages(self) -> int:
+        from ansible_collections.opsgate.itsm.plugins.module_utils._options import ConnectionSettings
+        from ansible_collections.opsgate.itsm.plugins.module_utils.backends import _local_cmdb, build_backend
+
+        cursors: list[str] = []
+        page = _local_cmdb.Plan.page
+
+        def counted(plan: t.Any, conn: t.Any, after: str, size: int) -> t.Any:
+            cursors.append(after)
+            return page(plan, conn, after, size)
+
+        backend = build_backend(ConnectionSettings(local_db=self.path))
+        _local_cmdb.Plan.page = counted
+        try:
+            for _ci in backend.iter_cmdb(self.ci_class, FIELDS, None, None, self.args.page_size):
+                pass
+        finally:
+            _local_cmdb.Plan.page = page
+            backend.close()
+        return len(cursors)
 
 
 class ServiceNowTarget(Target):
@@ -239,9 +279,7 @@ def bench_size(target: Target, size: int, args: argparse.Namespace, env: dict[st
     target.seed(size)
     source = os.path.join(target.workdir, f"bench-{size}.cmdb.yml")
     config = dict(plugin="opsgate.itsm.cmdb", ci_class=target.ci_class, page_size=args.page_size,
-                  workers=args.workers, fields=["fqdn", "host_name", "ip_address", "environment",
-                                                "operational_status", "location.country"],
-                  **target.connection())
+                  workers=args.workers, fields=FIELDS, **target.connection())
     with open(source, "w") as stream:
         json.dump(config, stream)  # JSON is YAML
     ansible_inventory = os.path.join(args.ansible_bin, "ansible-inventory")
@@ -291,20 +329,58 @@ def bench_size(target: Target, size: int, args: argparse.Namespace, env: dict[st
     }
 
 
+def table_row(row: dict[str, t.Any]) -> str:
+    unit = " SQL pages" if row["backend"] == "local" else ""
+    requests = "not counted" if row["requests"] is None else f"{row['requests']}{unit} ({row['request_budget']})"
+    row = {key: "not run" if value is None else value for key, value in row.items()}
+    return (f"| {row['backend']} | {row['cis']:,} | {row['plugin_seconds']} | {row['static_seconds']} | "
+            f"{row['time_ratio']} | {row['plugin_peak_mib']} | {row['static_peak_mib']} | "
+            f"{row['memory_ratio']} | {requests} |")
+
+
 def markdown(rows: list[dict[str, t.Any]]) -> str:
     head = ("| backend | CIs | plugin s | static s | time x | plugin MiB | static MiB | memory x "
             "| requests (budget) |\n|---|---:|---:|---:|---:|---:|---:|---:|---|")
-    lines = [head]
-    for row in rows:
-        requests = "n/a (SQL)" if row["requests"] is None else f"{row['requests']} ({row['request_budget']})"
-        row = {key: "not run" if value is None else value for key, value in row.items()}
-        lines.append(f"| {row['backend']} | {row['cis']:,} | {row['plugin_seconds']} | {row['static_seconds']} | "
-                     f"{row['time_ratio']} | {row['plugin_peak_mib']} | {row['static_peak_mib']} | "
-                     f"{row['memory_ratio']} | {requests} |")
+    lines = [head] + [table_row(row) for row in rows]
     notes = [f"- {row['backend']} {row['cis']:,}: seeding {row['seed_seconds']} s (not counted); the simulator "
              f"process used {row['simulator_cpu_seconds']} CPU s during a plugin run (most of any run) and "
              f"peaked at {row['simulator_peak_mib']} MiB RSS while serving" for row in rows if "seed_seconds" in row]
     return "\n".join(lines + ([""] + notes if notes else []))
+
+
+def missed_targets(rows: list[dict[str, t.Any]]) -> list[str]:
+    """One line per missed target; a ratio that was not measured (no static run) misses nothing."""
+    misses = []
+    for row in rows:
+        case = f"{row['backend']} {row['cis']:,}"
+        for figure in ("time_ratio", "memory_ratio"):
+            if row[figure] is not None and row[figure] > TARGET_RATIO:
+                misses.append(f"{case}: {figure} {row[figure]} is above {TARGET_RATIO}")
+        if row["requests"] is not None and row["requests"] > row["request_budget"]:
+            misses.append(f"{case}: {row['requests']} requests, over the budget of {row['request_budget']}")
+    return misses
+
+
+def write_rows(rows: list[dict[str, t.Any]], path: str = PERFORMANCE_DOC) -> str:
+    """Replace the measured rows (same backend and size) of the CMDB inventory table, append new ones, and
+    leave every other row and all the prose alone: the 100k and 1M figures cost too much to rerun each time."""
+    with open(path, encoding="utf-8") as stream:
+        lines = stream.read().splitlines()
+    start = lines.index(SECTION)
+    head = next(index for index in range(start, len(lines)) if lines[index].startswith("| backend | CIs |"))
+    end = next((index for index in range(head + 2, len(lines)) if not lines[index].startswith("|")), len(lines))
+    table = lines[head + 2:end]
+    for row in rows:
+        key = f"| {row['backend']} | {row['cis']:,} |"
+        found = next((index for index, line in enumerate(table) if line.startswith(key)), None)
+        if found is None:
+            table.append(table_row(row))
+        else:
+            table[found] = table_row(row)
+    lines[head + 2:end] = table
+    with open(path, "w", encoding="utf-8") as stream:
+        stream.write("\n".join(lines) + "\n")
+    return path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -319,6 +395,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", help="keep seeded stores and outputs here (default: a temporary directory)")
     parser.add_argument("--ansible-bin", default=os.path.dirname(shutil.which("ansible-inventory") or sys.executable))
     parser.add_argument("--json", action="store_true", help="print JSON rows instead of a Markdown table")
+    parser.add_argument("--write", action="store_true", help="update the measured rows of the CMDB inventory table "
+                        "in docs/performance.md (other rows and the text are left alone)")
     args = parser.parse_args(argv)
     workdir = args.workdir or tempfile.mkdtemp(prefix="cmdb-bench-")
     os.makedirs(workdir, exist_ok=True)
@@ -334,7 +412,12 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         target.close()
     print(json.dumps(rows, indent=2) if args.json else markdown(rows))
-    return 0
+    if args.write:
+        print(f"wrote {write_rows(rows)}")
+    misses = missed_targets(rows)
+    for miss in misses:
+        print(f"target missed: {miss}", file=sys.stderr)
+    return 1 if misses else 0
 
 
 if __name__ == "__main__":

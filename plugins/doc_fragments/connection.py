@@ -74,6 +74,14 @@ options:
         CA bundle used to verify the server's certificate. If not set, the value of the C(ITSM_CA_PATH)
         environment variable is used.
     type: path
+  proxy:
+    description:
+      - >-
+        HTTP(S) proxy for the C(servicenow) backend, such as C(http://proxy.example.com:3128) (HTTPS goes
+        through it with C(CONNECT)). A password in the URL is never shown. Unset, the standard
+        C(https_proxy) and C(no_proxy) variables apply. If not set, the value of the C(ITSM_PROXY)
+        environment variable is used.
+    type: str
   timeout:
     description:
       - >-
@@ -92,8 +100,8 @@ options:
     description:
       - >-
         SQLite file of the C(local) backend. Defaults to C(opsgate_itsm/itsm.sqlite) under the Ansible
-        home (C(ANSIBLE_HOME), else C(~/.ansible)). If not set, the value of the C(ITSM_LOCAL_DB)
-        environment variable is used.
+        home (C(ANSIBLE_HOME), else C(home) in C(ansible.cfg), else C(~/.ansible)). If not set, the value
+        of the C(ITSM_LOCAL_DB) environment variable is used.
     type: path
 notes:
   - >-
@@ -101,6 +109,18 @@ notes:
     C(module_defaults: {group/opsgate.itsm.itsm: {...}}).
   - >-
     C(password), C(token), C(api_key) and C(client_secret) are never shown in output, errors or diffs.
+  - >-
+    ServiceNow authentication, first match wins: C(client_id) and C(client_secret) (OAuth; the password
+    grant when C(username) and C(password) are set too, else client credentials), then C(api_key), then
+    C(token), then C(username) and C(password) (basic).
+  - >-
+    A transient failure (429, 502, 503, 504, a reset, also on the OAuth token request) is retried up to
+    C(retries) times with jittered backoff honouring C(Retry-After); all attempts of one call together
+    stay within C(timeout) x (C(retries) + 1) + 30 seconds.
+requirements:
+  - python >= 3.11 on the controller (every task runs there)
+  - requests (the C(servicenow) and C(jsm) backends)
+  - jsonschema (freeze and blackout policy files)
 """
 
     # Where plugins (inventory, callback) also read the connection options from.
@@ -166,6 +186,12 @@ options:
     ini:
       - section: opsgate_itsm
         key: ca_path
+  proxy:
+    env:
+      - name: ITSM_PROXY
+    ini:
+      - section: opsgate_itsm
+        key: proxy
   timeout:
     env:
       - name: ITSM_TIMEOUT

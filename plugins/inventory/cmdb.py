@@ -10,12 +10,18 @@ short_description: Inventory from the CMDB of the configured ITSM backend
 version_added: 0.1.0
 author: opsgate.itsm contributors (@opsgate)
 description:
-  - Builds an inventory from configuration items (CIs) of the CMDB on any opsgate.itsm backend that has one,
-    C(local) CIs and the ServiceNow C(cmdb_ci*) tables.
+  - Builds an inventory from configuration items (CIs) of the CMDB of the C(local) backend (its own CI table)
+    or the C(servicenow) backend (the C(cmdb_ci*) tables).
+  - The C(jsm) backend has no CMDB support yet (Jira Service Management Assets is not read); selecting it
+    fails the source with an error that says so.
   - Reads the CIs in pages ordered by their id, requests only the fields the inventory uses (dot-walked
     fields in the same request) and adds each CI to the inventory as it arrives. On ServiceNow the first page
     tells the total and the other pages are read by up to O(workers) parallel requests, so N CIs cost
     ceil(N / O(page_size)) requests.
+  - ServiceNow pages are read by offset. A CI returned twice because rows moved during the read is dropped,
+    so no CI is listed twice; but a CI can be missed when another CI is deleted during the read (or, when
+    the number of CIs is a multiple of O(page_size), inserted before it). C(local) pages by id and misses
+    nothing that exists for the whole read.
   - Values are canonical on every backend, so one configuration works on each. A class is named without the
     ServiceNow C(cmdb_ci_) prefix (C(cmdb_ci_linux_server) is C(linux_server)), and C(environment),
     C(operational_status) and C(install_status) read as words (C(production), C(operational), C(installed)).
@@ -27,6 +33,13 @@ description:
   - With O(change) or O(change_correlation_id) the inventory holds only the CIs that change affects, and only
     while the change is approved, in state C(scheduled) or C(implement) and inside its planned window;
     otherwise the source fails with an error, so a play cannot reach a host outside an approved change.
+    The affected CIs are matched by id (the ServiceNow sys_id), never by name, so a CI that only shares a
+    name with an affected one is not listed; O(filters) and O(query) still apply within them.
+  - With O(cache), a hit serves the CIs and relationships stored by the last fetch and does not rewrite the
+    entry, so the entry keeps its age and expires O(cache_timeout) seconds after that fetch. The key covers
+    the backend and its connection, O(ci_class), the fetched fields, O(filters), O(query) and O(relations);
+    changing any of them fetches afresh. The change check of O(change) runs on every run, a hit included, so
+    a cached inventory is refused as soon as its change is no longer approved or leaves its window.
   - The configuration file name must end in C(.cmdb.yml) or C(.cmdb.yaml).
 options:
   plugin:
@@ -121,6 +134,9 @@ options:
         C(esx01) joins the group C(<group_prefix>runs_on_esx01).
       - The relationships followed are those leaving the CI. On ServiceNow they are the C(cmdb_rel_ci) rows
         whose parent is the CI, named by their type's parent descriptor (C(Runs on::Runs) is C(Runs on)).
+      - With O(relations.depth) above 1, a CI reached in several hops gives a group named the same way, by
+        the type of the last hop and the CI reached. A host that runs on C(esx01), which runs on C(cluster1),
+        joins C(<group_prefix>runs_on_esx01) and C(<group_prefix>runs_on_cluster1).
     type: dict
     suboptions:
       types:
@@ -233,6 +249,7 @@ from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructa
 from ansible_collections.opsgate.itsm.plugins.module_utils import _cmdb as cmdb
 from ansible_collections.opsgate.itsm.plugins.module_utils._errors import ItsmError, ItsmValidationError
 from ansible_collections.opsgate.itsm.plugins.module_utils._options import ConnectionSettings
+from ansible_collections.opsgate.itsm.plugins.plugin_utils._home import publish_ansible_home
 from ansible_collections.opsgate.itsm.plugins.module_utils.backends import build_backend
 from ansible_collections.opsgate.itsm.plugins.plugin_utils import _inventory
 
@@ -245,6 +262,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
 
     def parse(self, inventory, loader, path, cache=True):
         super().parse(inventory, loader, path, cache)
+        publish_ansible_home()
         self._read_config_data(path)
         try:
             self._populate(path, cache)
@@ -256,10 +274,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
         settings = ConnectionSettings.from_plugin(self.get_option)
         backend = build_backend(settings, warn=self.display.warning)
         try:
-            filters = dict(options.filters)
             scope = self._change_scope(backend)
-            if scope is not None:
-                filters["name"] = scope
+            filters = options.filters if scope is None else cmdb.scoped_filters(options.filters, scope)
             key = _inventory.cache_key(self, path, {
                 "backend": settings.backend, "url": settings.url, "username": settings.username,
                 "local_db": settings.local_db, "ci_class": options.ci_class, "fields": options.request_fields(),
@@ -272,7 +288,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
                 self._add(writer, cached["cis"])
                 writer.add_relations(cached["relations"])
             else:
-                fetched = self._fetch(backend, writer, options, filters, scope)
+                fetched = self._fetch(backend, writer, options, filters)
                 _inventory.update_cached_result(self, key, fetched)
         finally:
             backend.close()
@@ -285,15 +301,15 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             raise ItsmValidationError("change", number, "give change or change_correlation_id, not both")
         if not (number or correlation_id):
             return None
-        change, names = cmdb.change_scope(backend, number, correlation_id, self.get_option("change_require_approved"))
-        if not names:
+        change, ids = cmdb.change_scope(backend, number, correlation_id, self.get_option("change_require_approved"))
+        if not ids:
             self.display.warning(f"opsgate.itsm.cmdb: change {change['number']} affects no configuration items")
-        return sorted(names)
+        return ids
 
     def _fetch(self, backend, writer: _inventory.HostWriter, options: cmdb.InventoryOptions,
-               filters: dict[str, t.Any], scope: list[str] | None) -> dict[str, list]:
+               filters: t.Mapping[str, t.Any]) -> dict[str, list]:
         keep: list | None = [] if self.get_option("cache") else None
-        if scope != []:
+        if filters.get("id") != []:  # an empty scope, or a user's id filter outside it: nothing to read
             items = backend.iter_cmdb(options.ci_class, options.request_fields(), filters, options.query,
                                       options.page_size, options.workers)
             self._add(writer, items, keep)

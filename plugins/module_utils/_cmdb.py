@@ -264,7 +264,10 @@ def relation_group(relation_type: str, target: str) -> str:
 
 def change_scope(backend: t.Any, number: str | None, correlation_id: str | None,
                  require_approved: bool) -> tuple[dict[str, t.Any], list[str]]:
-    """The change and the names of the CIs it affects; refused unless it is approved and in its window.
+    """The change and the ids of the CIs it affects; refused unless it is approved and in its window.
+
+    Ids, not names: CMDB names need not be unique, and a scope by name would let in a CI that shares a
+    name with an affected one (issue 7).
 
     With ``require_approved`` the change must pass the gate's approval, state (scheduled or implement)
     and window checks now; otherwise an inventory built from it could reach hosts outside an approved change.
@@ -281,7 +284,16 @@ def change_scope(backend: t.Any, number: str | None, correlation_id: str | None,
             raise ItsmConflictError(f"{option}: {verdict.summary(change['number'])[:-1]}; the inventory lists hosts "
                                     "only for an approved change inside its window (change_require_approved)",
                                     option=option, value=change["number"])
-    return change, backend.affected_cis(change)
+    return change, backend.affected_ci_ids(change)
+
+
+def scoped_filters(filters: t.Mapping[str, t.Any], ids: t.Sequence[str]) -> dict[str, t.Any]:
+    """The user's filters ANDed with the change scope: ``id`` narrowed to ``ids``, every other filter kept."""
+    scope = sorted(ids)
+    if "id" in filters:
+        given = filters["id"] if isinstance(filters["id"], list) else [filters["id"]]
+        scope = [ci_id for ci_id in scope if ci_id in {str(item) for item in given}]
+    return dict(filters, id=scope)
 
 
 # -- the encoded-query subset (ServiceNow syntax) for backends without a query language of their own ----

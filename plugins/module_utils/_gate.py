@@ -247,10 +247,7 @@ def _approval(change: Record, approvals: t.Sequence[Record]) -> Finding:
 def _pending(change: Record, approvals: t.Sequence[Record]) -> Finding:
     pending = [item for item in approvals if item.get("state") == "requested"]
     if pending:
-        # Count the approvers of the stages still open; decisions of earlier stages are history.
-        stages = {item.get("stage") for item in pending}
-        current = [item for item in approvals
-                   if item.get("stage") in stages and item.get("state") in ("requested", "approved", "rejected")]
+        current = [item for item in _open_stages(approvals) if item.get("state") in ("requested", "approved", "rejected")]
         count = f"{len(pending)} of {len(current)} approvers pending"
         return Finding({"approval": "requested", "pending": _names(pending)},
                        f"waiting for approval, {count} ({_names(pending)})", f"approval, {count}")
@@ -260,6 +257,22 @@ def _pending(change: Record, approvals: t.Sequence[Record]) -> Finding:
     decided = f", approved so far by {so_far}" if so_far else ""
     return Finding({"approval": "requested", "stage": state, "decided": so_far},
                    f"waiting for approval in {state}{decided}", f"approval in {state}{decided}")
+
+
+def _open_stages(approvals: t.Sequence[Record]) -> t.Sequence[Record]:
+    """The approvals of the stages still open; decisions of earlier stages are history.
+
+    Without stages (ServiceNow records none, so every stage is None) the contract's oldest-first
+    order stands in: the open stage's rows were created together, so they start at the first
+    pending row, and an earlier stage's approver is not counted again ("1 of 2" for a 1-of-1 CAB).
+    An approver of the open stage who decided and whose row sorts before every pending one is then
+    left out of the count (rows of one stage share a creation time).
+    """
+    stages = {item.get("stage") for item in approvals if item.get("state") == "requested"}
+    if stages != {None}:
+        return [item for item in approvals if item.get("stage") in stages]
+    first = next(index for index, item in enumerate(approvals) if item.get("state") == "requested")
+    return approvals[first:]
 
 
 def _names(items: t.Iterable[Record]) -> str:

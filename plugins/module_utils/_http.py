@@ -16,6 +16,7 @@ caller's ``recover`` look-up says it did not land; so a retry never writes a rec
 
 from __future__ import annotations
 
+import base64
 import collections
 import email.utils
 import hashlib
@@ -24,6 +25,7 @@ import re
 import threading
 import time
 import typing as t
+import urllib.parse
 
 from ._backoff import Backoff
 from ._errors import (ItsmAuthError, ItsmError, ItsmNotFoundError, ItsmTransientError, ItsmUnavailableError,
@@ -43,6 +45,9 @@ except ImportError:  # pragma: no cover - exercised by the unavailable-library t
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 TRANSACTION_CANCELLED = "Transaction cancelled"
 REDACTED = "********"
+# A secret this long is masked wherever it appears; a shorter one ("admin") only where it stands alone,
+# so it does not blank out every word that happens to contain it.
+_MASK_ANYWHERE = 8
 _MAX_DELAY = 30.0
 _TOKEN_MARGIN = 60.0
 _TOKENS: dict[str, tuple[str, float]] = {}  # process-wide OAuth token reuse, keyed by a hash of the credentials
@@ -83,8 +88,7 @@ class HttpClient:
     """A Session bound to one base URL and one set of credentials."""
 
     def __init__(self, settings: ConnectionSettings, warn: t.Callable[[str], None], token_url: str | None = None,
-                 proxy: str | None = None, sleep: t.Callable[[float], None] = time.sleep,
-                 rng: t.Callable[[], float] | None = None):
+                 sleep: t.Callable[[float], None] = time.sleep, rng: t.Callable[[], float] | None = None):
         if requests is None:
             raise missing_library()
         if not settings.url:
@@ -96,11 +100,12 @@ class HttpClient:
         self.warn = warn
         self.sleep = sleep
         self.rng = rng
-        self.verify: bool | str = settings.ca_path or bool(settings.validate_certs)
-        self.proxies = {"http": proxy, "https": proxy} if proxy else None
+        # validate_certs: false wins over ca_path; passing False (not None) also keeps REQUESTS_CA_BUNDLE out.
+        self.verify: bool | str = (settings.ca_path or True) if settings.validate_certs else False
+        self.proxies = {"http": settings.proxy, "https": settings.proxy} if settings.proxy else None
         self.token_url = token_url or f"{self.base}/oauth_token.do"
         self.auth_method = _auth_method(settings)
-        self.secrets = [value for value in settings.secrets() if value]
+        self.secrets = _secret_forms(settings)
         self.session = requests.Session()
         # No urllib3 retries underneath: the loop below owns retries, so it can count and budget them.
         # A pool as large as the most parallel page reads (the inventory's workers), so none is dropped.
@@ -145,37 +150,45 @@ class HttpClient:
                     if found is not None:
                         return found
                     if recover is None:
-                        raise ItsmTransientError(self.redact(
-                            f"{what} failed: {failure.reason}; not retried because the request may have been "
-                            "carried out and nothing can tell whether it was; check the instance before running "
-                            "again"), url=self.base) from None
+                        raise ItsmTransientError(
+                            f"{what} failed: {self.redact(failure.reason)}; not retried because the request may "
+                            "have been carried out and nothing can tell whether it was; check the instance before "
+                            "running again", url=self.base) from None
                 delay = failure.retry_after if failure.retry_after is not None else next(delays)
                 if attempt > self.settings.retries or time.monotonic() + delay > deadline:
-                    raise ItsmTransientError(self.redact(
+                    raise ItsmTransientError(
                         f"{what} failed after {attempt} attempt(s) within the budget of {self.budget():g} "
-                        f"seconds: {failure.reason}; raise retries or timeout, or try again later"),
+                        f"seconds: {self.redact(failure.reason)}; raise retries or timeout, or try again later",
                         url=self.base, attempts=attempt) from None
                 self.retried += 1
-                self.warn(self.redact(f"{what}: {failure.reason}; retrying in {delay:.1f} s "
-                                      f"({self.settings.retries - attempt + 1} retries left)"))
+                self.warn(f"{what}: {self.redact(failure.reason)}; retrying in {delay:.1f} s "
+                          f"({self.settings.retries - attempt + 1} retries left)")
                 self.sleep(delay)
 
     def _recover(self, recover: t.Callable[[], Response | None], what: str, failure: _Transient) -> Response | None:
         try:
             return recover()
         except ItsmTransientError as error:
-            raise ItsmTransientError(self.redact(
-                f"{what} failed: {failure.reason}; whether it was carried out is unknown because looking for it "
-                f"failed too ({error.message}); check the instance before running again"), url=self.base) from None
+            raise ItsmTransientError(
+                f"{what} failed: {self.redact(failure.reason)}; whether it was carried out is unknown because "
+                f"looking for it failed too ({self.redact(error.message)}); check the instance before running "
+                "again", url=self.base) from None
 
     def budget(self) -> float:
-        """Total seconds one call may take over all its attempts."""
+        """Total seconds one call may take over all its attempts: timeout x (retries + 1) + 30."""
         return float(self.settings.timeout) * (max(0, self.settings.retries) + 1) + _MAX_DELAY
 
     def redact(self, text: str) -> str:
-        for secret in self.secrets + ([self._token] if self._token else []):
-            if secret:
+        """Mask every secret, and the forms it travels in, in text that came from outside (bodies, errors).
+
+        Messages quote the user name and client id themselves, after redaction: they are not secrets,
+        even when a password happens to equal the user name.
+        """
+        for secret in sorted(self.secrets + ([self._token] if self._token else []), key=len, reverse=True):
+            if len(secret) >= _MASK_ANYWHERE:
                 text = text.replace(secret, REDACTED)
+            else:
+                text = re.sub(rf"(?<![A-Za-z0-9]){re.escape(secret)}(?![A-Za-z0-9])", REDACTED, text)
         return text
 
     def close(self) -> None:
@@ -189,11 +202,19 @@ class HttpClient:
         auth = self._auth(all_headers)
         self.count += 1
         self.counts[(method.upper(), path.split("?")[0])] += 1
+        raw, text = self._call(method, url, params=params, json=json_body, data=data, headers=all_headers, auth=auth)
+        body = _json(text)
+        _raise_if_transient(raw.status_code, raw.headers, body, text)
+        if TRANSACTION_CANCELLED in text[-2000:] and _error_in(body, text):
+            raise _Transient(f"HTTP {raw.status_code} {TRANSACTION_CANCELLED} (transaction quota)", sent=True)
+        return Response(raw.status_code, raw.headers, body, text)
+
+    def _call(self, method: str, url: str, **kwargs) -> tuple[t.Any, str]:
+        """One HTTP exchange with the TLS, proxy and timeout settings; library errors become ours."""
         try:
-            raw = self.session.request(method, url, params=params, json=json_body, data=data, headers=all_headers,
-                                       auth=auth, timeout=self.settings.timeout, verify=self.verify,
-                                       proxies=self.proxies)
-            text = raw.text
+            raw = self.session.request(method, url, timeout=self.settings.timeout, verify=self.verify,
+                                       proxies=self.proxies, **kwargs)
+            return raw, raw.text
         except requests.exceptions.SSLError as exc:
             raise ItsmError(self.redact(
                 f"url: TLS verification of {self.base} failed ({_short(exc)}); set ca_path to the CA bundle that "
@@ -206,14 +227,6 @@ class HttpClient:
             raise _Transient(f"the connection to {self.base} failed ({_short(exc)})", sent=_maybe_sent(exc)) from None
         except requests.exceptions.RequestException as exc:
             raise ItsmError(self.redact(f"url: cannot reach {self.base}: {_short(exc)}"), url=self.base) from None
-        body = _json(text)
-        if raw.status_code in RETRY_STATUSES:
-            retry_after = _retry_after(raw.headers.get("Retry-After")) if raw.status_code in (429, 503) else None
-            raise _Transient(f"HTTP {raw.status_code} {_reason(body, text)}", sent=raw.status_code != 429,
-                             retry_after=retry_after)
-        if TRANSACTION_CANCELLED in text[-2000:] and _error_in(body, text):
-            raise _Transient(f"HTTP {raw.status_code} {TRANSACTION_CANCELLED} (transaction quota)", sent=True)
-        return Response(raw.status_code, raw.headers, body, text)
 
     def _check(self, response: Response, what: str) -> Response:
         if response.status < 400:
@@ -257,6 +270,20 @@ class HttpClient:
         if cached and cached[1] > time.monotonic():
             self._token = cached[0]
             return self._token
+        body = self._fetch_token()
+        token = body["access_token"]
+        lifetime = float(body.get("expires_in") or 1800)
+        with _TOKENS_LOCK:
+            _TOKENS[key] = (token, time.monotonic() + max(0.0, lifetime - _TOKEN_MARGIN))
+        self._token = token
+        return token
+
+    def _fetch_token(self) -> dict:
+        """POST the grant; 429, 5xx and broken connections are transient, a 400 or 401 means bad credentials.
+
+        Whatever happens here, the caller's own request has not been sent yet (``sent=False``), so even a
+        create is safe to retry after a failed token request.
+        """
         s = self.settings
         form = {"client_id": s.client_id, "client_secret": s.client_secret}
         if s.username and s.password:
@@ -266,23 +293,21 @@ class HttpClient:
         self.count += 1
         self.counts[("POST", "/oauth_token.do")] += 1
         try:
-            raw = self.session.post(self.token_url, data=form, timeout=self.settings.timeout, verify=self.verify,
-                                    proxies=self.proxies, headers={"Accept": "application/json"})
-        except requests.exceptions.RequestException as exc:
-            raise ItsmTransientError(self.redact(f"url: cannot fetch an OAuth token from {self.token_url}: "
-                                                 f"{_short(exc)}"), url=self.base) from None
-        body = _json(raw.text)
-        token = body.get("access_token") if isinstance(body, dict) else None
-        if raw.status_code != 200 or not token:
-            raise ItsmAuthError(self.redact(
-                f"client_id: {self.token_url} refused the OAuth {form['grant_type']} grant for client "
-                f"{s.client_id}{self._as()} (HTTP {raw.status_code}: {_reason(body, raw.text)}); check client_id, "
-                "client_secret, username and password"), status=raw.status_code, url=self.base)
-        lifetime = float(body.get("expires_in") or 1800)
-        with _TOKENS_LOCK:
-            _TOKENS[key] = (token, time.monotonic() + max(0.0, lifetime - _TOKEN_MARGIN))
-        self._token = token
-        return token
+            raw, text = self._call("POST", self.token_url, data=form, headers={"Accept": "application/json"})
+            body = _json(text)
+            _raise_if_transient(raw.status_code, raw.headers, body, text, token_request=True)
+        except _Transient as failure:
+            raise _Transient(f"the OAuth token request to {self.token_url} failed: {failure.reason}", sent=False,
+                             retry_after=failure.retry_after) from None
+        if isinstance(body, dict) and body.get("access_token") and raw.status_code == 200:
+            return body
+        refused = (f"{self.token_url} refused the OAuth {form['grant_type']} grant for client {s.client_id}"
+                   f"{self._as()} (HTTP {raw.status_code}: {self.redact(_reason(body, text))})")
+        if raw.status_code in (400, 401):
+            raise ItsmAuthError(f"client_id: {refused}; check client_id, client_secret, username and password",
+                                status=raw.status_code, url=self.base)
+        raise ItsmHttpError(f"url: {refused}; is {self.base} a ServiceNow instance with OAuth enabled?",
+                            raw.status_code, self.redact(_reason(body, text)), url=self.base)
 
     def _forget_token(self) -> None:
         with _TOKENS_LOCK:
@@ -307,6 +332,26 @@ def _auth_method(settings: ConnectionSettings) -> str:
         return "basic"
     raise ItsmValidationError("username", settings.username, "give username and password, token, api_key, or "
                               "client_id and client_secret to authenticate to the instance")
+
+
+def _secret_forms(settings: ConnectionSettings) -> list[str]:
+    """Each secret as given and as it travels: form-encoded, inside a Basic header, in a proxy URL."""
+    secrets = list(settings.secrets())
+    secrets += [urllib.parse.quote_plus(secret) for secret in secrets]
+    if settings.username and settings.password:
+        secrets.append(base64.b64encode(f"{settings.username}:{settings.password}".encode()).decode())
+    if settings.proxy:
+        proxy_password = urllib.parse.urlsplit(settings.proxy).password
+        secrets += [proxy_password, urllib.parse.unquote(proxy_password or "")]
+    return sorted({secret for secret in secrets if secret})
+
+
+def _raise_if_transient(status: int, headers: t.Mapping[str, str], body: t.Any, text: str,
+                        token_request: bool = False) -> None:
+    """A status worth retrying; on the token endpoint any 5xx is, since no grant was issued."""
+    if status in RETRY_STATUSES or (token_request and status >= 500):
+        retry_after = _retry_after(headers.get("Retry-After")) if status in (429, 503) else None
+        raise _Transient(f"HTTP {status} {_reason(body, text)}", sent=status != 429, retry_after=retry_after)
 
 
 def _json(text: str) -> t.Any:

@@ -58,6 +58,12 @@ CONNECTION_OPTIONS: dict[str, dict[str, t.Any]] = {
         type="path", env="ITSM_CA_PATH",
         description="CA bundle used to verify the server's certificate.",
     ),
+    "proxy": dict(
+        type="str", env="ITSM_PROXY",
+        description="HTTP(S) proxy for the C(servicenow) backend, such as C(http://proxy.example.com:3128) "
+                    "(HTTPS goes through it with C(CONNECT)). A password in the URL is never shown. "
+                    "Unset, the standard C(https_proxy) and C(no_proxy) variables apply.",
+    ),
     "timeout": dict(
         type="float", default=30.0, env="ITSM_TIMEOUT",
         description="Seconds to wait for one request (on C(local), for the database lock).",
@@ -69,7 +75,7 @@ CONNECTION_OPTIONS: dict[str, dict[str, t.Any]] = {
     "local_db": dict(
         type="path", env="ITSM_LOCAL_DB",
         description="SQLite file of the C(local) backend. Defaults to C(opsgate_itsm/itsm.sqlite) under the "
-                    "Ansible home (C(ANSIBLE_HOME), else C(~/.ansible)).",
+                    "Ansible home (C(ANSIBLE_HOME), else C(home) in C(ansible.cfg), else C(~/.ansible)).",
     ),
 }
 
@@ -102,6 +108,7 @@ class ConnectionSettings:
     client_secret: str | None = dataclasses.field(default=None, repr=False)
     validate_certs: bool = True
     ca_path: str | None = None
+    proxy: str | None = dataclasses.field(default=None, repr=False)  # may carry user:password
     timeout: float = 30.0
     retries: int = 3
     local_db: str | None = None
@@ -121,5 +128,10 @@ class ConnectionSettings:
 
 
 def default_local_db() -> str:
-    home = os.environ.get("ANSIBLE_HOME") or os.path.join(os.path.expanduser("~"), ".ansible")
-    return os.path.join(home, "opsgate_itsm", "itsm.sqlite")
+    """``opsgate_itsm/itsm.sqlite`` under the Ansible home: ANSIBLE_HOME, else ~/.ansible.
+
+    module_utils may not read Ansible's configuration, so the controller entry points publish the
+    configured home (``home`` in ansible.cfg included) in ANSIBLE_HOME first: plugin_utils/_home.py.
+    """
+    home = os.environ.get("ANSIBLE_HOME") or os.path.join("~", ".ansible")
+    return os.path.join(os.path.expanduser(home), "opsgate_itsm", "itsm.sqlite")

@@ -332,9 +332,10 @@ def _schema_problems(data: t.Any) -> list[tuple[str, str]]:
     try:
         import jsonschema  # pylint: disable=import-outside-toplevel  # only policies need it
     except ImportError:
-        raise ItsmUnavailableError(
-            "policy: the jsonschema Python library is required to read a freeze policy; install it on the "
-            "controller (pip install jsonschema)") from None
+        # pylint: disable-next=import-outside-toplevel  # ansible's wording, as _http.py uses for requests
+        from ansible.module_utils.basic import missing_required_lib
+
+        raise ItsmUnavailableError(f"policy: {missing_required_lib('jsonschema')}", option="policy") from None
     validator = jsonschema.Draft7Validator(POLICY_SCHEMA)
     errors = sorted(validator.iter_errors(data), key=lambda error: [str(part) for part in error.absolute_path])
     return [(_path(error.absolute_path), _describe(error)) for error in errors]

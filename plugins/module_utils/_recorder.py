@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import re
 import string
 import typing as t
@@ -51,6 +52,10 @@ class Failure:
     message: str = ""
     unreachable: bool = False
     ignored: bool = False
+    # Decided when the failure arrives: a rescue section will run for it (the recap confirms it at the end).
+    rescued: bool = False
+    # A task of the incident_on_failure role: the role has put the failure on record already.
+    already_recorded: bool = False
     impact: str | None = None
     urgency: str | None = None
     ci_name: str | None = None
@@ -110,20 +115,27 @@ def close_code(recap: t.Mapping[str, t.Mapping[str, int]]) -> str:
 def unhandled(events: t.Sequence[Failure], recap: t.Mapping[str, t.Mapping[str, int]]) -> list[Failure]:
     """The failures no ``rescue`` handled and no ``ignore_errors`` excused.
 
-    A failure event cannot tell, when it fires, whether a rescue will take it; the recap can: per host
-    it counts ``failures`` (not rescued) and ``rescued`` apart. A host stops at its first unhandled
-    failure (only ``always`` sections still run), so the unhandled ones are that host's last
-    ``failures`` non-ignored events; rescued ones come before them.
+    Each failure was marked ``rescued`` as it arrived (from the blocks around its task). The recap counts
+    ``failures`` and ``rescued`` per host apart, so a host whose marks agree with its counts keeps them;
+    a host whose marks disagree (a rescue section skipped by tags, say) falls back to the order of events:
+    a host stops at its first unhandled failure, so those are its last ``failures`` events.
     """
     kept: list[Failure] = []
     for host, counts in recap.items():
         failed = [event for event in events if event.host == host and not event.ignored and not event.unreachable]
         unreachable = [event for event in events if event.host == host and event.unreachable and not event.ignored]
-        take = counts.get("failures", 0)
-        kept.extend(failed[len(failed) - take:] if take else [])
+        kept.extend(_unrescued(failed, counts))
         kept.extend(unreachable[len(unreachable) - counts.get("unreachable", 0):] if counts.get("unreachable") else [])
     order = {id(event): index for index, event in enumerate(events)}
     return sorted(kept, key=lambda event: order[id(event)])
+
+
+def _unrescued(failed: list[Failure], counts: t.Mapping[str, int]) -> list[Failure]:
+    marked = [event for event in failed if not event.rescued]
+    if len(marked) == counts.get("failures", 0) and len(failed) - len(marked) == counts.get("rescued", 0):
+        return marked
+    take = counts.get("failures", 0)
+    return failed[len(failed) - take:] if take else []
 
 
 # -- signatures and incidents ---------------------------------------------------------------------
@@ -145,7 +157,7 @@ def incident_items(failures: t.Sequence[Failure], settings: Settings, marker: st
     """One incident item per signature; hosts and messages of the same signature are merged."""
     groups: dict[str, list[Failure]] = {}
     keys: dict[str, str] = {}
-    for failure in failures:
+    for failure in (failure for failure in failures if not failure.already_recorded):
         key, correlation_id = signature(failure, settings.incident_key)
         groups.setdefault(correlation_id, []).append(failure)
         keys[correlation_id] = key
@@ -206,6 +218,25 @@ def _hosts_text(hosts: list[str]) -> str:
 
 
 # -- the change's note ---------------------------------------------------------------------------
+
+def interrupted_note(reason: str, events: t.Sequence[Failure], settings: Settings, marker: str,
+                     run_label: str) -> str:
+    """The work note of a run that was stopped before its end (no recap exists then)."""
+    lines = [f"Ansible run interrupted ({reason}) before it finished ({run_label}); the hosts' work may be "
+             "incomplete.", ""]
+    failed = [event for event in events if not event.ignored]
+    if failed:
+        lines.append("Task failures seen before it stopped (a rescue may have handled some):")
+        lines += [f"- {event.host}: {event.task} ({event.play}): {clean(event.message, settings, 300)}"
+                  for event in failed]
+    lines += ["", f"[{marker}]"]
+    return truncate("\n".join(lines), 30000)
+
+
+def undelivered_text(items: t.Sequence[t.Mapping[str, t.Any]], settings: Settings) -> str:
+    """Records that could be neither sent nor queued, as JSON a person can enter by hand, secrets redacted."""
+    return redact(json.dumps(list(items), sort_keys=True, default=str), settings.secrets, settings.redact)
+
 
 def recap_note(recap: t.Mapping[str, t.Mapping[str, int]], failures: t.Sequence[Failure], code: str,
                settings: Settings, marker: str, run_label: str) -> str:
@@ -311,8 +342,10 @@ class Run:
         return truncate(text, 160)
 
 
-def change_item(run: Run, note: str | None = None, code: str | None = None) -> dict[str, t.Any]:
-    """Find or create the run's change and move it to implement; with ``note`` also write it and end it."""
+def change_item(run: Run, note: str | None = None, code: str | None = None,
+                outcome: str = "finished") -> dict[str, t.Any]:
+    """Find or create the run's change and move it to implement; with ``note`` also write it and end it
+    (``outcome`` says how the run ended: ``finished``, or ``interrupted`` when it was stopped)."""
     create = dict(type="standard", short_description=run.short_description(),
                   description=f"Logged by the opsgate.itsm recorder callback for {run.label}.\n[{run.marker}]")
     if run.template:
@@ -323,5 +356,5 @@ def change_item(run: Run, note: str | None = None, code: str | None = None) -> d
                                   marker=run.marker, create=create, **run.change_reference())
     if note is not None:
         item.update(note=note, end_state=run.end_state, close_code=code,
-                    close_notes=f"Ansible run {run.playbook} finished: {code}. See the work notes for the recap.")
+                    close_notes=f"Ansible run {run.playbook} {outcome}: {code}. See the work notes for the recap.")
     return item

@@ -13,8 +13,9 @@ from __future__ import annotations
 import typing as t
 
 from . import _lifecycle
-from ._errors import ItsmNotFoundError, ItsmTransitionError, ItsmValidationError
-from ._records import CHANGE, DATE_FIELDS, normalise_datetime, parse_datetime
+from ._errors import ItsmConflictError, ItsmNotFoundError, ItsmTransitionError, ItsmValidationError
+from ._records import (CHANGE, CLOSED_CHANGE_STATES, DATE_FIELDS, OPEN_INCIDENT_STATES, normalise_datetime,
+                       parse_datetime)
 from .backends._base import ItsmBackend, Record
 
 JOURNAL_FIELDS = ("work_notes", "comments")
@@ -28,16 +29,38 @@ def label(kind: str, record: Record | None) -> str:
 
 def find_existing(backend: ItsmBackend, kind: str, number: str | None, correlation_id: str | None,
                   open_only: bool = False) -> Record | None:
-    """The record named by ``number`` (which must exist), else the one holding ``correlation_id``."""
+    """The record named by ``number`` (which must exist), else the one holding ``correlation_id``.
+
+    By correlation id: the open record (two open ones are a conflict the backend reports), else, unless
+    ``open_only``, the newest record holding it (closed, canceled, or a resolved incident). Retries and
+    re-runs reuse an id, so an old settled record sharing it must not make the current one ambiguous.
+    """
     if number:
         record = backend.get(kind, number=number)
         if record is None:
             raise ItsmNotFoundError(f"number: {kind} {number} does not exist on the {backend.name} backend",
                                     option="number", value=number)
         return record
-    if correlation_id:
-        return backend.get(kind, correlation_id=correlation_id, open_only=open_only)
-    return None
+    if not correlation_id:
+        return None
+    if open_only:
+        return backend.get(kind, correlation_id=correlation_id, open_only=True)
+    # One look-up, not an open-only get and then a find for the newest (issue 5: requests per task).
+    holding = list(backend.find(kind, {"correlation_id": correlation_id}))
+    current = [record for record in holding if is_open(kind, record)]
+    if len(current) > 1:
+        numbers = [record["number"] for record in current]
+        raise ItsmConflictError(f"correlation_id: {correlation_id!r} names {len(current)} {kind}s "
+                                f"({', '.join(numbers)}); close all but one, or name the record by number",
+                                option="correlation_id", value=correlation_id, numbers=numbers)
+    return current[0] if current else (holding[-1] if holding else None)  # find() lists oldest first
+
+
+def is_open(kind: str, record: Record) -> bool:
+    """Open as in ``get(..., open_only=True)``: not closed or canceled; an incident also not resolved."""
+    if kind == CHANGE:
+        return record.get("state") not in CLOSED_CHANGE_STATES
+    return record.get("state") in OPEN_INCIDENT_STATES
 
 
 def wanted_fields(params: t.Mapping[str, t.Any], names: t.Iterable[str]) -> dict[str, t.Any]:
@@ -99,18 +122,20 @@ def move(backend: ItsmBackend, kind: str, record: Record, path: list[str],
 def append_journal(backend: ItsmBackend, kind: str, record: Record, entries: t.Mapping[str, str | None],
                    check_mode: bool) -> bool:
     """Append each work note / comment unless the same text is already on the record."""
+    missing = missing_journal(backend, kind, record, entries)
+    for field, text in missing.items():
+        backend.add_journal(kind, record, field, text, check_mode=check_mode)
+    return bool(missing)
+
+
+def missing_journal(backend: ItsmBackend, kind: str, record: Record,
+                    entries: t.Mapping[str, str | None]) -> dict[str, str]:
+    """The work notes / comments given whose text is not on the record yet (a re-run adds nothing)."""
     wanted = {field: text for field, text in entries.items() if text}
-    if not wanted:
-        return False
-    existing = set()
-    if record.get("id"):
-        existing = {(entry["field"], entry["text"]) for entry in backend.journal(kind, record)}
-    added = False
-    for field, text in wanted.items():
-        if (field, text) not in existing:
-            backend.add_journal(kind, record, field, text, check_mode=check_mode)
-            added = True
-    return added
+    if not wanted or not record.get("id"):
+        return wanted
+    existing = {(entry["field"], entry["text"]) for entry in backend.journal(kind, record)}
+    return {field: text for field, text in wanted.items() if (field, text) not in existing}
 
 
 def diff(before: Record | None, after: Record | None) -> dict[str, dict]:

@@ -62,7 +62,7 @@ EXAMPLES = r"""
 
 - name: List a change's attachments
   opsgate.itsm.attachment:
-    number: CHG0000042
+    number: "{{ change.record.number }}"
   register: files
 """
 

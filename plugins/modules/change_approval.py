@@ -47,16 +47,22 @@ seealso:
 """
 
 EXAMPLES = r"""
+- name: Ask for approval (a normal change entering assess requests it)
+  opsgate.itsm.change_request:
+    number: "{{ change.record.number }}"
+    assignment_group: Change Management
+    state: assess
+
 - name: Technical approval
   opsgate.itsm.change_approval:
-    number: CHG0000042
+    number: "{{ change.record.number }}"
     approver: alice
     decision: approved
     comments: Plan reviewed.
 
 - name: CAB approval
   opsgate.itsm.change_approval:
-    number: CHG0000042
+    number: "{{ change.record.number }}"
     approver: cab.chair
     decision: approved
 

@@ -31,7 +31,7 @@ description:
     without regard to case. Hosts outside the change are listed by name."
   - "With O(wait=true) the gate polls until every check passes, one fails for good, or O(wait_timeout) runs
     out. One poll is one round of backend requests; the delay between polls starts at O(interval) and grows,
-    with jitter, up to O(max_interval). While it waits it prints a progress line such as
+    with jitter, up to O(max_interval). While it waits it prints, at normal verbosity, a progress line such as
     C(CHG0000042 waiting for approval, 2 of 3 approvers pending, 4m10s elapsed) when what it waits for
     changes, and otherwise once a minute. A wait that cannot succeed in time (the window opens after the
     timeout) stops at once."
@@ -45,7 +45,9 @@ options:
     description: The change's number.
     type: str
   correlation_id:
-    description: The correlation id of the change, instead of O(number).
+    description:
+      - The correlation id of the change, instead of O(number). The open change holding it is gated, even when
+        closed or canceled changes hold it too; when none is open, the newest change holding it.
     type: str
   checks:
     description:
@@ -74,13 +76,14 @@ options:
     type: str
   hosts:
     description:
-      - The hosts whose CIs must be affected CIs of the change. Defaults to every host the play targets
-        (C(ansible_play_hosts_all)). An empty list skips the scope check's host comparison.
+      - The inventory hosts whose CIs must be affected CIs of the change, each mapped to its CI name through
+        O(ci_name_var). Defaults to every host the play targets (C(ansible_play_hosts_all)). An empty list skips
+        the scope check's host comparison.
     type: list
     elements: str
   ci_name_var:
     description:
-      - The host variable holding a host's CI name; hosts without it use their inventory name.
+      - The host variable holding a host's CI name; hosts without it, or with it empty, use their inventory name.
     type: str
     default: itsm_ci_name
   policy:
@@ -97,6 +100,19 @@ options:
     description:
       - Also check the backend's own blackout schedules (on C(local), the windows stored with the backend's
         C(put_blackout)).
+      - On C(servicenow), the entries (C(cmn_schedule_span)) of blackout schedules decide when a blackout
+        is, expanded in the schedule's time zone, every page of them read. A schedule with a C(condition)
+        blocks only a change that it applies to, known from a C(conflict) row written at or after the
+        change's last update and last conflict run, or else by running the condition (on its
+        C(applies_to) table, default C(cmdb_ci)) against the change's affected CIs. That costs one more
+        request per poll, only while such a schedule has an entry in range. Without a change, only
+        schedules without a condition count. A repeating entry on a day some months or years lack (the
+        31st, 29 February) is skipped in those months, not moved.
+      - A blackout C(conflict) row never sets the times itself, and older rows are ignored. A current row
+        stands for the whole planned window only when its schedule's entries cannot be read. Other
+        conflict types are not used. C(ci_already_scheduled) means another change on the same CI, which
+        is not a freeze. C(not_in_maintenance_window) is advice about the planned window, which the
+        C(window) check already covers. Both stay visible in the change's C(conflict_status).
     type: bool
     default: true
   wait:
@@ -181,9 +197,13 @@ EXAMPLES = r"""
     transition_to: implement
   run_once: true
 
-- name: Is now a freeze? (a pipeline that opens no change)
+- name: Is now a freeze? (a pipeline that opens no change; the verdict is in freeze.passed)
   opsgate.itsm.change_gate:
-    policy: /etc/opsgate/freezes.yml
+    policy_data:
+      windows:
+        - name: year-end freeze
+          start: "2026-12-20T00:00:00+01:00"
+          end: "2027-01-04T00:00:00+01:00"
     environment: production
   run_once: true
   register: freeze

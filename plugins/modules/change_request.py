@@ -32,7 +32,8 @@ options:
     description:
       - An identifier of your own (a pipeline run, a deployment id). A change holding it is updated; when none
         does, a new change is created carrying it.
-      - Two changes holding the same correlation id is an error.
+      - The open change holding it is used, even when closed or canceled changes hold it too; when none is
+        open, the newest change holding it. Two open changes holding the same correlation id is an error.
     type: str
   type:
     description:
@@ -193,14 +194,55 @@ record:
       description: Lifecycle state.
       type: str
       sample: implement
-    approval:
-      description: Approval status (V(not_requested), V(requested), V(approved), V(rejected)).
+    active:
+      description: False once closed or canceled.
+      type: bool
+    opened_at:
+      description: When the change was created, ISO 8601 UTC.
       type: str
-      sample: approved
+    updated_at:
+      description: When the record last changed, ISO 8601 UTC.
+      type: str
+    closed_at:
+      description: When the change was closed or canceled, ISO 8601 UTC.
+      type: str
     type:
       description: Change model.
       type: str
       sample: normal
+    short_description:
+      description: One-line summary.
+      type: str
+    description:
+      description: Full description.
+      type: str
+    implementation_plan:
+      description: How the change is carried out.
+      type: str
+    backout_plan:
+      description: How the change is undone.
+      type: str
+    test_plan:
+      description: How the change is verified.
+      type: str
+    justification:
+      description: Why the change is needed.
+      type: str
+    risk:
+      description: Risk (V(very_high), V(high), V(moderate), V(low)).
+      type: str
+    impact:
+      description: Impact (V(high), V(medium), V(low)).
+      type: str
+    assignment_group:
+      description: Group the record is assigned to.
+      type: str
+    assigned_to:
+      description: Person the record is assigned to.
+      type: str
+    requested_by:
+      description: Who asked for the change.
+      type: str
     start_date:
       description: Planned start, ISO 8601 UTC.
       type: str
@@ -209,22 +251,29 @@ record:
       description: Planned end, ISO 8601 UTC.
       type: str
       sample: "2026-11-24T23:30:00Z"
+    close_code:
+      description: How the change was closed (V(successful), V(successful_issues), V(unsuccessful)); None while open.
+      type: str
+    close_notes:
+      description: Closing notes.
+      type: str
+    correlation_id:
+      description: The correlation id, if any.
+      type: str
+    approval:
+      description: Approval status (V(not_requested), V(requested), V(approved), V(rejected)).
+      type: str
+      sample: approved
+    template:
+      description: The standard change template it was created from, if any.
+      type: str
     configuration_items:
       description: Names of the affected configuration items.
       type: list
       elements: str
-    correlation_id:
-      description: The correlation id, if any.
-      type: str
-    active:
-      description: False once closed or canceled.
-      type: bool
-    opened_at:
-      description: When the change was created, ISO 8601 UTC.
-      type: str
-    closed_at:
-      description: When the change was closed or canceled, ISO 8601 UTC.
-      type: str
+    fields:
+      description: Backend-specific fields, as set with O(fields).
+      type: dict
   sample:
     backend: local
     number: CHG0000042

@@ -14,7 +14,7 @@ description:
   - Returns the changes matching every filter given, oldest first, in one backend query (no request per record).
   - With no filter, returns the first O(limit) changes.
   - With O(approvals=true), also returns each change's approvals, at the cost of one more backend read per
-    change returned.
+    hundred changes returned (not one per change).
 options:
   number:
     description: A change number.
@@ -59,8 +59,8 @@ options:
   approvals:
     description:
       - Also return the approvals of each change as RV(records[].approvals).
-      - This costs one extra backend read per change returned (on ServiceNow, one more REST request each),
-        which is why it is off by default; narrow the filters or lower O(limit) when many changes match.
+      - This costs one extra backend read per hundred changes returned (on ServiceNow, one
+        C(sysapproval_approver) request for up to a hundred changes), which is why it is off by default.
       - On a backend that does not record approvals, every change gets an empty list and the task warns
         once.
     type: bool

@@ -50,7 +50,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 template:
-  description: The template as stored.
+  description: The template as the backend stored it, read back (in check mode, as it would be stored).
   returned: success
   type: dict
   contains:

@@ -13,6 +13,10 @@ author: opsgate.itsm contributors (@opsgate)
 description:
   - Finds an incident by O(number), or an open one (C(new), C(in_progress) or C(on_hold)) by O(correlation_id),
     and creates one when neither matches.
+  - A task that resolves, closes or cancels by O(correlation_id) (O(state=resolved), V(closed) or V(canceled))
+    finds the newest incident holding it when none is open, so a re-run changes nothing; when no incident holds
+    it, the task is refused rather than creating an incident that is settled at once. O(state=in_progress)
+    reopens the newest incident holding the O(correlation_id) if it is resolved.
   - When an open incident already holds the O(correlation_id), the same failure has happened again; the module
     updates that incident and appends a work note counting the recurrence instead of opening another.
   - Priority is derived from O(impact) and O(urgency) with the ServiceNow matrix.
@@ -27,7 +31,8 @@ options:
   correlation_id:
     description:
       - A stable key of the failure (for example playbook, play and task). An open incident holding it is
-        updated; otherwise a new incident is created carrying it.
+        updated; otherwise a new incident is created carrying it (see the description for resolving, closing,
+        canceling and reopening by correlation id).
     type: str
   state:
     description: The state to move the incident to.
@@ -148,25 +153,69 @@ record:
       description: Lifecycle state.
       type: str
       sample: in_progress
-    priority:
-      description: Derived from impact and urgency.
+    active:
+      description: False once closed or canceled.
+      type: bool
+    opened_at:
+      description: When the incident was created, ISO 8601 UTC.
       type: str
-      sample: high
+    updated_at:
+      description: When the record last changed, ISO 8601 UTC.
+      type: str
+    closed_at:
+      description: When the incident was closed or canceled, ISO 8601 UTC.
+      type: str
+    short_description:
+      description: One-line summary.
+      type: str
+    description:
+      description: Full description.
+      type: str
     impact:
       description: Impact.
       type: str
     urgency:
       description: Urgency.
       type: str
+    caller:
+      description: Who reported the incident.
+      type: str
+    assignment_group:
+      description: Group the record is assigned to.
+      type: str
+    assigned_to:
+      description: Person the record is assigned to.
+      type: str
+    configuration_item:
+      description: Name of the affected configuration item.
+      type: str
     caused_by:
       description: Number of the change that caused it.
+      type: str
+    hold_reason:
+      description:
+        - Why the incident is on hold (V(awaiting_caller), V(awaiting_problem), V(awaiting_vendor),
+          V(awaiting_change)); None unless on hold.
+      type: str
+    close_code:
+      description: How the incident was resolved (for example V(solution_provided), V(workaround_provided), V(duplicate)); None while open.
+      type: str
+    close_notes:
+      description: Closing notes.
       type: str
     correlation_id:
       description: The correlation id, if any.
       type: str
+    priority:
+      description: Derived from impact and urgency.
+      type: str
+      sample: high
     reopen_count:
       description: How often the incident was reopened.
       type: int
+    fields:
+      description: Backend-specific fields, as set with O(fields).
+      type: dict
 recurred:
   description: True when an open incident with the same correlation id was found and a recurrence note added.
   returned: success

@@ -132,6 +132,13 @@ remaining:
   returned: when O(action=flush)
   type: int
   sample: 0
+other_targets:
+  description:
+    - Items this flush could not send because another backend or URL queued them, counted per target
+      (C(backend:url) or C(local:path)); the task warns when there are any. Flush them with that connection.
+  returned: when O(action=flush)
+  type: dict
+  sample: {"servicenow:https://example.service-now.com": 3}
 purged:
   description: The ids of the items removed.
   returned: when O(action=purge)

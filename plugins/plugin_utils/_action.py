@@ -25,6 +25,7 @@ from ansible_collections.opsgate.itsm.plugins.module_utils._options import (
     connection_argument_spec,
 )
 from ansible_collections.opsgate.itsm.plugins.module_utils.backends import build_backend
+from ansible_collections.opsgate.itsm.plugins.plugin_utils._home import publish_ansible_home
 
 
 class ItsmAction(ActionBase):
@@ -39,6 +40,7 @@ class ItsmAction(ActionBase):
         del tmp
         warnings: list[str] = []
         secrets: set[str] = set()
+        publish_ansible_home()
         try:
             params = self._validated_params(secrets)
             settings = ConnectionSettings.from_mapping(params)

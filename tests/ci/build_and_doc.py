@@ -39,10 +39,10 @@ BIN = os.path.dirname(sys.executable)
 FQCN = "opsgate.itsm"
 
 # What must never be shipped: top-level folders, folders at any depth, suffixes and single files.
-FORBIDDEN_PREFIXES = (".venv", ".cache/", ".ci/", ".ansible/", ".git/", ".github/", "collections/", "dist/", "bench/",
-                      "hack/", "tests/output/", "tests/simulators/", "tests/fidelity/", "tests/ci/")
-FORBIDDEN_ANYWHERE = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"}
-FORBIDDEN_SUFFIXES = (".tar.gz", ".pyc", ".db", ".db-wal", ".db-shm", ".sqlite", ".coverage")
+FORBIDDEN_PREFIXES = (".venv", ".cache/", ".ci/", ".ansible/", ".git/", ".github/", ".idea/", ".vscode/", ".tox/",
+                      "htmlcov/", "collections/", "dist/", "bench/", "hack/", "tests/output/", "tests/simulators/", "tests/fidelity/", "tests/ci/")
+FORBIDDEN_ANYWHERE = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".idea", ".vscode", ".tox", ".DS_Store"}
+FORBIDDEN_SUFFIXES = (".tar.gz", ".pyc", ".db", ".db-wal", ".db-shm", ".sqlite", ".coverage", ".swp", ".swo", "~")
 FORBIDDEN_FILES = {"Makefile", "changelogs/.plugin-cache.yaml", "tests/requirements-dev.txt", ".gitignore"}
 REQUIRED_FILES = ("MANIFEST.json", "FILES.json", "README.md", "LICENSES/GPL-3.0-or-later.txt", "requirements.txt",
                   "meta/runtime.yml", "meta/execution-environment.yml", "changelogs/changelog.yaml")

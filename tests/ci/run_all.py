@@ -8,8 +8,8 @@
 runs even when an earlier one failed (except when the virtualenv cannot be made), so one run
 reports every problem; the exit code is non-zero if any step failed.
 
-The last line printed is "N passed, M failed", where N counts the passed pytest tests (both
-ansible-core lines) plus the passed non-pytest steps, and M counts failed or erroring pytest tests
+The last line printed is "N passed, M failed", where N counts the passed pytest tests (every
+ansible-core line: main, next and floor) plus the passed non-pytest steps, and M counts failed or erroring pytest tests
 plus failed steps. A pytest run that collected no test fails its step, so "no tests" cannot pass.
 The summary is also written to .cache/reports/summary.txt.
 
@@ -37,6 +37,7 @@ STEPS = [
     ("build-check", None, False),
     ("molecule", None, False),
     ("next", "units-next.xml", False),
+    ("floor", "units-floor.xml", False),
 ]
 
 

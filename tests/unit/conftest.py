@@ -3,14 +3,14 @@
 import os
 import subprocess
 import sys
-import tempfile
 
 import pytest
 
 from ansible_collections.opsgate.itsm.plugins.module_utils._options import ConnectionSettings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-COLLECTIONS_BASE = os.path.join(tempfile.gettempdir(), f"opsgate-itsm-pytest-{os.getuid()}")
+# The per-checkout tree tests/conftest.py links (it always runs first).
+COLLECTIONS_BASE = os.environ["OPSGATE_ITSM_TEST_COLLECTIONS"]
 
 
 @pytest.fixture

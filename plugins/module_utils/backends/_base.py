@@ -79,6 +79,13 @@ class ItsmBackend(abc.ABC):
         ItsmTransitionError naming the record, the transition and the system's reason.
         """
 
+    def expect_write(self, kind: str, fields: t.Mapping[str, t.Any]) -> None:
+        """A hint given before a task looks its record up: the canonical fields it may write next.
+
+        A backend may resolve the names among them together with that look-up (servicenow: in the same
+        Batch API request). Nothing may depend on it; by default it is ignored.
+        """
+
     @abc.abstractmethod
     def journal(self, kind: str, record: Record) -> list[Record]:
         """Work notes and comments, oldest first: ``{field, text, author, created}``."""
@@ -93,6 +100,10 @@ class ItsmBackend(abc.ABC):
         """Approvals of a change: ``{approver, state, comments, stage, decided_at}``, oldest first."""
         return []
 
+    def approvals_for(self, ids: t.Sequence[str]) -> dict[str, list[Record]]:
+        """The approvals of many changes by id, as ``approvals`` lists them; backends read them in bulk."""
+        return {change_id: self.approvals({"id": change_id}) for change_id in ids}
+
     def decide_approval(self, record: Record, approver: str, decision: str, comments: str | None,
                         check_mode: bool = False) -> Record:
         """Record ``approved`` or ``rejected`` for ``approver``; returns the change as it is afterwards."""
@@ -101,6 +112,10 @@ class ItsmBackend(abc.ABC):
     def affected_cis(self, record: Record) -> list[str]:
         """Names of the configuration items a change affects."""
         return list(record.get("configuration_items") or [])
+
+    def affected_ci_ids(self, record: Record) -> list[str]:
+        """Ids (as iter_cmdb gives them) of the configuration items a change affects; names need not be unique."""
+        raise self.unsupported("reading affected configuration items by id")
 
     def set_affected_cis(self, record: Record, names: t.Sequence[str], check_mode: bool = False) -> Record:
         """Make ``names`` the change's affected CIs (added and removed as needed)."""

@@ -52,15 +52,15 @@ class Plan:
                 raise ItsmValidationError("filters", key, "expected field names as keys")
             if key in ("name", "ci_class"):
                 self._column(key, value)
-            elif key == "id":
-                self._column("name", value)
+            elif key == "id":  # filtered in Python under its own key when long, so a long name filter stays
+                self._column("name", value, key)
             else:
                 self.rest[key] = list(value) if isinstance(value, (list, tuple)) else value
 
-    def _column(self, column: str, value: t.Any) -> None:
+    def _column(self, column: str, value: t.Any, field: str | None = None) -> None:
         values = [str(item) for item in value] if isinstance(value, (list, tuple, set)) else [str(value)]
         if len(values) > _IN_LIMIT:
-            self.rest[column] = values
+            self.rest[field or column] = values
             return
         self.clauses.append(f"{column} IN ({', '.join('?' * len(values))})")
         self.params.extend(values)

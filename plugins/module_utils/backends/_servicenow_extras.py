@@ -55,21 +55,38 @@ def approximate_new(backend: ServiceNowBackend, kind: str, parsed: inputs.Input)
 
 # -- approvals ---------------------------------------------------------------------------------
 
+_APPROVAL_FIELDS = ["sysapproval", "approver.user_name", "state", "comments", "sys_updated_on"]
+
+
 def approvals(backend: ServiceNowBackend, record: Record) -> list[Record]:
     """The change's approval rows in canonical states, oldest first, with each one's latest comment."""
     change_id = backend._id_of(CHANGE, record)
-    rows = backend._list("sysapproval_approver", f"sysapproval={change_id}^ORDERBYsys_created_on",
-                         ["approver.user_name", "state", "comments", "sys_updated_on"], 1000,
-                         what=f"read the approvals of {record.get('number') or change_id}", display="all")
-    found = []
+    rows = backend._list("sysapproval_approver", f"sysapproval={change_id}^ORDERBYsys_created_on", _APPROVAL_FIELDS,
+                         1000, what=f"read the approvals of {record.get('number') or change_id}", display="all")
+    return approvals_by_change(rows).get(change_id, [])
+
+
+def approvals_for(backend: ServiceNowBackend, ids: t.Sequence[str]) -> dict[str, list[Record]]:
+    """The approvals of many changes in one request (``sysapprovalIN``), by change id."""
+    if not ids:
+        return {}
+    rows = backend._list("sysapproval_approver", f"sysapprovalIN{','.join(ids)}^ORDERBYsys_created_on",
+                         _APPROVAL_FIELDS, 10000, what=f"read the approvals of {len(ids)} changes", display="all")
+    return {change_id: [] for change_id in ids} | approvals_by_change(rows)
+
+
+def approvals_by_change(rows: t.Iterable[t.Mapping[str, t.Any]]) -> dict[str, list[Record]]:
+    """Approval rows (display=all) in canonical states, grouped by change id, in the rows' order."""
+    found: dict[str, list[Record]] = {}
     for row in rows:
         state = mapping.APPROVAL_RECORD_STATES.get(_value(row.get("state")))
         if state is None:
             continue  # cancelled, no longer required, skipped: not part of the decision
-        found.append({"approver": _value(row.get("approver.user_name")) or None, "state": state,
-                      "comments": latest_journal_text(_display(row.get("comments"))), "stage": None,
-                      "decided_at": query.from_sn_date(_value(row.get("sys_updated_on")))
-                      if state in ("approved", "rejected") else None})
+        found.setdefault(_value(row.get("sysapproval")), []).append({
+            "approver": _value(row.get("approver.user_name")) or None, "state": state,
+            "comments": latest_journal_text(_display(row.get("comments"))), "stage": None,
+            "decided_at": query.from_sn_date(_value(row.get("sys_updated_on"))) if state in ("approved", "rejected")
+            else None})
     return found
 
 
@@ -98,9 +115,18 @@ def decide_approval(backend: ServiceNowBackend, record: Record, approver: str, d
     body = {"state": decision}
     if comments:
         body["comments"] = comments
-    backend.http.request("PATCH", f"/api/now/table/sysapproval_approver/{pending[0]['sys_id']}",
-                         params={"sysparm_fields": "sys_id,state"}, json_body=body,
-                         what=f"record {approver}'s decision on {label}")
+    row_id = pending[0]["sys_id"]
+
+    def recover() -> Response | None:
+        # State and comment are one update: the state read back tells whether the comment landed too,
+        # so a decision is resent only while its row still waits (a resend never doubles the comment).
+        rows = backend._list("sysapproval_approver", f"sys_id={row_id}", ["state"], 1,
+                             what=f"look for {approver}'s decision on {label}")
+        return Response(200, {}, None, "") if rows and rows[0]["state"] != "requested" else None
+
+    backend.http.request("PATCH", f"/api/now/table/sysapproval_approver/{row_id}",
+                         params={"sysparm_fields": "sys_id,state"}, json_body=body, idempotent=False,
+                         recover=recover, what=f"record {approver}'s decision on {label}")
     return backend.get(CHANGE, id=change_id) or record
 
 
@@ -125,40 +151,129 @@ def _display(cell: t.Any) -> t.Any:
 
 # -- blackouts ---------------------------------------------------------------------------------
 
+_SPAN_FIELDS = ["schedule", "schedule.name", "schedule.time_zone", "name", "start_date_time", "end_date_time",
+                "all_day", "repeat_type", "repeat_count", "repeat_until", "days_of_week"]
+_SCOPE_FIELDS = ["sys_id", "condition", "applies_to"]
+_CONFLICT_FIELDS = ["type", "schedule", "schedule.name", "last_checked", "change.sys_updated_on",
+                    "change.conflict_last_run"]
+_PAGE = 1000
+_TABLE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
 def blackouts(backend: ServiceNowBackend, start: str, end: str, record: Record | None) -> list[Record]:
-    """Blackout schedule windows overlapping [start, end], plus the change's blackout conflicts (one request)."""
+    """Blackout windows overlapping [start, end] that apply to the change, one report per occurrence.
+
+    One batch reads the blackout spans, their schedules' scopes and the change's blackout conflicts
+    (issues 4 and 5). The spans decide the times. A scoped schedule (``condition``) counts when a
+    fresh conflict row says it applies, else when its condition matches the change's CIs, asked in
+    one more batch only if such a schedule has a window in range. Without a change only unscoped
+    schedules count. A conflict whose schedule has no readable entries stands for the whole window.
+    """
     low, high = (records.parse_datetime(value, option) for value, option in ((start, "start"), (end, "end")))
     if high < low:
         raise ItsmValidationError("end", end, f"the end must not be before start {start}")
-    span_fields = ["name", "schedule.name", "schedule.time_zone", "start_date_time", "end_date_time", "all_day",
-                   "repeat_type", "repeat_count", "repeat_until", "days_of_week"]
-    calls = [("GET", _table_url("cmn_schedule_span", mapping.BLACKOUT_SCHEDULE_QUERY, span_fields))]
+    reads = [("cmn_schedule_span", mapping.BLACKOUT_SCHEDULE_QUERY, _SPAN_FIELDS),
+             (mapping.BLACKOUT_SCOPE_TABLE, mapping.BLACKOUT_SCOPE_QUERY, _SCOPE_FIELDS)]
     if record is not None and record.get("id"):
-        calls.append(("GET", _table_url(
-            "conflict", f"change={record['id']}^typeIN{','.join(mapping.BLACKOUT_CONFLICT_TYPES)}",
-            ["type", "schedule.name", "last_checked"])))
-    bodies = backend.batch(calls, "read blackout schedules")
-    found = []
-    for span in bodies[0]["result"]:
+        reads.append(("conflict", f"change={record['id']}^typeIN{','.join(mapping.BLACKOUT_CONFLICT_TYPES)}",
+                      _CONFLICT_FIELDS))
+    bodies = backend.batch([("GET", _table_url(*read)) for read in reads], "read blackout schedules")
+    rows = [_all_rows(backend, read, body["result"]) for read, body in zip(reads, bodies)]
+    spans, scopes, conflicts = rows[0], rows[1], rows[2] if len(rows) > 2 else []
+    confirmed = {row["schedule"]: row for row in conflicts if row.get("schedule") and _fresh(row)}
+    scoped = {row["sys_id"]: row for row in scopes if (row.get("condition") or "").strip()}
+    windows = _schedule_windows(spans, low, high)
+    applying = _applying(backend, record, {key: scoped[key] for key in windows if key in scoped and key not in confirmed})
+    found = [dict(item, reason=item["reason"] + _scope_note(key, scoped, confirmed))
+             for key, items in windows.items() if key not in scoped or key in confirmed or key in applying
+             for item in items]
+    seen = {row.get("schedule") for row in spans}
+    found += [_unread_schedule(row, record, low, high) for key, row in confirmed.items() if key not in seen]
+    unique = {(item["name"], item["start"], item["end"]): item for item in found if item is not None}
+    return sorted(unique.values(), key=lambda item: (item["start"], item["name"]))
+
+
+def _all_rows(backend: ServiceNowBackend, read: tuple[str, str, list[str]], first: list[dict]) -> list[dict]:
+    """The batch's first page and every later one: a capped read would drop blackouts unseen."""
+    rows, page = list(first), first
+    while len(page) == _PAGE:
+        page = backend._get_rows(read[0], _table_params(*read, offset=len(rows)), f"read {read[0]} page")
+        rows += page
+    return rows
+
+
+def _fresh(conflict: t.Mapping[str, t.Any]) -> bool:
+    """A conflict row checked at or after the change's last update and conflict run (same UTC text format)."""
+    checked = conflict.get("last_checked") or ""
+    return bool(checked) and all(checked >= (conflict.get(column) or "")
+                                 for column in ("change.sys_updated_on", "change.conflict_last_run"))
+
+
+def _schedule_windows(spans: list[dict], low: t.Any, high: t.Any) -> dict[str, list[Record]]:
+    windows: dict[str, list[Record]] = {}
+    for span in spans:
+        name = span.get("schedule.name") or span.get("name")
         for opens, closes in query.span_windows(span, span.get("schedule.time_zone"), low, high):
-            found.append({"name": span.get("schedule.name") or span.get("name"), "start": records.format_datetime(opens),
-                          "end": records.format_datetime(closes), "source": "servicenow",
-                          "reason": f"blackout schedule {span.get('schedule.name')!r}, entry {span.get('name')!r}"})
-    for conflict in bodies[1]["result"] if len(bodies) > 1 else []:
-        opens = record.get("start_date") or records.format_datetime(low)
-        closes = record.get("end_date") or records.format_datetime(high)
-        if opens < records.format_datetime(high) and closes > records.format_datetime(low):
-            found.append({"name": conflict.get("schedule.name") or conflict["type"], "start": opens, "end": closes,
-                          "source": "servicenow conflict",
-                          "reason": f"conflict detection found a {conflict['type']} conflict for {record.get('number')}"})
-    return sorted(found, key=lambda item: (item["start"], item["name"]))
+            windows.setdefault(span.get("schedule") or "", []).append({
+                "name": name, "start": records.format_datetime(opens), "end": records.format_datetime(closes),
+                "source": "servicenow",
+                "reason": f"blackout schedule {span.get('schedule.name')!r}, entry {span.get('name')!r}"})
+    return windows
 
 
-def _table_url(table: str, encoded: str, fields: list[str]) -> str:
+def _applying(backend: ServiceNowBackend, record: Record | None, scoped: dict[str, dict]) -> set[str]:
+    """The scoped schedules whose condition matches the change (or its CIs): one batch, one GET each."""
+    checks = {key: _scope_query(row, record) for key, row in scoped.items()}
+    checks = {key: check for key, check in checks.items() if check is not None}
+    if not checks:
+        return set()
+    bodies = backend.batch([("GET", _table_url(table, encoded, ["sys_id"], limit=1))
+                            for table, encoded in checks.values()],
+                           f"check which blackout schedules apply to {record.get('number') if record else 'the change'}")
+    return {key for key, body in zip(checks, bodies) if body["result"]}
+
+
+def _scope_query(scope: t.Mapping[str, t.Any], record: Record | None) -> tuple[str, str] | None:
+    """(table, encoded query) that finds a row when the schedule applies; None when it cannot apply."""
+    table = scope.get("applies_to") or "cmdb_ci"
+    table = table if _TABLE_NAME.match(table) else "cmdb_ci"
+    if record is None or not record.get("id"):
+        return None
+    if table in mapping.CHANGE_CONDITION_TABLES:
+        restriction = f"sys_id={record['id']}"
+    elif record.get("configuration_items"):
+        restriction = "nameIN" + ",".join(query.escape(name) for name in record["configuration_items"])
+    else:
+        return None
+    return table, query.scoped_condition(scope["condition"].strip(), restriction)
+
+
+def _scope_note(key: str, scoped: dict[str, dict], confirmed: dict[str, dict]) -> str:
+    if key in confirmed and key in scoped:
+        return f"; conflict detection found it applies ({confirmed[key]['type']})"
+    return f"; its condition matches the change ({scoped[key]['condition'].strip()})" if key in scoped else ""
+
+
+def _unread_schedule(conflict: t.Mapping[str, t.Any], record: Record, low: t.Any, high: t.Any) -> Record | None:
+    """A fresh conflict of a schedule whose entries cannot be read: it covers the change's whole window."""
+    opens = record.get("start_date") or records.format_datetime(low)
+    closes = record.get("end_date") or records.format_datetime(high)
+    if not (opens < records.format_datetime(high) and closes > records.format_datetime(low)):
+        return None
+    return {"name": conflict.get("schedule.name") or conflict["type"], "start": opens, "end": closes,
+            "source": "servicenow conflict",
+            "reason": f"conflict detection found a {conflict['type']} conflict for {record.get('number')} and the "
+                      "schedule's entries cannot be read, so it is taken to cover the planned window"}
+
+
+def _table_params(table: str, encoded: str, fields: list[str], limit: int = _PAGE, offset: int = 0) -> dict[str, t.Any]:
+    return {"sysparm_query": f"{encoded}^ORDERBYsys_id", "sysparm_fields": ",".join(fields), "sysparm_limit": limit,
+            "sysparm_offset": offset, "sysparm_exclude_reference_link": "true", "sysparm_no_count": "true"}
+
+
+def _table_url(table: str, encoded: str, fields: list[str], limit: int = _PAGE) -> str:
     from .servicenow import _url
-    return _url(f"/api/now/table/{table}", {"sysparm_query": encoded, "sysparm_fields": ",".join(fields),
-                                            "sysparm_limit": 1000, "sysparm_exclude_reference_link": "true",
-                                            "sysparm_no_count": "true"})
+    return _url(f"/api/now/table/{table}", _table_params(table, encoded, fields, limit))
 
 
 # -- attachments -------------------------------------------------------------------------------

@@ -62,6 +62,8 @@ REFERENCES: dict[str, dict[str, tuple[str, str, str]]] = {
 # Plain columns with a canonical name of their own (everything else keeps its name).
 COLUMNS = {"updated_at": "sys_updated_on"}
 
+# Glide date-times (UTC, "YYYY-MM-DD HH:MM:SS"): ISO 8601 in canonical records, ``fields`` included
+# (``resolved_at`` is read there), and the instance's format when written.
 DATE_COLUMNS = ("start_date", "end_date", "opened_at", "sys_updated_on", "closed_at", "resolved_at")
 
 # ServiceNow columns returned in a record's ``fields`` (backend-specific extras) and accepted there.
@@ -74,6 +76,12 @@ EXTRA_COLUMNS = {
 # Fields a standard change template keeps (sn_chg_rest ignores the caller's values for them).
 TEMPLATE_LOCKED = ("description", "implementation_plan", "backout_plan", "test_plan")
 
-# Blackout sources: schedules of this type or class; conflict types that mean a blackout.
+# Blackout sources (servicenow-api.md section 7): the entries of schedules of this type or class; the
+# scope (``applies_to`` + ``condition``) of those schedules, which lives on cmn_schedule_condition and
+# cannot be dot-walked from a span; conflict types that mean a blackout.
 BLACKOUT_SCHEDULE_QUERY = "schedule.type=blackout^ORschedule.sys_class_name=cmn_schedule_blackout"
+BLACKOUT_SCOPE_TABLE = "cmn_schedule_condition"
+BLACKOUT_SCOPE_QUERY = "type=blackout^ORsys_class_name=cmn_schedule_blackout"
 BLACKOUT_CONFLICT_TYPES = ("blackout", "child_blackout", "parent_blackout")
+# A schedule whose condition is on one of these tables is scoped by the change itself, not its CIs.
+CHANGE_CONDITION_TABLES = ("change_request", "task")

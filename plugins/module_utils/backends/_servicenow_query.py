@@ -11,6 +11,7 @@ expanded into windows (section 7.1).
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import typing as t
 
 from .. import _records as records
@@ -23,7 +24,11 @@ except ImportError:  # pragma: no cover - Python 3.9+ has it; the controller run
     zoneinfo = None
 
 SN_FORMAT = "%Y-%m-%d %H:%M:%S"
+# Occurrences looked at per span and window: the expansion starts next to the window, so this bounds
+# the window's length (about five years of daily entries), never the age of the span.
 _MAX_OCCURRENCES = 2000
+_REPEAT_DAYS = ("daily", "weekdays", "weekly")
+_REPEAT_MONTHS = {"monthly": 1, "yearly": 12}
 
 
 def to_sn_date(value: t.Any, option: str) -> str:
@@ -117,6 +122,11 @@ _FILTERS = {
 }
 
 
+def scoped_condition(condition: str, restriction: str) -> str:
+    """``condition`` ANDed with ``restriction`` in each of its ``^NQ`` groups (section 3.1)."""
+    return "^NQ".join(f"{group}^{restriction}" if group else restriction for group in condition.split("^NQ"))
+
+
 # -- templates ---------------------------------------------------------------------------------
 
 def template_values(encoded: str) -> dict[str, str]:
@@ -150,15 +160,44 @@ def _span_time(value: str, zone: dt.tzinfo) -> dt.datetime | None:
     return None
 
 
-def _next(moment: dt.datetime, repeat: str, every: int) -> dt.datetime:
-    if repeat == "daily":
-        return moment + dt.timedelta(days=every)
-    if repeat in ("weekdays", "weekly"):
-        return moment + dt.timedelta(days=1)
-    if repeat == "monthly":
-        month = moment.month - 1 + every
-        return moment.replace(year=moment.year + month // 12, month=month % 12 + 1)
-    return moment.replace(year=moment.year + every)
+def _shifted(first: dt.datetime, months: int) -> dt.datetime | None:
+    """``first`` moved by whole months, or None when that month lacks its day (the 31st, 29 February).
+
+    servicenow-api.md is silent on such days; we skip the occurrence rather than move it, so a
+    blackout never covers a day its owner did not name (documented under backend_blackouts).
+    """
+    month = first.month - 1 + months
+    try:
+        return first.replace(year=first.year + month // 12, month=month % 12 + 1)
+    except ValueError:
+        return None
+
+
+def _candidates(first: dt.datetime, repeat: str, every: int, earliest: dt.datetime) -> t.Iterator[dt.datetime | None]:
+    """Start times of a span's occurrences, beginning just before ``earliest`` rather than at the span's
+    first date: a daily blackout set up years ago must still reach today (audit issue 4)."""
+    if repeat not in _REPEAT_MONTHS and repeat not in _REPEAT_DAYS:
+        yield first
+        return
+    if repeat in _REPEAT_MONTHS:
+        months = _REPEAT_MONTHS[repeat] * every
+        behind = (earliest.year - first.year) * 12 + earliest.month - first.month
+        for index in itertools.count(max(behind // months - 1, 0)):
+            yield _shifted(first, index * months)
+        return
+    days = every if repeat == "daily" else 1  # weekdays and weekly test each day against their rule
+    behind = (earliest.date() - first.date()).days
+    for index in itertools.count(max(behind // days - 1, 0)):
+        yield first + dt.timedelta(days=index * days)
+
+
+def _wanted(moment: dt.datetime, first: dt.datetime, repeat: str, every: int, days: set[int]) -> bool:
+    if repeat == "weekdays":
+        return moment.isoweekday() <= 5
+    if repeat == "weekly":
+        weeks = (moment.date() - first.date()).days // 7
+        return weeks % every == 0 and (moment.isoweekday() in days if days else moment.weekday() == first.weekday())
+    return True
 
 
 def span_windows(span: t.Mapping[str, str], zone_name: str | None, low: dt.datetime,
@@ -174,22 +213,16 @@ def span_windows(span: t.Mapping[str, str], zone_name: str | None, low: dt.datet
         last = last.replace(hour=23, minute=59, second=59)
     length = last - first
     repeat = (span.get("repeat_type") or "").lower()
-    every = max(int(span.get("repeat_count") or 1), 1)
+    every = max(int(span["repeat_count"]) if str(span.get("repeat_count") or "").isdigit() else 1, 1)
     until = _span_time(span.get("repeat_until", ""), zone)
     days = {int(day) for day in str(span.get("days_of_week") or "") if day.isdigit()}
-    found, moment = [], first
-    for _index in range(_MAX_OCCURRENCES):
+    found = []
+    candidates = _candidates(first, repeat, every, (low - length).astimezone(zone))
+    for moment in itertools.islice(candidates, _MAX_OCCURRENCES):
+        if moment is None:
+            continue
         if moment > high or (until is not None and moment.date() > until.date()):
             break
-        wanted = True
-        if repeat == "weekdays":
-            wanted = moment.isoweekday() <= 5
-        elif repeat == "weekly":
-            weeks = (moment.date() - first.date()).days // 7
-            wanted = weeks % every == 0 and (moment.isoweekday() in days if days else moment.weekday() == first.weekday())
-        if wanted and moment + length > low and moment < high:
+        if _wanted(moment, first, repeat, every, days) and moment + length > low and moment < high:
             found.append((moment.astimezone(dt.timezone.utc), (moment + length).astimezone(dt.timezone.utc)))
-        if repeat not in ("daily", "weekdays", "weekly", "monthly", "yearly"):
-            break
-        moment = _next(moment, repeat, every)
     return found

@@ -168,6 +168,16 @@ class LocalBackend(ItsmBackend):
                                 "WHERE change_id = ? ORDER BY seq", (record_id,)).fetchall() if record_id else []
         return [dict(row) for row in rows]
 
+    def approvals_for(self, ids: t.Sequence[str]) -> dict[str, list[Record]]:
+        found: dict[str, list[Record]] = {change_id: [] for change_id in ids}
+        with self._read() as conn:
+            rows = conn.execute(f"SELECT change_id, approver, state, comments, stage, decided_at FROM approvals "
+                                f"WHERE change_id IN ({','.join('?' * len(found))}) ORDER BY seq",
+                                list(found)).fetchall() if conn and found else []
+        for row in rows:
+            found[row["change_id"]].append({key: row[key] for key in row.keys() if key != "change_id"})
+        return found
+
     def decide_approval(self, record: Record, approver: str, decision: str, comments: str | None,
                         check_mode: bool = False) -> Record:
         """Decide the stage the change is in; an approver decides once per approval round (see module doc)."""
@@ -208,6 +218,9 @@ class LocalBackend(ItsmBackend):
             if conn is None:
                 return list(record.get("configuration_items") or [])
             return list(self._row_for(conn, CHANGE, record)["configuration_items"])
+
+    def affected_ci_ids(self, record: Record) -> list[str]:
+        return self.affected_cis(record)  # a local CI's id is its name, the key of the cis table
 
     def set_affected_cis(self, record: Record, names: t.Sequence[str], check_mode: bool = False) -> Record:
         cis = schema.ci_names(names)

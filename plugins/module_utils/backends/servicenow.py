@@ -7,21 +7,35 @@ Behaviour a caller may rely on, beyond the contract in _base:
 
 - One HTTP session per backend (_http.HttpClient): keep-alive, TLS and timeout on every call, retries.
 - Reads ask only for the fields a canonical record needs (``sysparm_fields``, references dot-walked to
-  their names), page by ``number`` keyset (stable under concurrent inserts, oldest first), and read a
+  their names), page by a (``sys_created_on``, ``number``, ``sys_id``) keyset (oldest first, stable under concurrent
+  inserts, whatever the numbers: they may repeat, and sort as strings), and read a
   page's affected CIs in one more request, never one per record.
 - Names (groups, users, CIs, templates, changes for ``caused_by``) are resolved to sys_ids in one
   Batch API request per write and cached for the backend's life; an unknown name is an error naming
   the option. Affected CIs and the change are read together in one batch.
 - Requests: create a change with CIs <= 3 (names, POST, CI rows); update or transition 1 (+1 for
-  unresolved names); the gate's poll 3 (change + CIs, approvals, blackouts + conflicts).
+  unresolved names, +1 with a work note or comment); the gate's poll 3 (change + CIs, approvals, blackouts + conflicts).
+  Names announced by ``expect_write`` ride on the next change read's batch, and a find by correlation id
+  alone reads the changes and their CIs in one batch, so a change_request task creates with CIs in 3
+  requests and updates or transitions in 2 (+1 with a note: the journal read that skips a note already there).
 - A create sends its own sys_id; when a POST fails in a way that may have landed, the record is looked
-  up (by correlation id when given, else by that sys_id) before anything is sent again.
+  up (by correlation id when given, else by that sys_id) before anything is sent again. A standard
+  change always carries a correlation id (``opsgate-<uuid4>`` when the task gave none) and is looked up
+  by it, because the Change Management API may not keep a client-supplied sys_id.
+- An incident created with a correlation id is looked up again (one more GET): when forks created
+  twins at once, the oldest open one is returned and this call's own twin is deleted (cancelled, with
+  a work note naming the survivor, where the account may not delete).
+- Work notes and comments (``add_journal``, or with an update) note the record's journal entries
+  first (one more GET, unless ``journal()`` has just shown none carries the text) and, after a failure that may have landed, resend only if no new entry carries
+  the text; an approval decision is resent only while its approval row is still ``requested``.
 - Transitions are verified by the record the instance returns; a business-rule or data-policy
   refusal raises ItsmTransitionError naming the change, the move and the instance's message.
 - ``approvals`` lists ``sysapproval_approver`` rows in canonical states with the latest comment;
   ``stage`` is None (ServiceNow does not record it). ``decide_approval`` decides the approver's
   pending row through the Table API (an admin may decide for others, as on the platform).
-- ``blackouts`` expands blackout schedule spans and adds the change's blackout ``conflict`` rows.
+- ``blackouts`` expands blackout schedule spans (all pages) of the schedules that apply to the change:
+  unscoped ones, and scoped ones confirmed by a fresh ``conflict`` row or by their condition (one
+  more request per poll, only while such a schedule has an entry in range).
 - The CMDB (inventory, configuration_item) is _servicenow_cmdb: classes, values, paging and relationships.
 - ``template`` reads ``std_change_producer_version`` by name; a change created from one goes through
   ``POST /api/sn_chg_rest/change/standard/{id}``, which copies the template; ``put_template`` is refused.
@@ -31,6 +45,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import typing as t
 import urllib.parse
 import uuid
@@ -52,8 +67,11 @@ from ._base import ItsmBackend, Record, Warn
 CHANGE, INCIDENT = records.CHANGE, records.INCIDENT
 TABLE_API = "/api/now/table/"
 _PAGE = 100
+_OLDEST_FIRST = "^ORDERBYsys_created_on^ORDERBYnumber^ORDERBYsys_id"  # the documented order of find, and its keyset
 _OUTPUT = {CHANGE: records.CHANGE_FIELDS, INCIDENT: records.INCIDENT_FIELDS}
 _REVERSE = {key: {raw: canonical for canonical, raw in table.items()} for key, table in mapping.CHOICES.items()}
+# A glide date-time as the Table API returns it (UTC): a ``fields`` value of this shape is a date.
+_SN_DATETIME = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$")
 _NOT_STORED = ("backend", "id", "number", "url", "state", "active", "opened_at", "updated_at", "closed_at",
                "approval", "template", "configuration_items", "fields", "priority", "reopen_count")
 
@@ -69,6 +87,8 @@ class ServiceNowBackend(ItsmBackend):
         self.http = HttpClient(settings, self.warn, **http_options)
         self.names = _servicenow_names.Names(self)
         self._extras = {kind: list(mapping.EXTRA_COLUMNS[kind]) for kind in records.KINDS}
+        self._expected_names: list[tuple[str, str, str]] = []  # looked up with the next change read
+        self._journal_read: dict[str, set[tuple[str, str]]] = {}  # record id -> texts the last journal() saw
 
     def close(self) -> None:
         self.http.close()
@@ -99,7 +119,16 @@ class ServiceNowBackend(ItsmBackend):
         conditions, window = query.find_query(kind, filters or {})
         if limit is not None and limit < 0:
             raise ItsmValidationError("limit", limit, "expected a number of records, 0 or more")
+        if kind == CHANGE and limit is None and list(filters) == ["correlation_id"] and filters["correlation_id"]:
+            return iter(self._holding(conditions, filters["correlation_id"]))
         return self._pages(kind, conditions, window, limit)
+
+    def expect_write(self, kind: str, fields: t.Mapping[str, t.Any]) -> None:
+        references = mapping.REFERENCES[kind] if kind in records.KINDS else {}
+        names = [(*references[option][1:], value) for option, value in fields.items()
+                 if option in references and isinstance(value, str) and value]
+        names += [("cmdb_ci", "name", name) for name in fields.get("configuration_items") or () if isinstance(name, str)]
+        self._expected_names = names
 
     def create(self, kind: str, fields: t.Mapping[str, t.Any], check_mode: bool = False) -> Record:
         records.require_choice("kind", kind, records.KINDS)
@@ -119,6 +148,8 @@ class ServiceNowBackend(ItsmBackend):
             if kind == CHANGE:
                 body.setdefault("type", "normal")
             row = self._post_record(kind, body, parsed.values.get("correlation_id"))
+            if kind == INCIDENT and parsed.values.get("correlation_id"):
+                row = self._one_per_correlation(kind, row, parsed.values["correlation_id"])
             record_id = row["sys_id"]
         cis = parsed.cis or []
         if cis or row is None:
@@ -140,6 +171,7 @@ class ServiceNowBackend(ItsmBackend):
         rows = self._list("sys_journal_field", f"element_id={record_id}^elementINwork_notes,comments"
                           "^ORDERBYsys_created_on", ["element", "value", "sys_created_by", "sys_created_on"],
                           1000, what=f"read the journal of {_label(kind, record)}")
+        self._journal_read[record_id] = {(row["element"], str(row["value"]).strip()) for row in rows}
         return [{"field": row["element"], "text": row["value"], "author": row["sys_created_by"],
                  "created": query.from_sn_date(row["sys_created_on"])} for row in rows]
 
@@ -148,15 +180,42 @@ class ServiceNowBackend(ItsmBackend):
         inputs.require_text(field, text)
         if check_mode:
             return
-        # Appending is not idempotent: resent only when the first attempt provably never arrived.
-        self.http.request("PATCH", f"{TABLE_API}{mapping.TABLES[kind]}/{self._id_of(kind, record)}",
+        record_id = self._id_of(kind, record)
+        recover = self._journal_guard(record_id, {field: text}, lambda: Response(200, {}, None, ""))
+        self.http.request("PATCH", f"{TABLE_API}{mapping.TABLES[kind]}/{record_id}",
                           params={"sysparm_fields": "sys_id"}, json_body={field: text}, idempotent=False,
-                          what=f"add {field} to {_label(kind, record)}")
+                          recover=recover, what=f"add {field} to {_label(kind, record)}")
+
+    def _journal_guard(self, record_id: str, entries: t.Mapping[str, str],
+                       landed: t.Callable[[], Response]) -> t.Callable[[], Response | None]:
+        """A ``recover`` for a write that appends journal entries: resend only if none of them arrived.
+
+        Appending is not idempotent, so the entries already on the record are noted first; after a
+        failure, the write landed if a new entry carries the text sent (one update writes them all).
+        When journal() has just shown that no entry carries any of the texts (the workflow reads it to
+        skip notes already there), every entry carrying one later is new: no read before writing.
+        """
+        query_ = f"element_id={record_id}^elementIN{','.join(entries)}"
+        seen = self._journal_read.pop(record_id, None)
+        before: set[str] = set()
+        if seen is None or any((field, text.strip()) in seen for field, text in entries.items()):
+            rows = self._list("sys_journal_field", query_, ["sys_id"], 10000, what="read the journal before writing")
+            before = {row["sys_id"] for row in rows}
+
+        def recover() -> Response | None:
+            rows = self._list("sys_journal_field", query_, ["sys_id", "element", "value"], 10000,
+                              what="look for the journal entry being written")
+            arrived = {(row["element"], str(row["value"]).strip()) for row in rows if row["sys_id"] not in before}
+            return landed() if all((field, text.strip()) in arrived for field, text in entries.items()) else None
+        return recover
 
     # -- changes ---------------------------------------------------------------------------------
 
     def approvals(self, record: Record) -> list[Record]:
         return extras.approvals(self, record)
+
+    def approvals_for(self, ids: t.Sequence[str]) -> dict[str, list[Record]]:
+        return extras.approvals_for(self, ids)
 
     def decide_approval(self, record: Record, approver: str, decision: str, comments: str | None,
                         check_mode: bool = False) -> Record:
@@ -166,6 +225,13 @@ class ServiceNowBackend(ItsmBackend):
         if record.get("id") and record.get("configuration_items") is not None:
             return list(record["configuration_items"])  # read with the record, in the same request
         return self._current_cis(self._id_of(CHANGE, record))[0]
+
+    def affected_ci_ids(self, record: Record) -> list[str]:
+        # By sys_id: CI names are not unique, and a scope by name let an inventory list a CI of the same
+        # name that the change does not affect (issue 7).
+        params = dict(_ci_params(f"task={self._id_of(CHANGE, record)}"), sysparm_fields="ci_item")
+        return sorted({row["ci_item"] for row in self._get_rows("task_ci", params, "read affected CIs")
+                       if row.get("ci_item")})
 
     def set_affected_cis(self, record: Record, names: t.Sequence[str], check_mode: bool = False) -> Record:
         wanted = inputs.ci_names(names)
@@ -225,25 +291,40 @@ class ServiceNowBackend(ItsmBackend):
         plain = [name for name in _OUTPUT[kind] if name not in _NOT_STORED and name not in mapping.REFERENCES[kind]]
         refs = [f"{column}.{name_column}" for column, _table, name_column in mapping.REFERENCES[kind].values()]
         own = ["approval"] if kind == CHANGE else ["priority", "reopen_count"]
-        return (["sys_id", "number", "state", "active", "opened_at", "sys_updated_on", "closed_at"] + own
+        return (["sys_id", "number", "state", "active", "opened_at", "sys_created_on", "sys_updated_on", "closed_at"]
+                + own
                 + plain + refs + [col for col in self._extras[kind] if col not in plain + own])
 
-    def _read(self, kind: str, conditions: list[str], limit: int, ci_filter: str | None, what: str) -> list[Record]:
-        """Records (and, for changes, their CIs in the same batch request) matching all conditions."""
-        params = self._params(kind, "^".join(conditions) + "^ORDERBYnumber", limit)
+    def _read(self, kind: str, conditions: list[str], limit: int, ci_filter: str | None, what: str,
+              order: str = "^ORDERBYnumber") -> list[Record]:
+        """Records (and, for changes, their CIs and the names expect_write announced, in the same batch
+        request) matching all conditions."""
+        params = self._params(kind, "^".join(conditions) + order, limit)
         if kind != CHANGE:
             return [self._to_record(kind, row) for row in self._get_rows(mapping.TABLES[kind], params, what)]
         calls = [("GET", _url(TABLE_API + "change_request", params)),
                  ("GET", _url(TABLE_API + "task_ci", _ci_params(ci_filter)))]
-        rows, links = (body["result"] for body in self.batch(calls, what))
-        return self._with_cis(rows, links)
+        calls += self.names.lookup_calls(self._expected_names)
+        self._expected_names = []
+        bodies = self.batch(calls, what)
+        self.names.remember(calls[2:], bodies[2:])
+        return self._with_cis(bodies[0]["result"], bodies[1]["result"])
+
+    def _holding(self, conditions: list[str], correlation_id: str) -> list[Record]:
+        """The changes holding a correlation id, oldest first, with their CIs in one batch request.
+
+        Few records share one (retries and re-runs reuse it); past a page, find pages as usual.
+        """
+        ci_filter = f"task.correlation_id={query.escape(correlation_id)}"
+        found = self._read(CHANGE, conditions, _PAGE, ci_filter, f"find changes of correlation_id {correlation_id}",
+                           order=_OLDEST_FIRST)
+        return found if len(found) < _PAGE else list(self._pages(CHANGE, conditions, None, None))
 
     def _pages(self, kind: str, conditions: list[str], window, limit: int | None) -> t.Iterator[Record]:
-        last, remaining = "", limit
+        where, after, remaining = "^".join(conditions), None, limit
         while remaining is None or remaining > 0:
             size = _PAGE if remaining is None else min(_PAGE, remaining)
-            keyset = [f"number>{last}"] if last else []
-            params = self._params(kind, "^".join(conditions + keyset) + "^ORDERBYnumber", size)
+            params = self._params(kind, _after(where, after) + _OLDEST_FIRST, size)
             rows = self._get_rows(mapping.TABLES[kind], params, f"find {kind}s")
             if kind == CHANGE and rows:
                 links = self._get_rows("task_ci", _ci_params("taskIN" + ",".join(r["sys_id"] for r in rows)),
@@ -256,7 +337,7 @@ class ServiceNowBackend(ItsmBackend):
                     yield record
             if len(rows) < size:
                 return
-            last = rows[-1]["number"]
+            after = (rows[-1]["sys_created_on"], rows[-1]["number"], rows[-1]["sys_id"])
             remaining = None if remaining is None else remaining - len(rows)
 
     def _with_cis(self, rows: list[dict], links: list[dict]) -> list[Record]:
@@ -348,10 +429,12 @@ class ServiceNowBackend(ItsmBackend):
             cis = parsed.cis
         if not body:
             return record if record.get("id") else self.get(kind, id=record_id)
+        notes = {field: body[field] for field in inputs.NOTE_FIELDS if field in body}
+        recover = self._journal_guard(record_id, notes, lambda: self._reread(kind, record_id)) if notes else None
         try:
             answer = self.http.request(
                 "PATCH", f"{TABLE_API}{mapping.TABLES[kind]}/{record_id}", params=self._params(kind, "", 1),
-                json_body=body, idempotent=not parsed.notes, what=f"update {label}")
+                json_body=body, idempotent=not notes, recover=recover, what=f"update {label}")
         except ItsmHttpError as error:
             if moving and error.status == 403:
                 raise ItsmTransitionError(
@@ -365,6 +448,11 @@ class ServiceNowBackend(ItsmBackend):
                 f"{updated['state']} (a business rule or workflow on the instance overrode it)",
                 option="state", value=state, current_state=updated["state"])
         return updated
+
+    def _reread(self, kind: str, record_id: str) -> Response:
+        """The record as stored, in the shape of a write's answer (a write recovered after a failure)."""
+        rows = self._get_rows(mapping.TABLES[kind], self._params(kind, f"sys_id={record_id}", 1), f"read {kind} {record_id}")
+        return Response(200, {}, {"result": rows[0]}, "")
 
     def _post_record(self, kind: str, body: dict, correlation_id: str | None) -> dict:
         table = mapping.TABLES[kind]
@@ -380,6 +468,35 @@ class ServiceNowBackend(ItsmBackend):
                                    recover=recover, what=f"create {kind}")
         return answer.body["result"]
 
+    def _one_per_correlation(self, kind: str, row: dict, correlation_id: str) -> dict:
+        """The oldest open record of ``correlation_id``; a younger twin just created is retired.
+
+        Forks of a play (a role raising an incident on failure) may each look the correlation id up,
+        find nothing and create at once. Every fork orders the twins the same way, so all of them
+        keep the oldest and each retires only its own record.
+        """
+        found_by = f"correlation_id={query.escape(correlation_id)}^{query.open_condition(kind)}" + _OLDEST_FIRST
+        rows = self._get_rows(mapping.TABLES[kind], self._params(kind, found_by, 1), f"look for twins of {kind} "
+                              f"{row.get('number')}")
+        survivor = rows[0] if rows else row
+        if survivor["sys_id"] != row["sys_id"]:
+            self._retire(kind, row, survivor)
+        return survivor
+
+    def _retire(self, kind: str, row: dict, survivor: dict) -> None:
+        """Delete a twin nobody else has written to; where deleting is refused (itil), cancel it instead."""
+        what = f"remove {row.get('number')}, a twin of {survivor.get('number')}"
+        try:
+            self.http.request("DELETE", f"{TABLE_API}{mapping.TABLES[kind]}/{row['sys_id']}", what=what)
+        except ItsmNotFoundError:
+            pass  # gone already: a retried DELETE that had landed
+        except ItsmHttpError as error:
+            if error.status != 403:
+                raise
+            self.transition(kind, self._to_record(kind, row), "canceled", {"work_notes": (
+                f"Duplicate of {survivor.get('number')}, created at the same time with the same correlation_id; "
+                f"the work goes on in {survivor.get('number')}.")})
+
     def _create_standard(self, body: dict, parsed: inputs.Input) -> str:
         template_id = self.names.id("std_change_producer_version", parsed.template)
         locked = [key for key in mapping.TEMPLATE_LOCKED if key in body]
@@ -388,8 +505,10 @@ class ServiceNowBackend(ItsmBackend):
                       "values for those fields")
         body.pop("std_change_producer_version", None)
         body.pop("type", None)
-        found_by = (f"correlation_id={query.escape(parsed.values['correlation_id'])}^{query.open_condition(CHANGE)}"
-                    if parsed.values.get("correlation_id") else f"sys_id={body['sys_id']}")
+        # Whether sn_chg_rest keeps a client-supplied sys_id is unverified (servicenow-api.md 2.7, 8.1),
+        # so a failed POST is looked up by a correlation id, one of our own when the task gave none.
+        body["correlation_id"] = body.get("correlation_id") or f"opsgate-{uuid.uuid4()}"
+        found_by = f"correlation_id={query.escape(body['correlation_id'])}^{query.open_condition(CHANGE)}"
 
         def recover() -> Response | None:
             rows = self._list("change_request", found_by, ["sys_id"], 1, "look for the change being created")
@@ -437,7 +556,8 @@ class ServiceNowBackend(ItsmBackend):
             column, table, _name = mapping.REFERENCES[CHANGE]["template"]
             body[column] = self.names.id(table, parsed.template)
         for key, value in (parsed.extras or {}).items():
-            body[key] = "" if value is None else value
+            body[key] = query.to_sn_date(value, f"fields.{key}") if key in mapping.DATE_COLUMNS else (
+                "" if value is None else value)
             if key not in self._extras[kind]:
                 self._extras[kind].append(key)
         for field, text in parsed.notes:
@@ -465,7 +585,8 @@ class ServiceNowBackend(ItsmBackend):
                       url=f"{self.http.base}/nav_to.do?uri={table}.do%3Fsys_id%3D{row['sys_id']}",
                       active=str(row.get("active")).lower() == "true", updated_at=query.from_sn_date(row.get("sys_updated_on")),
                       opened_at=query.from_sn_date(row.get("opened_at")), closed_at=query.from_sn_date(row.get("closed_at")),
-                      fields={col: row[col] for col in self._extras[kind] if row.get(col) not in (None, "")})
+                      fields={col: _extra_value(col, row[col]) for col in self._extras[kind]
+                              if row.get(col) not in (None, "")})
         if kind == CHANGE:
             record["configuration_items"] = sorted(cis or [])
         else:
@@ -497,6 +618,28 @@ def _arrived(kind: str, record: Record, state: str) -> bool:
         if record["state"] == state:
             return True
     return False
+
+
+def _after(where: str, after: tuple[str, str, str] | None) -> str:
+    """``where`` narrowed to the rows past ``after`` (sys_created_on, number, sys_id): a keyset's next page.
+
+    Numbers are neither unique nor ordered as strings past seven digits, so pages follow creation
+    time; the number orders records of the same second, and the sys_id breaks the remaining ties.
+    ``^NQ`` makes the OR, in each of ``where``'s groups.
+    """
+    if after is None:
+        return where
+    created, number, sys_id = after
+    return "^NQ".join(query.scoped_condition(where, past) for past in (
+        f"sys_created_on>{created}", f"sys_created_on={created}^number>{number}",
+        f"sys_created_on={created}^number={number}^sys_id>{sys_id}"))
+
+
+def _extra_value(column: str, raw: t.Any) -> t.Any:
+    """A ``fields`` value in canonical form: dates (known columns, or any in the instance's format) as ISO 8601."""
+    if column in mapping.DATE_COLUMNS or (isinstance(raw, str) and _SN_DATETIME.match(raw)):
+        return query.from_sn_date(raw)
+    return raw
 
 
 def _ci_params(encoded: str | None) -> dict[str, t.Any]:

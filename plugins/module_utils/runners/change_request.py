@@ -9,7 +9,8 @@ import typing as t
 
 from .. import _workflow as wf
 from .._records import (CHANGE, CHANGE_CLOSE_CODES, CHANGE_STATES, CHANGE_TYPES, CHANGE_WRITABLE, LEVELS, RISKS)
-from ..backends._base import ItsmBackend
+from .._errors import ItsmValidationError
+from ..backends._base import ItsmBackend, Record
 
 ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = dict(
     number=dict(type="str"),
@@ -41,10 +42,15 @@ ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = dict(
 
 def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
         warn: t.Callable[[str], None]) -> dict[str, t.Any]:
-    existing = wf.find_existing(backend, CHANGE, params.get("number"), params.get("correlation_id"))
     wanted = wf.wanted_fields(params, CHANGE_WRITABLE)
+    # The names a write may need are looked up with the record (issue 5: requests per task).
+    backend.expect_write(CHANGE, dict(wanted, template=params.get("template"),
+                                      configuration_items=params.get("configuration_items") or []))
+    existing = wf.find_existing(backend, CHANGE, params.get("number"), params.get("correlation_id"))
     wf.check_window(dict(existing or {}, **wanted))
     cis = sorted(set(params["configuration_items"])) if params.get("configuration_items") is not None else None
+    entries = {"work_notes": params.get("work_notes"), "comments": params.get("comments")}
+    notes: dict[str, str] = {}
     if existing is None:
         record = _create(backend, params, wanted, cis, check_mode)
         changes: dict[str, t.Any] = {}
@@ -54,15 +60,24 @@ def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
         changes = wf.differing(existing, wanted)
         if params.get("template") and params["template"] != existing.get("template"):
             warn(f"template: {existing['number']} already exists; a template only applies when a change is created")
+        _refuse_type_change(existing, changes)
         path = wf.plan(CHANGE, existing, params.get("state"), changes)
+        # The CIs are written first only because everything that can refuse the task was checked above.
         if cis is not None and cis != sorted(backend.affected_cis(existing)):
             record = backend.set_affected_cis(record, cis, check_mode=check_mode)
-    record = wf.move(backend, CHANGE, record, path, changes, check_mode)
-    noted = wf.append_journal(backend, CHANGE, record,
-                              {"work_notes": params.get("work_notes"), "comments": params.get("comments")},
-                              check_mode)
+        # The notes ride on the update or first transition: one write, not one per note.
+        notes = wf.missing_journal(backend, CHANGE, existing, entries)
+    record = wf.move(backend, CHANGE, record, path, dict(changes, **notes), check_mode)
+    noted = bool(notes) or (existing is None and wf.append_journal(backend, CHANGE, record, entries, check_mode))
     changed = existing is None or noted or record != existing
     return dict(changed=changed, record=record, diff=wf.diff(existing, record))
+
+
+def _refuse_type_change(existing: Record, changes: t.Mapping[str, t.Any]) -> None:
+    # The backends refuse it too, but only inside the write, after the CIs were already replaced.
+    if "type" in changes:
+        raise ItsmValidationError("type", changes["type"], f"{existing['number']} is a {existing['type']} change "
+                                  "and a change keeps its type; create a new change instead")
 
 
 def _create(backend: ItsmBackend, params: t.Mapping[str, t.Any], wanted: dict[str, t.Any],

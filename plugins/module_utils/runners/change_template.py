@@ -29,5 +29,11 @@ def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
         raise ItsmValidationError("values", ", ".join(unknown), "a template may set: " + ", ".join(TEMPLATE_FIELDS))
     before = backend.template(params["name"])
     changed = backend.put_template(params["name"], values, check_mode=check_mode)
-    after = {"name": params["name"], "fields": values}
+    # Read back: the backend normalizes values and drops unset ones. Check mode stored nothing to read.
+    after = (_as_it_would_be_stored(params["name"], values) if check_mode
+             else backend.template(params["name"]))
     return dict(changed=changed, template=after, diff=wf.diff(before, after))
+
+
+def _as_it_would_be_stored(name: str, values: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    return {"name": name, "fields": {key: value for key, value in values.items() if value is not None}}

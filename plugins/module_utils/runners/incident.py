@@ -8,7 +8,9 @@ from __future__ import annotations
 import typing as t
 
 from .. import _workflow as wf
-from .._records import HOLD_REASONS, INCIDENT, INCIDENT_CLOSE_CODES, INCIDENT_STATES, INCIDENT_WRITABLE, LEVELS
+from .._errors import ItsmValidationError
+from .._records import (CLOSED_INCIDENT_STATES, HOLD_REASONS, INCIDENT, INCIDENT_CLOSE_CODES, INCIDENT_STATES,
+                        INCIDENT_WRITABLE, LEVELS, OPEN_INCIDENT_STATES)
 from ..backends._base import ItsmBackend, Record
 
 ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = dict(
@@ -33,18 +35,18 @@ ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = dict(
     fields=dict(type="dict"),
 )
 RECURRENCE_PREFIX = "Recurrence #"
+SETTLING_STATES = ("resolved",) + CLOSED_INCIDENT_STATES
 
 
 def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
         warn: t.Callable[[str], None]) -> dict[str, t.Any]:
-    # Only an open incident absorbs a recurrence; after one is resolved, the failure earns a new one.
-    existing = wf.find_existing(backend, INCIDENT, params.get("number"), params.get("correlation_id"),
-                                open_only=True)
+    existing = _find(backend, params)
     wanted = wf.wanted_fields(params, INCIDENT_WRITABLE)
     if wanted.get("caused_by") and wanted["caused_by"] != (existing or {}).get("caused_by"):
         wf.require_existing_change(backend, "caused_by", wanted["caused_by"])
     notes = {"work_notes": params.get("work_notes"), "comments": params.get("comments")}
     if existing is None:
+        _refuse_settling_create(params)
         path = wf.plan(INCIDENT, dict(wanted, state="new"), params.get("state"), {})
         record = backend.create(INCIDENT, wanted, check_mode=check_mode)
         changes: dict[str, t.Any] = {}
@@ -53,7 +55,7 @@ def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
         record = existing
         changes = wf.differing(existing, wanted)
         path = wf.plan(INCIDENT, existing, params.get("state"), changes)
-        recurrence = _recurrence_note(backend, existing, params) if _is_recurrence(params) else None
+        recurrence = _recurrence_note(backend, existing, params) if _is_recurrence(params, existing) else None
     record = wf.move(backend, INCIDENT, record, path, changes, check_mode)
     noted = wf.append_journal(backend, INCIDENT, record, notes, check_mode)
     if recurrence:
@@ -64,10 +66,31 @@ def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
     return result
 
 
-def _is_recurrence(params: t.Mapping[str, t.Any]) -> bool:
-    # Matched by correlation id (not by number) and not a task that closes or resolves it.
+def _find(backend: ItsmBackend, params: t.Mapping[str, t.Any]) -> Record | None:
+    # Only an open incident absorbs a recurrence; after one is resolved, the failure earns a new one.
+    # A task that settles or reopens means the incident the id already names, even one an earlier run
+    # resolved: otherwise each re-run would raise a new incident only to settle it at once.
+    state = params.get("state")
+    found = wf.find_existing(backend, INCIDENT, params.get("number"), params.get("correlation_id"),
+                             open_only=state not in SETTLING_STATES + ("in_progress",))
+    if found and state == "in_progress" and not params.get("number") and found["state"] != "resolved":
+        return None if found["state"] in CLOSED_INCIDENT_STATES else found  # a closed incident stays closed
+    return found
+
+
+def _refuse_settling_create(params: t.Mapping[str, t.Any]) -> None:
+    state = params.get("state")
+    if state in SETTLING_STATES:
+        held = f"holds correlation_id {params['correlation_id']!r}" if params.get("correlation_id") else "was named"
+        raise ItsmValidationError("state", state, f"no incident {held}, and a task does not create an incident "
+                                  "that is settled at once; raise the incident first, or give its number")
+
+
+def _is_recurrence(params: t.Mapping[str, t.Any], existing: Record) -> bool:
+    # An open incident matched by correlation id (not by number), and not a task that settles or reopens it.
     return bool(params.get("recurrence_note") and params.get("correlation_id") and not params.get("number")
-                and params.get("state") in (None, "new", "in_progress", "on_hold"))
+                and existing["state"] in OPEN_INCIDENT_STATES
+                and params.get("state") in (None,) + OPEN_INCIDENT_STATES)
 
 
 def _recurrence_note(backend: ItsmBackend, record: Record, params: t.Mapping[str, t.Any]) -> str:

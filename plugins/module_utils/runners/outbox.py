@@ -42,13 +42,29 @@ def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
     target = _outbox.target_of(backend.settings)
     sendable = ("pending", "failed") if params["retry_failed"] else ("pending",)
     waiting = store.list(sendable, target)
+    elsewhere = _waiting_elsewhere(store, target, sendable, warn)
     if check_mode:
         return dict(result, target=target, changed=bool(waiting), delivered=[], failed=[],
-                    remaining=len(waiting), queued=waiting)
+                    remaining=len(waiting), other_targets=elsewhere, queued=waiting)
     report = _outbox.flush(store, backend, target, warn, retry_failed=params["retry_failed"])
     if report["outage"]:
         warn(f"outbox: the {backend.name} backend failed ({report['outage']}); "
              f"{report['remaining']} items stay queued for the next flush")
     return dict(result, target=target, changed=bool(report["delivered"]), delivered=report["delivered"],
-                failed=report["failed"], remaining=report["remaining"],
+                failed=report["failed"], remaining=report["remaining"], other_targets=elsewhere,
                 queued=store.list(("pending", "failed"), target))
+
+
+def _waiting_elsewhere(store: _outbox.Outbox, target: str, states: tuple[str, ...],
+                       warn: t.Callable[[str], None]) -> dict[str, int]:
+    """Items a flush to ``target`` cannot send: another backend or URL queued them (a flush connected
+    somewhere else than the recorder was would otherwise report "nothing pending" while they wait)."""
+    counts: dict[str, int] = {}
+    for item in store.list(states):
+        if item["target"] != target:
+            counts[item["target"]] = counts.get(item["target"], 0) + 1
+    if counts:
+        named = ", ".join(f"{count} for {other}" for other, count in sorted(counts.items()))
+        warn(f"outbox: {sum(counts.values())} items in {store.path} wait for another backend than {target} "
+             f"({named}); flush them with that backend's connection")
+    return counts

@@ -50,7 +50,7 @@ class Simulator:
             req.method = override.upper()
         method = req.method
         rule = self.faults.take(method, req.path)
-        response = faults.before(rule, self.clock.timestamp()) if rule else None
+        response = faults.before(rule, self.clock.timestamp(), req) if rule else None
         if response is None:
             response = self._authenticated(req)
             if rule:

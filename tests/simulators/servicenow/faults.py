@@ -10,7 +10,9 @@ A fault rule applies to the next ``count`` requests that match its optional ``me
   ``status``: 500 answers the plain error instead);
 - ``slow``: ``delay_ms`` before the request is handled normally;
 - ``reset``: the request runs, then the connection is reset part-way through the response body
-  (``stage``: ``headers`` resets before anything is sent).
+  (``stage``: ``headers`` resets before anything is sent);
+- ``echo``: an error (``status``, default 400) whose detail quotes the request's headers, query string
+  and body, as a careless server or proxy might: it lets tests prove that clients redact credentials.
 
 CLI syntax (``--faults``): JSON (one rule or a list), or ``kind[:key=value,...]`` rules separated
 by ``;``, where a bare status code is shorthand for ``status``: ``rate_limit:count=3,retry_after=1;503:count=2``.
@@ -23,9 +25,9 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 
-from .wire import Response, dumps, json_response
+from .wire import Request, Response, dumps, json_response
 
-KINDS = ("rate_limit", "status", "txn_cancel", "slow", "reset")
+KINDS = ("rate_limit", "status", "txn_cancel", "slow", "reset", "echo")
 TXN_MESSAGE = "Transaction cancelled: maximum execution time exceeded"
 
 
@@ -68,6 +70,8 @@ def rule_from_dict(data: dict) -> FaultRule:
     rule.stage = str(data.get("stage") or "body")
     if rule.kind == "status" and rule.status is None:
         rule.status = 503
+    if rule.kind == "echo" and rule.status is None:
+        rule.status = 400
     return rule
 
 
@@ -118,8 +122,10 @@ class Faults:
         return None
 
 
-def before(rule: FaultRule, now: float) -> Response | None:
+def before(rule: FaultRule, now: float, req: Request | None = None) -> Response | None:
     """The response that replaces the request entirely, or None to run it (slow/txn/reset)."""
+    if rule.kind == "echo":
+        return echo_response(rule.status or 400, req)
     if rule.kind == "slow":
         time.sleep(rule.delay_ms / 1000.0)
         return None
@@ -147,6 +153,14 @@ def status_response(status: int) -> Response:
         return Response(status, html.encode(), [("Content-Type", "text/html")])
     body = {"error": {"message": "Internal server error", "detail": "Simulated failure"}, "status": "failure"}
     return json_response(status, body)
+
+
+def echo_response(status: int, req: Request | None) -> Response:
+    headers = " ".join(f"{name}: {value};" for name, value in sorted((req.headers if req else {}).items()))
+    query = "&".join(f"{key}={value}" for key, value in (req.query if req else []))
+    body = (req.body if req else b"").decode("utf-8", "replace")[:4000]
+    detail = f"headers: {headers} query: {query} body: {body}"
+    return json_response(status, {"error": {"message": "Echoed request", "detail": detail}, "status": "failure"})
 
 
 def after(rule: FaultRule, response: Response) -> Response:

@@ -3,14 +3,16 @@
 Span times (``start_date_time``/``end_date_time``) are read as ``YYYYMMDDTHHMMSS`` or
 ``YYYY-MM-DD HH:MM:SS`` in the schedule's ``time_zone`` (UTC when empty).  Repeats supported:
 none, ``daily``, ``weekdays``, ``weekly`` (``days_of_week`` digits, 1 = Monday), ``monthly`` and
-``yearly``, each every ``repeat_count`` units until ``repeat_until``.  Schedule conditions are
-encoded queries over the CI table named by ``applies_to``.
+``yearly``, each every ``repeat_count`` units until ``repeat_until``; a monthly or yearly occurrence
+whose month lacks the span's day (the 31st, 29 February) is skipped, not moved.  Schedule conditions
+are encoded queries over the CI table named by ``applies_to``.
 """
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Iterator
 
 from . import timeutil
 from .wire import SYSTEM, User
@@ -18,7 +20,11 @@ from .wire import SYSTEM, User
 if TYPE_CHECKING:
     from .instance import Instance
 
+# Occurrences looked at per span and asked range; the expansion starts next to the range, so this
+# bounds the range's length, never the age of the span.
 MAX_OCCURRENCES = 5000
+DAY_REPEATS = ("daily", "weekdays", "weekly")
+MONTH_REPEATS = {"monthly": 1, "yearly": 12}
 ACTIVE_CHANGE_STATES = ("-5", "-4", "-3", "-2", "-1")
 
 
@@ -29,15 +35,36 @@ def _parse_local(value: str, tz_name: str | None) -> datetime | None:
     return parsed.replace(tzinfo=timeutil.zone(tz_name))
 
 
-def _step(moment: datetime, repeat: str, count: int) -> datetime:
-    if repeat in ("daily", "weekdays"):
-        return moment + timedelta(days=count if repeat == "daily" else 1)
+def _months_later(first: datetime, months: int) -> datetime | None:
+    """``first`` moved by whole months; None when that month lacks its day (the 31st, 29 February)."""
+    month = first.month - 1 + months
+    try:
+        return first.replace(year=first.year + month // 12, month=month % 12 + 1)
+    except ValueError:
+        return None
+
+
+def _occurrence_starts(first: datetime, repeat: str, count: int, earliest: datetime) -> Iterator[datetime | None]:
+    """Candidate starts, from just before ``earliest`` rather than from the span's first date, so a
+    span begun years ago still reaches the asked range. None stands for a skipped month."""
+    if repeat in MONTH_REPEATS:
+        months = MONTH_REPEATS[repeat] * count
+        behind = (earliest.year - first.year) * 12 + earliest.month - first.month
+        return (_months_later(first, index * months) for index in itertools.count(max(behind // months - 1, 0)))
+    if repeat in DAY_REPEATS:
+        days = count if repeat == "daily" else 1  # weekdays and weekly test each day against their rule
+        behind = (earliest.date() - first.date()).days
+        return (first + timedelta(days=index * days) for index in itertools.count(max(behind // days - 1, 0)))
+    return iter([first])
+
+
+def _wanted(moment: datetime, first: datetime, repeat: str, count: int, days: set[int]) -> bool:
+    if repeat == "weekdays":
+        return moment.isoweekday() <= 5
     if repeat == "weekly":
-        return moment + timedelta(days=1)  # days_of_week decides which days count
-    if repeat == "monthly":
-        month = moment.month - 1 + count
-        return moment.replace(year=moment.year + month // 12, month=month % 12 + 1)
-    return moment.replace(year=moment.year + count)
+        weeks = (moment.date() - first.date()).days // 7
+        return weeks % count == 0 and (moment.isoweekday() in days if days else moment.weekday() == first.weekday())
+    return True
 
 
 def span_windows(span: dict, tz_name: str | None, low: datetime, high: datetime) -> list[tuple[datetime, datetime]]:
@@ -54,21 +81,15 @@ def span_windows(span: dict, tz_name: str | None, low: datetime, high: datetime)
     count = max(int(span.get("repeat_count") or 1), 1)
     until = _parse_local(span.get("repeat_until", ""), tz_name)
     days = {int(d) for d in (span.get("days_of_week") or "") if d.isdigit()}
-    windows, moment = [], start
-    for index in range(MAX_OCCURRENCES):
+    windows = []
+    starts = _occurrence_starts(start, repeat, count, (low - length).astimezone(start.tzinfo))
+    for moment in itertools.islice(starts, MAX_OCCURRENCES):
+        if moment is None:
+            continue
         if moment > high or (until is not None and moment.date() > until.date()):
             break
-        wanted = True
-        if repeat == "weekdays":
-            wanted = moment.isoweekday() <= 5
-        elif repeat == "weekly":
-            weeks = (moment.date() - start.date()).days // 7
-            wanted = weeks % count == 0 and (moment.isoweekday() in days if days else moment.weekday() == start.weekday())
-        if wanted and moment + length >= low:
+        if _wanted(moment, start, repeat, count, days) and moment + length >= low:
             windows.append((moment, moment + length))
-        if not repeat or repeat not in ("daily", "weekdays", "weekly", "monthly", "yearly"):
-            break
-        moment = _step(moment, repeat, count)
     return windows
 
 

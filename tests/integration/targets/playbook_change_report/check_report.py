@@ -1,6 +1,6 @@
 """Render the report in headless chromium and compare what the browser shows with the records.
 
-python check_report.py <local_db> <report.html> <workdir>
+python check_report.py <local_db | servicenow> <report.html> <workdir>
 """
 
 import datetime as dt
@@ -10,8 +10,7 @@ import shutil
 import subprocess
 import sys
 
-from ansible_collections.opsgate.itsm.plugins.module_utils._options import ConnectionSettings
-from ansible_collections.opsgate.itsm.plugins.module_utils.backends import build_backend
+from store import open_store
 
 db, report, work = sys.argv[1:4]
 browser = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -53,14 +52,15 @@ seen = Collect()
 seen.feed(dom)
 
 # The same figures, computed here straight from the store.
-itsm = build_backend(ConnectionSettings(local_db=db))
+itsm = open_store(db)
 changes, incidents = list(itsm.find("change", {})), list(itsm.find("incident", {}))
 closed = [c for c in changes if c["state"] == "closed"]
 caused = {i["caused_by"] for i in incidents if i["caused_by"]}
 
 
 def stamp(text):
-    return dt.datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ")
+    # resolved_at is a raw backend field: ServiceNow's "YYYY-MM-DD HH:MM:SS" (UTC) as well as ISO 8601.
+    return dt.datetime.strptime(text[:19].replace(" ", "T"), "%Y-%m-%dT%H:%M:%S")
 
 
 def pct(part):

@@ -1,21 +1,22 @@
-"""Fill a local store with changes, approvals and incidents for the report: python seed.py <local_db>."""
+"""Fill a store with changes, approvals and incidents for the report: python seed.py <local_db | servicenow>."""
 
 import sys
 
-from ansible_collections.opsgate.itsm.plugins.module_utils._options import ConnectionSettings
-from ansible_collections.opsgate.itsm.plugins.module_utils.backends import build_backend
+from store import open_store
 
-itsm = build_backend(ConnectionSettings(local_db=sys.argv[1], username="seed"))
+itsm = open_store(sys.argv[1], username="seed")
+# Users and groups that exist in the simulator's seed as well as (any name) in a local store.
+APPROVERS = ("admin", "cab.approver") if sys.argv[1] == "servicenow" else ("tech.lead", "cab.chair")
 window = {"start_date": "2026-01-01T00:00:00Z", "end_date": "2099-01-01T00:00:00Z"}
 
 
 def change(kind, code=None, state="closed", **fields):
-    record = itsm.create("change", dict(type=kind, short_description=f"{kind} change", assignment_group="Ops",
+    record = itsm.create("change", dict(type=kind, short_description=f"{kind} change", assignment_group="Network",
                                         **window, **fields))
     if kind == "normal":
         record = itsm.transition("change", record, "assess")
-        record = itsm.decide_approval(record, "tech.lead", "approved", "ok")
-        record = itsm.decide_approval(record, "cab.chair", "approved", "ok")
+        for approver in APPROVERS:
+            record = itsm.decide_approval(record, approver, "approved", "ok")
     else:
         record = itsm.transition("change", record, "scheduled")
     record = itsm.transition("change", record, "implement")

@@ -4,7 +4,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import types
 
 import pytest
@@ -14,7 +13,7 @@ from ansible_collections.opsgate.itsm.plugins.module_utils import _outbox as ob
 from ansible_collections.opsgate.itsm.plugins.module_utils._options import ConnectionSettings
 from ansible_collections.opsgate.itsm.plugins.module_utils.backends import build_backend
 
-COLLECTIONS_BASE = os.path.join(tempfile.gettempdir(), f"opsgate-itsm-pytest-{os.getuid()}")
+COLLECTIONS_BASE = os.environ["OPSGATE_ITSM_TEST_COLLECTIONS"]
 
 
 class Display:
@@ -83,6 +82,13 @@ def store(tmp_path, monkeypatch):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(plugin.context, "CLIARGS", {"check": False, "subset": "web", "tags": ("all",)})
     return tmp_path
+
+
+@pytest.fixture(autouse=True)
+def no_process_hooks(monkeypatch):
+    """The exit hooks are the test's to call: none is left behind in the test process."""
+    monkeypatch.setattr(plugin.atexit, "register", lambda *args: None)
+    monkeypatch.setattr(plugin.signal, "signal", lambda *args: None)
 
 
 @pytest.fixture(scope="module")
@@ -213,3 +219,61 @@ def test_resolve_on_success_resolves_the_incident_when_the_task_succeeds(callbac
     module.v2_runner_on_ok(result("web2", "Restart"))
     module.v2_playbook_on_stats(Stats({"web2": {"ok": 1}}))
     assert [i["state"] for i in backend(store).find("incident", {})] == ["resolved"]
+
+
+def test_an_unusable_outbox_does_not_stop_delivery_to_a_healthy_backend(callback, store, monkeypatch):
+    (store / "outbox-dir").mkdir()
+    monkeypatch.setenv("ITSM_OUTBOX", str(store / "outbox-dir"))
+    module = callback()
+    play_run(module, RECAP, EVENTS)
+    assert [c["close_code"] for c in backend(store).find("change", {})] == ["unsuccessful"]
+    assert len(list(backend(store).find("incident", {}))) == 2
+    assert any("outbox-dir cannot be used" in text for text in module._display.warnings)
+    assert not any("could not reach" in text for text in module._display.warnings)
+
+
+def test_records_that_can_be_neither_sent_nor_queued_are_printed_without_secrets(callback, store, monkeypatch):
+    (store / "outbox-dir").mkdir()
+    (store / "down").write_text("a file where the store's directory should be")
+    monkeypatch.setenv("ITSM_OUTBOX", str(store / "outbox-dir"))
+    module = callback(local_db=str(store / "down" / "itsm.sqlite"))
+    play_run(module, RECAP, EVENTS)
+    [printed] = [text for text in module._display.warnings if "enter them by hand" in text]
+    assert printed.count('"type": "incident"') == 2 and '"type": "change"' in printed and "hunter2" not in printed
+
+
+def test_the_recorder_uses_its_own_short_timeout_and_retries(callback, store, monkeypatch):
+    monkeypatch.setenv("ITSM_TIMEOUT", "30")
+    monkeypatch.setenv("ITSM_RETRIES", "3")
+    assert (callback().connection.timeout, callback().connection.retries) == (10.0, 1)
+    module = callback(recorder_timeout=2.5, recorder_retries=0)
+    assert (module.connection.timeout, module.connection.retries) == (2.5, 0)
+
+
+def test_an_interrupted_run_ends_its_change_once_as_unsuccessful(callback, store, monkeypatch):
+    module = callback()
+    module.v2_playbook_on_start(types.SimpleNamespace(_file_name="/srv/site.yml"))
+    module._end_interrupted("terminated by SIGTERM")
+    module._end_interrupted("the run ended before its recap")
+    module.v2_playbook_on_stats(Stats({"web1": {"ok": 1}}))
+    [change] = list(backend(store).find("change", {}))
+    assert change["state"] == "closed" and change["close_code"] == "unsuccessful"
+    [note] = [entry["text"] for entry in backend(store).journal("change", change)]
+    assert note.startswith("Ansible run interrupted (terminated by SIGTERM)")
+
+
+def test_rescue_runs_only_for_the_block_part_of_a_block_with_a_rescue():
+    from ansible.playbook.block import Block
+    from ansible.playbook.task import Task as AnsibleTask
+
+    def block(tasks=(), rescue=(), always=(), parent=None):
+        made = Block(parent_block=parent)
+        made.block, made.rescue, made.always = list(tasks), list(rescue), list(always)
+        for child in (*made.block, *made.rescue, *made.always):
+            child._parent = made
+        return made
+
+    real, cleanup_step, handler = AnsibleTask(), AnsibleTask(), AnsibleTask()
+    cleanup = block([cleanup_step], rescue=[handler])
+    block([real], always=[cleanup])
+    assert not plugin.rescue_runs(real) and plugin.rescue_runs(cleanup_step) and not plugin.rescue_runs(handler)

@@ -264,10 +264,28 @@ def _iso(delta_hours):
 
 def test_change_scope_of_an_approved_change_inside_its_window(local_backend):
     change = _approved_change(local_backend, _iso(-1), _iso(1), ("web01", "db01"))
-    found, names = cmdb.change_scope(local_backend, change["number"], None, True)
+    found, ids = cmdb.change_scope(local_backend, change["number"], None, True)
     assert found["number"] == change["number"]
-    assert sorted(names) == ["db01", "web01"]
-    assert cmdb.change_scope(local_backend, None, "patch-1", True)[1] == names
+    assert sorted(ids) == ["db01", "web01"]  # a local CI's id is its name
+    assert cmdb.change_scope(local_backend, None, "patch-1", True)[1] == ids
+
+
+def test_the_change_scope_narrows_the_id_filter_and_keeps_the_users_name_filter():
+    assert cmdb.scoped_filters({"name": "web01", "environment": ["test"]}, ["b", "a"]) == {
+        "name": "web01", "environment": ["test"], "id": ["a", "b"]}
+    assert cmdb.scoped_filters({"id": ["a", "c"]}, ["a", "b"]) == {"id": ["a"]}
+    assert cmdb.scoped_filters({"id": "c"}, ["a", "b"]) == {"id": []}
+
+
+def test_local_long_id_and_name_filters_are_both_applied(local_backend):
+    for name in ("web01", "web02", "db01"):
+        local_backend.put_ci(name, "server", {})
+    names = ["web01", "web02"] + [f"absent{index}" for index in range(600)]
+    ids = ["web02", "db01"] + [f"gone{index}" for index in range(600)]
+
+    found = local_backend.iter_cmdb(filters={"name": names, "id": ids})
+
+    assert [item["name"] for item in found] == ["web02"]
 
 
 def test_change_scope_refuses_a_change_outside_its_window(local_backend):

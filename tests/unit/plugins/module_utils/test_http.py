@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import base64
 import email.utils
 import http.server
 import json
@@ -39,6 +40,9 @@ def server():
             script.seen.append({"method": self.command, "path": self.path, "headers": dict(self.headers),
                                 "body": self.rfile.read(length).decode()})
             status, headers, body = script.answers.pop(0) if len(script.answers) > 1 else script.answers[0]
+            if status is None:  # HANG_UP: close the connection without answering
+                self.close_connection = True
+                return
             data = body.encode()
             self.send_response(status)
             for key, value in headers.items():
@@ -59,6 +63,9 @@ def server():
     yield script
     httpd.shutdown()
     httpd.server_close()
+
+
+HANG_UP = (None, {}, "")
 
 
 def ok(result=None):
@@ -279,3 +286,96 @@ def test_missing_requests_library_is_reported_as_unavailable(monkeypatch):
     with pytest.raises(ItsmUnavailableError) as caught:
         _http.HttpClient(ConnectionSettings(url="https://x.example", username="u", password="p"), lambda m: None)
     assert "requests" in str(caught.value)
+
+
+# -- the OAuth token request is retried like any other call ---------------------------------------
+
+TOKEN = (200, {}, json.dumps({"access_token": "tok-retry-1", "expires_in": 1799}))
+
+
+@pytest.mark.parametrize("token_fault", [failure(429, "Rate limit exceeded", headers={"Retry-After": "2"}),
+                                         failure(503, "Service Unavailable"), HANG_UP],
+                         ids=["429", "503", "reset"])
+def test_a_transient_token_failure_is_retried_and_the_create_sent_once(server, token_fault):
+    _http._TOKENS.clear()
+    server.answers = [token_fault, TOKEN, (201, {}, '{"result": {"sys_id": "x"}}')]
+    http = client(server, client_id="cid", client_secret="csecret-987")
+
+    answer = http.request("POST", "/api/now/table/incident", json_body={"a": 1}, what="create incident")
+
+    assert answer.status == 201
+    assert [item["path"] for item in server.seen] == ["/oauth_token.do", "/oauth_token.do", "/api/now/table/incident"]
+    assert http.retried == 1 and "OAuth token request" in http.warnings[0]
+    _http._TOKENS.clear()
+
+
+def test_a_lasting_token_outage_fails_as_transient_within_retries(server):
+    _http._TOKENS.clear()
+    server.answers = [failure(503, "Service Unavailable")]
+    http = client(server, client_id="cid", client_secret="csecret-987", retries=2)
+
+    with pytest.raises(ItsmTransientError) as caught:
+        http.request("GET", "/a", what="read incident INC1")
+
+    assert len(server.seen) == 3 and all(item["path"] == "/oauth_token.do" for item in server.seen)
+    assert "read incident INC1 failed after 3 attempt(s)" in str(caught.value)
+    assert "csecret-987" not in str(caught.value) and SECRET not in str(caught.value)
+
+
+@pytest.mark.parametrize("status", [400, 401])
+def test_a_token_refusal_is_an_auth_error_at_once(server, status):
+    _http._TOKENS.clear()
+    server.answers = [(status, {}, json.dumps({"error": "invalid_client", "error_description": "bad secret"}))]
+
+    with pytest.raises(ItsmAuthError) as caught:
+        client(server, client_id="cid", client_secret="csecret-987").request("GET", "/a")
+
+    assert len(server.seen) == 1
+    assert "check client_id" in str(caught.value)
+
+
+def test_a_token_endpoint_that_is_not_there_is_not_blamed_on_the_credentials(server):
+    _http._TOKENS.clear()
+    server.answers = [failure(404, "Not found")]
+
+    with pytest.raises(_http.ItsmHttpError) as caught:
+        client(server, client_id="cid", client_secret="csecret-987").request("GET", "/a")
+
+    assert caught.value.status == 404 and "OAuth enabled" in str(caught.value)
+    assert not isinstance(caught.value, ItsmAuthError)
+
+
+# -- TLS, redaction, proxy settings ----------------------------------------------------------------
+
+def test_validate_certs_false_wins_over_ca_path(server, monkeypatch):
+    calls = []
+    http = client(server, ca_path="/etc/custom-ca.pem", validate_certs=False)
+    real = http.session.request
+    monkeypatch.setattr(http.session, "request", lambda method, url, **kwargs: calls.append(kwargs) or real(
+        method, url, **kwargs))
+    server.answers = [ok()]
+
+    http.request("GET", "/a")
+
+    assert calls[0]["verify"] is False
+
+
+def test_a_short_password_is_masked_only_as_a_whole_word_and_the_user_name_stays(server):
+    server.answers = [failure(401, "User Not Authenticated", "admin:admin rejected; see administrator, password=admin")]
+
+    with pytest.raises(ItsmAuthError) as caught:
+        client(server, username="admin", password="admin").request("GET", "/x")
+
+    message = str(caught.value)
+    assert "basic authentication as admin)" in message
+    assert "********:******** rejected; see administrator, password=********" in message
+
+
+def test_long_secrets_are_masked_anywhere_and_in_the_forms_they_travel_in(server):
+    http = client(server, password="p@ss w0rd/long", proxy="http://proxyuser:pr0xy-pass@proxy.example:3128")
+    basic = base64.b64encode(b"admin:p@ss w0rd/long").decode()
+    text = f"xp@ss w0rd/longx p%40ss+w0rd%2Flong {basic} pr0xy-pass"
+
+    assert http.redact(text) == "x********x ******** ******** ********"
+    assert http.proxies == {"http": "http://proxyuser:pr0xy-pass@proxy.example:3128",
+                            "https": "http://proxyuser:pr0xy-pass@proxy.example:3128"}

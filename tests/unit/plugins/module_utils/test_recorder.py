@@ -35,6 +35,42 @@ def test_unhandled_keeps_only_the_failures_no_rescue_took():
     assert rec.unhandled([rescued, ignored, other_host, final, down], recap) == [final, down]
 
 
+def test_unhandled_trusts_the_rescue_marks_when_the_recap_confirms_them():
+    # A real failure, then a rescued failure in the always section after it: the rescued one came last.
+    real, cleanup = failure(task="Real failure"), failure(task="Cleanup step", rescued=True)
+    assert rec.unhandled([real, cleanup], {"web1": counts(failures=1, rescued=1)}) == [real]
+
+
+def test_unhandled_falls_back_to_the_order_of_events_when_the_marks_disagree_with_the_recap():
+    # Marked rescued, but the recap says no rescue ran (a rescue section skipped by tags): the recap wins.
+    first, last = failure(task="Try", rescued=True), failure(task="Rescue step", rescued=True)
+    assert rec.unhandled([first, last], {"web1": counts(failures=1, rescued=1)}) == [last]
+
+
+def test_failures_already_recorded_by_the_role_raise_no_incident_but_stay_in_the_note():
+    reraised = failure(task="opsgate.itsm.incident_on_failure : Fail again", already_recorded=True)
+    real = failure(host="web2", task="Restart")
+    items = rec.incident_items([reraised, real], rec.Settings(), "m", "run 1", {})
+    assert [item["fields"]["short_description"] for item in items] == ["Ansible task 'Restart' failed on web2 (Web)"]
+    recap = {"web1": counts(failures=1), "web2": counts(failures=1)}
+    assert "Fail again" in rec.recap_note(recap, [reraised, real], "unsuccessful", rec.Settings(), "m", "run 1")
+
+
+def test_interrupted_note_and_change_item_say_the_run_was_stopped():
+    run = rec.Run(run_id="7", attempt="a1", playbook="site.yml", end_state="review")
+    note = rec.interrupted_note("terminated by SIGTERM", [failure(message="password=hunter2")], rec.Settings(),
+                                run.marker, run.label)
+    item = rec.change_item(run, note, "unsuccessful", outcome="interrupted")
+    assert note.startswith("Ansible run interrupted (terminated by SIGTERM)") and "hunter2" not in note
+    assert item["end_state"] == "review" and item["close_code"] == "unsuccessful"
+    assert item["close_notes"].startswith("Ansible run site.yml interrupted: unsuccessful")
+
+
+def test_undelivered_text_is_json_without_the_connection_secrets():
+    text = rec.undelivered_text([{"type": "change", "note": "token s3cr3t-value"}], rec.Settings(secrets=("s3cr3t-value",)))
+    assert '"type": "change"' in text and "s3cr3t-value" not in text
+
+
 def test_signature_ignores_the_message_and_host_but_not_the_task():
     first = rec.signature(failure(message="timeout at 10:01", host="web1"))
     again = rec.signature(failure(message="timeout at 10:07", host="web2"))

@@ -125,3 +125,15 @@ def test_relations_of_an_unknown_ci_are_refused(backend, prefix):
     with pytest.raises(ItsmNotFoundError) as raised:
         backend.put_ci_relations(f"{prefix}-nowhere", [{"type": "Runs on", "target": "x"}])
     assert raised.value.details["option"] == "name"
+
+
+def test_affected_ci_ids_are_the_ids_iter_cmdb_gives(backend, prefix):
+    for name in (f"{prefix}-web", f"{prefix}-db"):
+        backend.put_ci(name, "linux_server", {})
+    change = backend.set_affected_cis(backend.create("change", {"short_description": "patch"}), [f"{prefix}-web"])
+    ids = {ci["name"]: ci["id"] for ci in _mine(backend, prefix)}
+
+    affected = backend.affected_ci_ids(change)
+
+    assert affected == [ids[f"{prefix}-web"]]
+    assert [ci["name"] for ci in backend.iter_cmdb(filters={"id": affected})] == [f"{prefix}-web"]

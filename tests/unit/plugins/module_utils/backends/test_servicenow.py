@@ -8,15 +8,21 @@ What every backend shares is in test_contract.py; this file holds what is Servic
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
+import threading
 import uuid
 
 import pytest
 import requests
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.opsgate.itsm.plugins.module_utils._errors import (
     ItsmAuthError, ItsmError, ItsmNotFoundError, ItsmTransientError, ItsmTransitionError, ItsmUnavailableError)
+from ansible_collections.opsgate.itsm.plugins.module_utils.backends import servicenow
 from ansible_collections.opsgate.itsm.plugins.module_utils.backends.servicenow import ServiceNowBackend
+from ansible_collections.opsgate.itsm.plugins.module_utils._options import connection_argument_spec
+from ansible_collections.opsgate.itsm.plugins.module_utils.runners import change_request, change_request_info
 from tests.unit.plugins.module_utils.backends import sn_sim
 
 TEMPLATE = "Patch Linux servers - 1"
@@ -52,6 +58,10 @@ def requests_since(sim, mark: int) -> list[dict]:
 def last_seq(sim) -> int:
     logged = sim.admin("GET", "requests")["requests"]
     return logged[-1]["seq"] if logged else 0
+
+
+def faults_met(sim, mark: int) -> int:
+    return sum(1 for item in requests_since(sim, mark) if item.get("fault"))
 
 
 def unique(prefix: str) -> str:
@@ -203,7 +213,7 @@ def test_blackouts_expand_schedule_spans_and_read_conflicts(sim, make):
     mine = [item for item in found if item["name"] == name]
     assert {"name": name, "start": "2026-12-23T23:00:00Z", "end": "2026-12-25T23:00:00Z", "source": "servicenow",
             "reason": f"blackout schedule {name!r}, entry 'year end'"} in mine
-    assert any(item["source"] == "servicenow conflict" for item in mine)
+    assert [item["source"] for item in mine] == ["servicenow"]  # its conflict row confirms it, not a second report
     assert backend.blackouts("2027-02-01T00:00:00Z", "2027-02-02T00:00:00Z") == []
 
 
@@ -360,3 +370,253 @@ def test_validate_certs_false_is_honoured_even_with_a_ca_bundle_variable(sim, ma
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bogus))
 
     assert make(ca_path=None, validate_certs=False).get("incident", number="INC0000000") is None
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=lambda f: f"{f['kind']}-{f.get('status') or f.get('stage', '')}")
+def test_a_faulted_work_note_is_written_exactly_once(sim, make, fault):
+    backend = make()
+    incident = backend.create("incident", {"short_description": unique("note")})
+    backend.add_journal("incident", incident, "work_notes", "checked the disk")  # the same text, earlier
+    sim.admin("POST", "faults", dict(fault, method="PATCH", path="/api/now/table/incident"))
+    mark = last_seq(sim)
+
+    backend.add_journal("incident", incident, "work_notes", "checked the disk")
+
+    notes = [entry["text"] for entry in backend.journal("incident", incident)]
+    assert notes == ["checked the disk", "checked the disk"]
+    assert faults_met(sim, mark) == fault["count"]
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=lambda f: f"{f['kind']}-{f.get('status') or f.get('stage', '')}")
+def test_a_faulted_update_with_a_note_writes_the_note_once(sim, make, fault):
+    backend = make()
+    incident = backend.create("incident", {"short_description": unique("update")})
+    sim.admin("POST", "faults", dict(fault, method="PATCH", path="/api/now/table/incident"))
+    mark = last_seq(sim)
+
+    updated = backend.update("incident", incident, {"description": "disk full", "work_notes": "cleaned /var"})
+
+    assert updated["description"] == "disk full"
+    assert [entry["text"] for entry in backend.journal("incident", incident)] == ["cleaned /var"]
+    assert faults_met(sim, mark) == fault["count"]
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=lambda f: f"{f['kind']}-{f.get('status') or f.get('stage', '')}")
+def test_a_faulted_approval_decision_is_recorded_once(sim, make, fault):
+    backend = make()
+    change = backend.transition("change", backend.create("change", {"short_description": unique("decide")}),
+                                "assess", {"assignment_group": "Network"})
+    sim.admin("POST", "faults", dict(fault, method="PATCH", path="/api/now/table/sysapproval_approver"))
+    mark = last_seq(sim)
+
+    rejected = backend.decide_approval(change, "admin", "rejected", "no backout plan")
+
+    assert (rejected["state"], rejected["approval"]) == ("new", "rejected")
+    rows = table_rows(sim, "sysapproval_approver", f"sysapproval={change['id']}^state=rejected")
+    assert len(rows) == 1
+    comments = table_rows(sim, "sys_journal_field", f"element_id={rows[0]['sys_id']}^element=comments")
+    assert [row["value"] for row in comments] == ["no backout plan"]
+    assert faults_met(sim, mark) == fault["count"]
+
+
+def test_dates_in_fields_are_iso_8601_like_every_canonical_date(sim, make):
+    backend = make()
+    incident = backend.create("incident", {"short_description": unique("resolve")})
+
+    resolved = backend.transition("incident", incident, "resolved",
+                                  {"close_code": "solution_provided", "close_notes": "restarted"})
+    stored = table_rows(sim, "incident", f"sys_id={incident['id']}")[0]["resolved_at"]
+
+    assert stored and " " in stored  # the instance's own format on the wire
+    assert resolved["fields"]["resolved_at"] == stored.replace(" ", "T") + "Z"
+    assert backend.get("incident", id=incident["id"])["fields"]["resolved_at"] == resolved["fields"]["resolved_at"]
+
+
+def test_a_date_written_through_fields_is_sent_in_the_instances_format(sim, make):
+    backend = make()
+    incident = backend.create("incident", {"short_description": unique("date")})
+
+    updated = backend.update("incident", incident, {"fields": {"resolved_at": "2026-11-24T22:14:32+01:00"}})
+
+    assert table_rows(sim, "incident", f"sys_id={incident['id']}")[0]["resolved_at"] == "2026-11-24 21:14:32"
+    assert updated["fields"]["resolved_at"] == "2026-11-24T21:14:32Z"
+
+
+@pytest.mark.parametrize("fault", [{"kind": "txn_cancel", "count": 1}, {"kind": "reset", "count": 1},
+                                   {"kind": "status", "status": 502, "count": 1}], ids=["txn_cancel", "reset", "502"])
+def test_a_faulted_standard_change_is_found_by_correlation_id_even_if_the_sys_id_is_ignored(sim, make, fault):
+    backend = make()
+    send = backend.http.request
+
+    def dropping_sys_id(method, path, **kwargs):
+        # An instance whose Change Management API ignores a client-supplied sys_id (servicenow-api.md 2.7).
+        if path.startswith("/api/sn_chg_rest/change/standard/"):
+            kwargs["json_body"] = {key: value for key, value in kwargs["json_body"].items() if key != "sys_id"}
+        return send(method, path, **kwargs)
+
+    backend.http.request = dropping_sys_id
+    marker = unique("standard")
+    sim.admin("POST", "faults", dict(fault, method="POST", path="/api/sn_chg_rest/change/standard/"))
+    mark = last_seq(sim)
+
+    change = backend.create("change", {"template": TEMPLATE, "short_description": marker})
+
+    rows = table_rows(sim, "change_request", f"short_description={marker}")
+    assert [row["number"] for row in rows] == [change["number"]]
+    assert change["correlation_id"].startswith("opsgate-")
+    assert faults_met(sim, mark) == 1
+
+
+def test_change_request_info_reads_all_approvals_in_one_request(sim, make):
+    backend = make()
+    marker = unique("info")
+    for _unused in range(3):
+        change = backend.transition("change", backend.create("change", {"short_description": marker}), "assess",
+                                    {"assignment_group": "Network"})
+    backend.decide_approval(change, "admin", "approved", "ok")
+    mark = last_seq(sim)
+
+    result = change_request_info.run({"limit": 1000, "approvals": True}, backend, False, make.warnings.append)
+
+    paths = [item["path"] for item in requests_since(sim, mark)]
+    assert paths.count("/api/now/table/sysapproval_approver") == 1
+    mine = [record for record in result["records"] if record["short_description"] == marker]
+    assert len(mine) == 3 and all(record["approvals"] for record in mine)
+    assert ("admin", "approved") in [(item["approver"], item["state"]) for item in mine[-1]["approvals"]]
+
+
+def test_find_pages_past_duplicated_and_long_numbers(sim, make, monkeypatch):
+    monkeypatch.setattr(servicenow, "_PAGE", 2)
+    backend = make()
+    marker = unique("pages")
+    numbers = ["INC0000009", "INC0000009", "INC0000009", "INC10000000", "INC0000010"]  # repeated; 8 digits
+    created = [admin_post(sim, "/api/now/table/incident", {"short_description": marker, "correlation_id": marker,
+                                                           "number": number})["sys_id"] for number in numbers]
+
+    found = list(backend.find("incident", {"correlation_id": marker}))
+
+    assert sorted(record["id"] for record in found) == sorted(created)
+    assert sorted(record["number"] for record in found) == sorted(numbers)
+    rows = table_rows(sim, "incident", f"correlation_id={marker}")
+    oldest_first = sorted(rows, key=lambda row: (row["sys_created_on"], row["number"], row["sys_id"]))
+    assert [record["id"] for record in found] == [row["sys_id"] for row in oldest_first]
+    assert [record["id"] for record in backend.find("incident", {"correlation_id": marker}, limit=3)] == \
+        [record["id"] for record in found[:3]]
+
+
+def _create_at_once(make, count: int, fields: dict) -> list[dict]:
+    backends = [make() for _unused in range(count)]
+    start = threading.Barrier(count)
+
+    def create(backend):
+        start.wait()
+        return backend.create("incident", fields)
+
+    with concurrent.futures.ThreadPoolExecutor(count) as pool:
+        return list(pool.map(create, backends))
+
+
+def test_incidents_created_at_once_with_one_correlation_id_leave_one_record(sim, make):
+    marker = unique("twins")
+
+    created = _create_at_once(make, 6, {"short_description": marker, "correlation_id": marker})
+
+    rows = table_rows(sim, "incident", f"correlation_id={marker}")
+    assert len(rows) == 1
+    assert {record["number"] for record in created} == {rows[0]["number"]}
+
+
+def test_a_twin_that_may_not_be_deleted_is_cancelled_with_a_note_naming_the_survivor(sim, make, monkeypatch):
+    marker = unique("twins")
+    retire = ServiceNowBackend._retire
+
+    def refusing_delete(self, kind, row, survivor):
+        real = self.http.request
+
+        def request(method, path, **kwargs):
+            if method == "DELETE":
+                raise servicenow.ItsmHttpError("DELETE refused: HTTP 403: ACL", 403, "ACL")
+            return real(method, path, **kwargs)
+
+        self.http.request = request
+        try:
+            return retire(self, kind, row, survivor)
+        finally:
+            self.http.request = real
+
+    monkeypatch.setattr(ServiceNowBackend, "_retire", refusing_delete)
+
+    created = _create_at_once(make, 4, {"short_description": marker, "correlation_id": marker})
+
+    rows = table_rows(sim, "incident", f"correlation_id={marker}^ORDERBYnumber")
+    survivor = created[0]["number"]
+    assert {record["number"] for record in created} == {survivor}
+    assert len(rows) == 4  # every fork created one; three were cancelled
+    open_rows = [row for row in rows if row["state"] != "8"]
+    assert [row["number"] for row in open_rows] == [survivor]
+    for row in rows:
+        if row["number"] != survivor:
+            notes = table_rows(sim, "sys_journal_field", f"element_id={row['sys_id']}^element=work_notes")
+            assert [note["value"] for note in notes] == [
+                f"Duplicate of {survivor}, created at the same time with the same correlation_id; "
+                f"the work goes on in {survivor}."]
+
+
+# -- request counts per change_request task (issue 5) ---------------------------------------------
+
+def change_request_task(make, **args) -> dict:
+    """One change_request task as its action plugin runs it: a new backend (no names cached yet)."""
+    spec = dict(connection_argument_spec(), **change_request.ARGUMENT_SPEC)
+    params = ArgumentSpecValidator(spec).validate(args).validated_parameters
+    return change_request.run(params, make(), check_mode=False, warn=lambda text: None)["record"]
+
+
+@pytest.mark.parametrize("correlated", [False, True], ids=["no-correlation-id", "correlation-id"])
+def test_a_task_creating_a_change_with_cis_takes_three_requests(sim, make, correlated):
+    correlation = {"correlation_id": unique("task-create")} if correlated else {}
+    mark = last_seq(sim)
+
+    record = change_request_task(make, short_description="patch", assignment_group="Network",
+                                 configuration_items=["web01", "web02"], **correlation)
+
+    assert len(requests_since(sim, mark)) == 3
+    assert (record["assignment_group"], record["configuration_items"]) == ("Network", ["web01", "web02"])
+
+
+@pytest.mark.parametrize("key", ["number", "correlation_id"])
+@pytest.mark.parametrize("args", [{"description": "with a plan", "assignment_group": "CAB Approval"},
+                                  {"state": "assess", "assignment_group": "CAB Approval"}], ids=["update", "transition"])
+def test_a_task_updating_or_moving_a_change_takes_two_requests(sim, make, key, args):
+    created = change_request_task(make, short_description="patch", correlation_id=unique("task-update"))
+    mark = last_seq(sim)
+
+    record = change_request_task(make, **{key: created[key]}, **args)
+
+    assert len(requests_since(sim, mark)) == 2
+    assert {name: record[name] for name in args} == args
+
+
+def test_a_task_adding_a_note_with_an_update_takes_three_requests_and_a_rerun_adds_none(sim, make):
+    created = change_request_task(make, short_description="patch")
+    args = dict(number=created["number"], description="with a plan", work_notes="plan attached")
+    mark = last_seq(sim)
+
+    change_request_task(make, **args)
+    counted = [item["method"] for item in requests_since(sim, mark)]
+    change_request_task(make, **args)
+
+    assert counted == ["POST", "GET", "PATCH"]  # record + names, journal, the update carrying the note
+    assert [entry["text"] for entry in make().journal("change", created)] == ["plan attached"]
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=lambda f: f"{f['kind']}-{f.get('status') or f.get('stage', '')}")
+def test_a_faulted_task_update_with_a_note_writes_the_note_once(sim, make, fault):
+    created = change_request_task(make, short_description="patch")
+    sim.admin("POST", "faults", dict(fault, method="PATCH", path="/api/now/table/change_request"))
+    mark = last_seq(sim)
+
+    record = change_request_task(make, number=created["number"], description="retried", work_notes="once only")
+
+    assert record["description"] == "retried"
+    assert [entry["text"] for entry in make().journal("change", created)] == ["once only"]
+    assert faults_met(sim, mark) == fault["count"]

@@ -9,10 +9,12 @@ What every backend shares is in test_cmdb_contract.py.
 from __future__ import annotations
 
 import math
+import urllib.parse
 import uuid
 
 import pytest
 
+from ansible_collections.opsgate.itsm.plugins.module_utils import _cmdb as cmdb
 from ansible_collections.opsgate.itsm.plugins.module_utils._errors import (
     ItsmConflictError, ItsmNotFoundError, ItsmValidationError)
 from ansible_collections.opsgate.itsm.plugins.module_utils.backends import _servicenow_cmdb as sn_cmdb
@@ -142,3 +144,46 @@ def test_an_unknown_relationship_type_is_refused_naming_the_option(backend, pref
     with pytest.raises(ItsmNotFoundError, match=r"relations: .*'Hovers over'"):
         backend.put_ci_relations(f"{prefix}-a", [{"type": "Hovers over", "target": f"{prefix}-b"}])
     assert list(backend.ci_relations([ci["id"] for ci in backend.iter_cmdb(filters={"name": f"{prefix}-a"})])) == []
+
+
+def _insert_ci(backend, name: str, sys_id: str | None = None) -> str:
+    body = {"name": name} if sys_id is None else {"name": name, "sys_id": sys_id}
+    return backend.http.request("POST", "/api/now/table/cmdb_ci_server", json_body=body).body["result"]["sys_id"]
+
+
+def test_the_change_scope_is_the_linked_ci_not_a_namesake(backend, prefix):
+    twins = sorted(_insert_ci(backend, f"{prefix}-dupweb") for _unused in range(2))
+    change = backend.create("change", {"short_description": "patch one of two namesakes"})
+    backend.http.request("POST", "/api/now/table/task_ci", json_body={"task": change["id"], "ci_item": twins[1]})
+
+    ids = backend.affected_ci_ids(change)
+    scoped = list(backend.iter_cmdb(filters=cmdb.scoped_filters({"name": f"{prefix}-dupweb"}, ids)))
+
+    assert ids == [twins[1]]
+    assert [ci["id"] for ci in scoped] == [twins[1]]
+
+
+def test_only_the_identity_columns_and_the_requested_fields_are_fetched(sim, backend, prefix):
+    backend.put_ci(f"{prefix}-web", "linux_server", {"fqdn": "web.example.com"})
+    mark = _seq(sim)
+
+    list(backend.iter_cmdb("linux_server", ["fqdn", "location.country", "name", "fqdn"],
+                           filters={"name": f"{prefix}-web"}))
+
+    [sent] = _since(sim, mark)
+    assert urllib.parse.parse_qs(sent["query"])["sysparm_fields"] == ["sys_id,name,sys_class_name,fqdn,location.country"]
+
+
+def test_a_ci_inserted_before_the_read_position_is_not_returned_twice(backend, prefix):
+    base = uuid.uuid4().hex
+    names = [f"{prefix}-{index}" for index in range(5)]
+    for index, name in enumerate(names):
+        _insert_ci(backend, name, f"8{base[:27]}{index:04d}")
+    reading = backend.iter_cmdb("server", [], query=f"nameSTARTSWITH{prefix}", page_size=2, workers=1)
+    first_page = [next(reading), next(reading)]
+
+    # a lower sys_id shifts every later offset by one: the next page starts with the last CI already read
+    _insert_ci(backend, f"{prefix}-late", f"0{base[:31]}")
+    rest = list(reading)
+
+    assert [ci["name"] for ci in first_page + rest] == names

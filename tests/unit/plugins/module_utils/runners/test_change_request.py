@@ -2,12 +2,15 @@
 
 import pytest
 
+from ansible_collections.opsgate.itsm.plugins.module_utils import _workflow as wf
 from ansible_collections.opsgate.itsm.plugins.module_utils._errors import (
+    ItsmConflictError,
+    ItsmError,
     ItsmNotFoundError,
     ItsmTransitionError,
     ItsmValidationError,
 )
-from ansible_collections.opsgate.itsm.plugins.module_utils.runners import change_approval, change_request
+from ansible_collections.opsgate.itsm.plugins.module_utils.runners import change_approval, change_gate, change_request
 
 BASE = dict(correlation_id="deploy-42", short_description="Deploy 42", assignment_group="Platform",
             start_date="2026-11-24T22:00:00+01:00", end_date="2026-11-24T23:00:00Z",
@@ -110,3 +113,82 @@ def test_unknown_template_is_refused(task):
     with pytest.raises(ItsmNotFoundError, match="Nope"):
         task(change_request, template="Nope", correlation_id="c2")
     assert list(task.backend.find("change", {})) == []
+
+
+REFUSALS = {
+    "a change keeps its type": dict(type="emergency"),
+    "an illegal jump": dict(state="implement"),
+    "closing without close fields": dict(state="closed"),
+    "end before start": dict(end_date="2026-11-24T20:00:00Z"),
+}
+
+
+@pytest.mark.parametrize("refusal", list(REFUSALS.values()), ids=list(REFUSALS))
+def test_a_refused_task_leaves_the_store_unchanged(task, refusal):
+    before = task(change_request, **dict(BASE, configuration_items=["a"]))["record"]
+    trail = task.backend.audit("change", before)
+    with pytest.raises(ItsmError):
+        task(change_request, **dict(BASE, configuration_items=["a", "b"], risk="high", **refusal))
+    assert task.backend.get("change", number=before["number"]) == before
+    assert task.backend.affected_cis(before) == ["a"]
+    assert task.backend.audit("change", before) == trail
+
+
+def test_an_old_canceled_change_does_not_hide_the_open_one(task):
+    old = task.backend.create("change", dict(correlation_id="P", short_description="first try"))
+    task(change_request, number=old["number"], state="canceled")
+    current = task.backend.create("change", dict(correlation_id="P", short_description="second try"))
+    assert current["number"] != old["number"]
+    result = task(change_request, correlation_id="P", risk="low")
+    assert result["record"]["number"] == current["number"] and result["record"]["risk"] == "low"
+    assert wf.find_existing(task.backend, "change", None, "P")["number"] == current["number"]
+
+
+def test_the_gate_finds_the_open_change_past_a_canceled_one(task):
+    old = task.backend.create("change", dict(correlation_id="P", short_description="first try"))
+    task(change_request, number=old["number"], state="canceled")
+    current = task(change_request, type="standard", state="implement", **dict(BASE, correlation_id=None))["record"]
+    task.backend.update("change", current, dict(correlation_id="P"))
+    verdict = task(change_gate, correlation_id="P", hosts=[], checks={"window": False})
+    assert verdict["passed"] is True and verdict["record"]["number"] == current["number"]
+
+
+def test_without_an_open_change_the_newest_closed_one_is_found(task):
+    numbers = []
+    for attempt in ("first", "second"):
+        record = task.backend.create("change", dict(correlation_id="P", short_description=attempt))
+        task(change_request, number=record["number"], state="canceled")
+        numbers.append(record["number"])
+    assert wf.find_existing(task.backend, "change", None, "P")["number"] == numbers[-1]
+    assert wf.find_existing(task.backend, "change", None, "P", open_only=True) is None
+
+
+def test_two_open_changes_sharing_a_correlation_id_are_refused(task):
+    for attempt in ("first", "second"):
+        task.backend.create("change", dict(correlation_id=attempt, short_description=attempt))
+    second = task.backend.get("change", correlation_id="second")
+    task.backend.update("change", second, dict(correlation_id="first"))
+    with pytest.raises(ItsmConflictError, match="correlation_id: 'first' names 2 changes"):
+        task(change_request, correlation_id="first", risk="low")
+
+
+def test_a_note_rides_on_the_transition_once_and_a_rerun_adds_none(task):
+    number = task(change_request, **BASE)["record"]["number"]
+    args = dict(number=number, state="assess", work_notes="Ready for review", comments="Sent to the CAB")
+
+    moved = task(change_request, **args)
+    again = task(change_request, **args)
+
+    assert (moved["changed"], moved["record"]["state"]) == (True, "assess")
+    assert again["changed"] is False
+    journal = [(entry["field"], entry["text"]) for entry in task.backend.journal("change", moved["record"])]
+    assert journal == [("work_notes", "Ready for review"), ("comments", "Sent to the CAB")]
+
+
+def test_a_refused_transition_writes_no_note(task):
+    number = task(change_request, **BASE)["record"]["number"]
+
+    with pytest.raises(ItsmTransitionError):
+        task(change_request, number=number, state="closed", work_notes="Closing")
+
+    assert task.backend.journal("change", task.backend.get("change", number=number)) == []

@@ -23,15 +23,19 @@ def _approved(task, name, **args):
 
 
 def _count_reads(task, monkeypatch):
-    """From now on, the numbers of the changes whose approvals are read (one entry per backend read)."""
+    """From now on, the numbers of the changes whose approvals are read, one list per backend read."""
     seen = []
-    original = task.backend.approvals
+    bulk, single = task.backend.approvals_for, task.backend.approvals
 
-    def counting(record):
-        seen.append(record["number"])
-        return original(record)
+    def counting(ids):
+        seen.append([record["number"] for record in task.backend.find("change", {}) if record["id"] in ids])
+        return bulk(ids)
 
-    monkeypatch.setattr(task.backend, "approvals", counting)
+    def refused(record):
+        raise AssertionError(f"approvals read one change at a time ({record.get('number')})")
+
+    monkeypatch.setattr(task.backend, "approvals_for", counting)
+    monkeypatch.setattr(task.backend, "approvals", refused)
     return seen
 
 
@@ -59,15 +63,24 @@ def test_approvals_true_lists_each_changes_decisions_oldest_first(task, monkeypa
     assert all(ISO_UTC.match(a["decided_at"]) for a in decisions)
     assert by_number[pending]["approvals"] == []
     assert by_number[approved]["state"] == "scheduled"
-    assert reads == [approved, pending]
+    assert reads == [[approved, pending]]
     assert task.warnings == []
 
 
-def test_one_approvals_read_per_returned_change(task, monkeypatch):
+def test_one_approvals_read_for_the_returned_changes(task, monkeypatch):
     numbers = [_approved(task, "a"), _change(task, "b"), _change(task, "c")]
     reads = _count_reads(task, monkeypatch)
     task(info, approvals=True, limit=2)
-    assert reads == numbers[:2]
+    assert reads == [numbers[:2]]
+
+
+def test_approvals_are_read_a_hundred_changes_at_a_time(task, monkeypatch):
+    monkeypatch.setattr(info, "APPROVALS_PER_READ", 2)
+    numbers = [_approved(task, "a"), _change(task, "b"), _change(task, "c")]
+    reads = _count_reads(task, monkeypatch)
+    result = task(info, approvals=True)
+    assert reads == [numbers[:2], numbers[2:]]
+    assert [len(record["approvals"]) for record in result["records"]] == [2, 0, 0]
 
 
 def test_filters_still_apply_with_approvals(task, monkeypatch):
@@ -76,7 +89,7 @@ def test_filters_still_apply_with_approvals(task, monkeypatch):
     reads = _count_reads(task, monkeypatch)
     result = task(info, approvals=True, approval="approved")
     assert [record["number"] for record in result["records"]] == [approved]
-    assert reads == [approved]
+    assert reads == [[approved]]
 
 
 def test_a_rejection_is_returned_with_its_comments(task):

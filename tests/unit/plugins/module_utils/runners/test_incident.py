@@ -2,7 +2,11 @@
 
 import pytest
 
-from ansible_collections.opsgate.itsm.plugins.module_utils._errors import ItsmNotFoundError, ItsmTransitionError
+from ansible_collections.opsgate.itsm.plugins.module_utils._errors import (
+    ItsmNotFoundError,
+    ItsmTransitionError,
+    ItsmValidationError,
+)
 from ansible_collections.opsgate.itsm.plugins.module_utils.runners import change_request, incident, incident_info
 
 FAILURE = dict(correlation_id="site.yml/web/restart", short_description="Restart failed", impact="high",
@@ -72,3 +76,50 @@ def test_close_fields_already_on_the_record_are_enough(task):
     task(incident, number=number, state="resolved", close_code="solution_provided", close_notes="fixed")
     closed = task(incident, number=number, state="closed")["record"]
     assert (closed["state"], closed["close_code"]) == ("closed", "solution_provided")
+
+
+RESOLVE = dict(state="resolved", close_code="solution_provided", close_notes="fixed")
+SETTLE = {"resolve": RESOLVE, "close": dict(RESOLVE, state="closed"), "cancel": dict(state="canceled")}
+
+
+@pytest.mark.parametrize("settle", list(SETTLE.values()), ids=list(SETTLE))
+def test_settling_by_correlation_id_twice_changes_nothing_the_second_time(task, settle):
+    number = task(incident, **FAILURE)["record"]["number"]
+    first = task(incident, correlation_id=FAILURE["correlation_id"], **settle)
+    again = task(incident, correlation_id=FAILURE["correlation_id"], **settle)
+    assert first["changed"] is True and again["changed"] is False
+    assert first["record"]["number"] == again["record"]["number"] == number
+    assert again["record"]["state"] == settle["state"]
+    assert len(list(task.backend.find("incident", {}))) == 1
+
+
+def test_closing_after_resolving_by_correlation_id_closes_the_same_incident(task):
+    number = task(incident, **FAILURE)["record"]["number"]
+    task(incident, correlation_id=FAILURE["correlation_id"], **RESOLVE)
+    closed = task(incident, correlation_id=FAILURE["correlation_id"], state="closed")["record"]
+    assert (closed["number"], closed["state"]) == (number, "closed")
+    assert len(list(task.backend.find("incident", {}))) == 1
+
+
+def test_reopen_by_correlation_id_reopens_the_resolved_incident(task):
+    number = task(incident, **FAILURE)["record"]["number"]
+    task(incident, number=number, **RESOLVE)
+    reopen = dict(correlation_id=FAILURE["correlation_id"], state="in_progress", recurrence_note=False)
+    first, again = task(incident, **reopen), task(incident, **reopen)
+    assert (first["record"]["number"], first["record"]["reopen_count"], first["recurred"]) == (number, 1, False)
+    assert first["changed"] is True and again["changed"] is False
+    assert len(list(task.backend.find("incident", {}))) == 1
+
+
+def test_a_closed_incident_is_not_reopened_by_correlation_id(task):
+    number = task(incident, **FAILURE)["record"]["number"]
+    task(incident, number=number, **dict(RESOLVE, state="closed"))
+    again = task(incident, state="in_progress", **FAILURE)["record"]
+    assert again["number"] != number and again["state"] == "in_progress"
+
+
+@pytest.mark.parametrize("state", ["resolved", "closed", "canceled"])
+def test_settling_an_incident_that_does_not_exist_is_refused(task, state):
+    with pytest.raises(ItsmValidationError, match=f"state: '{state}' is not valid; no incident holds correlation_id"):
+        task(incident, correlation_id="never-raised", **dict(RESOLVE, state=state))
+    assert list(task.backend.find("incident", {})) == []

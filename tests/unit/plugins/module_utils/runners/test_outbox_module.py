@@ -56,3 +56,18 @@ def test_the_path_falls_back_to_itsm_outbox(task, queued, monkeypatch):
 def test_ids_and_states_cannot_be_combined(task, queued):
     with pytest.raises(ValueError, match="mutually exclusive"):
         task(outbox, action="purge", path=queued, ids=["x"], states=["pending"])
+
+
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_flush_counts_and_warns_of_items_for_another_backend(task, queued, check_mode):
+    result = task(outbox, path=queued, check_mode=check_mode)
+    assert result["other_targets"] == {"servicenow:https://x.example": 1}
+    assert [w for w in task.warnings if "1 items in" in w and "wait for another backend" in w
+            and "servicenow:https://x.example" in w] == task.warnings[-1:]
+
+
+def test_flush_with_nothing_elsewhere_reports_none(task, tmp_path, local_backend):
+    path = str(tmp_path / "outbox.sqlite")
+    run = rec.Run(run_id="job-1", attempt="a1", playbook="site.yml")
+    ob.Outbox(path).put([rec.change_item(run, note="recap", code="successful")], ob.target_of(local_backend.settings))
+    assert task(outbox, path=path)["other_targets"] == {} and task.warnings == []

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The demo, as `make demo` runs it: playbooks/deploy_with_change.yml on a fresh local store. The change waits
+# in assess and the gate refuses with reasons, two approvals let it into implement, the two simulated smoke
+# test failures raise one incident and then update it, the change closes as successful_issues and the summary
+# names the records. A re-run of the finished release stops cleanly without a second record. Then
+# playbooks/approve_change.yml approves one change, rejects another and refuses a rejection without comments.
+set -eux
+cd "$(dirname "$0")"
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+PYTHON=$(command -v python)
+IFS=: read -r -a bases <<< "${ANSIBLE_COLLECTIONS_PATH:-}"
+for base in "${bases[@]}" "$(cd ../../../../../../.. && pwd)"; do
+    if [ -n "$base" ] && [ -d "$base/ansible_collections/opsgate/itsm" ]; then
+        export PYTHONPATH="$base${PYTHONPATH:+:$PYTHONPATH}"
+        COLLECTION_ROOT="$base/ansible_collections/opsgate/itsm"
+        break
+    fi
+done
+[ -n "${COLLECTION_ROOT:-}" ] || { echo "opsgate.itsm not found on ANSIBLE_COLLECTIONS_PATH"; exit 1; }
+# DEMO_DIR keeps the rendered site out of the collection copy.
+export ITSM_BACKEND=local ITSM_LOCAL_DB="$WORK/itsm.db" DEMO_DIR="$WORK" ANSIBLE_NOCOLOR=1
+unset ANSIBLE_CALLBACKS_ENABLED || true
+PLAYBOOKS="$COLLECTION_ROOT/playbooks"
+
+expect() {  # expect LOG TEXT: the log holds TEXT (fixed string)
+    grep -qF -- "$2" "$1" || { cat "$1"; echo "missing from $1: $2"; exit 1; }
+}
+
+ansible-playbook "$PLAYBOOKS/deploy_with_change.yml" > "$WORK/deploy.log" 2>&1 || { cat "$WORK/deploy.log"; exit 1; }
+expect "$WORK/deploy.log" '"msg": "CHG0000001 is assess, approval requested"'
+expect "$WORK/deploy.log" '"msg": "passed=False: CHG0000001 did not pass the change gate: approval: waiting for approval in assess'
+expect "$WORK/deploy.log" '"msg": "INC0000001 raised for change CHG0000001"'
+expect "$WORK/deploy.log" '"msg": "INC0000001 updated (recurrence) for change CHG0000001"'
+expect "$WORK/deploy.log" '"Change   CHG0000001: closed (successful_issues)"'
+expect "$WORK/deploy.log" '"Incident INC0000001: priority high, caused by CHG0000001"'
+expect "$WORK/deploy.log" "\"Site     $WORK/www/index.html\""
+grep -q 'Release 1.4.2' "$WORK/www/index.html"
+
+ansible-playbook "$PLAYBOOKS/deploy_with_change.yml" > "$WORK/rerun.log" 2>&1 || { cat "$WORK/rerun.log"; exit 1; }
+expect "$WORK/rerun.log" 'Release 1.4.2 was already deployed under CHG0000001 (closed, successful_issues); nothing to do.'
+if grep -qE 'TASK \[Summary\]|changed: ' "$WORK/rerun.log"; then cat "$WORK/rerun.log"; echo "the re-run went on or changed something"; exit 1; fi
+
+ansible-playbook open_changes.yml > "$WORK/open.log" 2>&1 || { cat "$WORK/open.log"; exit 1; }
+# A normal change needs the technical and the CAB approval: the first moves it to authorize, the second schedules it.
+for approver in tech.lead cab.chair; do
+    ansible-playbook "$PLAYBOOKS/approve_change.yml" -e change=CHG0000002 -e decision=approved -e approver=$approver \
+        > "$WORK/approve-$approver.log" 2>&1 || { cat "$WORK/approve-$approver.log"; exit 1; }
+done
+expect "$WORK/approve-tech.lead.log" '"CHG0000002: state authorize, approval requested"'
+expect "$WORK/approve-cab.chair.log" '"CHG0000002: state scheduled, approval approved"'
+expect "$WORK/approve-cab.chair.log" '"cab.chair: approved"'
+ansible-playbook "$PLAYBOOKS/approve_change.yml" -e change=CHG0000003 -e decision=rejected -e approver=cab.member \
+    -e 'comments="No backout test"' > "$WORK/reject.log" 2>&1 || { cat "$WORK/reject.log"; exit 1; }
+expect "$WORK/reject.log" '"CHG0000003: state '
+expect "$WORK/reject.log" 'approval rejected"'
+rc=0; ansible-playbook "$PLAYBOOKS/approve_change.yml" -e change=CHG0000003 -e decision=rejected > "$WORK/bad.log" 2>&1 || rc=$?
+[ "$rc" -eq 2 ] || { cat "$WORK/bad.log"; echo "a rejection without comments must fail the input check"; exit 1; }
+expect "$WORK/bad.log" 'give -e change=<number>, -e decision=approved|rejected, and -e comments=... when rejecting'
+
+"$PYTHON" check.py "$ITSM_LOCAL_DB"
