@@ -30,6 +30,8 @@ import sys
 import tempfile
 import time
 
+from ansible.release import __version__ as ansible_version
+
 BUDGET_PERCENT = 5.0
 DOC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "performance.md")
 BEGIN, END = "<!-- recorder_bench: begin -->", "<!-- recorder_bench: end -->"
@@ -97,7 +99,8 @@ def report(samples: dict[bool, list[tuple[float, float]]], figures: dict[str, fl
     lines = [
         BEGIN,
         f"Measured by `bench/recorder_bench.py` on {datetime.date.today().isoformat()} (CPython "
-        f"{platform.python_version()}, {platform.machine()}, {os.cpu_count()} CPUs, a machine shared with other "
+        f"{platform.python_version()}, ansible-core {ansible_version}, {platform.machine()}, {os.cpu_count()} CPUs, "
+        "a machine shared with other "
         f"jobs). A playbook of {tasks + 2:,} tasks on localhost ({tasks:,} `debug` tasks and a failure that a "
         f"`rescue` handles), local backend, {len(samples[False])} interleaved pairs of runs with the recorder off "
         "and on (the order swapped from pair to pair), after one unmeasured run of each:",

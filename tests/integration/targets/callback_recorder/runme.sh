@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The recorder callback in real ansible-playbook runs against a local store: a rescued failure, a failing
 # host and an unreachable host; the same failures in a second run; the backend down during a run and the
-# outbox flushed afterwards; and a run under ansible-runner, as AWX runs jobs. Every record exactly once.
+# outbox flushed afterwards, and the backend going down partway through a run; a run under ansible-runner, as
+# AWX runs jobs; and the options flush_on_start, changes, incidents, assignment_group, resolve_on_success and
+# change (ITSM_CHANGE), the [opsgate_itsm_recorder] ini section, itsm_ci_name and the per-play levels. Every
+# record exactly once.
 set -eux
 cd "$(dirname "$0")"
 WORK=$(mktemp -d)
