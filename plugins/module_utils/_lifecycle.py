@@ -138,6 +138,13 @@ def _why_unreachable(kind: str, change_type: str | None, current: str, target: s
     return ""
 
 
+def refuse_type_change(label: str, current_type: str | None, wanted_type: str | None) -> None:
+    """A change keeps the model it was created under: a different ``type`` is refused, on every backend."""
+    if wanted_type not in (None, current_type):
+        raise ItsmValidationError("type", wanted_type, f"{label} is a {current_type} change and a change keeps "
+                                  "its type; create a new change instead")
+
+
 def missing_fields(kind: str, state: str, values: t.Mapping[str, t.Any]) -> list[str]:
     return [name for name in required_to_enter(kind, state) if not values.get(name)]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import typing as t
 
-from ._errors import ItsmValidationError
+from ._errors import ItsmConflictError, ItsmValidationError
 
 CHANGE = "change"
 INCIDENT = "incident"
@@ -104,3 +104,12 @@ def require_choice(option: str, value: t.Any, allowed: t.Sequence[str]) -> str:
     if value not in allowed:
         raise ItsmValidationError(option, value, "expected one of: " + ", ".join(allowed))
     return value
+
+
+def refuse_shared_correlation(kind: str, correlation_id: str | None, found: t.Sequence[t.Mapping[str, t.Any]]) -> None:
+    """Two or more records (of those that count: open ones, say) holding one correlation id are a conflict."""
+    if len(found) > 1:
+        numbers = [str(record["number"]) for record in found]
+        raise ItsmConflictError(f"correlation_id: {correlation_id!r} names {len(found)} {kind}s "
+                                f"({', '.join(numbers)}); close all but one, or name the record by number",
+                                option="correlation_id", value=correlation_id, numbers=numbers)

@@ -13,9 +13,9 @@ from __future__ import annotations
 import typing as t
 
 from . import _lifecycle
-from ._errors import ItsmConflictError, ItsmNotFoundError, ItsmTransitionError, ItsmValidationError
+from ._errors import ItsmNotFoundError, ItsmTransitionError, ItsmValidationError
 from ._records import (CHANGE, CLOSED_CHANGE_STATES, DATE_FIELDS, OPEN_INCIDENT_STATES, normalise_datetime,
-                       parse_datetime)
+                       parse_datetime, refuse_shared_correlation)
 from .backends._base import ItsmBackend, Record
 
 JOURNAL_FIELDS = ("work_notes", "comments")
@@ -48,11 +48,7 @@ def find_existing(backend: ItsmBackend, kind: str, number: str | None, correlati
     # One look-up, not an open-only get and then a find for the newest (issue 5: requests per task).
     holding = list(backend.find(kind, {"correlation_id": correlation_id}))
     current = [record for record in holding if is_open(kind, record)]
-    if len(current) > 1:
-        numbers = [record["number"] for record in current]
-        raise ItsmConflictError(f"correlation_id: {correlation_id!r} names {len(current)} {kind}s "
-                                f"({', '.join(numbers)}); close all but one, or name the record by number",
-                                option="correlation_id", value=correlation_id, numbers=numbers)
+    refuse_shared_correlation(kind, correlation_id, current)
     return current[0] if current else (holding[-1] if holding else None)  # find() lists oldest first
 
 

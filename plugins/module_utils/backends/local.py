@@ -38,7 +38,7 @@ import uuid
 from .. import _cmdb as cmdb
 from .. import _lifecycle as lifecycle
 from .. import _records as records
-from .._errors import ItsmConflictError, ItsmNotFoundError, ItsmTransitionError, ItsmValidationError
+from .._errors import ItsmNotFoundError, ItsmTransitionError, ItsmValidationError
 from .._options import ConnectionSettings, default_local_db
 from . import _local_attachments, _local_cmdb
 from . import _local_schema as schema
@@ -82,7 +82,7 @@ class LocalBackend(ItsmBackend):
             clauses.append(schema.open_clause(kind))
         with self._read() as conn:
             rows = self._query(conn, kind, clauses, params) if conn else []
-        _refuse_shared(kind, correlation_id, rows)
+        records.refuse_shared_correlation(kind, correlation_id, rows)
         return self._to_record(kind, rows[0]) if rows else None
 
     def find(self, kind: str, filters: t.Mapping[str, t.Any], limit: int | None = None) -> t.Iterator[Record]:
@@ -103,7 +103,7 @@ class LocalBackend(ItsmBackend):
             existing = []
             if cid and conn:
                 existing = self._query(conn, kind, ["r.correlation_id = ?", schema.open_clause(kind)], [cid])
-            _refuse_shared(kind, cid, existing)
+            records.refuse_shared_correlation(kind, cid, existing)
             if existing:
                 return self._to_record(kind, existing[0])
             template = self._template_fields(conn, parsed.template) if parsed.template else {}
@@ -496,9 +496,8 @@ def _initial_row(kind: str, parsed: schema.Input, template: dict[str, t.Any], no
 
 def _apply(kind: str, row: Row, parsed: schema.Input) -> Row:
     """The row with the caller's fields set (only those given) and the derived values recomputed."""
-    if kind == CHANGE and "type" in parsed.values and parsed.values["type"] != row["type"]:
-        raise ItsmValidationError("type", parsed.values["type"], f"{_label(kind, row)} is a {row['type']} change "
-                                  "and a change keeps its type; create a new change instead")
+    if kind == CHANGE:
+        lifecycle.refuse_type_change(_label(kind, row), row["type"], parsed.values.get("type"))
     new = dict(row, **parsed.values)
     new["fields"] = dict(row.get("fields") or {})
     for key, value in (parsed.extras or {}).items():
@@ -554,14 +553,6 @@ def _check_decision(approver: str, decision: str, comments: str | None) -> None:
         raise ItsmValidationError("approver", approver, "name the person who decides")
     if decision == "rejected" and not comments:
         raise ItsmValidationError("comments", comments, "a rejection needs comments saying why")
-
-
-def _refuse_shared(kind: str, correlation_id: str | None, rows: list[Row]) -> None:
-    if len(rows) > 1:
-        numbers = [row["number"] for row in rows]
-        raise ItsmConflictError(f"correlation_id: {correlation_id!r} names {len(rows)} {kind}s "
-                                f"({', '.join(numbers)}); close all but one, or name the record by number",
-                                option="correlation_id", value=correlation_id, numbers=numbers)
 
 
 def _label(kind: str, row: Row) -> str:

@@ -52,7 +52,7 @@ import uuid
 
 from .. import _lifecycle as lifecycle
 from .. import _records as records
-from .._errors import (ItsmConflictError, ItsmNotFoundError, ItsmTransientError,
+from .._errors import (ItsmNotFoundError, ItsmTransientError,
                        ItsmTransitionError, ItsmValidationError)
 from .._http import HttpClient, ItsmHttpError, Response
 from .._options import ConnectionSettings
@@ -107,11 +107,7 @@ class ServiceNowBackend(ItsmBackend):
             conditions.append(query.open_condition(kind))
         ci_filter = "^".join(f"task.{column}={query.escape(value)}" for column, value in keys)
         found = self._read(kind, conditions, 10, ci_filter, f"read {kind} {number or id or correlation_id}")
-        if len(found) > 1:
-            numbers = [record["number"] for record in found]
-            raise ItsmConflictError(f"correlation_id: {correlation_id!r} names {len(found)} {kind}s "
-                                    f"({', '.join(numbers)}); close all but one, or name the record by number",
-                                    option="correlation_id", value=correlation_id, numbers=numbers)
+        records.refuse_shared_correlation(kind, correlation_id, found)
         return found[0] if found else None
 
     def find(self, kind: str, filters: t.Mapping[str, t.Any], limit: int | None = None) -> t.Iterator[Record]:
@@ -402,9 +398,8 @@ class ServiceNowBackend(ItsmBackend):
 
     def _write(self, kind: str, record: Record, parsed: inputs.Input, state: str | None, check_mode: bool) -> Record:
         label = _label(kind, record)
-        if kind == CHANGE and parsed.values.get("type") not in (None, record.get("type")):
-            raise ItsmValidationError("type", parsed.values["type"], f"{label} is a {record.get('type')} change "
-                                      "and a change keeps its type; create a new change instead")
+        if kind == CHANGE:
+            lifecycle.refuse_type_change(label, record.get("type"), parsed.values.get("type"))
         moving = state is not None and state != record.get("state")
         if moving:
             merged = dict(record, **parsed.values)

@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import typing as t
 
-from .. import _workflow as wf
+from .. import _lifecycle, _workflow as wf
 from .._records import (CHANGE, CHANGE_CLOSE_CODES, CHANGE_STATES, CHANGE_TYPES, CHANGE_WRITABLE, LEVELS, RISKS)
-from .._errors import ItsmValidationError
-from ..backends._base import ItsmBackend, Record
+from ..backends._base import ItsmBackend
 
 ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = dict(
     number=dict(type="str"),
@@ -60,7 +59,8 @@ def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
         changes = wf.differing(existing, wanted)
         if params.get("template") and params["template"] != existing.get("template"):
             warn(f"template: {existing['number']} already exists; a template only applies when a change is created")
-        _refuse_type_change(existing, changes)
+        # Refused here as well as in the backend's write: the CIs below are written before that write.
+        _lifecycle.refuse_type_change(existing["number"], existing.get("type"), changes.get("type"))
         path = wf.plan(CHANGE, existing, params.get("state"), changes)
         # The CIs are written first only because everything that can refuse the task was checked above.
         if cis is not None and cis != sorted(backend.affected_cis(existing)):
@@ -71,13 +71,6 @@ def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
     noted = bool(notes) or (existing is None and wf.append_journal(backend, CHANGE, record, entries, check_mode))
     changed = existing is None or noted or record != existing
     return dict(changed=changed, record=record, diff=wf.diff(existing, record))
-
-
-def _refuse_type_change(existing: Record, changes: t.Mapping[str, t.Any]) -> None:
-    # The backends refuse it too, but only inside the write, after the CIs were already replaced.
-    if "type" in changes:
-        raise ItsmValidationError("type", changes["type"], f"{existing['number']} is a {existing['type']} change "
-                                  "and a change keeps its type; create a new change instead")
 
 
 def _create(backend: ItsmBackend, params: t.Mapping[str, t.Any], wanted: dict[str, t.Any],

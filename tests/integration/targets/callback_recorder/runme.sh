@@ -7,22 +7,12 @@
 # record exactly once.
 set -eux
 cd "$(dirname "$0")"
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
-PYTHON=$(command -v python)
-# check.py imports the collection: find the directory that holds ansible_collections/opsgate/itsm.
-IFS=: read -r -a bases <<< "${ANSIBLE_COLLECTIONS_PATH:-}"
-for base in "${bases[@]}" "$(cd ../../../../../../.. && pwd)"; do
-    if [ -n "$base" ] && [ -d "$base/ansible_collections/opsgate/itsm" ]; then
-        export PYTHONPATH="$base${PYTHONPATH:+:$PYTHONPATH}"
-        COLLECTION_ROOT="$base/ansible_collections/opsgate/itsm"
-        break
-    fi
-done
+# shellcheck source=../setup_collection/collection.sh
+source ../setup_collection/collection.sh
+make_workdir callback_recorder
 export ANSIBLE_CALLBACKS_ENABLED=opsgate.itsm.recorder
 export ITSM_BACKEND=local ITSM_LOCAL_DB="$WORK/itsm.sqlite" ITSM_OUTBOX="$WORK/outbox.sqlite"
 export ANSIBLE_HOST_KEY_CHECKING=False ANSIBLE_RETRY_FILES_ENABLED=False
-[ -n "${COLLECTION_ROOT:-}" ] || { echo "opsgate.itsm not found on ANSIBLE_COLLECTIONS_PATH"; exit 1; }
 unset JOB_ID CI_PIPELINE_ID GITHUB_RUN_ID ITSM_RECORDER_RUN_ID ITSM_CHANGE || true
 
 # 1. A run: the play fails (web2 failed, ghost unreachable), the recorder must not change the exit code.

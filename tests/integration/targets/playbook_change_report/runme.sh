@@ -1,19 +1,14 @@
 #!/usr/bin/env bash
 # playbooks/change_report.yml against a seeded local store and a seeded ServiceNow simulator, checked in
-# headless chromium: the page renders and its figures, timeline and outcome chart match the records (on
-# ServiceNow a resolved incident's resolved_at is the raw "YYYY-MM-DD HH:MM:SS"). A report_limit below the
-# number of records is refused, not written short of the newest records. Chromium comes from
-# tests/ci/install_chromium.sh; without it this test fails when CI=true.
+# headless chromium: the page renders and its figures, timeline and outcome chart match the records. A
+# report_limit below the number of records is refused, not written short of the newest records. Chromium
+# comes from tests/ci/install_chromium.sh; without it this test fails when CI=true.
 set -eux
 cd "$(dirname "$0")"
 HERE="$(pwd)"
 # shellcheck source=../setup_servicenow_simulator/simulator.sh
 source ../setup_servicenow_simulator/simulator.sh
 make_workdir playbook_change_report
-PYTHON=$(command -v python)
-COLLECTION_ROOT="$SIM_ROOT"
-COLLECTIONS_BASE="$(cd "$SIM_ROOT/../../.." && pwd)"
-export PYTHONPATH="$COLLECTIONS_BASE${PYTHONPATH:+:$PYTHONPATH}"
 export ITSM_BACKEND=local ITSM_LOCAL_DB="$WORK/itsm.sqlite"
 unset ANSIBLE_CALLBACKS_ENABLED || true
 "$PYTHON" seed.py "$ITSM_LOCAL_DB"

@@ -6,18 +6,9 @@
 # playbooks/approve_change.yml approves one change, rejects another and refuses a rejection without comments.
 set -eux
 cd "$(dirname "$0")"
-WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
-PYTHON=$(command -v python)
-IFS=: read -r -a bases <<< "${ANSIBLE_COLLECTIONS_PATH:-}"
-for base in "${bases[@]}" "$(cd ../../../../../../.. && pwd)"; do
-    if [ -n "$base" ] && [ -d "$base/ansible_collections/opsgate/itsm" ]; then
-        export PYTHONPATH="$base${PYTHONPATH:+:$PYTHONPATH}"
-        COLLECTION_ROOT="$base/ansible_collections/opsgate/itsm"
-        break
-    fi
-done
-[ -n "${COLLECTION_ROOT:-}" ] || { echo "opsgate.itsm not found on ANSIBLE_COLLECTIONS_PATH"; exit 1; }
+# shellcheck source=../setup_collection/collection.sh
+source ../setup_collection/collection.sh
+make_workdir playbook_deploy_with_change
 # DEMO_DIR keeps the rendered site out of the collection copy.
 export ITSM_BACKEND=local ITSM_LOCAL_DB="$WORK/itsm.db" DEMO_DIR="$WORK" ANSIBLE_NOCOLOR=1
 unset ANSIBLE_CALLBACKS_ENABLED || true

@@ -4,13 +4,9 @@
 # leaves the incident's CI, urgency, description and change as they were raised.
 set -eux
 cd "$(dirname "$0")"
-# The shared helper finds the collection root (SIM_ROOT) and makes WORK; no simulator is started here.
-# shellcheck source=../setup_servicenow_simulator/simulator.sh
-source ../setup_servicenow_simulator/simulator.sh
+# shellcheck source=../setup_collection/collection.sh
+source ../setup_collection/collection.sh
 make_workdir role_incident_on_failure
-PYTHON=$(command -v python)
-COLLECTIONS_BASE="$(cd "$SIM_ROOT/../../.." && pwd)"
-export PYTHONPATH="$COLLECTIONS_BASE${PYTHONPATH:+:$PYTHONPATH}"
 export ITSM_BACKEND=local ITSM_LOCAL_DB="$WORK/itsm.sqlite" ITSM_USERNAME=tester
 unset ANSIBLE_CALLBACKS_ENABLED ITSM_CHANGE || true
 ansible-playbook setup.yml -e change_file="$WORK/change"

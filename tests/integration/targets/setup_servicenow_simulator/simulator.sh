@@ -3,19 +3,12 @@
 #   start_simulator LOG STATE_DIR PORT [simulator options...]   PORT 0 picks a free one; sets SIM_PID and URL,
 #                                                                writes LOG.out and LOG.err
 #   stop_simulator                                               also run on EXIT
-#   make_workdir NAME                                            sets WORK, a fresh directory for the target
-# SIM_ROOT is the collection root (where tests/simulators lives): ansible-test runs targets from a copy, so it
-# is looked for on ANSIBLE_COLLECTIONS_PATH first, then above this directory.
+# SIM_ROOT is the collection root (where tests/simulators lives), found by setup_collection/collection.sh,
+# which also gives make_workdir.
 
-SIM_ROOT=""
-IFS=: read -r -a _sim_bases <<< "${ANSIBLE_COLLECTIONS_PATH:-}"
-for _sim_base in "${_sim_bases[@]}"; do
-    if [ -n "${_sim_base}" ] && [ -d "${_sim_base}/ansible_collections/opsgate/itsm/tests/simulators" ]; then
-        SIM_ROOT="${_sim_base}/ansible_collections/opsgate/itsm"
-        break
-    fi
-done
-[ -n "${SIM_ROOT}" ] || SIM_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../../../.." && pwd)"
+# shellcheck source=../setup_collection/collection.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../setup_collection/collection.sh"
+SIM_ROOT="${COLLECTION_ROOT}"
 SIM_PYTHON="$(command -v python3 || command -v python)"
 SIM_PID=""
 URL=""
@@ -45,8 +38,3 @@ start_simulator() {
     echo "simulator at ${URL} (state ${state})"
 }
 
-# make_workdir NAME: a fresh WORK directory for the target, under ansible-test's OUTPUT_DIR when it gives one.
-make_workdir() {
-    WORK="${OUTPUT_DIR:-$(mktemp -d)}/$1"
-    rm -rf "${WORK}" && mkdir -p "${WORK}"
-}
