@@ -17,6 +17,7 @@ for _collection_base in "${_collection_bases[@]}"; do
     fi
 done
 [ -n "${COLLECTION_ROOT}" ] || { echo "opsgate.itsm not found on ANSIBLE_COLLECTIONS_PATH nor above ${BASH_SOURCE[0]}"; exit 1; }
+# shellcheck disable=SC2034  # read by the runme.sh that sources this file
 PYTHON="$(command -v python)"
 
 # make_workdir NAME: a fresh WORK directory for the target, under ansible-test's OUTPUT_DIR when it gives one.
