@@ -130,8 +130,7 @@ def missing_journal(backend: ItsmBackend, kind: str, record: Record,
     wanted = {field: text for field, text in entries.items() if text}
     if not wanted or not record.get("id"):
         return wanted
-    existing = {(entry["field"], entry["text"]) for entry in backend.journal(kind, record)}
-    return {field: text for field, text in wanted.items() if (field, text) not in existing}
+    return backend.missing_journal(kind, record, wanted)
 
 
 def diff(before: Record | None, after: Record | None) -> dict[str, dict]:

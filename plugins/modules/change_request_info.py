@@ -52,10 +52,6 @@ options:
   window_end:
     description: End of the range for O(window_start). ISO 8601 with a timezone.
     type: str
-  limit:
-    description: The most records to return.
-    type: int
-    default: 1000
   approvals:
     description:
       - Also return the approvals of each change as RV(records[].approvals).
@@ -69,6 +65,7 @@ extends_documentation_fragment:
   - opsgate.itsm.connection
   - opsgate.itsm.attributes
   - opsgate.itsm.attributes.info
+  - opsgate.itsm.info
 seealso:
   - module: opsgate.itsm.change_request
 """
@@ -86,6 +83,11 @@ EXAMPLES = r"""
     state: [assess, authorize]
     approval: requested
   register: pending
+
+- name: Changes opened in the last seven days
+  opsgate.itsm.change_request_info:
+    opened_after: "{{ '%Y-%m-%dT%H:%M:%SZ' | strftime(now().timestamp() - 7 * 86400, utc=true) }}"
+  register: this_week
 
 - name: Find the change of this pipeline run
   opsgate.itsm.change_request_info:

@@ -13,6 +13,8 @@ author: opsgate.itsm contributors (@opsgate)
 description:
   - Creates the configuration item (CI) O(name) or updates its class, fields and relationships. Only what is
     given changes, so a re-run with the same values reports no change.
+  - The relationships are checked before anything is written, so a task refused for a relationship creates no
+    CI and changes none of its fields.
   - The CIs feed the P(opsgate.itsm.cmdb#inventory) inventory and the affected CIs of changes.
   - Supported by the C(local) and C(servicenow) backends. On ServiceNow the CI lives in the table
     C(cmdb_ci_<ci_class>); its class cannot be changed once it exists, and C(environment),
@@ -27,7 +29,8 @@ options:
     description:
       - The CI's class, for example C(linux_server). Left as it is when not given.
       - On ServiceNow, a class names the table C(cmdb_ci_<class>); a name starting with C(cmdb_) is the table
-        itself. A new CI without a class goes to C(cmdb_ci).
+        itself. A new CI without a class goes to C(cmdb_ci). A class whose table the instance does not have is
+        refused, and no CI is created.
     type: str
   fields:
     description:
@@ -53,7 +56,9 @@ options:
         type: str
         required: true
       target:
-        description: The name of the CI it points at (on ServiceNow, an existing CI).
+        description:
+          - The name of the CI it points at.
+          - On C(local), any name; on ServiceNow, an existing CI.
         type: str
         required: true
 extends_documentation_fragment:

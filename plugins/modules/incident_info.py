@@ -36,14 +36,11 @@ options:
   caused_by:
     description: Incidents caused by this change (its number).
     type: str
-  limit:
-    description: The most records to return.
-    type: int
-    default: 1000
 extends_documentation_fragment:
   - opsgate.itsm.connection
   - opsgate.itsm.attributes
   - opsgate.itsm.attributes.info
+  - opsgate.itsm.info
 seealso:
   - module: opsgate.itsm.incident
 """
@@ -58,6 +55,12 @@ EXAMPLES = r"""
   opsgate.itsm.incident_info:
     configuration_item: web01
     active: true
+
+- name: Incidents opened during November 2026 (Paris time)
+  opsgate.itsm.incident_info:
+    opened_after: "2026-11-01T00:00:00+01:00"
+    opened_before: "2026-11-30T23:59:59+01:00"
+  register: november
 """
 
 RETURN = r"""

@@ -16,11 +16,13 @@ import hashlib
 import os
 import typing as t
 
+from .. import _cmdb as cmdb
 from .._errors import ItsmUnavailableError, ItsmValidationError
 from .._options import ConnectionSettings
 
 Record = dict[str, t.Any]
 Warn = t.Callable[[str], None]
+READ_AHEAD_PARTS = ("approvals", "journal")
 
 
 class ItsmBackend(abc.ABC):
@@ -53,7 +55,9 @@ class ItsmBackend(abc.ABC):
         Filters (all optional, ANDed): ``number``, ``correlation_id``, ``state`` (list), ``type`` (list,
         changes), ``approval`` (changes), ``active`` (bool), ``assignment_group``, ``configuration_item``
         (a CI name: affected CI of a change, CI of an incident), ``caused_by`` (incidents),
-        ``window_start`` / ``window_end`` (changes whose planned window overlaps the range; ISO 8601).
+        ``window_start`` / ``window_end`` (changes whose planned window overlaps the range; ISO 8601),
+        ``opened_after`` / ``opened_before`` (records whose ``opened_at`` is at or after / at or before the
+        date; ISO 8601 with a timezone, both ends included).
         """
 
     @abc.abstractmethod
@@ -86,9 +90,22 @@ class ItsmBackend(abc.ABC):
         Batch API request). Nothing may depend on it; by default it is ignored.
         """
 
+    def expect_read(self, kind: str, parts: t.Collection[str]) -> None:
+        """A hint given before a task looks its record up: what it will read of that record next.
+
+        ``parts`` are among READ_AHEAD_PARTS: ``approvals`` (then ``approvals()``) and ``journal`` (then
+        ``missing_journal()``). A backend may read them together with the look-up (servicenow: in the
+        same Batch API request). Nothing may depend on it; by default it is ignored.
+        """
+
     @abc.abstractmethod
     def journal(self, kind: str, record: Record) -> list[Record]:
         """Work notes and comments, oldest first: ``{field, text, author, created}``."""
+
+    def missing_journal(self, kind: str, record: Record, entries: t.Mapping[str, str]) -> dict[str, str]:
+        """The ``{field: text}`` entries no journal entry of the record carries yet (whitespace around ignored)."""
+        existing = {(entry["field"], str(entry["text"]).strip()) for entry in self.journal(kind, record)}
+        return {field: text for field, text in entries.items() if (field, text.strip()) not in existing}
 
     @abc.abstractmethod
     def add_journal(self, kind: str, record: Record, field: str, text: str, check_mode: bool = False) -> None:
@@ -186,12 +203,24 @@ class ItsmBackend(abc.ABC):
     def put_ci(self, name: str, ci_class: str | None, fields: t.Mapping[str, t.Any],
                check_mode: bool = False) -> bool:
         """Create the CI ``name`` or set its class and these fields (a None value clears the field); True when
-        something changed. A backend may refuse to change the class of an existing CI."""
+        something changed. A backend may refuse to change the class of an existing CI, and refuses a class
+        it does not have (ItsmValidationError naming ``ci_class``) before it stores anything."""
         raise self.unsupported("writing configuration items")
 
-    def put_ci_relations(self, name: str, relations: t.Sequence[t.Mapping[str, str]],
+    def resolve_ci_relations(self, name: str, relations: t.Sequence[t.Mapping[str, str]]) -> CiRelations:
+        """Check ``[{type, target}]`` for put_ci_relations on ``name`` without writing anything.
+
+        Refuses what put_ci_relations would refuse (a malformed entry; a type or a target CI the backend
+        does not have, where it keeps them), so a caller that resolves first and writes the CI after
+        leaves no CI behind when a relationship is refused. ``name`` need not exist yet. The result
+        goes to put_ci_relations in place of the list, so nothing is looked up twice.
+        """
+        return CiRelations(cmdb.relation_list(relations))
+
+    def put_ci_relations(self, name: str, relations: t.Sequence[t.Mapping[str, str]] | CiRelations,
                          check_mode: bool = False) -> bool:
-        """Make ``[{type, target}]`` exactly the relationships leaving ``name``; True when something changed."""
+        """Make ``[{type, target}]`` (or what resolve_ci_relations returned for ``name``) exactly the
+        relationships leaving ``name``; True when something changed."""
         raise self.unsupported("writing CMDB relationships")
 
     def unsupported(self, what: str) -> ItsmUnavailableError:
@@ -200,6 +229,14 @@ class ItsmBackend(abc.ABC):
 
     def close(self) -> None:
         """Release connections; the backend is not used afterwards."""
+
+
+class CiRelations(t.NamedTuple):
+    """Relationships resolve_ci_relations checked: ``wanted`` the sorted, distinct (type, target) pairs,
+    ``resolved`` what the backend looked up for them (its own; None when it needs nothing)."""
+
+    wanted: list[tuple[str, str]]
+    resolved: t.Any = None
 
 
 def read_attachment(path: str) -> tuple[bytes, str]:

@@ -375,6 +375,9 @@ def _date_compared(sql: str, option: str) -> t.Callable[[t.Any], tuple[str, list
 _COMMON_FILTERS = {
     "number": _one_of("number"), "correlation_id": _equal("correlation_id"),
     "active": lambda value: ("r.active = ?", [int(bool(value))]), "assignment_group": _equal("assignment_group"),
+    # opened_at is stored in the canonical form, so the text comparison is a time comparison.
+    "opened_after": _date_compared("r.opened_at >= ?", "opened_after"),
+    "opened_before": _date_compared("r.opened_at <= ?", "opened_before"),
 }
 _FILTERS = {
     CHANGE: dict(

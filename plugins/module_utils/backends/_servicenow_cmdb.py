@@ -13,6 +13,8 @@
   the last one yielded is dropped, so a CI inserted during the read is never returned twice.
 - Relationships are the ``cmdb_rel_ci`` rows whose parent is the CI, named by their type's parent
   descriptor (``Runs on::Runs`` -> ``Runs on``), read for up to 100 CIs per GET, 20 GETs per Batch request.
+  resolve_ci_relations looks up the types and targets to add before the CI is written (one Batch request),
+  and put_ci_relations writes with what it found.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ import urllib.parse
 
 from .. import _cmdb as cmdb
 from .._errors import ItsmConflictError, ItsmNotFoundError, ItsmValidationError
-from .._http import Response
+from .._http import ItsmHttpError, Response
 from . import _servicenow_query as query
+from ._base import CiRelations
 
 if t.TYPE_CHECKING:
     from .servicenow import ServiceNowBackend
@@ -235,9 +238,7 @@ def put_ci(backend: ServiceNowBackend, name: str, ci_class: str | None, fields: 
     wanted = _write_body(backend, fields)
     if current is None:
         if not check_mode:
-            backend.http.request("POST", TABLE_API + table, params={"sysparm_fields": "sys_id"},
-                                 json_body=dict(wanted, name=name), idempotent=False,
-                                 recover=lambda: _recover(backend, name), what=f"create the CI {name}")
+            _create(backend, table, dict(wanted, name=name), ci_class)
         return True
     have = backend._list(table, f"sys_id={current['sys_id']}", ["sys_id", *wanted], 1, what=f"read the CI {name}")
     old = have[0] if have else {}
@@ -246,6 +247,20 @@ def put_ci(backend: ServiceNowBackend, name: str, ci_class: str | None, fields: 
         backend.http.request("PATCH", f"{TABLE_API}{table}/{current['sys_id']}", params={"sysparm_fields": "sys_id"},
                              json_body=changes, what=f"update the CI {name}")
     return bool(changes)
+
+
+def _create(backend: ServiceNowBackend, table: str, body: dict[str, str], ci_class: str | None) -> None:
+    # An unknown class is learnt from the create's answer (400 "Invalid table <table>", servicenow-api.md 1.4),
+    # so a good create costs no request to check the class first (issue 5).
+    try:
+        backend.http.request("POST", TABLE_API + table, params={"sysparm_fields": "sys_id"}, json_body=body,
+                             idempotent=False, recover=lambda: _recover(backend, body["name"]),
+                             what=f"create the CI {body['name']}")
+    except ItsmHttpError as error:
+        if error.status != 400 or not error.reason.startswith("Invalid table"):
+            raise
+        raise ItsmValidationError("ci_class", ci_class, f"expected a class such as linux_server, win_server or server, naming "
+                                  f"a {CLASS_PREFIX}<class> table {backend.settings.url} has ({table} is not one)") from None
 
 
 def _recover(backend: ServiceNowBackend, name: str) -> Response | None:
@@ -274,41 +289,93 @@ def _write_body(backend: ServiceNowBackend, fields: t.Mapping[str, t.Any]) -> di
     return body
 
 
-def put_ci_relations(backend: ServiceNowBackend, name: str, relations: t.Sequence[t.Mapping[str, str]],
-                     check_mode: bool) -> bool:
-    wanted = cmdb.relation_list(relations)
+class _Found(t.NamedTuple):
+    """What resolve_ci_relations read for put_ci_relations: the CI's sys_id (None while it is yet to be
+    created), its relationships ((type, target name) -> cmdb_rel_ci sys_id) and the sys_ids of the types to add.
+    The target CIs' sys_ids are kept in backend.names."""
+
+    ci_id: str | None
+    have: dict[tuple[str, str], str]
+    type_ids: dict[str, str]
+
+
+def resolve_ci_relations(backend: ServiceNowBackend, name: str,
+                         relations: t.Sequence[t.Mapping[str, str]]) -> CiRelations:
+    return _resolve(backend, name, cmdb.relation_list(relations), must_exist=False)
+
+
+def _resolve(backend: ServiceNowBackend, name: str, wanted: list[tuple[str, str]], must_exist: bool) -> CiRelations:
     current = find_one(backend, name)
-    if current is None and check_mode:  # the CI a check-mode task would have created: every relationship is new
-        return bool(wanted)
-    if current is None:
-        raise ItsmNotFoundError(f"name: no CI named {name!r} on {backend.settings.url}", option="name", value=name)
-    rows = backend._list("cmdb_rel_ci", f"parent={current['sys_id']}^ORDERBYsys_id",
-                         ["sys_id", "type.parent_descriptor", "child.name"], _RELATION_LIMIT,
-                         what=f"read the relationships of {name}")
-    have = {(row["type.parent_descriptor"], row["child.name"]): row["sys_id"] for row in rows}
-    removed = [sys_id for key, sys_id in have.items() if key not in wanted]
-    added = [key for key in wanted if key not in have]
+    if current is None and must_exist:
+        raise _no_ci(backend, name)
+    have = {} if current is None else _relations_of(backend, current["sys_id"], name)
+    type_ids = _look_up(backend, [key for key in wanted if key not in have])
+    return CiRelations(wanted, _Found(current and current["sys_id"], have, type_ids))
+
+
+def put_ci_relations(backend: ServiceNowBackend, name: str, relations: t.Sequence[t.Mapping[str, str]] | CiRelations,
+                     check_mode: bool) -> bool:
+    checked = relations if isinstance(relations, CiRelations) else CiRelations(cmdb.relation_list(relations))
+    if not isinstance(checked.resolved, _Found):  # not resolved beforehand: the CI must exist (or be a check-mode one)
+        checked = _resolve(backend, name, checked.wanted, must_exist=not check_mode)
+    found: _Found = checked.resolved
+    if found.ci_id is None and check_mode:  # the CI a check-mode task would have created: every relationship is new
+        return bool(checked.wanted)
+    removed = [sys_id for key, sys_id in found.have.items() if key not in checked.wanted]
+    added = [key for key in checked.wanted if key not in found.have]
     if check_mode or not (removed or added):
         return bool(removed or added)
-    type_ids = _relation_types(backend, sorted({kind for kind, _target in added}))
-    calls = backend.names.lookup_calls([("cmdb_ci", "name", target) for _kind, target in added])
-    if calls:
-        backend.names.remember(calls, backend.batch(calls, "look up names"))
-    backend.names.require("relations", "cmdb_ci", [target for _kind, target in added])
+    parent = found.ci_id or _created_id(backend, name)
     writes: list[tuple[str, str] | tuple[str, str, t.Any]] = [
         ("DELETE", f"{TABLE_API}cmdb_rel_ci/{sys_id}") for sys_id in removed]
-    writes += [("POST", f"{TABLE_API}cmdb_rel_ci", {"parent": current["sys_id"], "type": type_ids[kind],
+    writes += [("POST", f"{TABLE_API}cmdb_rel_ci", {"parent": parent, "type": found.type_ids[kind],
                                                     "child": backend.names.id("cmdb_ci", target)})
                for kind, target in added]
     backend.batch(writes, f"write the relationships of {name}", idempotent=not added)
     return True
 
 
-def _relation_types(backend: ServiceNowBackend, kinds: list[str]) -> dict[str, str]:
-    if not kinds:
+def _created_id(backend: ServiceNowBackend, name: str) -> str:
+    """The sys_id of a CI created after its relationships were resolved."""
+    current = find_one(backend, name)
+    if current is None:
+        raise _no_ci(backend, name)
+    return current["sys_id"]
+
+
+def _no_ci(backend: ServiceNowBackend, name: str) -> ItsmNotFoundError:
+    return ItsmNotFoundError(f"name: no CI named {name!r} on {backend.settings.url}", option="name", value=name)
+
+
+def _relations_of(backend: ServiceNowBackend, ci_id: str, name: str) -> dict[tuple[str, str], str]:
+    rows = backend._list("cmdb_rel_ci", f"parent={ci_id}^ORDERBYsys_id", ["sys_id", "type.parent_descriptor", "child.name"],
+                         _RELATION_LIMIT, what=f"read the relationships of {name}")
+    return {(row["type.parent_descriptor"], row["child.name"]): row["sys_id"] for row in rows}
+
+
+def _look_up(backend: ServiceNowBackend, added: list[tuple[str, str]]) -> dict[str, str]:
+    """sys_ids of the types of ``added`` (returned) and of its targets (kept in backend.names), in one Batch
+    request; a type or a target the instance lacks is refused naming ``relations``."""
+    if not added:
         return {}
-    rows = backend._list("cmdb_rel_type", "parent_descriptorIN" + ",".join(query.escape(kind) for kind in kinds),
-                         ["sys_id", "parent_descriptor", "name"], 1000, what="look up relationship types")
+    kinds = sorted({kind for kind, _target in added})
+    targets = [target for _kind, target in added]
+    name_calls = backend.names.lookup_calls([("cmdb_ci", "name", target) for target in targets])
+    bodies = backend.batch([_type_call(kinds), *name_calls], "look up relationship types and CIs")
+    backend.names.remember(name_calls, bodies[1:])
+    type_ids = _type_ids(backend, kinds, bodies[0]["result"])
+    backend.names.require("relations", "cmdb_ci", targets)
+    return type_ids
+
+
+def _type_call(kinds: list[str]) -> tuple[str, str]:
+    params = {"sysparm_query": "parent_descriptorIN" + ",".join(query.escape(kind) for kind in kinds),
+              "sysparm_fields": "sys_id,parent_descriptor,name", "sysparm_limit": 1000,
+              "sysparm_exclude_reference_link": "true", "sysparm_no_count": "true"}
+    return "GET", f"{TABLE_API}cmdb_rel_type?{urllib.parse.urlencode(params)}"
+
+
+def _type_ids(backend: ServiceNowBackend, kinds: list[str], rows: list[dict]) -> dict[str, str]:
     found = {row["parent_descriptor"]: row["sys_id"] for row in sorted(rows, key=lambda row: row["name"])}
     missing = [kind for kind in kinds if kind not in found]
     if missing:

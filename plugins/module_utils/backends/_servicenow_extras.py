@@ -55,13 +55,13 @@ def approximate_new(backend: ServiceNowBackend, kind: str, parsed: inputs.Input)
 
 # -- approvals ---------------------------------------------------------------------------------
 
-_APPROVAL_FIELDS = ["sysapproval", "approver.user_name", "state", "comments", "sys_updated_on"]
+APPROVAL_FIELDS = ["sysapproval", "approver.user_name", "state", "comments", "sys_updated_on"]
 
 
 def approvals(backend: ServiceNowBackend, record: Record) -> list[Record]:
     """The change's approval rows in canonical states, oldest first, with each one's latest comment."""
     change_id = backend._id_of(CHANGE, record)
-    rows = backend._list("sysapproval_approver", f"sysapproval={change_id}^ORDERBYsys_created_on", _APPROVAL_FIELDS,
+    rows = backend._list("sysapproval_approver", f"sysapproval={change_id}^ORDERBYsys_created_on", APPROVAL_FIELDS,
                          1000, what=f"read the approvals of {record.get('number') or change_id}", display="all")
     return approvals_by_change(rows).get(change_id, [])
 
@@ -71,7 +71,7 @@ def approvals_for(backend: ServiceNowBackend, ids: t.Sequence[str]) -> dict[str,
     if not ids:
         return {}
     rows = backend._list("sysapproval_approver", f"sysapprovalIN{','.join(ids)}^ORDERBYsys_created_on",
-                         _APPROVAL_FIELDS, 10000, what=f"read the approvals of {len(ids)} changes", display="all")
+                         APPROVAL_FIELDS, 10000, what=f"read the approvals of {len(ids)} changes", display="all")
     return {change_id: [] for change_id in ids} | approvals_by_change(rows)
 
 
@@ -223,7 +223,7 @@ def _schedule_windows(spans: list[dict], low: t.Any, high: t.Any) -> dict[str, l
 
 def _applying(backend: ServiceNowBackend, record: Record | None, scoped: dict[str, dict]) -> set[str]:
     """The scoped schedules whose condition matches the change (or its CIs): one batch, one GET each."""
-    checks = {key: _scope_query(row, record) for key, row in scoped.items()}
+    checks = {key: _scope_query(backend, row, record) for key, row in scoped.items()}
     checks = {key: check for key, check in checks.items() if check is not None}
     if not checks:
         return set()
@@ -233,15 +233,19 @@ def _applying(backend: ServiceNowBackend, record: Record | None, scoped: dict[st
     return {key for key, body in zip(checks, bodies) if body["result"]}
 
 
-def _scope_query(scope: t.Mapping[str, t.Any], record: Record | None) -> tuple[str, str] | None:
+def _scope_query(backend: ServiceNowBackend, scope: t.Mapping[str, t.Any],
+                 record: Record | None) -> tuple[str, str] | None:
     """(table, encoded query) that finds a row when the schedule applies; None when it cannot apply."""
     table = scope.get("applies_to") or "cmdb_ci"
     table = table if _TABLE_NAME.match(table) else "cmdb_ci"
     if record is None or not record.get("id"):
         return None
+    ci_ids = backend.ci_ids_read(record)
     if table in mapping.CHANGE_CONDITION_TABLES:
         restriction = f"sys_id={record['id']}"
-    elif record.get("configuration_items"):
+    elif ci_ids:
+        restriction = "sys_idIN" + ",".join(ci_ids)  # by id: another CI may share a CI's name
+    elif ci_ids is None and record.get("configuration_items"):
         restriction = "nameIN" + ",".join(query.escape(name) for name in record["configuration_items"])
     else:
         return None

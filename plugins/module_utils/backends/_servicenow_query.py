@@ -89,6 +89,8 @@ def find_query(kind: str, filters: t.Mapping[str, t.Any]) -> tuple[list[str], tu
             conditions.append(f"cmdb_ci.name={escape(value)}")
         elif key == "caused_by":
             conditions.append(f"caused_by.number={escape(value)}")
+        elif key in _OPENED:
+            conditions.append(_OPENED[key] + to_sn_date(value, key))
     window = None
     start, end = filters.get("window_start"), filters.get("window_end")
     if start:
@@ -115,7 +117,10 @@ def open_condition(kind: str) -> str:
     return "stateNOT IN" + ",".join(mapping.CHOICES[(kind, "state")][s] for s in records.CLOSED_CHANGE_STATES)
 
 
-_COMMON = ("number", "correlation_id", "state", "active", "assignment_group", "configuration_item")
+_COMMON = ("number", "correlation_id", "state", "active", "assignment_group", "configuration_item",
+           "opened_after", "opened_before")
+# Both ends included; opened_at is a date-time column, compared as a time by the platform.
+_OPENED = {"opened_after": "opened_at>=", "opened_before": "opened_at<="}
 _FILTERS = {
     records.CHANGE: _COMMON + ("type", "approval", "window_start", "window_end"),
     records.INCIDENT: _COMMON + ("caused_by",),

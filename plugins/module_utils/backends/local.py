@@ -35,14 +35,13 @@ import sqlite3
 import typing as t
 import uuid
 
-from .. import _cmdb as cmdb
 from .. import _lifecycle as lifecycle
 from .. import _records as records
 from .._errors import ItsmNotFoundError, ItsmTransitionError, ItsmValidationError
 from .._options import ConnectionSettings, default_local_db
 from . import _local_attachments, _local_cmdb
 from . import _local_schema as schema
-from ._base import ItsmBackend, Record, Warn
+from ._base import CiRelations, ItsmBackend, Record, Warn
 from ._local_schema import Row
 
 CHANGE, INCIDENT = records.CHANGE, records.INCIDENT
@@ -443,11 +442,12 @@ class LocalBackend(ItsmBackend):
         kept = {key: value for key, value in fields.items() if value is not None}
         return self.upsert_ci(name, ci_class, kept, check_mode=check_mode)
 
-    def put_ci_relations(self, name: str, relations: t.Sequence[t.Mapping[str, str]],
+    def put_ci_relations(self, name: str, relations: t.Sequence[t.Mapping[str, str]] | CiRelations,
                          check_mode: bool = False) -> bool:
-        wanted = cmdb.relation_list(relations)
+        """Any type and any target name are taken (the inventory groups by them); only the shape is checked."""
+        checked = relations if isinstance(relations, CiRelations) else self.resolve_ci_relations(name, relations)
         with self._session(check_mode) as conn:
-            return _local_cmdb.put_relations(conn, schema.require_text("name", name), wanted, check_mode)
+            return _local_cmdb.put_relations(conn, schema.require_text("name", name), checked.wanted, check_mode)
 
     def _cmdb_pages(self, plan: _local_cmdb.Plan, size: int) -> t.Iterator[Record]:
         after = ""

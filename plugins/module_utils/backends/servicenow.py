@@ -14,10 +14,12 @@ Behaviour a caller may rely on, beyond the contract in _base:
   Batch API request per write and cached for the backend's life; an unknown name is an error naming
   the option. Affected CIs and the change are read together in one batch.
 - Requests: create a change with CIs <= 3 (names, POST, CI rows); update or transition 1 (+1 for
-  unresolved names, +1 with a work note or comment); the gate's poll 3 (change + CIs, approvals, blackouts + conflicts).
-  Names announced by ``expect_write`` ride on the next change read's batch, and a find by correlation id
-  alone reads the changes and their CIs in one batch, so a change_request task creates with CIs in 3
-  requests and updates or transitions in 2 (+1 with a note: the journal read that skips a note already there).
+  unresolved names). Names announced by ``expect_write`` ride on the next change read's batch, and so
+  does what ``expect_read`` announced (_servicenow_ahead: the change's approvals, the record's journal
+  history); a find by correlation id alone reads the changes and their CIs in one batch. So a
+  change_request task creates with CIs in 3 requests and updates or transitions in 2, a work note
+  included; the gate's poll is 2 (change + CIs + approvals, blackouts + conflicts), 3 while a blackout
+  schedule with a condition has an entry in range.
 - A create sends its own sys_id; when a POST fails in a way that may have landed, the record is looked
   up (by correlation id when given, else by that sys_id) before anything is sent again. A standard
   change always carries a correlation id (``opsgate-<uuid4>`` when the task gave none) and is looked up
@@ -26,8 +28,9 @@ Behaviour a caller may rely on, beyond the contract in _base:
   twins at once, the oldest open one is returned and this call's own twin is deleted (cancelled, with
   a work note naming the survivor, where the account may not delete).
 - Work notes and comments (``add_journal``, or with an update) note the record's journal entries
-  first (one more GET, unless ``journal()`` has just shown none carries the text) and, after a failure that may have landed, resend only if no new entry carries
-  the text; an approval decision is resent only while its approval row is still ``requested``.
+  first (one more GET, unless ``journal()`` or ``missing_journal()`` has just shown none carries the
+  text) and, after a failure that may have landed, resend only if no new entry carries the text; an
+  approval decision is resent only while its approval row is still ``requested``.
 - Transitions are verified by the record the instance returns; a business-rule or data-policy
   refusal raises ItsmTransitionError naming the change, the move and the instance's message.
 - ``approvals`` lists ``sysapproval_approver`` rows in canonical states with the latest comment;
@@ -57,12 +60,13 @@ from .._errors import (ItsmNotFoundError, ItsmTransientError,
 from .._http import HttpClient, ItsmHttpError, Response
 from .._options import ConnectionSettings
 from . import _local_schema as inputs
+from . import _servicenow_ahead as ahead
 from . import _servicenow_cmdb as sn_cmdb
 from . import _servicenow_extras as extras
 from . import _servicenow_mapping as mapping
 from . import _servicenow_names
 from . import _servicenow_query as query
-from ._base import ItsmBackend, Record, Warn
+from ._base import READ_AHEAD_PARTS, CiRelations, ItsmBackend, Record, Warn
 
 CHANGE, INCIDENT = records.CHANGE, records.INCIDENT
 TABLE_API = "/api/now/table/"
@@ -89,6 +93,9 @@ class ServiceNowBackend(ItsmBackend):
         self._extras = {kind: list(mapping.EXTRA_COLUMNS[kind]) for kind in records.KINDS}
         self._expected_names: list[tuple[str, str, str]] = []  # looked up with the next change read
         self._journal_read: dict[str, set[tuple[str, str]]] = {}  # record id -> texts the last journal() saw
+        self._read_ahead: dict[str, set[str]] = {}  # kind -> parts expect_read announced for the next look-up
+        self._ahead: dict[tuple[str, str], t.Any] = {}  # (part, record id) -> what the last look-up read ahead
+        self._ci_ids: dict[str, list[str]] = {}  # change id -> sys_ids of its CIs, as last read with it
 
     def close(self) -> None:
         self.http.close()
@@ -105,8 +112,7 @@ class ServiceNowBackend(ItsmBackend):
         conditions = [f"{column}={query.escape(value)}" for column, value in keys]
         if open_only and correlation_id:
             conditions.append(query.open_condition(kind))
-        ci_filter = "^".join(f"task.{column}={query.escape(value)}" for column, value in keys)
-        found = self._read(kind, conditions, 10, ci_filter, f"read {kind} {number or id or correlation_id}")
+        found = self._read(kind, conditions, 10, keys, f"read {kind} {number or id or correlation_id}")
         records.refuse_shared_correlation(kind, correlation_id, found)
         return found[0] if found else None
 
@@ -125,6 +131,11 @@ class ServiceNowBackend(ItsmBackend):
                  if option in references and isinstance(value, str) and value]
         names += [("cmdb_ci", "name", name) for name in fields.get("configuration_items") or () if isinstance(name, str)]
         self._expected_names = names
+
+    def expect_read(self, kind: str, parts: t.Collection[str]) -> None:
+        for part in parts:
+            records.require_choice("parts", part, READ_AHEAD_PARTS)
+        self._read_ahead = {kind: set(parts)}
 
     def create(self, kind: str, fields: t.Mapping[str, t.Any], check_mode: bool = False) -> Record:
         records.require_choice("kind", kind, records.KINDS)
@@ -171,12 +182,22 @@ class ServiceNowBackend(ItsmBackend):
         return [{"field": row["element"], "text": row["value"], "author": row["sys_created_by"],
                  "created": query.from_sn_date(row["sys_created_on"])} for row in rows]
 
+    def missing_journal(self, kind: str, record: Record, entries: t.Mapping[str, str]) -> dict[str, str]:
+        record_id = self._id_of(kind, record)
+        history = self._ahead.pop(("journal", record_id), None)
+        if history is None:
+            return super().missing_journal(kind, record, entries)
+        carried = {field: text for field, text in entries.items() if ahead.carries(history.get(field, ""), text)}
+        self._journal_read[record_id] = {(field, text.strip()) for field, text in carried.items()}
+        return {field: text for field, text in entries.items() if field not in carried}
+
     def add_journal(self, kind: str, record: Record, field: str, text: str, check_mode: bool = False) -> None:
         records.require_choice("field", field, inputs.NOTE_FIELDS)
         inputs.require_text(field, text)
         if check_mode:
             return
         record_id = self._id_of(kind, record)
+        self._ahead.pop(("journal", record_id), None)
         recover = self._journal_guard(record_id, {field: text}, lambda: Response(200, {}, None, ""))
         self.http.request("PATCH", f"{TABLE_API}{mapping.TABLES[kind]}/{record_id}",
                           params={"sysparm_fields": "sys_id"}, json_body={field: text}, idempotent=False,
@@ -208,7 +229,8 @@ class ServiceNowBackend(ItsmBackend):
     # -- changes ---------------------------------------------------------------------------------
 
     def approvals(self, record: Record) -> list[Record]:
-        return extras.approvals(self, record)
+        read = self._ahead.pop(("approvals", record["id"]), None) if record.get("id") else None
+        return read if read is not None else extras.approvals(self, record)
 
     def approvals_for(self, ids: t.Sequence[str]) -> dict[str, list[Record]]:
         return extras.approvals_for(self, ids)
@@ -278,7 +300,11 @@ class ServiceNowBackend(ItsmBackend):
     def put_ci(self, name: str, ci_class: str | None, fields: t.Mapping[str, t.Any], check_mode: bool = False) -> bool:
         return sn_cmdb.put_ci(self, name, ci_class, fields, check_mode)
 
-    def put_ci_relations(self, name: str, relations: t.Sequence[t.Mapping[str, str]], check_mode: bool = False) -> bool:
+    def resolve_ci_relations(self, name: str, relations: t.Sequence[t.Mapping[str, str]]) -> CiRelations:
+        return sn_cmdb.resolve_ci_relations(self, name, relations)
+
+    def put_ci_relations(self, name: str, relations: t.Sequence[t.Mapping[str, str]] | CiRelations,
+                         check_mode: bool = False) -> bool:
         return sn_cmdb.put_ci_relations(self, name, relations, check_mode)
 
     # -- reading ---------------------------------------------------------------------------------
@@ -291,29 +317,37 @@ class ServiceNowBackend(ItsmBackend):
                 + own
                 + plain + refs + [col for col in self._extras[kind] if col not in plain + own])
 
-    def _read(self, kind: str, conditions: list[str], limit: int, ci_filter: str | None, what: str,
+    def _read(self, kind: str, conditions: list[str], limit: int, keys: ahead.Keys, what: str,
               order: str = "^ORDERBYnumber") -> list[Record]:
-        """Records (and, for changes, their CIs and the names expect_write announced, in the same batch
-        request) matching all conditions."""
+        """Records matching all conditions (``keys``: the look-up's (column, value) pairs), read in one request
+        with, for changes, their CIs and the names expect_write announced, and what expect_read announced."""
         params = self._params(kind, "^".join(conditions) + order, limit)
-        if kind != CHANGE:
+        parts = ahead.calls(kind, self._read_ahead.pop(kind, ()), conditions, keys, limit)
+        self._ahead = {}
+        if kind != CHANGE and not parts:
             return [self._to_record(kind, row) for row in self._get_rows(mapping.TABLES[kind], params, what)]
-        calls = [("GET", _url(TABLE_API + "change_request", params)),
-                 ("GET", _url(TABLE_API + "task_ci", _ci_params(ci_filter)))]
-        calls += self.names.lookup_calls(self._expected_names)
+        calls = [("GET", _url(TABLE_API + mapping.TABLES[kind], params))]
+        if kind == CHANGE:
+            calls.append(("GET", _url(TABLE_API + "task_ci", _ci_params(ahead.related("task", keys)))))
+        calls += [call for _part, call in parts]
+        names = self.names.lookup_calls(self._expected_names) if kind == CHANGE else []
         self._expected_names = []
-        bodies = self.batch(calls, what)
-        self.names.remember(calls[2:], bodies[2:])
-        return self._with_cis(bodies[0]["result"], bodies[1]["result"])
+        bodies = self.batch(calls + names, what)
+        self.names.remember(names, bodies[len(calls):])
+        rows = bodies[0]["result"]
+        self._ahead = ahead.answers([part for part, _call in parts], bodies[len(calls) - len(parts):len(calls)],
+                                    [row["sys_id"] for row in rows])
+        if kind != CHANGE:
+            return [self._to_record(kind, row) for row in rows]
+        return self._with_cis(rows, bodies[1]["result"])
 
     def _holding(self, conditions: list[str], correlation_id: str) -> list[Record]:
         """The changes holding a correlation id, oldest first, with their CIs in one batch request.
 
         Few records share one (retries and re-runs reuse it); past a page, find pages as usual.
         """
-        ci_filter = f"task.correlation_id={query.escape(correlation_id)}"
-        found = self._read(CHANGE, conditions, _PAGE, ci_filter, f"find changes of correlation_id {correlation_id}",
-                           order=_OLDEST_FIRST)
+        found = self._read(CHANGE, conditions, _PAGE, [("correlation_id", correlation_id)],
+                           f"find changes of correlation_id {correlation_id}", order=_OLDEST_FIRST)
         return found if len(found) < _PAGE else list(self._pages(CHANGE, conditions, None, None))
 
     def _pages(self, kind: str, conditions: list[str], window, limit: int | None) -> t.Iterator[Record]:
@@ -340,7 +374,14 @@ class ServiceNowBackend(ItsmBackend):
         names: dict[str, list[str]] = {}
         for link in links:
             names.setdefault(link["task"], []).append(link["ci_item.name"])
+            self._ci_ids.setdefault(link["task"], []).append(link["ci_item"])
+        for row in rows:
+            self._ci_ids[row["sys_id"]] = sorted(set(self._ci_ids.pop(row["sys_id"], [])))
         return [self._to_record(CHANGE, row, names.get(row["sys_id"], [])) for row in rows]
+
+    def ci_ids_read(self, record: Record) -> list[str] | None:
+        """The sys_ids of the change's CIs read with it (names are not unique), or None if not read."""
+        return self._ci_ids.get(record.get("id") or "")
 
     def _current_cis(self, change_id: str, resolve: t.Sequence[str] = ()) -> tuple[list[str], list[dict]]:
         calls = [("GET", _url(TABLE_API + "task_ci", dict(_ci_params(f"task={change_id}"),
@@ -425,6 +466,8 @@ class ServiceNowBackend(ItsmBackend):
         if not body:
             return record if record.get("id") else self.get(kind, id=record_id)
         notes = {field: body[field] for field in inputs.NOTE_FIELDS if field in body}
+        for part in READ_AHEAD_PARTS:
+            self._ahead.pop((part, record_id), None)  # the write may change what was read ahead
         recover = self._journal_guard(record_id, notes, lambda: self._reread(kind, record_id)) if notes else None
         try:
             answer = self.http.request(
@@ -516,6 +559,7 @@ class ServiceNowBackend(ItsmBackend):
 
     def _write_cis(self, change_id: str, added: t.Sequence[str], removed: t.Sequence[str],
                    read_back: str | None) -> dict | None:
+        self._ci_ids.pop(change_id, None)
         calls: list[t.Any] = [("POST", TABLE_API + "task_ci?sysparm_fields=sys_id",
                                {"task": change_id, "ci_item": self.names.id("cmdb_ci", name)}) for name in added]
         calls += [("DELETE", f"{TABLE_API}task_ci/{sys_id}") for sys_id in removed]
@@ -638,7 +682,7 @@ def _extra_value(column: str, raw: t.Any) -> t.Any:
 
 
 def _ci_params(encoded: str | None) -> dict[str, t.Any]:
-    return {"sysparm_query": encoded or "", "sysparm_fields": "task,ci_item.name", "sysparm_limit": 10000,
+    return {"sysparm_query": encoded or "", "sysparm_fields": "task,ci_item,ci_item.name", "sysparm_limit": 10000,
             "sysparm_exclude_reference_link": "true", "sysparm_no_count": "true"}
 
 

@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """run() of the change_gate module. FOR INTERNAL COLLECTION USE ONLY.
 
-One poll is one round of backend requests (the change, its approvals, its affected CIs, the
+One poll is one round of backend requests (the change with its approvals and affected CIs, the
 backend's blackouts), then a pure evaluation (_gate). With ``wait`` it polls on a jittered backoff
 until every check passes, one fails for good, or ``wait_timeout`` runs out.
 """
@@ -122,12 +122,14 @@ def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool, w
 def poll(backend: ItsmBackend, params: t.Mapping[str, t.Any], options: GateOptions, now: dt.datetime) -> Snapshot:
     """One round of backend requests: only what the enabled checks need."""
     change = None
+    checks = options.checks
     if params.get("number") or params.get("correlation_id"):
+        if "approval" in checks:
+            backend.expect_read(CHANGE, ["approvals"])  # read with the change: a poll is three requests
         change = wf.find_existing(backend, CHANGE, params.get("number"), params.get("correlation_id"))
         if change is None:
             raise ItsmNotFoundError(f"correlation_id: no change holds {params['correlation_id']!r} on the "
                                     f"{backend.name} backend", option="correlation_id", value=params["correlation_id"])
-    checks = options.checks
     approvals = backend.approvals(change) if change is not None and "approval" in checks else []
     cis = backend.affected_cis(change) if change is not None and {"scope", "freeze"} & set(checks) else []
     blackouts: list[Record] = []

@@ -45,10 +45,12 @@ def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
     # The names a write may need are looked up with the record (issue 5: requests per task).
     backend.expect_write(CHANGE, dict(wanted, template=params.get("template"),
                                       configuration_items=params.get("configuration_items") or []))
+    entries = {"work_notes": params.get("work_notes"), "comments": params.get("comments")}
+    if any(entries.values()):
+        backend.expect_read(CHANGE, ["journal"])  # the notes already there are read with the record
     existing = wf.find_existing(backend, CHANGE, params.get("number"), params.get("correlation_id"))
     wf.check_window(dict(existing or {}, **wanted))
     cis = sorted(set(params["configuration_items"])) if params.get("configuration_items") is not None else None
-    entries = {"work_notes": params.get("work_notes"), "comments": params.get("comments")}
     notes: dict[str, str] = {}
     if existing is None:
         record = _create(backend, params, wanted, cis, check_mode)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import typing as t
 
 from .. import _workflow as wf
+from .._errors import ItsmValidationError
 from .._records import APPROVAL_STATES, CHANGE, CHANGE_STATES, CHANGE_TYPES
 from ..backends._base import ItsmBackend, Record
 
@@ -22,13 +23,18 @@ ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = dict(
     configuration_item=dict(type="str"),
     window_start=dict(type="str"),
     window_end=dict(type="str"),
+    opened_after=dict(type="str"),
+    opened_before=dict(type="str"),
     limit=dict(type="int", default=1000),
     approvals=dict(type="bool", default=False),
 )
 # Change ids per bulk approvals read: keeps a ServiceNow ``sysapprovalIN`` query well inside a URL's length.
 APPROVALS_PER_READ = 100
 FILTERS = ("number", "correlation_id", "state", "type", "approval", "active", "assignment_group",
-           "configuration_item", "window_start", "window_end")
+           "configuration_item", "window_start", "window_end", "opened_after", "opened_before")
+# Date filters in pairs bounding a range, (start, end): an end before its start matches nothing, so it is
+# refused as the mistake it is rather than answered with an empty list.
+DATE_RANGES = (("window_start", "window_end"), ("opened_after", "opened_before"))
 
 
 def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
@@ -42,11 +48,18 @@ def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
 def find(backend: ItsmBackend, kind: str, params: t.Mapping[str, t.Any], names: t.Sequence[str]) -> list:
     """One backend query for every info module (no request per record)."""
     filters = wf.wanted_fields(params, names)
-    for name in ("window_start", "window_end"):
+    for start, end in DATE_RANGES:
+        _normalise_range(filters, start, end)
+    return list(backend.find(kind, filters, limit=params.get("limit")))
+
+
+def _normalise_range(filters: dict[str, t.Any], start: str, end: str) -> None:
+    """Both ends of a date range in the canonical form (comparable as text), the end not before the start."""
+    for name in (start, end):
         if name in filters:
             filters[name] = wf.normalise_datetime(filters[name], name)
-    wf.check_window({"start_date": filters.get("window_start"), "end_date": filters.get("window_end")})
-    return list(backend.find(kind, filters, limit=params.get("limit")))
+    if filters.get(start) and filters.get(end) and filters[end] < filters[start]:
+        raise ItsmValidationError(end, filters[end], f"it must not be before {start} {filters[start]}")
 
 
 def with_approvals(backend: ItsmBackend, records: list[Record],

@@ -24,6 +24,8 @@ ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = dict(
 def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
         warn: t.Callable[[str], None]) -> dict[str, t.Any]:
     name = params["name"]
+    # Relationships are checked before the CI is written: a refused one must leave no new CI behind (issue 5).
+    relations = None if params["relations"] is None else backend.resolve_ci_relations(name, params["relations"])
     current = next(iter(backend.iter_cmdb(filters={"name": name}, page_size=1)), None)
     before = None if current is None else {"name": name, "ci_class": current["ci_class"],
                                            "fields": dict(current["fields"])}
@@ -38,12 +40,10 @@ def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
         before["fields"] = {key: value for key, value in before["fields"].items() if value is not None}
         if not changed:  # a reference given by name reads back as its id: nothing changed, so show what is stored
             after["fields"] = dict(before["fields"])
-    if params["relations"] is not None:
-        wanted = sorted(({"type": item["type"], "target": item["target"]} for item in params["relations"]),
-                        key=lambda item: (item["type"], item["target"]))
+    if relations is not None:
         if before is not None:
             before["relations"] = [{"type": item["type"], "target": item["target"]}
                                    for item in backend.ci_relations([current["id"]], None, 1)]
-        changed = backend.put_ci_relations(name, wanted, check_mode=check_mode) or changed
-        after["relations"] = wanted
+        changed = backend.put_ci_relations(name, relations, check_mode=check_mode) or changed
+        after["relations"] = [{"type": kind, "target": target} for kind, target in relations.wanted]
     return dict(changed=changed, record=after, diff=wf.diff(before, after))

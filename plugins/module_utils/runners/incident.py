@@ -40,11 +40,13 @@ SETTLING_STATES = ("resolved",) + CLOSED_INCIDENT_STATES
 
 def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
         warn: t.Callable[[str], None]) -> dict[str, t.Any]:
+    notes = {"work_notes": params.get("work_notes"), "comments": params.get("comments")}
+    if any(notes.values()):
+        backend.expect_read(INCIDENT, ["journal"])  # the notes already there are read with the record
     existing = _find(backend, params)
     wanted = wf.wanted_fields(params, INCIDENT_WRITABLE)
     if wanted.get("caused_by") and wanted["caused_by"] != (existing or {}).get("caused_by"):
         wf.require_existing_change(backend, "caused_by", wanted["caused_by"])
-    notes = {"work_notes": params.get("work_notes"), "comments": params.get("comments")}
     if existing is None:
         _refuse_settling_create(params)
         path = wf.plan(INCIDENT, dict(wanted, state="new"), params.get("state"), {})
@@ -56,8 +58,10 @@ def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
         changes = wf.differing(existing, wanted)
         path = wf.plan(INCIDENT, existing, params.get("state"), changes)
         recurrence = _recurrence_note(backend, existing, params) if _is_recurrence(params, existing) else None
-    record = wf.move(backend, INCIDENT, record, path, changes, check_mode)
-    noted = wf.append_journal(backend, INCIDENT, record, notes, check_mode)
+        # The notes ride on the update or first transition: one write, not one per note.
+        notes = wf.missing_journal(backend, INCIDENT, existing, notes)
+    record = wf.move(backend, INCIDENT, record, path, dict(changes, **notes) if existing else changes, check_mode)
+    noted = bool(notes) if existing else wf.append_journal(backend, INCIDENT, record, notes, check_mode)
     if recurrence:
         backend.add_journal(INCIDENT, record, "work_notes", recurrence, check_mode=check_mode)
     changed = existing is None or bool(noted or recurrence) or record != existing

@@ -10,7 +10,7 @@ import shutil
 import subprocess
 import sys
 
-from store import open_store
+from store import REPORT_DAYS, in_report, open_store
 
 db, report, work = sys.argv[1:4]
 browser = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -33,9 +33,12 @@ class Collect(html.parser.HTMLParser):
     def __init__(self):
         super().__init__()
         self.figures, self.windows, self.incidents, self.bars, self.approvals = {}, [], [], {}, []
+        self.counts = {}
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
+        if attrs.get("id") in ("change-count", "incident-count"):
+            self.counts[attrs["id"]] = int(attrs["data-value"])
         if "data-figure" in attrs:
             self.figures[attrs["data-figure"]] = attrs["data-value"]
         if tag == "rect" and attrs.get("class") == "window":
@@ -51,9 +54,10 @@ class Collect(html.parser.HTMLParser):
 seen = Collect()
 seen.feed(dom)
 
-# The same figures, computed here straight from the store.
+# The same figures, computed here straight from the store: every record, then those of the report's period.
 itsm = open_store(db)
-changes, incidents = list(itsm.find("change", {})), list(itsm.find("incident", {}))
+stored = {kind: list(itsm.find(kind, {})) for kind in ("change", "incident")}
+changes, incidents = ([record for record in stored[kind] if in_report(record)] for kind in ("change", "incident"))
 closed = [c for c in changes if c["state"] == "closed"]
 caused = {i["caused_by"] for i in incidents if i["caused_by"]}
 
@@ -85,6 +89,11 @@ expected = {
     "mean_time_to_restore_hours": "%.2f" % (sum(restore) / len(restore) / 3600) if restore else "n/a",
 }
 errors = []
+if len(changes) == len(stored["change"]) or len(incidents) == len(stored["incident"]):
+    errors.append(f"the store holds no change or no incident older than {REPORT_DAYS} days: nothing proves the "
+                  "report leaves old records out")
+if seen.counts != {"change-count": len(changes), "incident-count": len(incidents)}:
+    errors.append(f"counts {seen.counts} != {len(changes)} changes and {len(incidents)} incidents opened in the period")
 if records_have_approvals and seen.figures.get("approval_lead_time_hours", "n/a") == "n/a":
     errors.append("the approval lead time is n/a, yet seed.py approved a normal change")
 if seen.figures != expected:
@@ -106,5 +115,6 @@ if not png.startswith(b"\x89PNG") or len(png) < 10000:
     errors.append(f"the screenshot is not a rendered page ({len(png)} bytes)")
 if errors:
     sys.exit("FAILED: " + "; ".join(errors))
-print(f"ok: chromium rendered the report; figures {seen.figures} match {len(changes)} changes and "
-      f"{len(incidents)} incidents")
+print(f"ok: chromium rendered the report; figures {seen.figures} match the {len(changes)} changes and "
+      f"{len(incidents)} incidents of the last {REPORT_DAYS} days (of {len(stored['change'])} and "
+      f"{len(stored['incident'])} stored)")

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # playbooks/change_report.yml against a seeded local store and a seeded ServiceNow simulator, checked in
-# headless chromium: the page renders and its figures, timeline and outcome chart match the records. A
-# report_limit below the number of records is refused, not written short of the newest records. Chromium
-# comes from tests/ci/install_chromium.sh; without it this test fails when CI=true.
+# headless chromium: the page renders and its figures, timeline and outcome chart match the records opened in
+# the last report_days days (seed.py also opens records before them, which must stay out). A report_limit
+# below the number of records of the period is refused, not written short; bad report_days / report_limit
+# values are refused by name. Chromium comes from tests/ci/install_chromium.sh; without it this test fails
+# when CI=true.
 set -eux
 cd "$(dirname "$0")"
 HERE="$(pwd)"
@@ -27,14 +29,24 @@ report() {
 }
 report "$ITSM_LOCAL_DB" local
 
-# seed.py made 5 changes: a limit of 3 would drop the newest (the info modules read oldest first).
-rc=0; ansible-playbook "$COLLECTION_ROOT"/playbooks/change_report.yml -e report_path="$WORK/cut.html" \
-    -e report_limit=3 > "$WORK/cut.log" 2>&1 || rc=$?
-if [ "$rc" -eq 0 ] || ! grep -q "report_limit is 3, but the backend holds more changes or incidents than that" "$WORK/cut.log"; then
-    cat "$WORK/cut.log"; echo "a report cut at report_limit was written"; exit 1
-fi
-[ ! -e "$WORK/cut.html" ]
+# refused NAME MESSAGE ARGS...: the playbook run with ARGS fails saying MESSAGE and writes no $WORK/NAME.html.
+refused() {
+    local name="$1" message="$2" rc=0
+    shift 2
+    ansible-playbook "$COLLECTION_ROOT"/playbooks/change_report.yml -e report_path="$WORK/$name.html" "$@" \
+        > "$WORK/$name.log" 2>&1 || rc=$?
+    if [ "$rc" -eq 0 ] || ! grep -qF "$message" "$WORK/$name.log"; then
+        cat "$WORK/$name.log"; echo "the report was not refused with: $message"; exit 1
+    fi
+    [ ! -e "$WORK/$name.html" ]
+}
+# seed.py opened 5 changes in the last 30 days and 1 before: a limit of 3 would leave out some of the period's.
+refused cut "the last 30 days (report_days) hold more than 3 (report_limit) changes or incidents" -e report_limit=3
+# The limit caps the period, not the store: 5 is enough for 30 days, not for 60, which reach the older change.
 ansible-playbook "$COLLECTION_ROOT"/playbooks/change_report.yml -e report_path="$WORK/exact.html" -e report_limit=5
+refused longer "the last 60 days (report_days) hold more than 5 (report_limit)" -e report_limit=5 -e report_days=60
+refused typo 'report_days: "a month" is not valid; expected a whole number, 1 or more' -e 'report_days="a month"'
+refused zero 'report_limit: "0" is not valid; expected a whole number, 1 or more' -e report_limit=0
 
 # The same records on the ServiceNow simulator.
 start_simulator "$WORK/sim" "$WORK/sim" 0

@@ -2,7 +2,7 @@
 
 import sys
 
-from store import open_store
+from store import REPORT_DAYS, days_ago, open_store
 
 itsm = open_store(sys.argv[1], username="seed")
 # Users and groups that exist in the simulator's seed as well as (any name) in a local store.
@@ -26,6 +26,12 @@ def change(kind, code=None, state="closed", **fields):
     return record
 
 
+# Opened before the report's period: a failed change and the incident it caused, resolved only now. The report
+# must leave both out (counted in, they would move the change failure rate and the mean time to restore).
+with days_ago(sys.argv[1], REPORT_DAYS + 10):
+    old = change("standard", "unsuccessful")
+    old_incident = itsm.create("incident", {"short_description": "old outage", "caused_by": old["number"]})
+itsm.transition("incident", old_incident, "resolved", {"close_code": "solution_provided", "close_notes": "fixed"})
 good = change("normal", "successful")
 bad = change("standard", "unsuccessful")
 caused = change("standard", "successful")
@@ -34,4 +40,4 @@ change("standard", state="implement")
 restored = itsm.create("incident", {"short_description": "broke after change", "caused_by": caused["number"]})
 itsm.transition("incident", restored, "resolved", {"close_code": "solution_provided", "close_notes": "fixed"})
 itsm.create("incident", {"short_description": "still broken", "caused_by": bad["number"], "impact": "high"})
-print(good["number"], bad["number"], caused["number"], issues["number"])
+print(good["number"], bad["number"], caused["number"], issues["number"], "older:", old["number"], old_incident["number"])

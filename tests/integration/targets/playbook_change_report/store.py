@@ -1,10 +1,19 @@
 """The store seed.py and check_report.py work on: a local SQLite path, or `servicenow` for the instance the
 ITSM_URL / ITSM_CA_PATH / ITSM_USERNAME / ITSM_PASSWORD variables name (the simulator in runme.sh)."""
 
+import contextlib
+import datetime as dt
+import json
 import os
+import ssl
+import urllib.request
 
+from ansible_collections.opsgate.itsm.plugins.module_utils import _records as records
 from ansible_collections.opsgate.itsm.plugins.module_utils._options import ConnectionSettings
-from ansible_collections.opsgate.itsm.plugins.module_utils.backends import build_backend
+from ansible_collections.opsgate.itsm.plugins.module_utils.backends import _local_schema, build_backend
+
+# The playbook's default report_days: records opened before that many days ago stay out of the report.
+REPORT_DAYS = 30
 
 
 def open_store(where, username=None):
@@ -13,3 +22,37 @@ def open_store(where, username=None):
     return build_backend(ConnectionSettings(
         backend="servicenow", url=os.environ["ITSM_URL"], ca_path=os.environ["ITSM_CA_PATH"],
         username=os.environ["ITSM_USERNAME"], password=os.environ["ITSM_PASSWORD"]))
+
+
+def _set_simulator_clock(offset_seconds):
+    request = urllib.request.Request(os.environ["ITSM_URL"] + "/__sim/clock", method="POST",
+                                     data=json.dumps({"offset_seconds": offset_seconds}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    context = ssl.create_default_context(cafile=os.environ["ITSM_CA_PATH"])
+    with urllib.request.urlopen(request, context=context, timeout=30) as response:
+        response.read()
+
+
+@contextlib.contextmanager
+def days_ago(where, days):
+    """Records written inside are opened (and moved on) ``days`` days ago: the store's clock is moved back,
+    the simulator's through its /__sim/clock endpoint, the local store's in this process."""
+    if where == "servicenow":
+        _set_simulator_clock(-days * 86400)
+        try:
+            yield
+        finally:
+            _set_simulator_clock(0)
+        return
+    real_now = _local_schema.now
+    _local_schema.now = lambda: records.format_datetime(records.utcnow() - dt.timedelta(days=days))
+    try:
+        yield
+    finally:
+        _local_schema.now = real_now
+
+
+def in_report(record, days=REPORT_DAYS):
+    """Opened in the last ``days`` days, as the report counts them (records are days apart from the edge)."""
+    since = records.utcnow() - dt.timedelta(days=days)
+    return records.parse_datetime(record["opened_at"], "opened_at") >= since

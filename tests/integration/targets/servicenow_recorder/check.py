@@ -2,13 +2,17 @@
 
 python check.py URL CA_FILE recorder '{"changes": 2, "recurrences": 1, "change_named_by": "number"}'
 python check.py URL CA_FILE roles '{"clean": "sn-roles-clean", "rescued": "sn-roles-rescued", "hosts": [...], ...}'
+python check.py URL CA_FILE outbox '{"path": "outbox.sqlite", "change": "CHG0000001"}'
+python check.py URL CA_FILE midrun '{"change": "CHG0000001"}'
 
 urllib with an SSL context that trusts the simulator's certificate (requests would let REQUESTS_CA_BUNDLE
 override the CA file). Reads as admin/admin: the reader is not the code under test.
 """
 
 import base64
+import contextlib
 import json
+import sqlite3
 import ssl
 import sys
 import urllib.parse
@@ -49,6 +53,36 @@ def check(condition: bool, message: str) -> None:
         ERRORS.append(message)
 
 
+def run_change(change: dict, playbook: str, recap_lines: tuple[str, ...]) -> None:
+    """A run's standard change from the template, closed unsuccessful, whose one work note is the recap."""
+    label = change["number"]
+    check(change["type.value"] == "standard", f"{label} is a {change['type.value']} change, not standard")
+    check(change["std_change_producer_version"] == "Patch Linux servers - 1",
+          f"{label} was not made from the template: {change['std_change_producer_version']!r}")
+    check(change["state"] == "Closed", f"{label} is {change['state']}, not Closed")
+    check(change["close_code.value"] == "unsuccessful", f"{label} closed {change['close_code.value']!r}")
+    check(change["short_description"] == f"Ansible run: {playbook}", f"{label}: {change['short_description']!r}")
+    check("unsuccessful" in change["close_notes"], f"{label} close notes: {change['close_notes']!r}")
+    texts = notes(change)
+    check(len(texts) == 1, f"{label} has {len(texts)} work notes, expected the one recap")
+    recap = texts[0] if texts else ""
+    check(recap.startswith("Ansible run finished: unsuccessful"), f"{label} recap: {recap[:80]!r}")
+    for line in (*recap_lines, "[opsgate.itsm recorder attempt "):
+        check(line in recap, f"{label} recap lacks {line!r}")
+    check("hunter2" not in recap, f"{label} recap leaks the secret")
+
+
+def run_incident(incident: dict, summary: str, urgency: str, caused_by: str | None, reference: str | None) -> None:
+    """A new incident of one failure signature, caused by the run's change and naming it as ``reference``."""
+    label = incident["number"]
+    check(incident["short_description"] == summary, f"{label} summary {incident['short_description']!r}")
+    check(incident["urgency.value"] == urgency, f"{label} urgency {incident['urgency.value']!r}, expected {urgency}")
+    check(incident["state.value"] == "1", f"{label} is {incident['state']}, not New")
+    check(incident["caused_by"] == caused_by, f"{label} caused_by {incident['caused_by']!r}, expected {caused_by}")
+    check(f"Change: {reference}\n" in incident["description"],
+          f"{label} description does not name the change as {reference}")
+
+
 def recorder() -> str:
     """The runs' standard changes and the incidents of their two failure signatures."""
     changes = table("change_request", "correlation_idSTARTSWITHansible-run-^ORDERBYnumber",
@@ -59,22 +93,8 @@ def recorder() -> str:
     check(len(changes) == EXPECTED["changes"], f"{len(changes)} recorder changes, expected {EXPECTED['changes']}")
     check(len({c["correlation_id"] for c in changes}) == len(changes), "each run has its own change correlation id")
     for change in changes:
-        label = change["number"]
-        check(change["type.value"] == "standard", f"{label} is a {change['type.value']} change, not standard")
-        check(change["std_change_producer_version"] == "Patch Linux servers - 1",
-              f"{label} was not made from the template: {change['std_change_producer_version']!r}")
-        check(change["state"] == "Closed", f"{label} is {change['state']}, not Closed")
-        check(change["close_code.value"] == "unsuccessful", f"{label} closed {change['close_code.value']!r}")
-        check(change["short_description"] == "Ansible run: run.yml", f"{label}: {change['short_description']!r}")
-        check("unsuccessful" in change["close_notes"], f"{label} close notes: {change['close_notes']!r}")
-        texts = notes(change)
-        check(len(texts) == 1, f"{label} has {len(texts)} work notes, expected the one recap")
-        recap = texts[0] if texts else ""
-        check(recap.startswith("Ansible run finished: unsuccessful"), f"{label} recap: {recap[:80]!r}")
-        for line in ("lnxp000001: 2 0 0 0 1 1 0", "wint000002: 2 0 1 0 0 1 0", "lnxd000003: 0 0 0 1 0 0 0",
-                     "password=********", "[opsgate.itsm recorder attempt "):
-            check(line in recap, f"{label} recap lacks {line!r}")
-        check("hunter2" not in recap, f"{label} recap leaks the secret")
+        run_change(change, "run.yml", ("lnxp000001: 2 0 0 0 1 1 0", "wint000002: 2 0 1 0 0 1 0",
+                                       "lnxd000003: 0 0 0 1 0 0 0", "password=********"))
 
     check(len(incidents) == 2, f"{len(incidents)} recorder incidents, expected 2 (one per failure signature)")
     check(len({i["correlation_id"] for i in incidents}) == len(incidents), "one incident per correlation id")
@@ -88,13 +108,7 @@ def recorder() -> str:
     check(sorted(i["cmdb_ci"] for i in incidents) == sorted(expected), f"incident CIs {[i['cmdb_ci'] for i in incidents]}")
     for incident in incidents:
         label = incident["number"]
-        summary, urgency = expected.get(incident["cmdb_ci"], ("?", "?"))
-        check(incident["short_description"] == summary, f"{label} summary {incident['short_description']!r}")
-        check(incident["urgency.value"] == urgency, f"{label} urgency {incident['urgency.value']!r}, expected {urgency}")
-        check(incident["state.value"] == "1", f"{label} is {incident['state']}, not New")
-        check(incident["caused_by"] == first, f"{label} caused_by {incident['caused_by']!r}, expected {first}")
-        check(f"Change: {reference}\n" in incident["description"],
-              f"{label} description does not name the change as {reference}")
+        run_incident(incident, *expected.get(incident["cmdb_ci"], ("?", "?")), first, reference)
         texts = notes(incident)
         recurrences = [text for text in texts if text.startswith("Recurrence #")]
         check(len(recurrences) == EXPECTED["recurrences"],
@@ -153,7 +167,50 @@ def roles() -> str:
     return "; ".join(out)
 
 
-summary = {"recorder": recorder, "roles": roles}[MODE]()
+def outbox() -> str:
+    """What the mid-run outage left in the outbox: the end of the change (recap note and close), then the incident
+    caused by the change the run opened. Read straight from the SQLite file, read-only."""
+    uri = "file:" + urllib.parse.quote(EXPECTED["path"]) + "?mode=ro"
+    with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
+        rows = db.execute("SELECT type, state, payload FROM items ORDER BY seq").fetchall()
+    check([(kind, state) for kind, state, _ in rows] == [("change", "pending"), ("incident", "pending")],
+          f"outbox items {[(kind, state) for kind, state, _ in rows]}, expected a pending change then incident")
+    items = {kind: json.loads(payload) for kind, _, payload in rows}
+    change, incident = items.get("change", {}), items.get("incident", {})
+    check((change.get("end_state"), change.get("close_code")) == ("closed", "unsuccessful"),
+          f"the queued change ends {change.get('end_state')!r} {change.get('close_code')!r}")
+    check((change.get("note") or "").startswith("Ansible run finished: unsuccessful"),
+          f"the queued change has no recap note: {(change.get('note') or '')[:80]!r}")
+    check((incident.get("change") or {}).get("number") == EXPECTED["change"],
+          f"the queued incident names change {incident.get('change')!r}, expected {EXPECTED['change']}")
+    check(all("hunter2" not in payload for _, _, payload in rows), "the outbox holds the unredacted secret")
+    return f"{len(rows)} items queued {[kind for kind, _, _ in rows]}"
+
+
+def midrun() -> str:
+    """The run whose instance went down partway: the change it opened is the one closed, one incident caused by it."""
+    number = EXPECTED["change"]
+    changes = table("change_request", "correlation_idSTARTSWITHansible-run-",
+                    "sys_id,number,type,state,close_code,close_notes,short_description,std_change_producer_version")
+    numbers = [change["number"] for change in changes]
+    check(numbers == [number], f"recorder changes {numbers}, expected only {number}, the one opened at the start")
+    for change in changes:
+        run_change(change, "midrun.yml", ("wint000002: 1 0 1 0 0 0 0", "Fail while the instance is down",
+                                          "password=********"))
+    incidents = table("incident", "correlation_idSTARTSWITHansible-failure-",
+                      "sys_id,number,state,caused_by,cmdb_ci,urgency,short_description,description")
+    check(len(incidents) == 1, f"{len(incidents)} recorder incidents, expected 1")
+    summary = ("Ansible task 'Fail while the instance is down' failed on wint000002 "
+               "(A recorded run whose ServiceNow instance goes down)")
+    for incident in incidents:
+        run_incident(incident, summary, "1", number, number)
+        check(incident["cmdb_ci"] == "wint000002", f"{incident['number']} CI {incident['cmdb_ci']!r}")
+        check(not notes(incident), f"{incident['number']} has work notes: {notes(incident)}")
+        check("hunter2" not in incident["description"], f"{incident['number']} leaks the secret")
+    return f"{number} closed, incidents {[i['number'] for i in incidents]}"
+
+
+summary = {"recorder": recorder, "roles": roles, "outbox": outbox, "midrun": midrun}[MODE]()
 if ERRORS:
     sys.exit(f"FAILED ({MODE}): " + "; ".join(ERRORS))
 print(f"ok ({MODE}): {summary}")

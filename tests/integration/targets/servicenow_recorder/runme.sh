@@ -5,7 +5,10 @@
 #   2. the same failures again: a second change, the open incidents get a recurrence note each;
 #   3. the instance down during a run: same exit code, a warning, the records in the outbox; the instance
 #      back on the same URL: flush_outbox.yml sends them once, a second flush sends nothing;
-#   4. roles.yml: change_control (open, approvals, gate, close) and incident_on_failure in a rescue.
+#   4. roles.yml: change_control (open, approvals, gate, close) and incident_on_failure in a rescue;
+#   5. the instance going down partway through a run: the change opened at the start, the end of the run (recap,
+#      close, incident) in the outbox; the instance back with the same data: one flush ends that same change and
+#      raises the incident caused by it, a second flush sends nothing.
 # The recorder authenticates with OAuth (client credentials); its client secret must never be printed.
 set -eu
 
@@ -48,6 +51,11 @@ export ITSM_RECORDER_CHANGE_TEMPLATE="Patch Linux servers - 1"
 export ANSIBLE_CALLBACKS_ENABLED=opsgate.itsm.recorder
 check() { "${PYTHON}" "${HERE}/check.py" "${ITSM_URL}" "${ITSM_CA_PATH}" "$@"; }
 CHANGE_RE='opsgate\.itsm\.recorder: CHG[0-9]{7} created, now implement'
+# flush NAME COUNT: playbooks/flush_outbox.yml sends COUNT records and leaves none pending (its log: WORK/NAME.log).
+flush() {
+    ansible-playbook "${ROOT}/playbooks/flush_outbox.yml" -v > "${WORK}/$1.log" 2>&1 || fail "$1 failed" "${WORK}/$1.log"
+    grep -q "\"sent $2, refused 0, still pending 0\"" "${WORK}/$1.log" || fail "$1 did not send $2" "${WORK}/$1.log"
+}
 
 echo "== 1. a recorded run: the play fails (a host failed, one unreachable), the exit code is ansible's"
 rc=0; ansible-playbook -i "${HERE}/inventory.yml" "${HERE}/run.yml" > "${WORK}/run1.log" 2>&1 || rc=$?
@@ -85,12 +93,8 @@ start_recorder_simulator "${WORK}/sim-back" "${PORT}"
 [ "${URL}" = "${ITSM_URL}" ] || fail "the simulator came back at ${URL}, not ${ITSM_URL}"
 export ITSM_CA_PATH="${WORK}/sim-back/cert.pem"
 unset ANSIBLE_CALLBACKS_ENABLED
-ansible-playbook "${ROOT}/playbooks/flush_outbox.yml" -v > "${WORK}/flush1.log" 2>&1 \
-    || fail "the first flush failed" "${WORK}/flush1.log"
-grep -q '"sent 3, refused 0, still pending 0"' "${WORK}/flush1.log" || fail "flush 1 did not send 3" "${WORK}/flush1.log"
-ansible-playbook "${ROOT}/playbooks/flush_outbox.yml" -v > "${WORK}/flush2.log" 2>&1 \
-    || fail "the second flush failed" "${WORK}/flush2.log"
-grep -q '"sent 0, refused 0, still pending 0"' "${WORK}/flush2.log" || fail "flush 2 sent again" "${WORK}/flush2.log"
+flush flush1 3
+flush flush2 0
 check recorder '{"changes": 1, "recurrences": 0, "change_named_by": "correlation_id"}' || fail "records after the flush" "${WORK}/flush1.log"
 no_secret "${WORK}/flush1.log" "${WORK}/flush2.log" "${ITSM_OUTBOX}"
 
@@ -101,4 +105,46 @@ check roles '{"clean": "sn-roles-clean", "rescued": "sn-roles-rescued", "rescued
               "hosts": ["lnxd000003", "lnxp000001", "winp000004", "wint000002"], "failed_host": "wint000002",
               "play": "A deployment whose failure on one host a rescue records"}' || fail "roles records" "${WORK}/roles.log"
 no_secret "${WORK}/roles.log"
+
+echo "== 5. the instance goes down partway through a run; back with the same data, the outbox ends the run's change"
+# A fresh instance, so every record on it comes from this run; the simulator keeps its data in its state dir.
+stop_simulator
+start_recorder_simulator "${WORK}/sim-midrun" 0
+PORT="${URL##*:}"
+export ITSM_URL="${URL}" ITSM_CA_PATH="${WORK}/sim-midrun/cert.pem" ITSM_OUTBOX="${WORK}/outbox-midrun.sqlite"
+export ANSIBLE_CALLBACKS_ENABLED=opsgate.itsm.recorder
+DOWN="${WORK}/midrun-down"
+# The recorder's own short budget (no retry, 5 s a request) keeps the end of the run quick while the instance is down.
+ITSM_RECORDER_RETRIES=0 ITSM_RECORDER_TIMEOUT=5 ansible-playbook -i "${HERE}/inventory.yml" "${HERE}/midrun.yml" \
+    -e down_marker="${DOWN}" > "${WORK}/midrun.log" 2>&1 &
+pid=$!
+# The change is opened before the first task: once the play waits, the instance goes down, then the play goes on.
+for _ in $(seq 1 240); do
+    grep -q "TASK \[Wait until the instance is down\]" "${WORK}/midrun.log" && break
+    kill -0 "${pid}" 2>/dev/null || break
+    sleep 0.5
+done
+stop_simulator
+touch "${DOWN}"
+rc=0; wait "${pid}" || rc=$?
+[ "${rc}" -eq 2 ] || fail "the mid-run outage run exited ${rc}, expected 2 (a host failed)" "${WORK}/midrun.log"
+CHANGE="$(grep -Eo "${CHANGE_RE}" "${WORK}/midrun.log" | grep -Eo 'CHG[0-9]{7}' || true)"
+[ -n "${CHANGE}" ] || fail "the mid-run outage run did not open its change at the start" "${WORK}/midrun.log"
+grep -qF "opsgate.itsm.recorder: 2 records queued in the outbox ${ITSM_OUTBOX} because the servicenow backend failed" \
+    "${WORK}/midrun.log" || fail "the mid-run outage run did not queue its change's end and the incident" "${WORK}/midrun.log"
+! grep -Eq "could not reach the servicenow backend at the start|Failure using method|Traceback" "${WORK}/midrun.log" \
+    || fail "the recorder failed at the start or broke" "${WORK}/midrun.log"
+! grep -Eq "opsgate\.itsm\.recorder: (change|incident) " "${WORK}/midrun.log" \
+    || fail "the mid-run outage run claims a delivery at its end" "${WORK}/midrun.log"
+check outbox "{\"path\": \"${ITSM_OUTBOX}\", \"change\": \"${CHANGE}\"}" || fail "the outbox after the outage" "${WORK}/midrun.log"
+no_secret "${WORK}/midrun.log" "${ITSM_OUTBOX}"
+
+# The same instance back: the same URL and the same state dir (its data, with the change the run opened).
+start_recorder_simulator "${WORK}/sim-midrun" "${PORT}"
+[ "${URL}" = "${ITSM_URL}" ] || fail "the simulator came back at ${URL}, not ${ITSM_URL}"
+unset ANSIBLE_CALLBACKS_ENABLED
+flush midrun-flush1 2
+flush midrun-flush2 0
+check midrun "{\"change\": \"${CHANGE}\"}" || fail "records after the mid-run flush" "${WORK}/midrun-flush1.log"
+no_secret "${WORK}/midrun-flush1.log" "${WORK}/midrun-flush2.log" "${ITSM_OUTBOX}"
 echo "servicenow_recorder: all checks passed"

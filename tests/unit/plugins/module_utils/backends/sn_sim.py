@@ -22,7 +22,7 @@ from tests.simulators.servicenow import harness
 # group -> members; every member is created as a user with the itil and approver roles
 CONTRACT_GROUPS = {
     "ops": ("tech.lead", "cab.chair"),
-    "contract-find": (), "contract-filters": (), "web": (),
+    "contract-find": (), "contract-filters": (), "contract-opened": (), "web": (),
 }
 CONTRACT_CIS = ("web01", "web02", "web03", "db01")
 

@@ -14,6 +14,7 @@ import uuid
 import pytest
 
 from ansible_collections.opsgate.itsm.plugins.module_utils._errors import ItsmNotFoundError, ItsmValidationError
+from ansible_collections.opsgate.itsm.plugins.module_utils.runners import configuration_item
 
 
 @pytest.fixture
@@ -125,6 +126,31 @@ def test_relations_of_an_unknown_ci_are_refused(backend, prefix):
     with pytest.raises(ItsmNotFoundError) as raised:
         backend.put_ci_relations(f"{prefix}-nowhere", [{"type": "Runs on", "target": "x"}])
     assert raised.value.details["option"] == "name"
+
+
+def test_resolved_relations_are_written_once_the_ci_exists(backend, prefix):
+    web, esx = f"{prefix}-web", f"{prefix}-esx"
+    backend.put_ci(esx, "linux_server", {})
+
+    resolved = backend.resolve_ci_relations(web, [{"type": "Runs on", "target": esx}, {"type": "Runs on", "target": esx}])
+    assert _mine(backend, prefix, filters={"name": web}) == []  # resolving writes nothing
+    backend.put_ci(web, "linux_server", {})
+    written = backend.put_ci_relations(web, resolved)
+
+    assert resolved.wanted == [("Runs on", esx)]
+    assert written is True
+    [ci] = _mine(backend, prefix, filters={"name": web})
+    assert [(item["type"], item["target"]) for item in backend.ci_relations([ci["id"]])] == [("Runs on", esx)]
+
+
+@pytest.mark.parametrize("relation", [{"type": " ", "target": "x"}, {"type": "Runs on", "target": ""}])
+def test_a_blank_relation_is_refused_before_the_ci_is_created(backend, prefix, relation):
+    params = {"name": f"{prefix}-web", "ci_class": "linux_server", "fields": {"fqdn": "web.example.com"},
+              "relations": [relation]}
+    with pytest.raises(ItsmValidationError) as raised:
+        configuration_item.run(params, backend, check_mode=False, warn=lambda text: None)
+    assert raised.value.details["option"] == "relations"
+    assert _mine(backend, prefix) == []
 
 
 def test_affected_ci_ids_are_the_ids_iter_cmdb_gives(backend, prefix):

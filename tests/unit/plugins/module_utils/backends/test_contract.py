@@ -9,7 +9,9 @@ backend's own extras; what differs between backends belongs in that backend's ow
 
 from __future__ import annotations
 
+import datetime as dt
 import re
+import time
 
 import pytest
 
@@ -124,6 +126,45 @@ def test_find_refuses_an_unknown_filter(backend):
     with pytest.raises(ItsmValidationError) as caught:
         backend.find("change", {"colour": "blue"})
     assert "colour" in str(caught.value)
+
+
+def _shifted(stamp, seconds, zone=dt.timezone.utc):
+    """A canonical date moved by ``seconds`` and written in another zone (the same instant when 0)."""
+    moment = dt.datetime.fromisoformat(stamp.replace("Z", "+00:00")) + dt.timedelta(seconds=seconds)
+    return moment.astimezone(zone).isoformat()
+
+
+def test_find_filters_by_opened_at_with_both_ends_included(backend):
+    older = {"change": new_change(backend, assignment_group="contract-opened"),
+             "incident": new_incident(backend, assignment_group="contract-opened")}
+    time.sleep(1.1)  # opened_at has whole seconds: the next records are opened a second later
+    newer = {"change": new_change(backend, assignment_group="contract-opened"),
+             "incident": new_incident(backend, assignment_group="contract-opened")}
+    paris = dt.timezone(dt.timedelta(hours=2))
+
+    for kind in ("change", "incident"):
+        first, second = older[kind], newer[kind]
+        assert first["opened_at"] < second["opened_at"]
+
+        def found(**filters):
+            return [record["number"] for record in backend.find(kind, {"assignment_group": "contract-opened", **filters})]
+
+        assert found(opened_after=second["opened_at"]) == [second["number"]]
+        assert found(opened_after=_shifted(second["opened_at"], 0, paris)) == [second["number"]]
+        assert found(opened_after=_shifted(second["opened_at"], 1)) == []
+        assert found(opened_before=first["opened_at"]) == [first["number"]]
+        assert found(opened_before=_shifted(first["opened_at"], -1, paris)) == []
+        assert found(opened_after=first["opened_at"], opened_before=second["opened_at"]) == \
+            [first["number"], second["number"]]
+
+
+@pytest.mark.parametrize("option", ["opened_after", "opened_before"])
+@pytest.mark.parametrize("value, says", [("last week", "expected an ISO 8601 date and time with a timezone"),
+                                         ("2026-11-01T00:00:00", "the date has no timezone")])
+def test_find_refuses_an_opened_date_without_a_timezone_naming_the_option(backend, option, value, says):
+    with pytest.raises(ItsmValidationError) as caught:
+        list(backend.find("incident", {option: value}))
+    assert str(caught.value).startswith(f"{option}: {value!r} is not valid; {says}")
 
 
 # -- update / transition / journal -------------------------------------------------------------

@@ -677,7 +677,8 @@ def test_find_translates_all_filters_into_one_statement(local, catalogue):
     local._conn.set_trace_callback(statements.append)
 
     found = list(local.find("change", {"state": ["new", "authorize"], "configuration_item": "web01",
-                                       "window_start": "2026-01-01T00:00:00Z"}))
+                                       "window_start": "2026-01-01T00:00:00Z", "opened_after": "2000-01-01T00:00:00Z",
+                                       "opened_before": "2100-01-01T00:00:00+01:00"}))
 
     assert [record["number"] for record in found] == [catalogue["a"]["number"]]
     assert len([sql for sql in statements if sql.lstrip().upper().startswith("SELECT")]) == 1

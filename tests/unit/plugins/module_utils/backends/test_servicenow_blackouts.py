@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+from ansible_collections.opsgate.itsm.plugins.module_utils._gate import GateOptions
 from ansible_collections.opsgate.itsm.plugins.module_utils.backends import _servicenow_extras as extras
 from ansible_collections.opsgate.itsm.plugins.module_utils.backends import _servicenow_query as query
+from ansible_collections.opsgate.itsm.plugins.module_utils.runners import change_gate
 from tests.unit.plugins.module_utils.backends import sn_private
 
 # The private simulator's fixtures, by name, for the tests below.
@@ -153,3 +155,43 @@ def test_conflicts_confirm_a_blackout_once_and_stale_ones_are_ignored(instance, 
     stale = backend.blackouts("2032-03-01T00:00:00Z", "2032-03-02T00:00:00Z", edited)
     assert mine(stale, "Unreadable") == []
     assert mine(stale, "Quarter close") == mine(found, "Quarter close")
+
+
+def test_a_gate_poll_under_a_scoped_blackout_takes_three_requests(instance, backend):
+    instance.blackout("Oracle freeze", [{"start_date_time": "20300305T000000", "end_date_time": "20300306T000000"}],
+                      applies_to="cmdb_ci_linux_server", condition="nameSTARTSWITHdb")
+    change = backend.create("change", {"short_description": "db", "configuration_items": ["db01"],
+                                       "start_date": "2030-03-04T00:00:00Z", "end_date": "2030-03-08T00:00:00Z"})
+    backend.transition("change", change, "assess", {"assignment_group": "CAB Approval"})
+    params = {"number": change["number"], "backend_blackouts": True}
+    fresh = instance.backend()
+    mark = last_seq(instance)
+
+    snapshot = change_gate.poll(fresh, params, GateOptions.from_params(params), utc(2030, 3, 1))
+
+    # the change with its CIs and approvals; the spans, scopes and conflicts; the condition check
+    assert len(requests_since(instance, mark)) == 3
+    assert snapshot.approvals and {approval["state"] for approval in snapshot.approvals} == {"requested"}
+    assert snapshot.approvals == backend.approvals(change)
+    assert snapshot.cis == ["db01"]
+    assert mine(snapshot.blackouts, "Oracle freeze") == [("2030-03-05T00:00:00Z", "2030-03-06T00:00:00Z", "servicenow")]
+
+
+def test_a_scoped_blackout_matches_the_changes_cis_by_id_not_by_a_shared_name(instance, backend):
+    instance.blackout("Prod freeze", [{"start_date_time": "20300405T000000", "end_date_time": "20300406T000000"}],
+                      applies_to="cmdb_ci_linux_server", condition="environment=Production")
+    twins = {environment: instance.post("cmdb_ci_linux_server", {"name": "twin01", "environment": environment})
+             for environment in ("Development", "Production")}
+    changes = {}
+    for environment, ci in twins.items():
+        changes[environment] = backend.create("change", {"short_description": f"{environment} twin"})
+        instance.post("task_ci", {"task": changes[environment]["id"], "ci_item": ci["sys_id"]})
+    fresh = instance.backend()
+
+    found = {environment: mine(fresh.blackouts("2030-04-01T00:00:00Z", "2030-04-10T00:00:00Z",
+                                               fresh.get("change", id=change["id"])), "Prod freeze")
+             for environment, change in changes.items()}
+
+    assert fresh.get("change", id=changes["Development"]["id"])["configuration_items"] == ["twin01"]
+    assert found == {"Development": [],
+                     "Production": [("2030-04-05T00:00:00Z", "2030-04-06T00:00:00Z", "servicenow")]}

@@ -19,6 +19,7 @@ from ansible_collections.opsgate.itsm.plugins.module_utils._errors import (
     ItsmConflictError, ItsmNotFoundError, ItsmValidationError)
 from ansible_collections.opsgate.itsm.plugins.module_utils.backends import _servicenow_cmdb as sn_cmdb
 from ansible_collections.opsgate.itsm.plugins.module_utils.backends.servicenow import ServiceNowBackend
+from ansible_collections.opsgate.itsm.plugins.module_utils.runners import configuration_item
 from tests.unit.plugins.module_utils.backends import sn_sim
 
 
@@ -144,6 +145,65 @@ def test_an_unknown_relationship_type_is_refused_naming_the_option(backend, pref
     with pytest.raises(ItsmNotFoundError, match=r"relations: .*'Hovers over'"):
         backend.put_ci_relations(f"{prefix}-a", [{"type": "Hovers over", "target": f"{prefix}-b"}])
     assert list(backend.ci_relations([ci["id"] for ci in backend.iter_cmdb(filters={"name": f"{prefix}-a"})])) == []
+
+
+def test_an_unknown_class_of_a_new_ci_is_refused_naming_the_option(backend, prefix):
+    with pytest.raises(ItsmValidationError) as raised:
+        backend.put_ci(f"{prefix}-web", "nosuch_class", {"fqdn": "web.example.com"})
+    assert raised.value.message.startswith("ci_class: 'nosuch_class' is not valid; expected a class such as linux_server")
+    assert "cmdb_ci_nosuch_class" in raised.value.message
+    assert list(backend.iter_cmdb(filters={"name": f"{prefix}-web"})) == []
+
+
+def _configure(backend, name: str, **params) -> dict:
+    """configuration_item's run() as its action plugin calls it."""
+    params = dict({"ci_class": None, "fields": None, "relations": None}, name=name, **params)
+    return configuration_item.run(params, backend, check_mode=False, warn=lambda text: None)
+
+
+@pytest.mark.parametrize("relation, refused", [({"type": "Hovers over", "target": "{prefix}-host"}, "'Hovers over'"),
+                                               ({"type": "Runs on", "target": "{prefix}-nowhere"}, "-nowhere'")])
+def test_a_refused_relation_leaves_no_new_ci_behind(backend, prefix, relation, refused):
+    backend.put_ci(f"{prefix}-host", "linux_server", {})
+    relation = {key: value.format(prefix=prefix) for key, value in relation.items()}
+
+    with pytest.raises(ItsmNotFoundError) as raised:
+        _configure(backend, f"{prefix}-web", ci_class="linux_server", fields={"fqdn": "web.example.com"},
+                   relations=[relation])
+
+    assert raised.value.details["option"] == "relations" and refused in raised.value.message
+    assert [ci["name"] for ci in backend.iter_cmdb(query=f"nameSTARTSWITH{prefix}")] == [f"{prefix}-host"]
+
+
+def test_a_refused_relation_leaves_an_existing_ci_unchanged(backend, prefix):
+    _configure(backend, f"{prefix}-web", ci_class="linux_server", fields={"fqdn": "old.example.com"})
+
+    with pytest.raises(ItsmNotFoundError, match="relations: .*'Hovers over'"):
+        _configure(backend, f"{prefix}-web", fields={"fqdn": "new.example.com"},
+                   relations=[{"type": "Hovers over", "target": f"{prefix}-web"}])
+
+    [ci] = backend.iter_cmdb(fields=["fqdn"], filters={"name": f"{prefix}-web"})
+    assert ci["fields"] == {"fqdn": "old.example.com"}
+
+
+def test_a_new_ci_with_a_relation_costs_seven_requests_and_a_rerun_six(sim, backend, prefix):
+    backend.put_ci(f"{prefix}-host", "linux_server", {})
+    args = dict(ci_class="linux_server", fields={"fqdn": "web.example.com"},
+                relations=[{"type": "Runs on", "target": f"{prefix}-host"}])
+    mark = _seq(sim)
+
+    created = _configure(backend, f"{prefix}-web", **args)
+    sent = _since(sim, mark)
+    again = _configure(backend, f"{prefix}-web", **args)
+
+    # resolve: look the CI up, one batch for the type and the target; read the CI; put_ci: look up, create;
+    # put_ci_relations: find the new CI, one batch of writes
+    assert [(item["method"], item["path"].rsplit("/", 1)[-1]) for item in sent] == [
+        ("GET", "cmdb_ci"), ("POST", "batch"), ("GET", "cmdb_ci"), ("GET", "cmdb_ci"),
+        ("POST", "cmdb_ci_linux_server"), ("GET", "cmdb_ci"), ("POST", "batch")]
+    assert len(_since(sim, sent[-1]["seq"])) == 6
+    assert (created["changed"], again["changed"]) == (True, False)
+    assert again["record"]["relations"] == [{"type": "Runs on", "target": f"{prefix}-host"}]
 
 
 def _insert_ci(backend, name: str, sys_id: str | None = None) -> str:

@@ -4,6 +4,7 @@ import re
 
 import pytest
 
+from ansible_collections.opsgate.itsm.plugins.module_utils._errors import ItsmValidationError
 from ansible_collections.opsgate.itsm.plugins.module_utils.runners import change_approval, change_request
 from ansible_collections.opsgate.itsm.plugins.module_utils.runners import change_request_info as info
 
@@ -118,3 +119,25 @@ def test_backend_without_approvals_warns_once_and_returns_empty_lists(task, monk
 def test_approvals_must_be_a_boolean(task):
     with pytest.raises(ValueError, match="approvals"):
         task(info, approvals="sometimes")
+
+
+def test_opened_after_keeps_the_changes_opened_since(task):
+    number = _change(task, "a")
+    assert task(info, opened_after="2000-01-01T00:00:00+02:00")["records"][0]["number"] == number
+    assert task(info, opened_after="2999-01-01T00:00:00Z")["records"] == []
+    assert task(info, opened_before="2000-01-01T00:00:00Z")["records"] == []
+
+
+@pytest.mark.parametrize("args, message", [
+    (dict(opened_after="yesterday"),
+     "opened_after: 'yesterday' is not valid; expected an ISO 8601 date and time with a timezone"),
+    (dict(opened_before="2026-11-01T00:00:00"), "opened_before: '2026-11-01T00:00:00' is not valid; the date has no timezone"),
+    (dict(opened_after="2026-11-02T00:00:00Z", opened_before="2026-11-01T00:00:00Z"),
+     "opened_before: '2026-11-01T00:00:00Z' is not valid; it must not be before opened_after 2026-11-02T00:00:00Z"),
+    (dict(window_start="2026-11-02T00:00:00+01:00", window_end="2026-11-01T00:00:00Z"),
+     "window_end: '2026-11-01T00:00:00Z' is not valid; it must not be before window_start 2026-11-01T23:00:00Z"),
+])
+def test_bad_date_filters_are_refused_in_one_sentence_naming_the_option(task, args, message):
+    with pytest.raises(ItsmValidationError) as caught:
+        task(info, **args)
+    assert str(caught.value).startswith(message)
