@@ -24,9 +24,10 @@ Behaviour a caller may rely on, beyond the contract in _base:
   up (by correlation id when given, else by that sys_id) before anything is sent again. A standard
   change always carries a correlation id (``opsgate-<uuid4>`` when the task gave none) and is looked up
   by it, because the Change Management API may not keep a client-supplied sys_id.
-- An incident created with a correlation id is looked up again (one more GET): when forks created
-  twins at once, the oldest open one is returned and this call's own twin is deleted (cancelled, with
-  a work note naming the survivor, where the account may not delete).
+- A record created with the task's correlation id is looked up again (one more GET, or a GET in the
+  batch that writes a change's CIs): when forks created twins at once, the oldest open one is returned
+  and this call's own twin is deleted (cancelled, with a work note naming the survivor, where the
+  account may not delete).
 - Work notes and comments (``add_journal``, or with an update) note the record's journal entries
   first (one more GET, unless ``journal()`` or ``missing_journal()`` has just shown none carries the
   text) and, after a failure that may have landed, resend only if no new entry carries the text; an
@@ -155,13 +156,24 @@ class ServiceNowBackend(ItsmBackend):
             if kind == CHANGE:
                 body.setdefault("type", "normal")
             row = self._post_record(kind, body, parsed.values.get("correlation_id"))
-            if kind == INCIDENT and parsed.values.get("correlation_id"):
-                row = self._one_per_correlation(kind, row, parsed.values["correlation_id"])
             record_id = row["sys_id"]
         cis = parsed.cis or []
+        correlation_id = parsed.values.get("correlation_id")  # the task's own: forks may have created twins
         if cis or row is None:
-            row = self._write_cis(record_id, cis, [], read_back=kind if row is None else None) or row
-        return self._to_record(kind, row, cis)
+            # The twins are looked for in the batch that writes the CIs: a create stays at three requests.
+            reads = [self._record_call(kind, record_id)] if row is None else []
+            reads += [self._twins_call(kind, correlation_id)] if correlation_id else []
+            bodies = self._write_cis(record_id, cis, [], reads)
+            if bodies:
+                row = bodies[0]["result"] if row is None else row
+                twins = bodies[-1]["result"] if correlation_id else []
+                if twins and twins[0]["sys_id"] != record_id:
+                    self._retire(kind, row, twins[0])
+                    return self.get(kind, id=twins[0]["sys_id"]) or self._to_record(kind, twins[0])
+                return self._to_record(kind, row, cis)
+            row = row or self._reread(kind, record_id).body["result"]  # recovered after a failure: read it
+        return self._to_record(kind, self._one_per_correlation(kind, row, correlation_id) if correlation_id else row,
+                               cis)
 
     def update(self, kind: str, record: Record, fields: t.Mapping[str, t.Any], check_mode: bool = False) -> Record:
         records.require_choice("kind", kind, records.KINDS)
@@ -259,8 +271,8 @@ class ServiceNowBackend(ItsmBackend):
         removed = [row["sys_id"] for row in rows if row["ci_item.name"] not in wanted]
         if check_mode or not (added or removed):
             return dict(record, configuration_items=wanted)
-        row = self._write_cis(change_id, added, removed, read_back=CHANGE)
-        return self._to_record(CHANGE, row, wanted) if row else self.get(CHANGE, id=change_id)
+        bodies = self._write_cis(change_id, added, removed, [self._record_call(CHANGE, change_id)])
+        return self._to_record(CHANGE, bodies[0]["result"], wanted) if bodies else self.get(CHANGE, id=change_id)
 
     def blackouts(self, start: str, end: str, record: Record | None = None) -> list[Record]:
         return extras.blackouts(self, start, end, record)
@@ -513,13 +525,23 @@ class ServiceNowBackend(ItsmBackend):
         find nothing and create at once. Every fork orders the twins the same way, so all of them
         keep the oldest and each retires only its own record.
         """
-        found_by = f"correlation_id={query.escape(correlation_id)}^{query.open_condition(kind)}" + _OLDEST_FIRST
-        rows = self._get_rows(mapping.TABLES[kind], self._params(kind, found_by, 1), f"look for twins of {kind} "
-                              f"{row.get('number')}")
+        rows = self._get_rows(mapping.TABLES[kind], self._twins_params(kind, correlation_id),
+                              f"look for twins of {kind} {row.get('number')}")
         survivor = rows[0] if rows else row
         if survivor["sys_id"] != row["sys_id"]:
             self._retire(kind, row, survivor)
         return survivor
+
+    def _twins_params(self, kind: str, correlation_id: str) -> dict[str, t.Any]:
+        """The oldest open record holding ``correlation_id``: the one every fork keeps."""
+        found_by = f"correlation_id={query.escape(correlation_id)}^{query.open_condition(kind)}" + _OLDEST_FIRST
+        return self._params(kind, found_by, 1)
+
+    def _twins_call(self, kind: str, correlation_id: str) -> tuple[str, str]:
+        return "GET", _url(TABLE_API + mapping.TABLES[kind], self._twins_params(kind, correlation_id))
+
+    def _record_call(self, kind: str, record_id: str) -> tuple[str, str]:
+        return "GET", _url(f"{TABLE_API}{mapping.TABLES[kind]}/{record_id}", self._params(kind, "", 1))
 
     def _retire(self, kind: str, row: dict, survivor: dict) -> None:
         """Delete a twin nobody else has written to; where deleting is refused (itil), cancel it instead."""
@@ -558,14 +580,14 @@ class ServiceNowBackend(ItsmBackend):
         return value["value"] if isinstance(value, dict) else value
 
     def _write_cis(self, change_id: str, added: t.Sequence[str], removed: t.Sequence[str],
-                   read_back: str | None) -> dict | None:
+                   reads: t.Sequence[tuple[str, str]] = ()) -> list[t.Any]:
+        """Add and remove the change's CI rows in one batch, then ``reads`` in it; the reads' bodies, or [] when
+        the batch was recovered after a failure (the caller reads again)."""
         self._ci_ids.pop(change_id, None)
         calls: list[t.Any] = [("POST", TABLE_API + "task_ci?sysparm_fields=sys_id",
                                {"task": change_id, "ci_item": self.names.id("cmdb_ci", name)}) for name in added]
         calls += [("DELETE", f"{TABLE_API}task_ci/{sys_id}") for sys_id in removed]
-        if read_back:
-            calls.append(("GET", _url(f"{TABLE_API}{mapping.TABLES[read_back]}/{change_id}",
-                                      self._params(read_back, "", 1))))
+        calls += list(reads)
 
         def recover() -> Response | None:
             present = self._current_cis(change_id)[0]
@@ -577,7 +599,7 @@ class ServiceNowBackend(ItsmBackend):
                                      "written before the connection failed; run the task again to finish")
 
         bodies = self.batch(calls, "write affected CIs", idempotent=not added, recover=recover)
-        return bodies[-1]["result"] if read_back and bodies else None
+        return bodies[len(calls) - len(reads):] if bodies else []
 
     def _payload(self, kind: str, parsed: inputs.Input) -> dict[str, t.Any]:
         body: dict[str, t.Any] = {}

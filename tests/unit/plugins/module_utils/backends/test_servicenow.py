@@ -510,13 +510,13 @@ def test_find_pages_past_duplicated_and_long_numbers(sim, make, monkeypatch):
         [record["id"] for record in found[:3]]
 
 
-def _create_at_once(make, count: int, fields: dict) -> list[dict]:
+def _create_at_once(make, count: int, fields: dict, kind: str = "incident") -> list[dict]:
     backends = [make() for _unused in range(count)]
     start = threading.Barrier(count)
 
     def create(backend):
         start.wait()
-        return backend.create("incident", fields)
+        return backend.create(kind, fields)
 
     with concurrent.futures.ThreadPoolExecutor(count) as pool:
         return list(pool.map(create, backends))
@@ -532,7 +532,25 @@ def test_incidents_created_at_once_with_one_correlation_id_leave_one_record(sim,
     assert {record["number"] for record in created} == {rows[0]["number"]}
 
 
-def test_a_twin_that_may_not_be_deleted_is_cancelled_with_a_note_naming_the_survivor(sim, make, monkeypatch):
+@pytest.mark.parametrize("fields", [{}, {"configuration_items": ["web01", "db01"]},
+                                    {"template": "Patch Linux servers - 1", "configuration_items": ["web01"]}],
+                         ids=["no-cis", "cis", "standard-with-cis"])
+def test_changes_created_at_once_with_one_correlation_id_leave_one_change(sim, make, fields):
+    marker = unique("change-twins")
+
+    created = _create_at_once(make, 4, dict(fields, short_description=marker, correlation_id=marker), kind="change")
+
+    rows = table_rows(sim, "change_request", f"correlation_id={marker}")
+    assert len(rows) == 1
+    assert {record["number"] for record in created} == {rows[0]["number"]}
+    links = table_rows(sim, "task_ci", f"task.correlation_id={marker}")
+    assert len(links) == len(fields.get("configuration_items", []))  # the retired twins took their CI rows along
+    assert all(record["configuration_items"] == sorted(fields.get("configuration_items", [])) for record in created)
+
+
+@pytest.mark.parametrize("kind,table,canceled", [("incident", "incident", "8"), ("change", "change_request", "4")])
+def test_a_twin_that_may_not_be_deleted_is_cancelled_with_a_note_naming_the_survivor(sim, make, monkeypatch, kind,
+                                                                                     table, canceled):
     marker = unique("twins")
     retire = ServiceNowBackend._retire
 
@@ -552,13 +570,13 @@ def test_a_twin_that_may_not_be_deleted_is_cancelled_with_a_note_naming_the_surv
 
     monkeypatch.setattr(ServiceNowBackend, "_retire", refusing_delete)
 
-    created = _create_at_once(make, 4, {"short_description": marker, "correlation_id": marker})
+    created = _create_at_once(make, 4, {"short_description": marker, "correlation_id": marker}, kind=kind)
 
-    rows = table_rows(sim, "incident", f"correlation_id={marker}^ORDERBYnumber")
+    rows = table_rows(sim, table, f"correlation_id={marker}^ORDERBYnumber")
     survivor = created[0]["number"]
     assert {record["number"] for record in created} == {survivor}
     assert len(rows) == 4  # every fork created one; three were cancelled
-    open_rows = [row for row in rows if row["state"] != "8"]
+    open_rows = [row for row in rows if row["state"] != canceled]
     assert [row["number"] for row in open_rows] == [survivor]
     for row in rows:
         if row["number"] != survivor:
