@@ -34,7 +34,8 @@ description:
     (O(outbox), a local SQLite file) and sent, exactly once, when the recorder next starts or by the
     M(opsgate.itsm.outbox) module."
   - "It is cheap: task events are only counted in memory; the backend is called when the playbook starts and
-    when it ends, never per task."
+    when it ends, never per task. The backends are imported when a recorded playbook starts, not when the callback
+    loads, and a task that succeeds is not handed to the recorder at all unless O(resolve_on_success) is set."
   - Runs in check mode (C(--check)) are not recorded.
   - Enable it with C(callbacks_enabled = opsgate.itsm.recorder) in C(ansible.cfg) or C(ANSIBLE_CALLBACKS_ENABLED).
     It runs beside any stdout callback, including the one ansible-runner and AWX use.
@@ -220,6 +221,11 @@ extends_documentation_fragment:
 notes:
   - A configuration error (an unknown template field in O(incident_key), a bad regular expression, a backend
     that cannot be built) disables the recorder with a warning; the run goes on.
+  - "The recorder publishes in the controller's environment the two parts of its default O(incident_key) a task
+    cannot see: C(OPSGATE_ITSM_PLAYBOOK), the playbook's file name, when the playbook starts, and
+    C(OPSGATE_ITSM_PLAY_HOSTS), the play's host pattern as written, when each play starts (also in check mode).
+    The C(opsgate.itsm.incident_on_failure) role's default key reads them, so a failure the role records and the
+    same failure the recorder raises share one correlation id, hence one incident."
 seealso:
   - module: opsgate.itsm.outbox
 """
@@ -235,12 +241,13 @@ from ansible import context
 from ansible.playbook.block import Block
 from ansible.plugins.callback import CallbackBase
 
-from ansible_collections.opsgate.itsm.plugins.module_utils import _outbox as outbox
 from ansible_collections.opsgate.itsm.plugins.module_utils import _recorder as recorder
 from ansible_collections.opsgate.itsm.plugins.module_utils._errors import ItsmError
 from ansible_collections.opsgate.itsm.plugins.module_utils._options import ConnectionSettings
-from ansible_collections.opsgate.itsm.plugins.module_utils.backends import build_backend
 from ansible_collections.opsgate.itsm.plugins.plugin_utils._home import publish_ansible_home
+
+if t.TYPE_CHECKING:
+    from ansible_collections.opsgate.itsm.plugins.plugin_utils._recorder_delivery import Delivery
 
 LEVEL_VARS = ("itsm_incident_impact", "itsm_incident_urgency")
 # The host's CI name when it differs from the inventory name (the variable the change gate reads too).
@@ -249,6 +256,10 @@ CI_NAME_VAR = "itsm_ci_name"
 # already on record. A failure of one of its opsgate.itsm tasks (the incident was not written) is still reported.
 REPORTING_ROLE = "opsgate.itsm.incident_on_failure"
 COLLECTION_PREFIX = "opsgate.itsm."
+# The two parts of a failure's signature a task cannot see, published in the controller's environment for the
+# incident_on_failure role's key (workers fork after these events and inherit them).
+PLAYBOOK_ENV = "OPSGATE_ITSM_PLAYBOOK"
+PLAY_HOSTS_ENV = "OPSGATE_ITSM_PLAY_HOSTS"
 
 
 def rescue_runs(task: t.Any) -> bool:
@@ -261,6 +272,12 @@ def rescue_runs(task: t.Any) -> bool:
             return True
         child, parent = parent, getattr(parent, "_parent", None)
     return False
+
+
+def host_pattern(play: t.Any) -> str:
+    """The play's ``hosts:`` as written (a list joined with commas), not the hosts it resolved to."""
+    hosts = getattr(play, "hosts", "") or ""
+    return ",".join(hosts) if isinstance(hosts, (list, tuple)) else str(hosts)
 
 
 class CallbackModule(CallbackBase):
@@ -277,12 +294,13 @@ class CallbackModule(CallbackBase):
         self.run: recorder.Run | None = None
         self.settings: recorder.Settings | None = None
         self.connection: ConnectionSettings | None = None
+        self.delivery: Delivery | None = None
         self.events: list[recorder.Failure] = []
         self.successes: list[recorder.Failure] = []
         self.play: t.Any = None
+        self.play_hosts = ""
         self.play_levels: dict[str, str] = {}
         self.change_number: str | None = None
-        self.outbox: outbox.Outbox | None = None
         # The end of the run is recorded once: by v2_playbook_on_stats, or by the exit hooks when it never fires.
         self.ended = False
         self.main_pid = os.getpid()
@@ -291,6 +309,8 @@ class CallbackModule(CallbackBase):
     def set_options(self, task_keys=None, var_options=None, direct=None):
         super().set_options(task_keys=task_keys, var_options=var_options, direct=direct)
         publish_ansible_home()
+        if not self.get_option("resolve_on_success"):
+            self._skip_successes()
         try:
             # The recorder's own, short budget: a backend that hangs must not hold the run for minutes.
             self.connection = dataclasses.replace(
@@ -301,10 +321,15 @@ class CallbackModule(CallbackBase):
                 urgency=self.get_option("incident_urgency"), assignment_group=self.get_option("assignment_group"),
                 max_message=int(self.get_option("max_message_length")),
                 redact=tuple(self.get_option("redact_patterns") or ()), secrets=tuple(self.connection.secrets()))
-            build_backend(self.connection).close()
         except ItsmError as error:
             self._disable(error.message)
-        self.outbox = outbox.Outbox(self.get_option("outbox"), timeout=10.0)
+
+    def _skip_successes(self) -> None:
+        """ansible-core hands every callback that implements v2_runner_on_ok its own copy of each task result;
+        a success only matters to resolve_on_success, so without it the recorder is left out of that copying."""
+        implemented = getattr(self, "_implemented_callback_methods", None)
+        if implemented is not None:  # ansible-core 2.19 and later; earlier ones call every method
+            self._implemented_callback_methods = frozenset(implemented) - {"v2_runner_on_ok"}
 
     def _disable(self, why: str) -> None:
         self.disabled = True
@@ -315,22 +340,26 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_start(self, playbook):
         if self.disabled:
             return
+        name = os.environ[PLAYBOOK_ENV] = os.path.basename(getattr(playbook, "_file_name", "") or "playbook")
         if context.CLIARGS.get("check"):
-            self.disabled = True
+            # Still called for plays (their host pattern is published), but no run: every other event is a no-op.
             self._display.vv("opsgate.itsm.recorder: check mode, nothing is recorded")
+            return
+        if not self._connect():
             return
         tags = tuple(tag for tag in context.CLIARGS.get("tags") or () if tag != "all")
         self.run = recorder.Run(
-            run_id=self.get_option("run_id") or uuid.uuid4().hex, attempt=uuid.uuid4().hex[:16],
-            playbook=os.path.basename(getattr(playbook, "_file_name", "") or "playbook"),
+            run_id=self.get_option("run_id") or uuid.uuid4().hex, attempt=uuid.uuid4().hex[:16], playbook=name,
             limit=context.CLIARGS.get("subset"), tags=tags, change_number=self.get_option("change"),
             template=self.get_option("change_template") or None,
             assignment_group=self.get_option("assignment_group"), end_state=self.get_option("end_state"))
-        self._start()
+        self.change_number = self.delivery.start(
+            recorder.change_item(self.run) if self.get_option("changes") else None, self.get_option("flush_on_start"))
         self._hook_exit()
 
     def v2_playbook_on_play_start(self, play):
         self.play = play
+        self.play_hosts = os.environ[PLAY_HOSTS_ENV] = host_pattern(play)
         given = getattr(play, "vars", None) or {}
         self.play_levels = {name: given[name] for name in LEVEL_VARS if isinstance(given.get(name), str)}
 
@@ -366,7 +395,7 @@ class CallbackModule(CallbackBase):
             failed_ids = {recorder.signature(event, self.settings.incident_key)[1] for event in self.events}
             items += recorder.resolve_items(self.successes, failed_ids, self.settings, self.run.marker,
                                             self.run.label)
-        self._send(items)
+        self.delivery.send(items)
 
     # -- a run that never reaches its end ---------------------------------------------------------
 
@@ -397,19 +426,33 @@ class CallbackModule(CallbackBase):
         if not self.get_option("changes"):
             return
         note = recorder.interrupted_note(reason, self.events, self.settings, self.run.marker, self.run.label)
-        self._send([recorder.change_item(self.run, note, "unsuccessful", outcome="interrupted")])
+        self.delivery.send([recorder.change_item(self.run, note, "unsuccessful", outcome="interrupted")])
 
     # -- helpers ---------------------------------------------------------------------------------
+
+    def _connect(self) -> bool:
+        """Import and set up the delivery to the backend (the first time it is needed); False when the backend
+        cannot be built, and the recorder is then disabled."""
+        if self.delivery is not None:
+            return True
+        # Imported here, not with the callback: the backends and requests cost nothing to a run never recorded.
+        from ansible_collections.opsgate.itsm.plugins.plugin_utils._recorder_delivery import Delivery
+
+        try:
+            self.delivery = Delivery(self.connection, self.get_option("outbox"), self.settings, self._display)
+        except ItsmError as error:
+            self._disable(error.message)
+            return False
+        return True
 
     def _failure(self, result, unreachable: bool = False, ignored: bool = False,
                  message: bool = True) -> recorder.Failure:
         task, host = getattr(result, "task", None) or result._task, getattr(result, "host", None) or result._host
         play = self.play
-        hosts = getattr(play, "hosts", "") or ""
         role = getattr(task, "_role", None)
         failure = recorder.Failure(
             playbook=self.run.playbook, play=play.get_name() if play is not None else "", task=task.get_name(),
-            hosts=",".join(hosts) if isinstance(hosts, (list, tuple)) else str(hosts), host=host.get_name(),
+            hosts=self.play_hosts, host=host.get_name(),
             action=str(task.action or ""), role=role.get_name() if role is not None else "",
             unreachable=unreachable, ignored=ignored, rescued=not unreachable and rescue_runs(task))
         failure.already_recorded = failure.role == REPORTING_ROLE and not failure.action.startswith(COLLECTION_PREFIX)
@@ -429,102 +472,3 @@ class CallbackModule(CallbackBase):
         except (AttributeError, TypeError):
             found = host.get_vars()
         return {name: str(found[name]) for name in (*LEVEL_VARS, CI_NAME_VAR) if name in found}
-
-    def _backend(self):
-        return build_backend(self.connection, warn=self._display.warning)
-
-    def _start(self) -> None:
-        """Send what earlier runs left in the outbox, then open (or find) the run's change."""
-        target = outbox.target_of(self.connection)
-        backend = self._backend()
-        try:
-            if self.get_option("flush_on_start") and self._queued(target):
-                report = outbox.flush(self.outbox, backend, target, self._display.warning)
-                self._report_flush(report)
-            if self.get_option("changes"):
-                result = outbox.deliver(backend, recorder.change_item(self.run), self._display.warning)
-                self.change_number = result["number"]
-                self._display.display(f"opsgate.itsm.recorder: {self.change_number} {result['outcome']}, "
-                                      f"now {result['state']}")
-        except ItsmError as error:
-            self._display.warning(f"opsgate.itsm.recorder could not reach the {self.connection.backend} backend "
-                                  f"at the start of the run ({error.message}); the run's records will be sent "
-                                  "at its end or kept in the outbox")
-        finally:
-            backend.close()
-
-    def _send(self, items: list[dict]) -> None:
-        """Older queued items first, then this run's; at the first outage the rest goes to the outbox."""
-        target = outbox.target_of(self.connection)
-        backend = self._backend()
-        try:
-            blocked = self._flush_older(backend, target)
-            done = self._deliver(backend, items, blocked)
-        finally:
-            backend.close()
-        if done:
-            self._display.display("opsgate.itsm.recorder: " + "; ".join(done))
-
-    def _flush_older(self, backend, target: str) -> str | None:
-        """Send what earlier runs queued; the reason this run's items must wait behind them, if any."""
-        if not self._queued(target):
-            return None
-        try:
-            report = outbox.flush(self.outbox, backend, target, self._display.warning)
-        except ItsmError as error:
-            return error.message
-        self._report_flush(report)
-        return report["outage"] or (f"{report['remaining']} older items are still queued"
-                                    if report["remaining"] else None)
-
-    def _deliver(self, backend, items: list[dict], blocked: str | None) -> list[str]:
-        done: list[str] = []
-        for index, item in enumerate(items):
-            if blocked:
-                self._queue(items[index:], blocked)
-                break
-            try:
-                result = outbox.deliver(backend, item, self._display.warning)
-            except outbox.OUTAGE_ERRORS as error:
-                blocked = error.message
-                self._queue(items[index:], blocked)
-                break
-            except ItsmError as error:
-                self._queue([item], error.message, state="failed")
-                continue
-            done.append(f"{result['type']} {result['number']} {result['outcome']}")
-        return done
-
-    def _queued(self, target: str) -> bool:
-        """Whether the outbox holds items for ``target``; an unusable outbox holds none, and is said so."""
-        try:
-            return bool(self.outbox.list(("pending",), target))
-        except ItsmError as error:
-            self._display.warning(f"opsgate.itsm.recorder: the outbox {self.outbox.path} cannot be used "
-                                  f"({error.message}); the records are sent straight to the "
-                                  f"{self.connection.backend} backend")
-            return False
-
-    def _queue(self, items: list[dict], why: str, state: str = "pending") -> None:
-        target = outbox.target_of(self.connection)
-        try:
-            self.outbox.put(items, target, state=state, error=why)
-        except ItsmError as error:
-            # Last resort: the records are in the job's output, so a person can still enter them.
-            self._display.warning(f"opsgate.itsm.recorder: {len(items)} records could not be sent ({why}) nor "
-                                  f"queued in the outbox ({error.message}); enter them by hand: "
-                                  + recorder.undelivered_text(items, self.settings))
-            return
-        if state == "failed":
-            self._display.warning(f"opsgate.itsm.recorder: the {self.connection.backend} backend refused "
-                                  f"{items[0]['type']} {items[0]['id']}: {why}; it is kept as failed in the "
-                                  f"outbox {self.outbox.path}")
-        else:
-            self._display.warning(f"opsgate.itsm.recorder: {len(items)} records queued in the outbox "
-                                  f"{self.outbox.path} because the {self.connection.backend} backend failed: {why}. "
-                                  "The next run, or the opsgate.itsm.outbox module, sends them.")
-
-    def _report_flush(self, report: dict) -> None:
-        if report["delivered"]:
-            self._display.display(f"opsgate.itsm.recorder: sent {len(report['delivered'])} queued records "
-                                  f"from the outbox ({report['remaining']} left)")

@@ -3,8 +3,8 @@
 # host and an unreachable host; the same failures in a second run; the backend down during a run and the
 # outbox flushed afterwards, and the backend going down partway through a run; a run under ansible-runner, as
 # AWX runs jobs; and the options flush_on_start, changes, incidents, assignment_group, resolve_on_success and
-# change (ITSM_CHANGE), the [opsgate_itsm_recorder] ini section, itsm_ci_name and the per-play levels. Every
-# record exactly once.
+# change (ITSM_CHANGE), the [opsgate_itsm_recorder] ini section, itsm_ci_name and the per-play levels; the
+# incident_on_failure role's default key equal to the recorder's. Every record exactly once.
 set -eux
 cd "$(dirname "$0")"
 # shellcheck source=../setup_collection/collection.sh
@@ -184,5 +184,18 @@ rc=0; ITSM_CHANGE=CHG0000001 ITSM_RECORDER_INCIDENTS=false ansible-playbook -i o
 [ "$rc" -eq 2 ] || { cat "$WORK/attach.log"; exit 1; }
 records 'len(changes) == 1 and changes[0]["short_description"] == "Planned work" and not incidents'
 records 'changes[0]["state"] == "closed" and changes[0]["close_code"] == "unsuccessful" and len(changes[0]["notes"]) == 1'
+
+# 13. The role's default key is the recorder's without incident_on_failure_playbook / _play_hosts: the recorder
+# publishes both. A failure rescued by the role, then the same failure unrescued: one incident, a recurrence noted
+# by the recorder. The user's own value still wins: another playbook name is another incident.
+fresh role-key
+rk() { ansible-playbook role_key.yml -e "$@" >> "$WORK/role-key.log" 2>&1 || true; }
+rk rescued=true
+records 'len(incidents) == 1 and "Correlation key: role_key.yml/Deploy/Migrate/localhost" in incidents[0]["description"]'
+rk rescued=false
+grep -q "incident INC0000001 recurred" "$WORK/role-key.log" || { cat "$WORK/role-key.log"; exit 1; }
+records 'len(incidents) == 1 and [n[:13] for n in incidents[0]["notes"]] == ["Recurrence #2"]'
+rk '{"rescued": true, "incident_on_failure_playbook": "elsewhere.yml"}'
+records 'len(incidents) == 2 and "Correlation key: elsewhere.yml/Deploy/Migrate/localhost" in incidents[1]["description"]'
 
 echo "callback_recorder: all checks passed"

@@ -1,5 +1,6 @@
 """The recorder callback, driven with the events ansible-playbook sends, against a real local store."""
 
+import hashlib
 import json
 import os
 import subprocess
@@ -78,7 +79,8 @@ def store(tmp_path, monkeypatch):
     monkeypatch.setenv("ITSM_LOCAL_DB", str(tmp_path / "itsm.sqlite"))
     monkeypatch.setenv("ITSM_OUTBOX", str(tmp_path / "outbox.sqlite"))
     monkeypatch.setenv("ITSM_RECORDER_RUN_ID", "job-7")
-    for name in ("ITSM_BACKEND", "ITSM_CHANGE", "JOB_ID", "CI_PIPELINE_ID", "GITHUB_RUN_ID"):
+    for name in ("ITSM_BACKEND", "ITSM_CHANGE", "JOB_ID", "CI_PIPELINE_ID", "GITHUB_RUN_ID", plugin.PLAYBOOK_ENV,
+                 plugin.PLAY_HOSTS_ENV):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(plugin.context, "CLIARGS", {"check": False, "subset": "web", "tags": ("all",)})
     return tmp_path
@@ -111,6 +113,7 @@ def callback(definitions):
     def build(**direct):
         module = plugin.CallbackModule(display=Display())
         module._load_name = "opsgate.itsm.recorder"
+        module._init_callback_methods()
         module.set_options(direct=direct or None)
         return module
     return build
@@ -277,3 +280,49 @@ def test_rescue_runs_only_for_the_block_part_of_a_block_with_a_rescue():
     cleanup = block([cleanup_step], rescue=[handler])
     block([real], always=[cleanup])
     assert not plugin.rescue_runs(real) and plugin.rescue_runs(cleanup_step) and not plugin.rescue_runs(handler)
+
+
+class TwoGroupPlay(Play):
+    hosts = ["web", "db"]
+
+
+def test_the_playbook_and_the_play_host_pattern_are_published_for_the_role_key(callback, store):
+    """The incident_on_failure role's default key reads these two; with them it hashes to the recorder's id."""
+    module = callback()
+    module.v2_playbook_on_start(types.SimpleNamespace(_file_name="/srv/site.yml"))
+    module.v2_playbook_on_play_start(TwoGroupPlay())
+    assert (os.environ[plugin.PLAYBOOK_ENV], os.environ[plugin.PLAY_HOSTS_ENV]) == ("site.yml", "web,db")
+    module.v2_runner_on_failed(result("web1", "Migrate", msg="lock timeout"))
+    module.v2_playbook_on_stats(Stats({"web1": {"failures": 1}}))
+    role_key = f"{os.environ[plugin.PLAYBOOK_ENV]}/Deploy web/Migrate/{os.environ[plugin.PLAY_HOSTS_ENV]}"
+    [incident] = list(backend(store).find("incident", {}))
+    assert incident["correlation_id"] == "ansible-failure-" + hashlib.sha256(role_key.encode()).hexdigest()[:24]
+
+
+def test_each_play_publishes_its_own_host_pattern_even_in_check_mode(callback, store, monkeypatch):
+    monkeypatch.setattr(plugin.context, "CLIARGS", {"check": True})
+    module = callback()
+    module.v2_playbook_on_start(types.SimpleNamespace(_file_name="/srv/other.yml"))
+    module.v2_playbook_on_play_start(Play())
+    assert os.environ[plugin.PLAY_HOSTS_ENV] == "web"
+    module.v2_playbook_on_play_start(TwoGroupPlay())
+    assert (os.environ[plugin.PLAYBOOK_ENV], os.environ[plugin.PLAY_HOSTS_ENV]) == ("other.yml", "web,db")
+    assert module.run is None and module.delivery is None
+
+
+@pytest.mark.parametrize("resolve_on_success", [False, True])
+def test_successes_are_dispatched_to_the_recorder_only_for_resolve_on_success(callback, store, resolve_on_success):
+    """ansible-core copies each task result for every callback listed as implementing v2_runner_on_ok."""
+    implemented = callback(resolve_on_success=resolve_on_success)._implemented_callback_methods
+    assert ("v2_runner_on_ok" in implemented) is resolve_on_success
+    assert {"v2_runner_on_failed", "v2_runner_on_unreachable", "v2_playbook_on_stats"} <= implemented
+
+
+def test_loading_the_callback_imports_no_backend():
+    """The backends (and requests) are imported when a recorded playbook starts, not when the callback loads."""
+    code = ("import sys; import ansible_collections.opsgate.itsm.plugins.callback.recorder; "
+            "utils = 'ansible_collections.opsgate.itsm.plugins.module_utils.'; "
+            "print(sorted(m for m in sys.modules if m == 'requests' or m.startswith((utils + 'backends', utils + '_outbox'))))")
+    env = dict(os.environ, PYTHONPATH=COLLECTIONS_BASE)
+    output = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True).stdout
+    assert output.strip() == "[]"
