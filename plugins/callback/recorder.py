@@ -224,6 +224,7 @@ notes:
   - "The recorder publishes in the controller's environment the two parts of its default O(incident_key) a task
     cannot see: C(OPSGATE_ITSM_PLAYBOOK), the playbook's file name, when the playbook starts, and
     C(OPSGATE_ITSM_PLAY_HOSTS), the play's host pattern as written, when each play starts (also in check mode).
+    It also publishes C(OPSGATE_ITSM_CHANGE), the number of the change it logs the run under, once it has one.
     The C(opsgate.itsm.incident_on_failure) role's default key reads them, so a failure the role records and the
     same failure the recorder raises share one correlation id, hence one incident."
 seealso:
@@ -260,6 +261,8 @@ COLLECTION_PREFIX = "opsgate.itsm."
 # incident_on_failure role's key (workers fork after these events and inherit them).
 PLAYBOOK_ENV = "OPSGATE_ITSM_PLAYBOOK"
 PLAY_HOSTS_ENV = "OPSGATE_ITSM_PLAY_HOSTS"
+# The change the run is logged under, for the role's caused_by: published once the recorder has it.
+CHANGE_ENV = "OPSGATE_ITSM_CHANGE"
 
 
 def rescue_runs(task: t.Any) -> bool:
@@ -341,6 +344,7 @@ class CallbackModule(CallbackBase):
         if self.disabled:
             return
         name = os.environ[PLAYBOOK_ENV] = os.path.basename(getattr(playbook, "_file_name", "") or "playbook")
+        os.environ.pop(CHANGE_ENV, None)  # an earlier playbook's change is not this one's
         if context.CLIARGS.get("check"):
             # Still called for plays (their host pattern is published), but no run: every other event is a no-op.
             self._display.vv("opsgate.itsm.recorder: check mode, nothing is recorded")
@@ -355,6 +359,8 @@ class CallbackModule(CallbackBase):
             assignment_group=self.get_option("assignment_group"), end_state=self.get_option("end_state"))
         self.change_number = self.delivery.start(
             recorder.change_item(self.run) if self.get_option("changes") else None, self.get_option("flush_on_start"))
+        if self.change_number or self.run.change_number:
+            os.environ[CHANGE_ENV] = self.change_number or self.run.change_number
         self._hook_exit()
 
     def v2_playbook_on_play_start(self, play):

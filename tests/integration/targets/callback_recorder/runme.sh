@@ -186,12 +186,14 @@ records 'len(changes) == 1 and changes[0]["short_description"] == "Planned work"
 records 'changes[0]["state"] == "closed" and changes[0]["close_code"] == "unsuccessful" and len(changes[0]["notes"]) == 1'
 
 # 13. The role's default key is the recorder's without incident_on_failure_playbook / _play_hosts: the recorder
-# publishes both. A failure rescued by the role, then the same failure unrescued: one incident, a recurrence noted
+# publishes both, and its change, which the role's incident is caused by. A failure rescued by the role, then the same failure unrescued: one incident, a recurrence noted
 # by the recorder. The user's own value still wins: another playbook name is another incident.
 fresh role-key
 rk() { ansible-playbook role_key.yml -e "$@" >> "$WORK/role-key.log" 2>&1 || true; }
 rk rescued=true
 records 'len(incidents) == 1 and "Correlation key: role_key.yml/Deploy/Migrate/localhost" in incidents[0]["description"]'
+# The role's incident is caused by the change the recorder opened for the run (it publishes its number).
+records 'len(changes) == 1 and incidents[0]["caused_by"] == changes[0]["number"]'
 rk rescued=false
 grep -q "incident INC0000001 recurred" "$WORK/role-key.log" || { cat "$WORK/role-key.log"; exit 1; }
 records 'len(incidents) == 1 and [n[:13] for n in incidents[0]["notes"]] == ["Recurrence #2"]'

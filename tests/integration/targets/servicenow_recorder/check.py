@@ -173,9 +173,9 @@ def outbox() -> str:
     uri = "file:" + urllib.parse.quote(EXPECTED["path"]) + "?mode=ro"
     with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
         rows = db.execute("SELECT type, state, payload FROM items ORDER BY seq").fetchall()
-    check([(kind, state) for kind, state, _ in rows] == [("change", "pending"), ("incident", "pending")],
-          f"outbox items {[(kind, state) for kind, state, _ in rows]}, expected a pending change then incident")
-    items = {kind: json.loads(payload) for kind, _, payload in rows}
+    check([(kind, state) for kind, state, _payload in rows] == [("change", "pending"), ("incident", "pending")],
+          f"outbox items {[(kind, state) for kind, state, _payload in rows]}, expected a pending change then incident")
+    items = {kind: json.loads(payload) for kind, _state, payload in rows}
     change, incident = items.get("change", {}), items.get("incident", {})
     check((change.get("end_state"), change.get("close_code")) == ("closed", "unsuccessful"),
           f"the queued change ends {change.get('end_state')!r} {change.get('close_code')!r}")
@@ -183,8 +183,8 @@ def outbox() -> str:
           f"the queued change has no recap note: {(change.get('note') or '')[:80]!r}")
     check((incident.get("change") or {}).get("number") == EXPECTED["change"],
           f"the queued incident names change {incident.get('change')!r}, expected {EXPECTED['change']}")
-    check(all("hunter2" not in payload for _, _, payload in rows), "the outbox holds the unredacted secret")
-    return f"{len(rows)} items queued {[kind for kind, _, _ in rows]}"
+    check(all("hunter2" not in payload for _kind, _state, payload in rows), "the outbox holds the unredacted secret")
+    return f"{len(rows)} items queued {[kind for kind, _state, _payload in rows]}"
 
 
 def midrun() -> str:

@@ -8,6 +8,7 @@ import sys
 import types
 
 import pytest
+from ansible.plugins.callback import CallbackBase
 
 from ansible_collections.opsgate.itsm.plugins.callback import recorder as plugin
 from ansible_collections.opsgate.itsm.plugins.module_utils import _outbox as ob
@@ -80,7 +81,7 @@ def store(tmp_path, monkeypatch):
     monkeypatch.setenv("ITSM_OUTBOX", str(tmp_path / "outbox.sqlite"))
     monkeypatch.setenv("ITSM_RECORDER_RUN_ID", "job-7")
     for name in ("ITSM_BACKEND", "ITSM_CHANGE", "JOB_ID", "CI_PIPELINE_ID", "GITHUB_RUN_ID", plugin.PLAYBOOK_ENV,
-                 plugin.PLAY_HOSTS_ENV):
+                 plugin.PLAY_HOSTS_ENV, plugin.CHANGE_ENV):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(plugin.context, "CLIARGS", {"check": False, "subset": "web", "tags": ("all",)})
     return tmp_path
@@ -113,7 +114,8 @@ def callback(definitions):
     def build(**direct):
         module = plugin.CallbackModule(display=Display())
         module._load_name = "opsgate.itsm.recorder"
-        module._init_callback_methods()
+        if hasattr(module, "_init_callback_methods"):  # ansible-core 2.19+: the list of methods it dispatches to
+            module._init_callback_methods()
         module.set_options(direct=direct or None)
         return module
     return build
@@ -299,6 +301,16 @@ def test_the_playbook_and_the_play_host_pattern_are_published_for_the_role_key(c
     assert incident["correlation_id"] == "ansible-failure-" + hashlib.sha256(role_key.encode()).hexdigest()[:24]
 
 
+def test_the_runs_change_is_published_for_the_role_and_forgotten_by_the_next_playbook(callback, store, monkeypatch):
+    module = callback()
+    module.v2_playbook_on_start(types.SimpleNamespace(_file_name="/srv/site.yml"))
+    [change] = list(backend(store).find("change", {}))
+    assert os.environ[plugin.CHANGE_ENV] == change["number"]
+    monkeypatch.setattr(plugin.context, "CLIARGS", {"check": True})
+    module.v2_playbook_on_start(types.SimpleNamespace(_file_name="/srv/dry.yml"))
+    assert plugin.CHANGE_ENV not in os.environ
+
+
 def test_each_play_publishes_its_own_host_pattern_even_in_check_mode(callback, store, monkeypatch):
     monkeypatch.setattr(plugin.context, "CLIARGS", {"check": True})
     module = callback()
@@ -313,7 +325,12 @@ def test_each_play_publishes_its_own_host_pattern_even_in_check_mode(callback, s
 @pytest.mark.parametrize("resolve_on_success", [False, True])
 def test_successes_are_dispatched_to_the_recorder_only_for_resolve_on_success(callback, store, resolve_on_success):
     """ansible-core copies each task result for every callback listed as implementing v2_runner_on_ok."""
-    implemented = callback(resolve_on_success=resolve_on_success)._implemented_callback_methods
+    module = callback(resolve_on_success=resolve_on_success)
+    if not hasattr(CallbackBase, "_init_callback_methods"):
+        # Before 2.19 ansible-core keeps no such list and calls every method: the recorder leaves none behind.
+        assert not hasattr(module, "_implemented_callback_methods")
+        return
+    implemented = module._implemented_callback_methods
     assert ("v2_runner_on_ok" in implemented) is resolve_on_success
     assert {"v2_runner_on_failed", "v2_runner_on_unreachable", "v2_playbook_on_stats"} <= implemented
 

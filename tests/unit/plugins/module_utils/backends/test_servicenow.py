@@ -628,7 +628,8 @@ def test_a_task_adding_a_note_with_an_update_takes_two_requests_and_a_rerun_adds
     change_request_task(make, **args)
     counted = [item["method"] for item in requests_since(sim, mark)]
     mark = last_seq(sim)
-    change_request_task(make, **dict(args, work_notes="plan attached\n"))  # a YAML block scalar's newline
+    # The same note as a YAML block scalar gives it, with a final newline.
+    change_request_task(make, number=created["number"], description="with a plan", work_notes="plan attached\n")
     rerun = [item["method"] for item in requests_since(sim, mark)]
 
     assert counted == ["POST", "PATCH"]  # record + names + journal in one batch, the update carrying the note
