@@ -160,7 +160,10 @@ def _read(backend: ServiceNowBackend, table: str, wanted: list[str] | None, enco
         page = dict(params, sysparm_offset=index * page_size)
         if index:
             page["sysparm_no_count"] = "true"
-        answer = backend.http.request("GET", TABLE_API + table, params=page, what=f"read the CMDB ({table})")
+        try:
+            answer = backend.http.request("GET", TABLE_API + table, params=page, what=f"read the CMDB ({table})")
+        except ItsmHttpError as error:
+            raise unknown_class(error, backend, table, canonical_class(table)) from None
         total = answer.headers.get("X-Total-Count") if not index else None
         return answer.body["result"], int(total) if total and total.isdigit() else None
 
@@ -257,10 +260,16 @@ def _create(backend: ServiceNowBackend, table: str, body: dict[str, str], ci_cla
                              idempotent=False, recover=lambda: _recover(backend, body["name"]),
                              what=f"create the CI {body['name']}")
     except ItsmHttpError as error:
-        if error.status != 400 or not error.reason.startswith("Invalid table"):
-            raise
-        raise ItsmValidationError("ci_class", ci_class, f"expected a class such as linux_server, win_server or server, naming "
-                                  f"a {CLASS_PREFIX}<class> table {backend.settings.url} has ({table} is not one)") from None
+        raise unknown_class(error, backend, table, ci_class) from None
+
+
+def unknown_class(error: ItsmHttpError, backend: ServiceNowBackend, table: str, ci_class: str | None) -> Exception:
+    """What to raise for an instance's refusal: an unknown class (400 "Invalid table <table>", servicenow-api.md
+    1.4) becomes an error naming ``ci_class``; anything else stays as it was."""
+    if error.status != 400 or not error.reason.startswith("Invalid table"):
+        return error
+    return ItsmValidationError("ci_class", ci_class, f"expected a class such as linux_server, win_server or server, "
+                               f"naming a {CLASS_PREFIX}<class> table {backend.settings.url} has ({table} is not one)")
 
 
 def _recover(backend: ServiceNowBackend, name: str) -> Response | None:

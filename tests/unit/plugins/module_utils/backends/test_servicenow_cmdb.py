@@ -155,6 +155,14 @@ def test_an_unknown_class_of_a_new_ci_is_refused_naming_the_option(backend, pref
     assert list(backend.iter_cmdb(filters={"name": f"{prefix}-web"})) == []
 
 
+@pytest.mark.parametrize("workers", [1, 4])
+def test_reading_an_unknown_class_is_refused_naming_the_option(backend, workers):
+    with pytest.raises(ItsmValidationError) as raised:
+        list(backend.iter_cmdb("nosuch_class", workers=workers))
+    assert raised.value.message.startswith("ci_class: 'nosuch_class' is not valid; expected a class such as linux_server")
+    assert raised.value.details["option"] == "ci_class"
+
+
 def _configure(backend, name: str, **params) -> dict:
     """configuration_item's run() as its action plugin calls it."""
     params = dict({"ci_class": None, "fields": None, "relations": None}, name=name, **params)
