@@ -545,7 +545,10 @@ def test_changes_created_at_once_with_one_correlation_id_leave_one_change(sim, m
     assert {record["number"] for record in created} == {rows[0]["number"]}
     links = table_rows(sim, "task_ci", f"task.correlation_id={marker}")
     assert len(links) == len(fields.get("configuration_items", []))  # the retired twins took their CI rows along
-    assert all(record["configuration_items"] == sorted(fields.get("configuration_items", [])) for record in created)
+    # A fork that retired its twin returns the survivor as read then, its CIs maybe still being written by the fork
+    # that made it; once every fork is done, the survivor holds them.
+    assert make().get("change", number=rows[0]["number"])["configuration_items"] == sorted(
+        fields.get("configuration_items", []))
 
 
 @pytest.mark.parametrize("kind,table,canceled", [("incident", "incident", "8"), ("change", "change_request", "4")])
