@@ -125,7 +125,7 @@ def poll(backend: ItsmBackend, params: t.Mapping[str, t.Any], options: GateOptio
     checks = options.checks
     if params.get("number") or params.get("correlation_id"):
         if "approval" in checks:
-            backend.expect_read(CHANGE, ["approvals"])  # read with the change: a poll is three requests
+            backend.expect_read(CHANGE, ["approvals"])  # read with the change: a poll is at most three requests
         change = wf.find_existing(backend, CHANGE, params.get("number"), params.get("correlation_id"))
         if change is None:
             raise ItsmNotFoundError(f"correlation_id: no change holds {params['correlation_id']!r} on the "
