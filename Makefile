@@ -1,8 +1,9 @@
 # opsgate.itsm: developer and CI entry points. `make help` lists them.
 #
 # Needs only Python 3.11 and make (and Python 3.12 for `make next`): every target first builds what it
-# uses (.venv from tests/requirements-dev.txt, ansible-test's pip bootstrap, the collection copy, the
-# installed tarball). Helper scripts live in tests/ci/; shared/reference/toolchain.md explains why.
+# uses (.venv from tests/requirements-dev.txt, or the small .venv-demo for `make demo` and `make install`,
+# ansible-test's pip bootstrap, the collection copy, the installed tarball). Helper scripts live in tests/ci/;
+# shared/reference/toolchain.md explains why.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -33,6 +34,16 @@ NEXT_STAMP := $(NEXT_VENV)/.opsgate-requirements-$(NEXT_HASH)
 FLOOR_VENV := $(ROOT)/.venv-floor
 FLOOR_HASH := $(shell (cat $(ROOT)/requirements.txt 2>/dev/null; echo '$(FLOOR_ANSIBLE_CORE)') | sha256sum | cut -c1-12)
 FLOOR_STAMP := $(FLOOR_VENV)/.opsgate-requirements-$(FLOOR_HASH)
+# The demo's venv holds only what the collection needs to run: requirements.txt and the ansible-core line of
+# tests/requirements-dev.txt (one place for that range), none of the test toolchain.
+DEMO_VENV ?= $(ROOT)/.venv-demo
+DEMO_ANSIBLE_CORE := $(shell grep -E '^ansible-core[<>=]' $(ROOT)/tests/requirements-dev.txt 2>/dev/null)
+DEMO_HASH := $(shell (cat $(ROOT)/requirements.txt 2>/dev/null; echo '$(DEMO_ANSIBLE_CORE)') | sha256sum | cut -c1-12)
+DEMO_STAMP := $(DEMO_VENV)/.opsgate-requirements-$(DEMO_HASH)
+# The demo's local store and site, kept between runs so that a re-run finds the release's change; `make demo-reset`
+# (or `make demo fresh=1`) starts over.
+DEMO_DIR ?= $(CACHE)/demo
+fresh ?=
 
 # Where `make install` puts the built collection; demo and build-check run ansible against this copy.
 # ANSIBLE_HOME under .cache: ansible-lint puts $ANSIBLE_HOME/collections ahead of the path it is given,
@@ -44,10 +55,12 @@ INSTALLED_ENV := ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS_DIR) ANSIBLE_HOME=$(CACH
 # mode lets test files in different folders share a name (test_outbox.py under module_utils/ and
 # runners/); TMPDIR keeps the conftest's ansible_collections symlink (made under the temp dir) private
 # to this checkout. The fidelity suite (simulators against third-party clients) does not depend on
-# ansible-core, so only the main line runs it.
+# ansible-core, so only the main line runs it; so is tests/checkout (`make demo` and the README's commands in a
+# fresh copy of the repository, with their own .venv-demo whatever Python runs pytest).
 PYTEST_XDIST ?= -n auto
 PYTEST_ARGS ?=
-UNIT_PATHS ?= tests/unit $(if $(wildcard $(ROOT)/tests/fidelity/test_*.py),tests/fidelity)
+UNIT_PATHS ?= tests/unit $(if $(wildcard $(ROOT)/tests/fidelity/test_*.py),tests/fidelity) \
+	$(if $(wildcard $(ROOT)/tests/checkout/test_*.py),tests/checkout)
 PYTEST = cd $(ROOT) && mkdir -p $(REPORTS) $(CACHE)/tmp && TMPDIR=$(CACHE)/tmp
 PYTEST_OPTS = --rootdir=$(ROOT) -p no:cacheprovider --import-mode=importlib $(PYTEST_XDIST)
 
@@ -56,7 +69,7 @@ SANITY_ARGS ?= --venv --python 3.11
 NEXT_SANITY_ARGS ?= --venv --python 3.12
 INTEGRATION_ARGS ?= --local --python 3.11 --continue-on-error
 
-.PHONY: help venv next-venv install demo test units sanity integration lint docs-lint build-check molecule \
+.PHONY: help venv next-venv demo-venv install demo demo-reset test units sanity integration lint docs-lint build-check molecule \
 	next next-units next-sanity floor floor-venv clean
 
 help: ## list the targets
@@ -87,6 +100,17 @@ $(NEXT_STAMP):
 	@touch $@
 	@$(NEXT_VENV)/bin/python -m pip list --format=freeze | grep -iE '^(ansible-core|pytest)=='
 
+demo-venv: $(DEMO_STAMP) ## .venv-demo (Python 3.11) with ansible-core and requirements.txt only, for demo and install
+
+$(DEMO_STAMP):
+	@py="$(PYTHON)"; [ -n "$$py" ] || py=$$($(CI)/find_python.sh 3.11); \
+	echo "creating $(DEMO_VENV) with $$py ($$("$$py" --version))"; \
+	rm -rf $(DEMO_VENV); "$$py" -m venv $(DEMO_VENV)
+	$(DEMO_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(DEMO_VENV)/bin/python -m pip install --quiet -r $(ROOT)/requirements.txt '$(DEMO_ANSIBLE_CORE)'
+	@touch $@
+	@$(DEMO_VENV)/bin/python -m pip list --format=freeze | grep -iE '^(ansible-core|requests|jsonschema)=='
+
 # Only what the unit tests import: the collection's requirements, pytest and the floor ansible-core (fast to make).
 floor-venv: $(FLOOR_STAMP) ## .venv-floor (Python 3.11) with the oldest supported ansible-core, for `make floor`
 
@@ -99,22 +123,45 @@ $(FLOOR_STAMP):
 	@touch $@
 	@$(FLOOR_VENV)/bin/python -m pip list --format=freeze | grep -iE '^(ansible-core|pytest)=='
 
-install: venv ## build the tarball from the working tree and install it into .cache/collections
-	$(VENV)/bin/python $(CI)/build_and_doc.py --install-only
-	@echo "use it with: export ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS_DIR)"
+# The line that puts the installed collection and the demo venv's ansible commands on a new shell's path.
+USE_INSTALLED := export ANSIBLE_COLLECTIONS_PATH=$(COLLECTIONS_DIR) PATH=$(DEMO_VENV)/bin:$$PATH
 
-demo: install ## run playbooks/deploy_with_change.yml on the local backend with a fresh database
-	@test -f $(ROOT)/playbooks/deploy_with_change.yml || { echo "playbooks/deploy_with_change.yml does not exist yet"; exit 1; }
-	rm -rf $(CACHE)/demo && mkdir -p $(CACHE)/demo
-	cd $(ROOT) && $(INSTALLED_ENV) ITSM_BACKEND=local ITSM_LOCAL_DB=$(CACHE)/demo/itsm.db PATH=$(VENV)/bin:$$PATH \
-		$(VENV)/bin/ansible-playbook playbooks/deploy_with_change.yml $(DEMO_ARGS)
-	@echo "demo database: $(CACHE)/demo/itsm.db"
+install: demo-venv ## build the tarball from the working tree and install it into .cache/collections (with .venv-demo)
+	$(DEMO_VENV)/bin/python $(CI)/build_and_doc.py --install-only
+	@echo 'use it from a new shell with: $(USE_INSTALLED)'
+
+# The demo's store is kept: a re-run finds the release's change and stops ("already deployed under CHG...").
+demo: install ## run playbooks/deploy_with_change.yml on the local backend (`make demo-reset` or fresh=1 starts over)
+	@$(if $(fresh),rm -rf $(DEMO_DIR) && echo "demo: starting over (fresh=$(fresh))")
+	@mkdir -p $(DEMO_DIR)
+	cd $(ROOT) && $(INSTALLED_ENV) ITSM_BACKEND=local ITSM_LOCAL_DB=$(DEMO_DIR)/itsm.db DEMO_DIR=$(DEMO_DIR) \
+		PATH=$(DEMO_VENV)/bin:$$PATH $(DEMO_VENV)/bin/ansible-playbook -i playbooks/inventory \
+		playbooks/deploy_with_change.yml $(DEMO_ARGS)
+	@cd $(ROOT) && $(INSTALLED_ENV) ITSM_BACKEND=local ITSM_LOCAL_DB=$(DEMO_DIR)/itsm.db PATH=$(DEMO_VENV)/bin:$$PATH \
+		$(DEMO_VENV)/bin/ansible-playbook -i playbooks/inventory playbooks/change_report.yml \
+		-e report_path=$(DEMO_DIR)/report.html > $(DEMO_DIR)/report.log 2>&1 \
+		|| { cat $(DEMO_DIR)/report.log; echo "demo: the change report failed"; exit 1; }
+	@echo
+	@echo 'The demo keeps its store, $(DEMO_DIR)/itsm.db: run `make demo` again and it finds the change of the'
+	@echo 'release and stops ("already deployed under CHG..."); `make demo DEMO_ARGS="-e demo_release=1.4.3"` deploys'
+	@echo 'another release; `make demo-reset` (or `make demo fresh=1`) starts over.'
+	@echo
+	@echo 'Try next, from a new shell:'
+	@echo '  cd $(ROOT)'
+	@echo '  $(USE_INSTALLED)'
+	@echo '  ansible-doc opsgate.itsm.change_gate'
+	@echo '  ITSM_LOCAL_DB=$(DEMO_DIR)/itsm.db ansible localhost -i playbooks/inventory -m opsgate.itsm.change_request_info -a "correlation_id=demo-deploy-1.4.2 approvals=true"'
+	@echo 'The change report (make demo rewrites it; playbooks/change_report.yml): open $(DEMO_DIR)/report.html in a browser'
+	@echo '  (for example: xdg-open $(DEMO_DIR)/report.html)'
+
+demo-reset: ## forget the demo's store, site and report; the next `make demo` starts over
+	rm -rf $(DEMO_DIR)
 
 test: ## every step below, continuing after failures; ends with "N passed, M failed"
 	@py="$(PYTHON)"; [ -n "$$py" ] || py=$$($(CI)/find_python.sh 3.11); \
 	MAKE="$(MAKE)" "$$py" $(CI)/run_all.py
 
-units: venv ## pytest tests/unit and tests/fidelity (ansible-core 2.19)
+units: venv ## pytest tests/unit, tests/fidelity and tests/checkout (ansible-core 2.19)
 	$(PYTEST) $(VENV)/bin/python -m pytest $(UNIT_PATHS) $(PYTEST_OPTS) --junitxml=$(REPORTS)/units.xml $(PYTEST_ARGS)
 
 sanity: venv ## ansible-test sanity on a copy of the tree, no ignore files
@@ -135,8 +182,10 @@ integration: venv ## ansible-test integration on the controller (targets under t
 	else echo "integration: no targets under tests/integration/targets/, nothing to run"; fi
 
 # Offline, ansible-lint does not put the collection it lints on the collection path, so it would not
-# resolve opsgate.itsm modules or the action group: it lints against the installed tarball.
-lint: install ## ansible-lint --offline, production profile (.ansible-lint)
+# resolve opsgate.itsm modules or the action group: it lints against the installed tarball (built here with .venv,
+# so that linting needs no .venv-demo).
+lint: venv ## ansible-lint --offline, production profile (.ansible-lint)
+	$(VENV)/bin/python $(CI)/build_and_doc.py --install-only
 	cd $(ROOT) && $(INSTALLED_ENV) PATH=$(VENV)/bin:$$PATH $(VENV)/bin/ansible-lint --offline --profile production
 
 docs-lint: venv ## antsibull-changelog lint and antsibull-docs lint-collection-docs --plugin-docs
@@ -172,5 +221,5 @@ floor: floor-venv ## unit tests with Python 3.11 and the oldest supported ansibl
 	$(PYTEST) $(FLOOR_VENV)/bin/python -m pytest tests/unit $(PYTEST_OPTS) --junitxml=$(REPORTS)/units-floor.xml $(PYTEST_ARGS)
 
 clean: ## remove venvs, caches, built and test output
-	rm -rf $(VENV) $(NEXT_VENV) $(FLOOR_VENV) $(CACHE) $(ROOT)/collections $(ROOT)/.ansible $(ROOT)/tests/output \
+	rm -rf $(VENV) $(NEXT_VENV) $(FLOOR_VENV) $(DEMO_VENV) $(CACHE) $(ROOT)/collections $(ROOT)/.ansible $(ROOT)/tests/output \
 		$(ROOT)/changelogs/.plugin-cache.yaml $(ROOT)/.pytest_cache

@@ -30,9 +30,14 @@ description:
   - An incident of one host names that host's CI, the host variable C(itsm_ci_name) (as M(opsgate.itsm.change_gate)
     reads it) or else the inventory name; when the backend's CMDB has no such CI, the incident is raised without one.
   - With O(resolve_on_success) an open incident is resolved when its signature succeeds in a later run.
-  - "It never breaks the run: a backend error is a warning. What could not be delivered is kept in the outbox
+  - "It never breaks the run: a backend error is a warning. What could not be delivered, whatever the error (an
+    outage, refused credentials, a connection setting such as O(ca_path) that cannot be used), is kept in the outbox
     (O(outbox), a local SQLite file) and sent, exactly once, when the recorder next starts or by the
-    M(opsgate.itsm.outbox) module."
+    M(opsgate.itsm.outbox) module. A record the backend refuses for good (the change named by O(change) does not
+    exist, a value is refused) is kept as C(failed) with the reason, warned of at every run, and sent again only
+    by a flush with O(opsgate.itsm.outbox#module:retry_failed=true)."
+  - "The recorder says what happened to its change: C(CHG0000012 created, now implement) when the run starts, and
+    C(change CHG0000012 closed unsuccessful) (or C(closed successful), C(moved to review)) when it ends."
   - "It is cheap: task events are only counted in memory; the backend is called when the playbook starts and
     when it ends, never per task. The backends are imported when a recorded playbook starts, not when the callback
     loads, and a task that succeeds is not handed to the recorder at all unless O(resolve_on_success) is set."
@@ -219,8 +224,9 @@ extends_documentation_fragment:
   - opsgate.itsm.connection
   - opsgate.itsm.connection.plugins
 notes:
-  - A configuration error (an unknown template field in O(incident_key), a bad regular expression, a backend
-    that cannot be built) disables the recorder with a warning; the run goes on.
+  - A configuration error (an unknown template field in O(incident_key), a bad regular expression, a
+    O(recorder_timeout) that is not above 0 or a negative O(recorder_retries), an unknown backend or no O(url))
+    disables the recorder with a warning; the run goes on.
   - "The recorder publishes in the controller's environment the two parts of its default O(incident_key) a task
     cannot see: C(OPSGATE_ITSM_PLAYBOOK), the playbook's file name, when the playbook starts, and
     C(OPSGATE_ITSM_PLAY_HOSTS), the play's host pattern as written, when each play starts (also in check mode).
@@ -243,7 +249,7 @@ from ansible.playbook.block import Block
 from ansible.plugins.callback import CallbackBase
 
 from ansible_collections.opsgate.itsm.plugins.module_utils import _recorder as recorder
-from ansible_collections.opsgate.itsm.plugins.module_utils._errors import ItsmError
+from ansible_collections.opsgate.itsm.plugins.module_utils._errors import ItsmError, ItsmValidationError
 from ansible_collections.opsgate.itsm.plugins.module_utils._options import ConnectionSettings
 from ansible_collections.opsgate.itsm.plugins.plugin_utils._home import publish_ansible_home
 
@@ -263,6 +269,19 @@ PLAYBOOK_ENV = "OPSGATE_ITSM_PLAYBOOK"
 PLAY_HOSTS_ENV = "OPSGATE_ITSM_PLAY_HOSTS"
 # The change the run is logged under, for the role's caused_by: published once the recorder has it.
 CHANGE_ENV = "OPSGATE_ITSM_CHANGE"
+
+
+def _budget(option: str, get_option: t.Callable[[str], t.Any]) -> t.Any:
+    """recorder_timeout (seconds above 0) or recorder_retries (0 or more), refused here naming the option: the
+    transport would refuse a timeout of 0 only at the first request, naming its own ``timeout``."""
+    value = get_option(option)
+    if option == "recorder_timeout":
+        if not isinstance(value, (int, float)) or value <= 0:
+            raise ItsmValidationError(option, value, "expected a number of seconds greater than 0")
+        return float(value)
+    if not isinstance(value, int) or value < 0:
+        raise ItsmValidationError(option, value, "expected 0 or more")
+    return value
 
 
 def rescue_runs(task: t.Any) -> bool:
@@ -317,8 +336,8 @@ class CallbackModule(CallbackBase):
         try:
             # The recorder's own, short budget: a backend that hangs must not hold the run for minutes.
             self.connection = dataclasses.replace(
-                ConnectionSettings.from_plugin(self.get_option), timeout=float(self.get_option("recorder_timeout")),
-                retries=int(self.get_option("recorder_retries")))
+                ConnectionSettings.from_plugin(self.get_option), timeout=_budget("recorder_timeout", self.get_option),
+                retries=_budget("recorder_retries", self.get_option))
             self.settings = recorder.Settings(
                 incident_key=self.get_option("incident_key"), impact=self.get_option("incident_impact"),
                 urgency=self.get_option("incident_urgency"), assignment_group=self.get_option("assignment_group"),

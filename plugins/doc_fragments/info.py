@@ -18,7 +18,10 @@ options:
     description: Records opened at or before this date and time. ISO 8601 with a timezone; not before O(opened_after).
     type: str
   limit:
-    description: The most records to return.
+    description:
+      - The most records to return, the oldest first.
+      - When more match, the task returns RV(truncated=true) and RV(total) (where the backend knows it) and
+        warns, saying how many it returned; raise O(limit) or narrow the filters to get the rest.
     type: int
     default: 1000
 """

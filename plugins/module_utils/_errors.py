@@ -35,6 +35,21 @@ class ItsmValidationError(ItsmError):
         )
 
 
+class ItsmSettingsError(ItsmValidationError):
+    """A connection setting the transport cannot use (ca_path, url, proxy, timeout, credentials).
+
+    It says nothing about any one record: what waits for the backend waits for the setting to be fixed
+    (the recorder's outbox keeps such items pending, never refused). ``message`` replaces the standard
+    "option: value is not valid; allowed" text when the problem needs its own words.
+    """
+
+    def __init__(self, option: str, value, allowed: str, message: str | None = None):
+        super().__init__(option, value, allowed)
+        if message is not None:
+            self.message = message
+            self.args = (message,)
+
+
 class ItsmNotFoundError(ItsmError):
     """A record that was named explicitly does not exist."""
 

@@ -9,6 +9,12 @@ ServiceNow's "Transaction cancelled" bodies with jittered exponential backoff ho
 bounded by ``retries`` and a total time budget (F1-F3), secret redaction in every message, and
 request counting for tests and benchmarks.
 
+Every failure, including a request that cannot even be built from the settings (a ca_path that is no CA
+bundle, a timeout of 0, a proxy or credential requests refuses), leaves this module as the collection's own
+error naming the option (issue 12): ItsmSettingsError for a setting, ItsmTransientError once retries are
+spent, ItsmAuthError / ItsmNotFoundError / ItsmHttpError for an answer. Nothing from requests, urllib3, ssl
+or the OS escapes.
+
 A write that is not idempotent (POST, or a PATCH that appends a journal entry) is resent only when
 the failure proves it never reached the server (429, a connection that was never made), or when the
 caller's ``recover`` look-up says it did not land; so a retry never writes a record twice.
@@ -20,29 +26,44 @@ import base64
 import collections
 import email.utils
 import hashlib
+import http.client
 import json
+import os
 import re
+import ssl
 import threading
 import time
 import typing as t
 import urllib.parse
 
 from ._backoff import Backoff
-from ._errors import (ItsmAuthError, ItsmError, ItsmNotFoundError, ItsmTransientError, ItsmUnavailableError,
-                      ItsmUnexpectedResponseError, ItsmValidationError)
+from ._errors import (ItsmAuthError, ItsmNotFoundError, ItsmSettingsError, ItsmTransientError, ItsmUnavailableError,
+                      ItsmUnexpectedResponseError)
 from ._options import ConnectionSettings
 
 try:
     import requests
+    import urllib3
     from requests.adapters import HTTPAdapter
+    # Requests that cannot be built from the settings (a URL, proxy or header requests refuses); the ValueError
+    # covers what requests lets through from below (urllib3's timeout check, a header that is not latin-1).
+    _SETUP_ERRORS: tuple[type[Exception], ...] = (
+        requests.exceptions.InvalidURL, requests.exceptions.InvalidSchema, requests.exceptions.MissingSchema,
+        requests.exceptions.InvalidHeader, requests.exceptions.URLRequired, ValueError)
 except ImportError:  # pragma: no cover - exercised by the unavailable-library test through _missing()
-    requests = None
+    requests = urllib3 = None
     HTTPAdapter = object
+    _SETUP_ERRORS = (ValueError,)
 
 # Why each status is retried: 429 is a rate limit (nothing ran; Retry-After says when to come back);
 # 502/504 are gateway failures in front of the node; 503 is a node restarting or the semaphore full.
 # A 500 is retried only when its body is ServiceNow's transaction-quota cancellation.
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
+CA_PATH_ALLOWED = ("expected a PEM file of the CA certificates that signed the instance's certificate (or a directory "
+                   "of them prepared with openssl rehash), or no ca_path to use the system's CA store")
+# How OpenSSL says a CA file holds no usable certificate, and how it says a certificate did not verify.
+_NOT_PEM_MARKERS = ("PEM lib", "NO_CERTIFICATE_OR_CRL_FOUND", "no certificate or crl found", "X509_LOOKUP")
+_UNVERIFIED_MARKERS = ("CERTIFICATE_VERIFY_FAILED", "certificate verify failed")
 TRANSACTION_CANCELLED = "Transaction cancelled"
 REDACTED = "********"
 # A secret this long is masked wherever it appears; a shorter one ("admin") only where it stands alone,
@@ -92,16 +113,16 @@ class HttpClient:
         if requests is None:
             raise missing_library()
         if not settings.url:
-            raise ItsmValidationError("url", settings.url, "set url (or ITSM_URL) to the instance's https:// address")
+            raise ItsmSettingsError("url", settings.url, "set url (or ITSM_URL) to the instance's https:// address")
         if not settings.url.startswith(("https://", "http://")):
-            raise ItsmValidationError("url", settings.url, "expected an https:// address like https://dev123.service-now.com")
+            raise ItsmSettingsError("url", settings.url, "expected an https:// address like https://dev123.service-now.com")
+        _check_timeout(settings.timeout)
         self.settings = settings
         self.base = settings.url.rstrip("/")
         self.warn = warn
         self.sleep = sleep
         self.rng = rng
-        # validate_certs: false wins over ca_path; passing False (not None) also keeps REQUESTS_CA_BUNDLE out.
-        self.verify: bool | str = (settings.ca_path or True) if settings.validate_certs else False
+        self.verify = _verify(settings)
         self.proxies = {"http": settings.proxy, "https": settings.proxy} if settings.proxy else None
         self.token_url = token_url or f"{self.base}/oauth_token.do"
         self.auth_method = _auth_method(settings)
@@ -210,23 +231,77 @@ class HttpClient:
         return Response(raw.status_code, raw.headers, body, text)
 
     def _call(self, method: str, url: str, **kwargs) -> tuple[t.Any, str]:
-        """One HTTP exchange with the TLS, proxy and timeout settings; library errors become ours."""
+        """One HTTP exchange with the TLS, proxy and timeout settings; every library or OS error becomes ours."""
         try:
             raw = self.session.request(method, url, timeout=self.settings.timeout, verify=self.verify,
                                        proxies=self.proxies, **kwargs)
             return raw, raw.text
         except requests.exceptions.SSLError as exc:
-            raise ItsmError(self.redact(
-                f"url: TLS verification of {self.base} failed ({_short(exc)}); set ca_path to the CA bundle that "
-                "signed the instance's certificate (validate_certs: false only for throw-away tests)"),
-                option="ca_path", url=self.base) from None
+            raise self._tls_error(exc) from None
         except requests.exceptions.ConnectTimeout as exc:
             raise _Transient(f"connecting to {self.base} timed out ({_short(exc)})", sent=False) from None
         except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError,
                 requests.exceptions.ReadTimeout) as exc:
             raise _Transient(f"the connection to {self.base} failed ({_short(exc)})", sent=_maybe_sent(exc)) from None
-        except requests.exceptions.RequestException as exc:
-            raise ItsmError(self.redact(f"url: cannot reach {self.base}: {_short(exc)}"), url=self.base) from None
+        except _SETUP_ERRORS as exc:
+            raise self._setup_error(exc) from None
+        except requests.exceptions.RequestException as exc:  # redirects, undecodable bodies: the answer is wrong
+            raise ItsmUnexpectedResponseError(self.redact(f"url: the exchange with {self.base} failed: {_short(exc)}"),
+                                              url=self.base) from None
+        except (OSError, urllib3.exceptions.HTTPError, http.client.HTTPException) as exc:
+            # Outside requests' own tree: the CA bundle was removed, the OS refused a socket, urllib3 let one through.
+            if "CA certificate bundle" in str(exc):
+                raise self._ca_bundle_error(exc) from None
+            raise _Transient(f"the connection to {self.base} failed ({_short(exc)})", sent=True) from None
+
+    def _tls_error(self, exc: Exception) -> Exception:
+        """A certificate that did not verify, or a CA file OpenSSL could not load, names ca_path and says which
+        of the two it is; any other TLS failure (a handshake cut short) is worth another attempt."""
+        whole = str(exc)  # the markers may sit past what _short keeps, behind a long URL
+        text = _short(_innermost(exc))
+        ca_path = self.verify if isinstance(self.verify, str) else None
+        if ca_path and any(marker in whole for marker in _NOT_PEM_MARKERS):
+            return _ca_path_error(ca_path, f"is not a PEM certificate bundle ({text})")
+        if any(marker in whole for marker in _UNVERIFIED_MARKERS):
+            if ca_path:
+                message = (f"ca_path: the certificate of {self.base} does not verify against the CA bundle {ca_path} "
+                           f"({text}); point ca_path at the CA certificate that signed it (validate_certs: false "
+                           "only for throw-away tests)")
+            else:
+                message = (f"ca_path: the certificate of {self.base} does not verify against the system's CA store "
+                           f"({text}); set ca_path to the CA bundle that signed the instance's certificate "
+                           "(validate_certs: false only for throw-away tests)")
+            return ItsmSettingsError("ca_path", ca_path, CA_PATH_ALLOWED, message=self.redact(message))
+        # It may have broken after the request went out: a create is then looked for before it is sent again.
+        return _Transient(f"the TLS exchange with {self.base} failed ({text})", sent=True)
+
+    def _ca_bundle_error(self, exc: Exception) -> ItsmSettingsError:
+        if isinstance(self.verify, str):
+            return _ca_path_error(self.verify, f"cannot be loaded ({_short(exc)})")
+        # No ca_path: requests took REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE from the environment.
+        return ItsmSettingsError("ca_path", None, CA_PATH_ALLOWED, message=(
+            f"ca_path: ca_path is not set and the CA bundle named by REQUESTS_CA_BUNDLE or CURL_CA_BUNDLE cannot be "
+            f"loaded ({_short(exc)}); fix or unset that variable, or set ca_path"))
+
+    def _setup_error(self, exc: Exception) -> ItsmSettingsError:
+        """A request that could not be built from the settings, naming the setting requests refused."""
+        text = self.redact(_short(exc))
+        kind = type(exc).__name__
+        if self.settings.proxy and ("proxy" in text.lower() or "socks" in text.lower()):
+            return ItsmSettingsError("proxy", self.redact(self.settings.proxy), "", message=(
+                f"proxy: {self.redact(self.settings.proxy)} cannot be used ({kind}: {text}); expected a URL like "
+                "http://proxy.example:3128 (socks5:// needs the PySocks library)"))
+        if "timeout" in text.lower():
+            return ItsmSettingsError("timeout", self.settings.timeout, "expected a number of seconds greater than 0")
+        if isinstance(exc, (UnicodeError, requests.exceptions.InvalidHeader)):
+            option = _CREDENTIAL_OPTION.get(self.auth_method, "username")
+            # The library's text quotes the header, escaped past redaction: only its kind is said.
+            return ItsmSettingsError(option, None, "", message=(
+                f"{option}: the value cannot be sent in an HTTP header ({kind}); it holds a character a header "
+                "cannot carry (a line break, a control character, or a letter outside latin-1)"))
+        return ItsmSettingsError("url", self.base, "", message=(
+            f"url: a request to {self.base} cannot be built from the settings ({kind}: {text}); expected an "
+            "https:// address like https://dev123.service-now.com"))
 
     def _check(self, response: Response, what: str) -> Response:
         if response.status < 400:
@@ -253,7 +328,7 @@ class HttpClient:
         elif self.auth_method == "token":
             headers["Authorization"] = f"Bearer {settings.token}"
         elif self.auth_method == "basic":
-            return (settings.username or "", settings.password or "")
+            return _basic_credentials(settings.username or "", settings.password or "")
         return None
 
     def _token_key(self) -> str:
@@ -323,15 +398,72 @@ def _auth_method(settings: ConnectionSettings) -> str:
         return "oauth"
     if settings.client_id or settings.client_secret:
         missing = "client_secret" if settings.client_id else "client_id"
-        raise ItsmValidationError(missing, None, "OAuth needs both client_id and client_secret")
+        raise ItsmSettingsError(missing, None, "OAuth needs both client_id and client_secret")
     if settings.api_key:
         return "api_key"
     if settings.token:
         return "token"
     if settings.username and settings.password:
         return "basic"
-    raise ItsmValidationError("username", settings.username, "give username and password, token, api_key, or "
-                              "client_id and client_secret to authenticate to the instance")
+    raise ItsmSettingsError("username", settings.username, "give username and password, token, api_key, or "
+                            "client_id and client_secret to authenticate to the instance")
+
+
+# The option whose value travels in the header of each authentication method (named when requests refuses it).
+_CREDENTIAL_OPTION = {"oauth": "client_secret", "api_key": "api_key", "token": "token", "basic": "password"}
+
+
+def _basic_credentials(username: str, password: str) -> tuple[str | bytes, str | bytes]:
+    """requests encodes Basic credentials as latin-1 and fails on any other character; such credentials go
+    as UTF-8 (the charset RFC 7617 names), the rest exactly as before."""
+    try:
+        username.encode("latin-1")
+        password.encode("latin-1")
+        return username, password
+    except UnicodeEncodeError:
+        return username.encode("utf-8"), password.encode("utf-8")
+
+
+def _check_timeout(timeout: t.Any) -> None:
+    """requests refuses a timeout of 0 or less only when the first request is sent: refuse it before."""
+    try:
+        usable = float(timeout) > 0
+    except (TypeError, ValueError):
+        usable = False
+    if not usable:
+        raise ItsmSettingsError("timeout", timeout, "expected a number of seconds greater than 0")
+
+
+def _verify(settings: ConnectionSettings) -> bool | str:
+    """requests' ``verify``: False, the CA bundle ca_path names (a file or a hashed directory), or True.
+
+    validate_certs: false wins over ca_path; passing False (not None) also keeps REQUESTS_CA_BUNDLE out. A ca_path
+    that cannot serve is refused here, before any request: requests would only say "Could not find a suitable TLS
+    CA certificate bundle", or fail the handshake later as if the instance's certificate were wrong (issue 12).
+    """
+    if not settings.validate_certs:
+        return False
+    if not settings.ca_path:
+        return True
+    path = os.path.expanduser(settings.ca_path)
+    if not os.path.exists(path):
+        raise _ca_path_error(path, "does not exist")
+    if os.path.isdir(path):
+        if not os.access(path, os.R_OK | os.X_OK):
+            raise _ca_path_error(path, "is a directory that cannot be read")
+        return path
+    try:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.load_verify_locations(cafile=path)
+    except ssl.SSLError as exc:
+        raise _ca_path_error(path, f"is not a PEM certificate bundle ({_short(exc)})") from None
+    except OSError as exc:
+        raise _ca_path_error(path, f"cannot be read ({exc.strerror or _short(exc)})") from None
+    return path
+
+
+def _ca_path_error(path: str, problem: str) -> ItsmSettingsError:
+    return ItsmSettingsError("ca_path", path, CA_PATH_ALLOWED, message=f"ca_path: {path} {problem}; {CA_PATH_ALLOWED}")
 
 
 def _secret_forms(settings: ConnectionSettings) -> list[str]:
@@ -339,7 +471,8 @@ def _secret_forms(settings: ConnectionSettings) -> list[str]:
     secrets = list(settings.secrets())
     secrets += [urllib.parse.quote_plus(secret) for secret in secrets]
     if settings.username and settings.password:
-        secrets.append(base64.b64encode(f"{settings.username}:{settings.password}".encode()).decode())
+        pair = f"{settings.username}:{settings.password}"
+        secrets += [base64.b64encode(pair.encode(encoding, "ignore")).decode() for encoding in ("utf-8", "latin-1")]
     if settings.proxy:
         proxy_password = urllib.parse.urlsplit(settings.proxy).password
         secrets += [proxy_password, urllib.parse.unquote(proxy_password or "")]
@@ -404,6 +537,20 @@ def _maybe_sent(exc: Exception) -> bool:
                                                  "Connection refused", "nodename nor servname"))
 
 
-def _short(exc: Exception) -> str:
+def _innermost(exc: BaseException) -> BaseException:
+    """The error under requests' and urllib3's wrappers (whose text repeats the whole URL): the ssl one."""
+    seen: set[int] = set()
+    while id(exc) not in seen:
+        seen.add(id(exc))
+        inner = getattr(exc, "reason", None)
+        if not isinstance(inner, BaseException) and exc.args and isinstance(exc.args[0], BaseException):
+            inner = exc.args[0]
+        if not isinstance(inner, BaseException):
+            break
+        exc = inner
+    return exc
+
+
+def _short(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
     return text[:300]

@@ -97,15 +97,32 @@ def required_to_enter(kind: str, state: str) -> tuple[str, ...]:
 
 
 def plan_path(kind: str, current: str, target: str, change_type: str | None = None,
-              label: str = "record") -> list[str]:
+              label: str = "record", values: t.Mapping[str, t.Any] | None = None) -> list[str]:
     """The shortest list of user transitions from ``current`` to ``target`` (empty when already there).
 
     Raises ItsmTransitionError naming the states reachable from ``current`` when there is none,
     e.g. a normal change cannot be moved from new to implement: approvals move it past authorize.
+    Given the record's ``values``, the refusal also names every field the way there still lacks
+    (closing needs close_code and close_notes, approvals or not), so one answer lists all that is missing.
     """
     transitions = user_transitions(kind, change_type)
     if current == target:
         return []
+    path = _shortest(transitions, current, target)
+    if path is None:
+        reachable = ", ".join(transitions.get(current, ())) or "none, it is final"
+        reason = _why_unreachable(kind, change_type, current, target)
+        lacking = _lacking_on_the_way(kind, change_type, current, target, values) if values is not None else ""
+        raise ItsmTransitionError(
+            f"state: cannot move {label} from {current} to {target}{reason}{lacking}; states reachable from "
+            f"{current}: {reachable}",
+            option="state", value=target, current_state=current,
+        )
+    return path
+
+
+def _shortest(transitions: t.Mapping[str, t.Sequence[str]], current: str, target: str) -> list[str] | None:
+    """The states entered on a shortest walk from ``current`` to ``target`` (breadth first), or None."""
     previous: dict[str, str] = {current: current}
     queue = collections.deque([current])
     while queue:
@@ -115,13 +132,7 @@ def plan_path(kind: str, current: str, target: str, change_type: str | None = No
                 previous[following] = state
                 queue.append(following)
     if target not in previous:
-        reachable = ", ".join(transitions.get(current, ())) or "none, it is final"
-        reason = _why_unreachable(kind, change_type, current, target)
-        raise ItsmTransitionError(
-            f"state: cannot move {label} from {current} to {target}{reason}; states reachable from "
-            f"{current}: {reachable}",
-            option="state", value=target, current_state=current,
-        )
+        return None
     path = [target]
     while previous[path[-1]] != current:
         path.append(previous[path[-1]])
@@ -136,6 +147,31 @@ def _why_unreachable(kind: str, change_type: str | None, current: str, target: s
         stages = " and ".join(moves)
         return f" (only approvals move a {change_type} change on from {stages}; record them with change_approval)"
     return ""
+
+
+def _lacking_on_the_way(kind: str, change_type: str | None, current: str, target: str,
+                        values: t.Mapping[str, t.Any]) -> str:
+    """``; on the way it also needs X to enter S ...`` for the fields missing on the walk approvals would allow."""
+    transitions = {state: tuple(following) for state, following in user_transitions(kind, change_type).items()}
+    if kind == CHANGE:
+        for state, following in CHANGE_APPROVAL_MOVES.get(change_type or "", {}).items():
+            transitions[state] += (following,)
+    needs = missing_on_path(kind, _shortest(transitions, current, target) or [], values)
+    if not needs:
+        return ""
+    return "; on the way it also needs " + " and ".join(f"{', '.join(fields)} to enter {state}"
+                                                        for state, fields in needs)
+
+
+def missing_on_path(kind: str, path: t.Sequence[str], values: t.Mapping[str, t.Any]) -> list[tuple[str, list[str]]]:
+    """``(state, fields)`` for each state of ``path`` that needs fields ``values`` lacks; a field once only."""
+    needs, named = [], set()
+    for state in path:
+        fields = [name for name in missing_fields(kind, state, values) if name not in named]
+        named.update(fields)
+        if fields:
+            needs.append((state, fields))
+    return needs
 
 
 def refuse_type_change(label: str, current_type: str | None, wanted_type: str | None) -> None:

@@ -14,6 +14,8 @@ import dataclasses
 import os
 import typing as t
 
+from ._errors import ItsmValidationError
+
 BACKEND_NAMES = ("local", "servicenow", "jsm")
 
 CONNECTION_OPTIONS: dict[str, dict[str, t.Any]] = {
@@ -65,11 +67,11 @@ CONNECTION_OPTIONS: dict[str, dict[str, t.Any]] = {
                     "Unset, the standard C(https_proxy) and C(no_proxy) variables apply.",
     ),
     "timeout": dict(
-        type="float", default=30.0, env="ITSM_TIMEOUT",
+        type="float", default=30.0, env="ITSM_TIMEOUT", expects="expected a number of seconds, like 30 or 2.5",
         description="Seconds to wait for one request (on C(local), for the database lock).",
     ),
     "retries": dict(
-        type="int", default=3, env="ITSM_RETRIES",
+        type="int", default=3, env="ITSM_RETRIES", expects="expected a whole number of retries, like 3",
         description="How many times a transient failure (rate limit, 502/503/504, reset) is retried.",
     ),
     "local_db": dict(
@@ -80,6 +82,15 @@ CONNECTION_OPTIONS: dict[str, dict[str, t.Any]] = {
 }
 
 SECRET_OPTIONS = tuple(name for name, spec in CONNECTION_OPTIONS.items() if spec.get("no_log"))
+
+# What a value of each argument type must look like, said plainly. ansible-core's own message for a value
+# it cannot convert names its internal classes ("<class '..._AnsibleTaggedStr'> cannot be converted to a
+# float", issue 12); an option of the table may say more (``expects``).
+TYPE_EXPECTATIONS = {
+    "int": "expected a whole number, like 3",
+    "float": "expected a number, like 30 or 2.5",
+    "bool": "expected true or false (yes/no, on/off and 1/0 work too)",
+}
 
 
 def connection_argument_spec() -> dict[str, dict[str, t.Any]]:
@@ -92,6 +103,31 @@ def connection_argument_spec() -> dict[str, dict[str, t.Any]]:
         entry["fallback"] = (env_fallback, [option["env"]])
         spec[name] = entry
     return spec
+
+
+def refuse_mistyped(spec: t.Mapping[str, t.Mapping[str, t.Any]], args: t.Mapping[str, t.Any],
+                    environ: t.Mapping[str, str] | None = None) -> None:
+    """Refuse, plainly and naming the option, a value of an int, float or bool option that the argument spec's
+    own conversion would refuse; a value left out is read from its environment variable, as the spec does."""
+    from ansible.module_utils.common.validation import check_type_bool, check_type_float, check_type_int
+
+    checks = {"int": check_type_int, "float": check_type_float, "bool": check_type_bool}
+    environ = os.environ if environ is None else environ
+    for name, option in spec.items():
+        check = checks.get(option.get("type"))
+        if check is None:
+            continue
+        value, source = args.get(name), ""
+        if value is None and option.get("fallback"):
+            env = option["fallback"][1][0]
+            value, source = environ.get(env), f"; the value comes from {env}"
+        if value is None:
+            continue
+        try:
+            check(value)
+        except (TypeError, ValueError):
+            expects = CONNECTION_OPTIONS.get(name, {}).get("expects") or TYPE_EXPECTATIONS[option["type"]]
+            raise ItsmValidationError(name, str(value) if isinstance(value, str) else value, expects + source) from None
 
 
 @dataclasses.dataclass(frozen=True)

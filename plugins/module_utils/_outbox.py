@@ -15,6 +15,13 @@ An item is a plain dict made by _recorder (``type`` change / incident / resolve,
 
 Items are kept per ``target`` (backend and URL or database, never a credential) and only sent to the
 system they were meant for.
+
+Whatever a send raises, the item stays in the store (issue 12): an error about the connection (an outage, a
+refused credential, a setting the transport cannot use) or one nobody foresaw keeps it ``pending`` and stops
+the flush, so the next flush sends it once the cause is gone; an error about the item itself (a change that
+does not exist, a value the backend refuses) marks it ``failed``, for good: no flush sends it again unless
+asked to (``retry_failed``), and every flush says it is there. Each item keeps the last error, so a list shows
+why it waits.
 """
 
 from __future__ import annotations
@@ -28,15 +35,21 @@ import typing as t
 import uuid
 
 from . import _workflow as wf
-from ._errors import (ItsmAuthError, ItsmConflictError, ItsmError, ItsmNotFoundError, ItsmStorageError,
-                      ItsmTransientError, ItsmTransitionError, ItsmUnavailableError, ItsmUnexpectedResponseError)
+from ._errors import (ItsmAuthError, ItsmConflictError, ItsmError, ItsmNotFoundError, ItsmSettingsError,
+                      ItsmStorageError, ItsmTransientError, ItsmTransitionError, ItsmUnavailableError,
+                      ItsmUnexpectedResponseError, ItsmValidationError)
 from ._options import ConnectionSettings, default_local_db
 from ._records import CHANGE, CLOSED_CHANGE_STATES, INCIDENT, utcnow, format_datetime
+from ._recorder import redact
 from .backends._base import ItsmBackend, Record
 
 #: errors that say "the system of record cannot be reached or used right now": keep the item, retry later
-OUTAGE_ERRORS = (ItsmTransientError, ItsmUnavailableError, ItsmStorageError, ItsmAuthError,
+OUTAGE_ERRORS = (ItsmTransientError, ItsmUnavailableError, ItsmStorageError, ItsmAuthError, ItsmSettingsError,
                  ItsmUnexpectedResponseError)
+#: errors about the item itself: sending it again as it is cannot succeed
+_ITEM_ERRORS = (ItsmNotFoundError, ItsmValidationError, ItsmConflictError, ItsmTransitionError)
+#: HTTP answers that refuse this one request (a bad value, no right to this record), not the connection
+_REFUSING_STATUSES = frozenset({400, 403, 404, 405, 409, 410, 413, 422})
 OUTBOX_ENV = "ITSM_OUTBOX"
 STATES = ("pending", "delivered", "failed")
 LEASE_SECONDS = 300.0
@@ -49,6 +62,32 @@ _SCHEMA = (
     "created TEXT NOT NULL, updated TEXT NOT NULL, last_error TEXT, result TEXT, lease_owner TEXT, lease_until REAL)",
     "CREATE INDEX IF NOT EXISTS items_pending ON items (target, state, seq)",
 )
+
+
+def permanent(error: BaseException) -> bool:
+    """Whether the backend refused the item for good: sending it again unchanged cannot succeed (the change it
+    names does not exist, a value is refused, the account may not write that record). An outage, a refused
+    credential, a setting the transport cannot use, or any error nobody foresaw is not: the item waits."""
+    if isinstance(error, ItsmUnexpectedResponseError) and error.details.get("status") in _REFUSING_STATUSES:
+        return True
+    return isinstance(error, _ITEM_ERRORS) and not isinstance(error, OUTAGE_ERRORS)
+
+
+def error_text(error: BaseException, secrets: t.Iterable[str] = ()) -> str:
+    """The message kept with an item and shown in warnings; an error from outside the collection says its kind
+    (it carries no option), with the connection's secrets masked."""
+    text = error.message if isinstance(error, ItsmError) else f"unexpected {type(error).__name__}: {error}"
+    return redact(text, secrets)
+
+
+def describe(item: t.Mapping[str, t.Any]) -> str:
+    """An item in words a person recognises (its id is for machines)."""
+    if item.get("type") == "change":
+        which = f"change {item['number']}" if item.get("number") else f"the run's change ({item.get('correlation_id')})"
+        return f"the {'end' if item.get('note') is not None else 'start'} of {which}"
+    if item.get("type") == "incident":
+        return f"incident {(item.get('fields') or {}).get('short_description')!r}"
+    return f"resolving incident {item.get('correlation_id')}"
 
 
 def default_path() -> str:
@@ -106,7 +145,8 @@ class Outbox:
             error: str | None = None) -> int:
         """Queue items for ``target``; an item whose id is already queued is not queued twice.
 
-        ``state="failed"`` keeps an item the backend refused (with ``error``) for ``list`` and a later retry.
+        ``state="failed"`` keeps an item the backend refused for good (with ``error``): ``list`` shows it, only
+        a flush with ``retry_failed`` sends it again.
         """
         now = format_datetime(utcnow())
         with self._connect(write=True) as conn:
@@ -176,6 +216,7 @@ def _public(row: sqlite3.Row) -> Record:
     payload = json.loads(row["payload"])
     return dict(id=row["id"], type=row["type"], target=row["target"], state=row["state"], attempts=row["attempts"],
                 created=row["created"], updated=row["updated"], last_error=row["last_error"],
+                permanent=row["state"] == "failed", description=describe(payload),
                 correlation_id=payload.get("correlation_id"), number=payload.get("number"),
                 result=json.loads(row["result"]) if row["result"] else None)
 
@@ -183,32 +224,51 @@ def _public(row: sqlite3.Row) -> Record:
 # -- sending -------------------------------------------------------------------------------------
 
 def flush(outbox: Outbox, backend: ItsmBackend, target: str, warn: t.Callable[[str], None],
-          retry_failed: bool = False) -> dict[str, t.Any]:
-    """Send every pending item for ``target`` in order; stop at the first outage (the rest stay queued)."""
+          retry_failed: bool = False, report_refused: bool = True) -> dict[str, t.Any]:
+    """Send every pending item for ``target`` in order; stop at the first outage (the rest stay queued).
+
+    Items refused for good before are left alone (``retry_failed`` sends them too) and, with ``report_refused``,
+    named in one warning: nothing waits for ever without saying so.
+    """
     owner = uuid.uuid4().hex
     delivered: list[Record] = []
-    failed: list[Record] = []
+    refused: list[Record] = []
     outage = None
     try:
         for item in outbox.claim(target, owner, retry_failed):
             try:
                 result = deliver(backend, item, warn)
-            except OUTAGE_ERRORS as error:
-                outbox.finish(item["id"], owner, "pending", error=error.message)
-                outage = error.message
-                break
-            except ItsmError as error:
-                outbox.finish(item["id"], owner, "failed", error=error.message)
-                failed.append(dict(id=item["id"], error=error.message))
-                warn(f"outbox: item {item['id']} was refused by the {backend.name} backend and kept as failed: "
-                     f"{error.message}")
+            except Exception as error:  # pylint: disable=broad-exception-caught  # whatever it was, the item is kept
+                text = error_text(error, backend.settings.secrets())
+                if not permanent(error):
+                    outbox.finish(item["id"], owner, "pending", error=text)
+                    outage = text
+                    break
+                outbox.finish(item["id"], owner, "failed", error=text)
+                refused.append(dict(id=item["id"], error=text))
+                warn(f"outbox: the {backend.name} backend refused {describe(item)} for good ({text}); it is kept as "
+                     f"failed in {outbox.path} and not sent again unless a flush has retry_failed")
                 continue
             outbox.finish(item["id"], owner, "delivered", result=result)
             delivered.append(dict(id=item["id"], **result))
     finally:
         outbox.release(owner)
-    return dict(delivered=delivered, failed=failed, outage=outage,
+    waiting = outbox.list(("failed",), target)
+    earlier = [item for item in waiting if item["id"] not in {entry["id"] for entry in refused}]
+    if earlier and report_refused:
+        warn(refused_text(earlier, backend.name, outbox.path))
+    # "refused", not "failed": a result key "failed" holding a list would fail the outbox module's task.
+    return dict(delivered=delivered, refused=refused, outage=outage, permanent_failures=len(waiting),
                 remaining=len(outbox.list(("pending",), target)))
+
+
+def refused_text(items: t.Sequence[Record], backend_name: str, path: str) -> str:
+    """The warning about items the backend refused for good earlier, with why (the first few)."""
+    shown = "; ".join(f"{item['description']}: {item['last_error']}" for item in items[:3])
+    more = f"; and {len(items) - 3} more" if len(items) > 3 else ""
+    return (f"outbox: {len(items)} items in {path} were refused for good by the {backend_name} backend and are not "
+            f"sent again ({shown}{more}); fix the cause and flush with retry_failed, or remove them with the "
+            "outbox module (action=purge, states=[failed])")
 
 
 def deliver(backend: ItsmBackend, item: t.Mapping[str, t.Any], warn: t.Callable[[str], None]) -> Record:
@@ -227,8 +287,8 @@ def _find_change(backend: ItsmBackend, item: t.Mapping[str, t.Any]) -> Record | 
     if item.get("number"):
         record = backend.get(CHANGE, number=item["number"])
         if record is None:
-            raise ItsmNotFoundError(f"change: {item['number']} does not exist on the {backend.name} backend",
-                                    option="change", value=item["number"])
+            raise ItsmNotFoundError(f"change: {item['number']} does not exist on the {backend.name} backend "
+                                    f"({target_of(backend.settings)})", option="change", value=item["number"])
         return record
     record = backend.get(CHANGE, correlation_id=item["correlation_id"], open_only=True)
     if record is None:
@@ -241,8 +301,11 @@ def _find_change(backend: ItsmBackend, item: t.Mapping[str, t.Any]) -> Record | 
 
 
 def _deliver_change(backend: ItsmBackend, item: t.Mapping[str, t.Any], warn: t.Callable[[str], None]) -> Record:
+    """Returns the change's number, state and ``outcome``, what happened to it in words: ``created`` or ``found``
+    at the start; at the end ``closed <close code>``, ``moved to review`` or ``left in <state>`` (issue 12: not
+    "updated" for a change that was closed unsuccessful), after ``created and`` when the end created it."""
     record = _find_change(backend, item)
-    outcome = "updated"
+    outcome = "found"
     if record is None:
         fields = dict(item["create"], correlation_id=item["correlation_id"])
         if fields.get("template") and backend.template(fields["template"]) is None:
@@ -264,7 +327,19 @@ def _deliver_change(backend: ItsmBackend, item: t.Mapping[str, t.Any], warn: t.C
     if end and record["state"] not in CLOSED_CHANGE_STATES and record["state"] != end:
         fields = {"close_code": item["close_code"], "close_notes": item["close_notes"]} if end == "closed" else {}
         record = _walk(backend, record, end, fields, warn, f"{label} was not moved to {end}")
+    if item.get("note") is not None:
+        outcome = ("created and " if outcome == "created" else "") + _ended(record)
     return dict(type="change", number=label, state=record["state"], outcome=outcome)
+
+
+def _ended(record: Record) -> str:
+    if record["state"] == "closed":
+        return f"closed {record.get('close_code') or 'without a close code'}"
+    if record["state"] == "review":
+        return "moved to review"
+    if record["state"] == "canceled":
+        return "canceled"
+    return f"left in {record['state']}"
 
 
 def _walk(backend: ItsmBackend, record: Record, target: str, fields: dict[str, t.Any],
@@ -295,17 +370,22 @@ def _deliver_incident(backend: ItsmBackend, item: t.Mapping[str, t.Any], warn: t
     caused_by = _change_number(backend, item.get("change") or {})
     if caused_by:
         fields["caused_by"] = caused_by
-    try:
-        record = backend.create(INCIDENT, fields)
-    except ItsmNotFoundError as error:
-        if error.details.get("option") != "configuration_item":
-            raise
-        # A host that is no CI of the backend's CMDB: the incident is raised without one (the hosts are in its
-        # description) rather than refused for ever.
-        warn(f"recorder: {error.message}; the incident is raised without a configuration item")
-        fields.pop("configuration_item")
-        record = backend.create(INCIDENT, fields)
+    # A host that is no CI of the backend's CMDB, a change that does not exist (ITSM_CHANGE naming none): the
+    # incident is raised without that reference (both are in its description) rather than refused for ever.
+    record = None
+    while record is None:  # each pass either creates, raises, or drops one of the two references
+        try:
+            record = backend.create(INCIDENT, fields)
+        except ItsmNotFoundError as error:
+            option = error.details.get("option")
+            if option not in _DROPPABLE_REFERENCES or option not in fields:
+                raise
+            warn(f"recorder: {error.message}; the incident is raised without {_DROPPABLE_REFERENCES[option]}")
+            fields.pop(option)
     return dict(type="incident", number=record["number"], outcome="created")
+
+
+_DROPPABLE_REFERENCES = {"configuration_item": "a configuration item", "caused_by": "the change that caused it"}
 
 
 def _change_number(backend: ItsmBackend, change: t.Mapping[str, t.Any]) -> str | None:

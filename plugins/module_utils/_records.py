@@ -17,6 +17,8 @@ from ._errors import ItsmConflictError, ItsmValidationError
 CHANGE = "change"
 INCIDENT = "incident"
 KINDS = (CHANGE, INCIDENT)
+# The number prefix of each kind: ServiceNow's defaults, which the local store uses too.
+NUMBER_PREFIXES = {CHANGE: "CHG", INCIDENT: "INC"}
 
 CHANGE_STATES = ("new", "assess", "authorize", "scheduled", "implement", "review", "closed", "canceled")
 CHANGE_TYPES = ("normal", "standard", "emergency")
@@ -103,6 +105,38 @@ def utcnow() -> dt.datetime:
 def require_choice(option: str, value: t.Any, allowed: t.Sequence[str]) -> str:
     if value not in allowed:
         raise ItsmValidationError(option, value, "expected one of: " + ", ".join(allowed))
+    return value
+
+
+def kind_of_number(number: str | None) -> str | None:
+    """The kind a record number's prefix names (CHG0000001 -> change), or None when the prefix is not known."""
+    for kind, prefix in NUMBER_PREFIXES.items():
+        if (number or "").upper().startswith(prefix):
+            return kind
+    return None
+
+
+# Options whose empty value would quietly mean something else (issue 12): no number or correlation id makes
+# a task create a record (or gate without a change) instead of naming one, no approver records the
+# operating-system user. Every action plugin refuses them empty, whichever modules have them.
+NOT_EMPTY_OPTIONS = ("number", "correlation_id", "approver")
+
+
+def refuse_empty(params: t.Mapping[str, t.Any], names: t.Iterable[str] = NOT_EMPTY_OPTIONS) -> None:
+    """An option given as empty text (or blanks) is refused, naming it; an option left out is fine."""
+    for name in names:
+        value = params.get(name)
+        if isinstance(value, str) and not value.strip():
+            raise ItsmValidationError(name, value, "it is empty; give a value, or leave the option out")
+
+
+def require_file_name(option: str, value: t.Any) -> str:
+    """A file name (an attachment's), never a path: no separator, no NUL, not ``.`` or ``..``, not empty."""
+    if not isinstance(value, str) or not value.strip():
+        raise ItsmValidationError(option, value, "expected a file name, like report.txt")
+    if any(char in value for char in ("/", "\\", "\x00")) or value.strip() in (".", ".."):
+        raise ItsmValidationError(option, value, "expected a file name, not a path: no /, \\, NUL character, "
+                                  "and not . or ..")
     return value
 
 

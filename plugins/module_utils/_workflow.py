@@ -13,7 +13,7 @@ from __future__ import annotations
 import typing as t
 
 from . import _lifecycle
-from ._errors import ItsmNotFoundError, ItsmTransitionError, ItsmValidationError
+from ._errors import ItsmConflictError, ItsmNotFoundError, ItsmTransitionError, ItsmValidationError
 from ._records import (CHANGE, CLOSED_CHANGE_STATES, DATE_FIELDS, OPEN_INCIDENT_STATES, normalise_datetime,
                        parse_datetime, refuse_shared_correlation)
 from .backends._base import ItsmBackend, Record
@@ -90,17 +90,21 @@ def differing(record: Record, wanted: t.Mapping[str, t.Any]) -> dict[str, t.Any]
 
 
 def plan(kind: str, record: Record, target: str | None, changes: t.Mapping[str, t.Any]) -> list[str]:
-    """The transitions to reach ``target``, refused before anything is written if a step lacks a field."""
+    """The transitions to reach ``target``, refused before anything is written if a step lacks a field.
+
+    A refusal names every field the walk lacks at once (issue 12), also when the target is out of reach.
+    """
     if not target or target == record.get("state"):
         return []
-    path = _lifecycle.plan_path(kind, record["state"], target, record.get("type"), label(kind, record))
     merged = dict(record, **changes)
-    for step in path:
-        missing = _lifecycle.missing_fields(kind, step, merged)
-        if missing:
-            raise ItsmTransitionError(
-                f"state: {label(kind, record)} cannot enter {step} without {', '.join(missing)}; "
-                f"set {' and '.join(missing)} in the same task", option="state", value=target)
+    path = _lifecycle.plan_path(kind, record["state"], target, record.get("type"), label(kind, record), values=merged)
+    needs = _lifecycle.missing_on_path(kind, path, merged)
+    if needs:
+        fields = [name for _state, names in needs for name in names]
+        raise ItsmTransitionError(
+            f"state: {label(kind, record)} cannot enter "
+            + " and ".join(f"{state} without {', '.join(names)}" for state, names in needs)
+            + f"; set {' and '.join(fields)} in the same task", option="state", value=target, missing=fields)
     return path
 
 
@@ -137,6 +141,33 @@ def diff(before: Record | None, after: Record | None) -> dict[str, dict]:
     def clean(record):
         return {key: value for key, value in (record or {}).items() if key not in _NOISE}
     return {"before": clean(before), "after": clean(after)}
+
+
+def require_summary(kind: str, summary: t.Any, creating: bool, template: str | None = None) -> None:
+    """A record always has a summary: a new one needs ``short_description`` (a change: or a template, which
+    brings one), and no task empties it (issue 12: an empty one created records nobody could recognise)."""
+    if summary is None and (not creating or template):
+        return
+    if not isinstance(summary, str) or not summary.strip():
+        source = " (or a template that sets one)" if kind == CHANGE else ""
+        raise ItsmValidationError("short_description", summary, f"every {kind} needs a summary; set short_description"
+                                  f"{source} to a line saying what the {kind} is about")
+
+
+def refuse_taken_correlation(backend: ItsmBackend, kind: str, record: Record, correlation_id: str | None,
+                             state: str | None) -> None:
+    """Refuse to give ``record`` a correlation id another open record holds: look-ups by it would then name
+    two records and fail (issue 12). Settled records sharing it are no ambiguity, so only open ones count."""
+    if not correlation_id or not is_open(kind, {"state": state or record.get("state")}):
+        return
+    holders = [other for other in backend.find(kind, {"correlation_id": correlation_id})
+               if is_open(kind, other) and other.get("id") != record.get("id")]
+    if holders:
+        numbers = ", ".join(str(other["number"]) for other in holders)
+        raise ItsmConflictError(f"correlation_id: {correlation_id!r} is held by open {kind} {numbers}; giving it to "
+                                f"{label(kind, record)} too would make it name two {kind}s. Use another correlation "
+                                f"id, or close {numbers} first", option="correlation_id", value=correlation_id,
+                                numbers=[other["number"] for other in holders])
 
 
 def require_existing_change(backend: ItsmBackend, option: str, number: str | None) -> None:

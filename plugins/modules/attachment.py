@@ -18,21 +18,27 @@ description:
   - On C(local) the file's bytes are kept in the store; on C(servicenow) they go through the Attachment API.
 options:
   kind:
-    description: The kind of record the file belongs to.
+    description:
+      - The kind of record the file belongs to.
+      - Left out, the prefix of O(number) says it (C(CHG) a change, C(INC) an incident); a number with another
+        prefix is refused, asking for O(kind). Looked up by O(correlation_id), the record is a change unless
+        O(kind) says otherwise.
     type: str
     choices: [change, incident]
-    default: change
   number:
-    description: The record's number.
+    description: The record's number. An empty value is refused.
     type: str
   correlation_id:
-    description: The correlation id of the record, instead of O(number).
+    description: The correlation id of the record, instead of O(number). An empty value is refused.
     type: str
   path:
     description: The file to attach, on the controller.
     type: path
   name:
-    description: The attachment's name. Defaults to the base name of O(path).
+    description:
+      - The attachment's name. Defaults to the base name of O(path).
+      - A file name, never a path. A name holding a slash, a backslash or a NUL character, the names C(.) and
+        C(..), and an empty name are refused, naming O(name).
     type: str
   content_type:
     description: The MIME type. Defaults to a guess from the name, else C(application/octet-stream).
@@ -53,7 +59,13 @@ EXAMPLES = r"""
     number: "{{ change.record.number }}"
     path: /var/log/deploy/run.log
 
-- name: Attach a diagnostic bundle to the incident, under a clear name
+- name: Attach a diagnostic bundle to the incident (its number says it is one), under a clear name
+  opsgate.itsm.attachment:
+    number: "{{ incident.record.number }}"
+    path: "{{ bundle_path }}"
+    name: diagnostics.tar.gz
+
+- name: Attach it by the incident's correlation id (then kind is needed)
   opsgate.itsm.attachment:
     kind: incident
     correlation_id: "web-tier-down"

@@ -20,10 +20,10 @@ description:
     same stage changes nothing.
 options:
   number:
-    description: The change's number.
+    description: The change's number. An empty value is refused.
     type: str
   correlation_id:
-    description: The correlation id of the change, instead of O(number).
+    description: The correlation id of the change, instead of O(number). An empty value is refused.
     type: str
   decision:
     description: The decision.
@@ -32,7 +32,8 @@ options:
     choices: [approved, rejected]
   approver:
     description:
-      - Who decides. Defaults to the connection's O(username), else the operating-system user.
+      - Who decides. Left out, the connection's O(username), else the operating-system user. An empty value is
+        refused, never taken for either.
     type: str
   comments:
     description: The approver's comments; required to reject.

@@ -42,12 +42,13 @@ description:
   - "The task runs on the controller; put C(run_once: true) on it so a play over many hosts polls once."
 options:
   number:
-    description: The change's number.
+    description: The change's number. An empty value is refused (leave it out to gate without a change).
     type: str
   correlation_id:
     description:
       - The correlation id of the change, instead of O(number). The open change holding it is gated, even when
         closed or canceled changes hold it too; when none is open, the newest change holding it.
+      - An empty value is refused (leave it out to gate without a change).
     type: str
   checks:
     description:

@@ -21,12 +21,16 @@ description:
     normal change from assess to authorize and on to scheduled (see M(opsgate.itsm.change_approval)).
     A change can be canceled from any state before review."
   - When O(state) is several steps ahead, the module walks the model one transition at a time; a state that
-    cannot be reached fails before anything is written and names the states reachable from the current one.
+    cannot be reached fails before anything is written and names the states reachable from the current one,
+    with every field the way there still lacks (O(close_code) and O(close_notes) to close, for example).
+  - Every check that can refuse the task (names of groups, people and CIs on C(servicenow), the model, the
+    fields a state needs, dates) is made before anything is written, so a refused task leaves the change and
+    its affected CIs as they were. Check mode predicts the real run, O(configuration_items) included.
   - Carried out on the controller; the play's hosts are never contacted.
 options:
   number:
     description:
-      - The change's number, for example C(CHG0000042). The change must exist.
+      - The change's number, for example C(CHG0000042). The change must exist. An empty value is refused.
     type: str
   correlation_id:
     description:
@@ -34,6 +38,8 @@ options:
         does, a new change is created carrying it.
       - The open change holding it is used, even when closed or canceled changes hold it too; when none is
         open, the newest change holding it. Two open changes holding the same correlation id is an error.
+      - Given with O(number), it is the change's new correlation id; one that another open change holds is
+        refused, naming that change. An empty value is refused.
     type: str
   type:
     description:
@@ -53,7 +59,8 @@ options:
     type: str
     choices: [new, assess, authorize, scheduled, implement, review, closed, canceled]
   short_description:
-    description: One-line summary.
+    description:
+      - One-line summary. A new change needs one (or a O(template) that sets one); an empty one is refused.
     type: str
   description:
     description: Full description.

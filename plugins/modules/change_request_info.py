@@ -13,14 +13,14 @@ author: opsgate.itsm contributors (@opsgate)
 description:
   - Returns the changes matching every filter given, oldest first, in one backend query (no request per record).
   - With no filter, returns the first O(limit) changes.
-  - With O(approvals=true), also returns each change's approvals, at the cost of one more backend read per
-    hundred changes returned (not one per change).
+  - With O(include), also returns each change's approvals or work notes and comments, at the cost of one more
+    backend read per hundred changes returned for each (not one per change).
 options:
   number:
-    description: A change number.
+    description: A change number. An empty value is refused.
     type: str
   correlation_id:
-    description: The correlation id the change carries.
+    description: The correlation id the change carries. An empty value is refused.
     type: str
   state:
     description: Changes in any of these states.
@@ -52,13 +52,23 @@ options:
   window_end:
     description: End of the range for O(window_start). ISO 8601 with a timezone.
     type: str
+  include:
+    description:
+      - What to return with each change besides its fields.
+      - V(approvals), the change's approvals as RV(records[].approvals) (on ServiceNow, one
+        C(sysapproval_approver) request for up to a hundred changes). On a backend that does not record
+        approvals, every change gets an empty list and the task warns once.
+      - V(notes), the change's work notes and comments as RV(records[].notes), among them the verdicts
+        M(opsgate.itsm.change_gate) writes (on ServiceNow, one C(sys_journal_field) request for up to a
+        hundred changes).
+      - Each costs one extra backend read per hundred changes returned, which is why both are off by default.
+    type: list
+    elements: str
+    choices: [approvals, notes]
   approvals:
     description:
       - Also return the approvals of each change as RV(records[].approvals).
-      - This costs one extra backend read per hundred changes returned (on ServiceNow, one
-        C(sysapproval_approver) request for up to a hundred changes), which is why it is off by default.
-      - On a backend that does not record approvals, every change gets an empty list and the task warns
-        once.
+      - The same as V(approvals) in O(include), which it predates.
     type: bool
     default: false
 extends_documentation_fragment:
@@ -102,6 +112,27 @@ EXAMPLES = r"""
     approvals: true
   register: release
 
+- name: The gate's verdicts and the other work notes on the change this play opened
+  opsgate.itsm.change_request_info:
+    number: "{{ change.record.number }}"
+    include: [notes, approvals]
+  register: history
+
+- name: Show them, oldest first
+  ansible.builtin.debug:
+    msg: "{{ history.records[0].notes | selectattr('field', 'eq', 'work_notes') | map(attribute='text') | list }}"
+
+- name: Open changes, a hundred at most, and whether that was all of them
+  opsgate.itsm.change_request_info:
+    active: true
+    limit: 100
+  register: open_changes
+
+- name: Say when the list was cut
+  ansible.builtin.debug:
+    msg: "{{ open_changes.records | length }} of {{ open_changes.total }} open changes listed; raise limit for the rest"
+  when: open_changes.truncated
+
 - name: Approvers of each change
   ansible.builtin.debug:
     msg: >-
@@ -113,6 +144,20 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+truncated:
+  description:
+    - V(true) when more changes matched than O(limit) allowed to return; the task also warns.
+    - Raise O(limit) or narrow the filters to get the rest.
+  returned: success
+  type: bool
+  sample: false
+total:
+  description:
+    - How many changes matched, O(limit) aside.
+    - Null when the backend cannot tell without reading them all (ServiceNow with O(window_start)).
+  returned: success
+  type: int
+  sample: 2
 records:
   description: The matching changes, in the canonical shape returned by M(opsgate.itsm.change_request).
   returned: success
@@ -123,7 +168,7 @@ records:
       description:
         - The change's approvals, oldest first.
         - An empty list when the change has none, and on a backend that does not record approvals.
-      returned: when O(approvals=true)
+      returned: when O(include) has V(approvals), or O(approvals=true)
       type: list
       elements: dict
       contains:
@@ -147,6 +192,25 @@ records:
         decided_at:
           description: When the approver decided, ISO 8601 in UTC; null while the approval is pending.
           type: str
+    notes:
+      description:
+        - The change's work notes and comments, oldest first; an empty list when it has none.
+      returned: when O(include) has V(notes)
+      type: list
+      elements: dict
+      contains:
+        field:
+          description: V(work_notes) (seen by the people working on it) or V(comments) (seen by everyone).
+          type: str
+        text:
+          description: The text of the note.
+          type: str
+        author:
+          description: The user name of who wrote it.
+          type: str
+        created:
+          description: When it was written, ISO 8601 in UTC.
+          type: str
   sample:
     - backend: local
       number: CHG0000042
@@ -166,4 +230,9 @@ records:
           comments: null
           stage: authorize
           decided_at: "2026-11-21T14:03:05Z"
+      notes:
+        - field: work_notes
+          text: "Change gate passed at 2026-11-24T22:00:41Z; moving to implement.\n- approval: approved"
+          author: deploy-bot
+          created: "2026-11-24T22:00:41Z"
 """

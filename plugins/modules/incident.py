@@ -26,20 +26,22 @@ description:
   - Carried out on the controller; the play's hosts are never contacted.
 options:
   number:
-    description: The incident's number, for example C(INC0000042). The incident must exist.
+    description: The incident's number, for example C(INC0000042). The incident must exist. An empty value is refused.
     type: str
   correlation_id:
     description:
       - A stable key of the failure (for example playbook, play and task). An open incident holding it is
         updated; otherwise a new incident is created carrying it (see the description for resolving, closing,
         canceling and reopening by correlation id).
+      - Given with O(number), it is the incident's new correlation id; one that another open incident holds is
+        refused, naming that incident. An empty value is refused.
     type: str
   state:
     description: The state to move the incident to.
     type: str
     choices: [new, in_progress, on_hold, resolved, closed, canceled]
   short_description:
-    description: One-line summary.
+    description: One-line summary. A new incident needs one; an empty one is refused.
     type: str
   description:
     description: Full description.

@@ -12,12 +12,14 @@ version_added: 0.1.0
 author: opsgate.itsm contributors (@opsgate)
 description:
   - Returns the incidents matching every filter given, oldest first, in one backend query (no request per record).
+  - With O(include=[notes]), also returns each incident's work notes and comments, at the cost of one more
+    backend read per hundred incidents returned (not one per incident).
 options:
   number:
-    description: An incident number.
+    description: An incident number. An empty value is refused.
     type: str
   correlation_id:
-    description: The correlation id the incident carries.
+    description: The correlation id the incident carries. An empty value is refused.
     type: str
   state:
     description: Incidents in any of these states.
@@ -36,6 +38,16 @@ options:
   caused_by:
     description: Incidents caused by this change (its number).
     type: str
+  include:
+    description:
+      - What to return with each incident besides its fields.
+      - V(notes), the incident's work notes and comments as RV(records[].notes), among them the
+        recurrence notes of each repeated failure (on ServiceNow, one C(sys_journal_field) request for up
+        to a hundred incidents). This costs one extra backend read per hundred incidents returned, which is why
+        it is off by default.
+    type: list
+    elements: str
+    choices: [notes]
 extends_documentation_fragment:
   - opsgate.itsm.connection
   - opsgate.itsm.attributes
@@ -61,18 +73,75 @@ EXAMPLES = r"""
     opened_after: "2026-11-01T00:00:00+01:00"
     opened_before: "2026-11-30T23:59:59+01:00"
   register: november
+
+- name: Open incidents with their work notes (how often each failure recurred)
+  opsgate.itsm.incident_info:
+    active: true
+    include: [notes]
+  register: open_incidents
+
+- name: Recurrences of each open incident
+  ansible.builtin.debug:
+    msg: "{{ item.number }}: {{ item.notes | selectattr('text', 'match', 'Recurrence #') | list | length }} recurrences"
+  loop: "{{ open_incidents.records }}"
+  loop_control:
+    label: "{{ item.number }}"
+
+- name: Say when more incidents matched than the limit returned
+  ansible.builtin.debug:
+    msg: "{{ open_incidents.records | length }} of {{ open_incidents.total }} listed: raise limit for the rest"
+  when: open_incidents.truncated
 """
 
 RETURN = r"""
+truncated:
+  description:
+    - V(true) when more incidents matched than O(limit) allowed to return; the task also warns.
+    - Raise O(limit) or narrow the filters to get the rest.
+  returned: success
+  type: bool
+  sample: false
+total:
+  description:
+    - How many incidents matched, O(limit) aside.
+    - Null when the backend cannot tell without reading them all.
+  returned: success
+  type: int
+  sample: 1
 records:
   description: The matching incidents, in the canonical shape returned by M(opsgate.itsm.incident).
   returned: success
   type: list
   elements: dict
+  contains:
+    notes:
+      description:
+        - The incident's work notes and comments, oldest first; an empty list when it has none.
+      returned: when O(include) has V(notes)
+      type: list
+      elements: dict
+      contains:
+        field:
+          description: V(work_notes) (seen by the people working on it) or V(comments) (seen by everyone).
+          type: str
+        text:
+          description: The text of the note.
+          type: str
+        author:
+          description: The user name of who wrote it.
+          type: str
+        created:
+          description: When it was written, ISO 8601 in UTC.
+          type: str
   sample:
     - backend: local
       number: INC0000007
       state: in_progress
       priority: high
       caused_by: CHG0000042
+      notes:
+        - field: work_notes
+          text: "Recurrence #2: the failure with correlation id smoke-web01 happened again."
+          author: deploy-bot
+          created: "2026-11-24T22:14:32Z"
 """

@@ -16,10 +16,17 @@ description:
     them.
   - "O(action=flush) sends every pending item meant for the backend of this task's connection options, oldest
     first, each exactly once: an item that was already written (a reply lost on the way back) is recognised
-    by its correlation id and marker and not written again. At the first outage the flush stops and the
-    remaining items stay queued. An item the backend refuses (for example a change that no longer exists) is
-    kept as C(failed); O(retry_failed) sends those again."
-  - O(action=list) returns the items, O(action=purge) removes delivered items (or the items given by O(ids)).
+    by its correlation id and marker and not written again. At the first error about the connection (an outage,
+    refused credentials, a setting such as O(ca_path) that cannot be used, or an error nobody foresaw) the flush
+    stops and the remaining items stay C(pending), each with the error that stopped it (RV(queued[].last_error)),
+    to be sent by the next flush."
+  - "An item the backend refuses for good, because sending it again as it is cannot succeed (the change it names
+    does not exist, a value is refused, HTTP 400, 403, 404, 409 or 422), is kept as C(failed), marked
+    RV(queued[].permanent) with the reason in RV(queued[].last_error). No flush sends it again unless
+    O(retry_failed) is set; every flush counts those items (RV(permanent_failures)) and warns of them, naming each
+    and why, until they are sent or purged."
+  - O(action=list) returns the items with why each waits, O(action=purge) removes delivered items (or the items given
+    by O(ids)).
   - Items are kept per target (backend and URL, or the C(local) database file); O(action=flush) only sends the
     items meant for this task's backend.
   - Carried out on the controller; the play's hosts are never contacted.
@@ -37,6 +44,7 @@ options:
   states:
     description:
       - With O(action=list), the states of the items returned (default C(pending) and C(failed)).
+      - C(pending) items wait for the next flush; C(failed) items were refused for good and wait for a person.
       - With O(action=purge), the states of the items removed (default C(delivered)).
     type: list
     elements: str
@@ -46,7 +54,7 @@ options:
     type: list
     elements: str
   retry_failed:
-    description: With O(action=flush), also send again the items the backend refused before.
+    description: With O(action=flush), also send again the items the backend refused for good before (after fixing the cause).
     type: bool
     default: false
   all_targets:
@@ -106,14 +114,78 @@ queued:
   returned: when O(action) is C(list) or C(flush)
   type: list
   elements: dict
+  contains:
+    id:
+      description: The item's unique id.
+      type: str
+    type:
+      description: C(change), C(incident) or C(resolve).
+      type: str
+    description:
+      description: What the item writes, in words (C(the end of change CHG0000012), C(incident 'Ansible task ...')).
+      type: str
+    state:
+      description: C(pending) (the next flush sends it), C(failed) (refused for good) or C(delivered).
+      type: str
+    permanent:
+      description:
+        - Whether the backend refused the item for good (state C(failed)); no flush sends it again unless
+          O(retry_failed) is set.
+      type: bool
+    last_error:
+      description:
+        - Why the item waits, the error of its last send (null when it was never tried); for a permanent failure,
+          the reason the backend refused it.
+      type: str
+    attempts:
+      description: How many flushes tried to send it since it was queued.
+      type: int
+    number:
+      description: The change the item names (the recorder's O(opsgate.itsm.recorder#callback:change)), else null.
+      type: str
+    correlation_id:
+      description: The correlation id the item finds or creates its record by.
+      type: str
+    target:
+      description: The backend the item belongs to, as in RV(target).
+      type: str
+    created:
+      description: When the item was queued (ISO 8601).
+      type: str
+    updated:
+      description: When the item last changed (ISO 8601).
+      type: str
+    result:
+      description: For a delivered item, what the delivery returned (as in RV(delivered)); else null.
+      type: dict
   sample:
     - id: "opsgate.itsm recorder attempt 1f0c9a7e5d3b4a21:incident:ansible-failure-9b1d..."
       type: incident
+      description: 'incident "Ansible task ''Deploy'' failed on web1 (Web)"'
       state: pending
+      permanent: false
       attempts: 1
       last_error: "local_db: /srv/itsm.sqlite stayed locked by other writers for the whole timeout of 30 seconds"
+    - id: "opsgate.itsm recorder attempt 7c2e01d4a9b3f655:change:end"
+      type: change
+      description: the end of change CHG9999999
+      state: failed
+      permanent: true
+      attempts: 1
+      last_error: "change: CHG9999999 does not exist on the local backend (local:/home/ops/.ansible/opsgate_itsm/itsm.sqlite)"
+permanent_failures:
+  description:
+    - How many items for this backend (of those listed, with O(action=list)) the backend refused for good, so that no
+      flush sends them again unless O(retry_failed) is set; a flush warns of each with its reason.
+  returned: when O(action) is C(list) or C(flush)
+  type: int
+  sample: 0
 delivered:
-  description: The items sent by this flush, with the record each wrote.
+  description:
+    - "The items sent by this flush, with the record each wrote and its C(outcome), what happened to it: for an
+      incident C(created), C(recurred) or C(unchanged); for a change C(created) or C(found) at the start of a run,
+      and at its end C(closed successful), C(closed successful_issues), C(closed unsuccessful), C(moved to review) or
+      C(left in <state>), after C(created and) when the flush created the change."
   returned: when O(action=flush)
   type: list
   elements: dict
@@ -121,9 +193,11 @@ delivered:
     - id: "opsgate.itsm recorder attempt 1f0c9a7e5d3b4a21:change:end"
       type: change
       number: CHG0000012
-      outcome: created
-failed:
-  description: The items the backend refused during this flush (kept as C(failed)).
+      outcome: created and closed unsuccessful
+refused:
+  description:
+    - The items the backend refused for good during this flush (kept as C(failed)), each with its C(error).
+    - Named C(failed) before; a non-empty C(failed) list made Ansible report the task as failed.
   returned: when O(action=flush)
   type: list
   elements: dict

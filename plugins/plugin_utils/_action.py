@@ -23,7 +23,9 @@ from ansible_collections.opsgate.itsm.plugins.module_utils._errors import ItsmEr
 from ansible_collections.opsgate.itsm.plugins.module_utils._options import (
     ConnectionSettings,
     connection_argument_spec,
+    refuse_mistyped,
 )
+from ansible_collections.opsgate.itsm.plugins.module_utils._records import refuse_empty
 from ansible_collections.opsgate.itsm.plugins.module_utils.backends import build_backend
 from ansible_collections.opsgate.itsm.plugins.plugin_utils._home import publish_ansible_home
 
@@ -66,10 +68,13 @@ class ItsmAction(ActionBase):
         spec = dict(connection_argument_spec(), **self.runner.ARGUMENT_SPEC)
         # Collected before validation: a validation message may quote a value given for a no_log option.
         secrets.update(_given_secrets(spec, self._task.args))
+        # Checked first: ansible-core's message for these names its internal classes (issue 12).
+        refuse_mistyped(spec, self._task.args)
         validation, params = self.validate_argument_spec(
             argument_spec=spec, **getattr(self.runner, "ARGUMENT_RULES", {})
         )
         secrets.update(str(value) for value in validation._no_log_values)
+        refuse_empty(params)  # an empty number would create a record instead of naming one (issue 12)
         return params
 
 

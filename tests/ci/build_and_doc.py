@@ -40,7 +40,8 @@ FQCN = "opsgate.itsm"
 
 # What must never be shipped: top-level folders, folders at any depth, suffixes and single files.
 FORBIDDEN_PREFIXES = (".venv", ".cache/", ".ci/", ".ansible/", ".git/", ".github/", ".idea/", ".vscode/", ".tox/",
-                      "htmlcov/", "collections/", "dist/", "bench/", "hack/", "tests/output/", "tests/simulators/", "tests/fidelity/", "tests/ci/")
+                      "htmlcov/", "collections/", "dist/", "bench/", "hack/", "tests/output/", "tests/simulators/", "tests/fidelity/", "tests/ci/",
+                      "tests/checkout/")
 FORBIDDEN_ANYWHERE = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".idea", ".vscode", ".tox", ".DS_Store"}
 FORBIDDEN_SUFFIXES = (".tar.gz", ".pyc", ".db", ".db-wal", ".db-shm", ".sqlite", ".coverage", ".swp", ".swo", "~")
 FORBIDDEN_FILES = {"Makefile", "changelogs/.plugin-cache.yaml", "tests/requirements-dev.txt", ".gitignore"}

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import abc
 import hashlib
+import itertools
 import os
 import typing as t
 
@@ -60,6 +61,19 @@ class ItsmBackend(abc.ABC):
         date; ISO 8601 with a timezone, both ends included).
         """
 
+    def find_limited(self, kind: str, filters: t.Mapping[str, t.Any], limit: int | None) -> Found:
+        """At most ``limit`` records matching ``filters`` (as ``find`` lists them), and whether more matched.
+
+        ``Found.total`` is how many matched when the backend knows it without reading them all, else None.
+        By default one record past the limit is read, which tells a cut list from a complete one.
+        """
+        check_limit(limit)
+        if limit is None:
+            found = list(self.find(kind, filters))
+            return Found(found, False, len(found))
+        found = list(itertools.islice(self.find(kind, filters, limit=limit + 1), limit + 1))
+        return Found(found[:limit], len(found) > limit, None)
+
     @abc.abstractmethod
     def create(self, kind: str, fields: t.Mapping[str, t.Any], check_mode: bool = False) -> Record:
         """Create a record in its initial state from canonical writable fields.
@@ -101,6 +115,10 @@ class ItsmBackend(abc.ABC):
     @abc.abstractmethod
     def journal(self, kind: str, record: Record) -> list[Record]:
         """Work notes and comments, oldest first: ``{field, text, author, created}``."""
+
+    def journals_for(self, kind: str, ids: t.Sequence[str]) -> dict[str, list[Record]]:
+        """The journals of many records by id, as ``journal`` lists them; backends read them in bulk."""
+        return {record_id: self.journal(kind, {"id": record_id}) for record_id in ids}
 
     def missing_journal(self, kind: str, record: Record, entries: t.Mapping[str, str]) -> dict[str, str]:
         """The ``{field: text}`` entries no journal entry of the record carries yet (whitespace around ignored)."""
@@ -229,6 +247,20 @@ class ItsmBackend(abc.ABC):
 
     def close(self) -> None:
         """Release connections; the backend is not used afterwards."""
+
+
+class Found(t.NamedTuple):
+    """What ``find_limited`` read: the records, whether more matched than were returned, and how many
+    matched (None when the backend cannot tell without reading them all)."""
+
+    records: list[Record]
+    truncated: bool
+    total: int | None = None
+
+
+def check_limit(limit: int | None) -> None:
+    if limit is not None and limit < 0:
+        raise ItsmValidationError("limit", limit, "expected a number of records, 0 or more")
 
 
 class CiRelations(t.NamedTuple):

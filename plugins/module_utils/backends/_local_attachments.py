@@ -29,7 +29,7 @@ def add(backend: LocalBackend, kind: str, record: Record, path: str, name: str |
     """Store the file's bytes; same name and sha256 is a no-op, a new content replaces the old one."""
     records.require_choice("kind", kind, records.KINDS)
     content, digest = read_attachment(path)
-    name = schema.require_text("name", name or os.path.basename(path))
+    name = records.require_file_name("name", os.path.basename(path) if name is None else name)
     content_type = content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
     now = schema.now()
     with backend._session(check_mode) as conn:

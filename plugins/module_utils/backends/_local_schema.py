@@ -26,7 +26,7 @@ from .._records import CHANGE, CHANGE_WRITABLE, INCIDENT, INCIDENT_WRITABLE
 Row = dict[str, t.Any]
 
 TABLES = {CHANGE: "changes", INCIDENT: "incidents"}
-PREFIXES = {CHANGE: "CHG", INCIDENT: "INC"}
+PREFIXES = records.NUMBER_PREFIXES
 NUMBER_DIGITS = 7
 
 # The columns of a record table come from these lists: one TEXT column per canonical writable field
@@ -174,6 +174,22 @@ class write_transaction:
                 self.conn.execute("ROLLBACK")
 
 
+class read_transaction:
+    """``BEGIN`` ... ``COMMIT`` around reads: they all see one snapshot of the store (WAL), so a COUNT
+    and the rows read with it agree even while other processes write."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+
+    def __enter__(self) -> sqlite3.Connection:
+        self.conn.execute("BEGIN")
+        return self.conn
+
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        if self.conn.in_transaction:
+            self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
+
+
 def open_store(path: str, timeout: float, create: bool) -> sqlite3.Connection | None:
     """A migrated connection in autocommit mode, or None when the file is missing and ``create`` is false."""
     if not os.path.exists(path):
@@ -251,6 +267,12 @@ def select_sql(kind: str) -> str:
     return f"SELECT r.seq, {selected} FROM {TABLES[kind]} AS r"
 
 
+def count_rows(conn: sqlite3.Connection, kind: str, clauses: list[str], params: list[t.Any]) -> int:
+    """How many records match ``clauses`` (as translate_filters gives them, on the alias ``r``)."""
+    where = " WHERE " + " AND ".join(clauses) if clauses else ""
+    return conn.execute(f"SELECT COUNT(*) FROM {TABLES[kind]} AS r{where}", params).fetchone()[0]
+
+
 def decode_row(kind: str, row: sqlite3.Row) -> Row:
     decoded = {name: row[name] for name in ("seq",) + columns(kind)}
     decoded["active"] = bool(decoded["active"])
@@ -320,6 +342,22 @@ def read_events(conn: sqlite3.Connection, kind: str, record_id: str, types: t.Se
          "text": row["text"], "author": row["author"], "created": row["created"]}
         for row in conn.execute(sql + " ORDER BY seq", params)
     ]
+
+
+# Ids per statement of read_notes: well under SQLite's oldest limit of 999 bound parameters.
+_IDS_PER_STATEMENT = 500
+
+
+def read_notes(conn: sqlite3.Connection, kind: str, record_ids: list[str]) -> list[Row]:
+    """The notes of many records, oldest first: ``{record_id, field, text, author, created}``; one statement
+    per 500 ids (record_id IN, served by the journal_record index)."""
+    found: list[Row] = []
+    for start in range(0, len(record_ids), _IDS_PER_STATEMENT):
+        chunk = record_ids[start:start + _IDS_PER_STATEMENT]
+        found.extend(dict(row) for row in conn.execute(
+            "SELECT record_id, field, text, author, created FROM journal WHERE kind = ? AND type = 'note' "
+            f"AND record_id IN ({', '.join('?' * len(chunk))}) ORDER BY seq", [kind, *chunk]))
+    return found
 
 
 def _json_or_none(event: Row, key: str) -> str | None:

@@ -53,6 +53,30 @@ def approximate_new(backend: ServiceNowBackend, kind: str, parsed: inputs.Input)
     return record
 
 
+def approximate_write(kind: str, record: Record, parsed: inputs.Input, state: str | None) -> Record:
+    """What an update or transition (to ``state``) would return, without writing: check mode.
+
+    Predicts what the real write changes, as the local store does: the fields, the affected CIs given
+    with them (issue 12), and what entering a state does to ``approval``, ``active`` and the priority.
+    """
+    approximate = dict(record, **parsed.values)
+    if kind == CHANGE and parsed.cis is not None:
+        approximate["configuration_items"] = list(parsed.cis)
+    if parsed.extras:
+        merged = dict(record.get("fields") or {}, **parsed.extras)
+        approximate["fields"] = {key: value for key, value in merged.items() if value is not None}
+    if kind != CHANGE:
+        approximate["priority"] = records.priority_for(approximate.get("impact"), approximate.get("urgency"))
+    if state is None:
+        return approximate
+    approximate["state"] = state
+    if kind == CHANGE and state == lifecycle.CHANGE_APPROVAL_REQUESTED_IN.get(record.get("type") or ""):
+        approximate["approval"] = "requested"
+    if state in (records.CLOSED_CHANGE_STATES if kind == CHANGE else records.CLOSED_INCIDENT_STATES):
+        approximate["active"] = False
+    return approximate
+
+
 # -- approvals ---------------------------------------------------------------------------------
 
 APPROVAL_FIELDS = ["sysapproval", "approver.user_name", "state", "comments", "sys_updated_on"]
@@ -93,7 +117,7 @@ def approvals_by_change(rows: t.Iterable[t.Mapping[str, t.Any]]) -> dict[str, li
 def decide_approval(backend: ServiceNowBackend, record: Record, approver: str, decision: str,
                     comments: str | None, check_mode: bool) -> Record:
     records.require_choice("decision", decision, records.APPROVAL_DECISIONS)
-    if not approver:
+    if not str(approver or "").strip():
         raise ItsmValidationError("approver", approver, "name the person who decides")
     if decision == "rejected" and not comments:
         raise ItsmValidationError("comments", comments, "a rejection needs comments saying why")
@@ -295,7 +319,7 @@ def add_attachment(backend: ServiceNowBackend, kind: str, record: Record, path: 
                    content_type: str | None, check_mode: bool) -> tuple[bool, Record]:
     """Upload unless a file of this name with the same sha256 is attached; an older version is replaced."""
     content, digest = read_attachment(path)
-    name = inputs.require_text("name", name or os.path.basename(path))
+    name = records.require_file_name("name", os.path.basename(path) if name is None else name)
     content_type = content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
     existing = attachments(backend, kind, record)
     same = [item for item in existing if item["name"] == name]

@@ -16,6 +16,8 @@ Behaviour a caller may rely on, beyond the contract in _base:
   write transaction, so concurrent get-then-create callers end up with one record.
 - The type of a change is fixed at creation. ``update``/``transition`` also take ``work_notes`` and
   ``comments`` (appended in the same transaction) and, for changes, ``configuration_items``.
+- In check mode a write starts from the record it is given (what an earlier check-mode step predicted)
+  over the stored row, so a walk of several steps predicts what the real walk does.
 - ``decide_approval``: an approver decides once per approval round (a round starts when the change
   enters assess, or authorize for an emergency change). Repeating the same decision in the round is
   a no-op, so a re-run play changes nothing, and a normal change's two stages need two different
@@ -41,7 +43,7 @@ from .._errors import ItsmNotFoundError, ItsmTransitionError, ItsmValidationErro
 from .._options import ConnectionSettings, default_local_db
 from . import _local_attachments, _local_cmdb
 from . import _local_schema as schema
-from ._base import CiRelations, ItsmBackend, Record, Warn
+from ._base import CiRelations, Found, ItsmBackend, Record, Warn, check_limit
 from ._local_schema import Row
 
 CHANGE, INCIDENT = records.CHANGE, records.INCIDENT
@@ -88,9 +90,21 @@ class LocalBackend(ItsmBackend):
         """One SQL statement for all filters, run page by page (keyset on insertion order) as the caller reads."""
         records.require_choice("kind", kind, records.KINDS)
         clauses, params = schema.translate_filters(kind, filters or {})
-        if limit is not None and limit < 0:
-            raise ItsmValidationError("limit", limit, "expected a number of records, 0 or more")
+        check_limit(limit)
         return self._pages(kind, clauses, params, limit)
+
+    def find_limited(self, kind: str, filters: t.Mapping[str, t.Any], limit: int | None) -> Found:
+        """The records and the COUNT of all that match, read in one transaction: one snapshot of the store."""
+        records.require_choice("kind", kind, records.KINDS)
+        clauses, params = schema.translate_filters(kind, filters or {})
+        check_limit(limit)
+        with self._read() as conn:
+            if conn is None:
+                return Found([], False, 0)
+            with schema.read_transaction(conn):
+                rows = self._query(conn, kind, clauses, params, limit)
+                total = schema.count_rows(conn, kind, clauses, params)
+        return Found([self._to_record(kind, row) for row in rows], total > len(rows), total)
 
     def create(self, kind: str, fields: t.Mapping[str, t.Any], check_mode: bool = False) -> Record:
         """Create in state new; an open record with the same correlation_id is returned instead (see module doc)."""
@@ -148,6 +162,16 @@ class LocalBackend(ItsmBackend):
     def journal(self, kind: str, record: Record) -> list[Record]:
         return [{key: entry[key] for key in ("field", "text", "author", "created")}
                 for entry in self._events(kind, record, ("note",))]
+
+    def journals_for(self, kind: str, ids: t.Sequence[str]) -> dict[str, list[Record]]:
+        """One SQL statement (``record_id IN``) per batch of ids, as approvals_for."""
+        records.require_choice("kind", kind, records.KINDS)
+        found: dict[str, list[Record]] = {record_id: [] for record_id in ids}
+        with self._read() as conn:
+            rows = schema.read_notes(conn, kind, list(found)) if conn and found else []
+        for row in rows:
+            found[row.pop("record_id")].append(row)
+        return found
 
     def audit(self, kind: str, record: Record) -> list[Record]:
         """Every entry of the record's trail, oldest first: ``{type, field, old, new, text, author, created}``."""
@@ -372,6 +396,8 @@ class LocalBackend(ItsmBackend):
         now = schema.now()
         with self._session(check_mode) as conn:
             row = self._row_for(conn, kind, record)
+            if check_mode:
+                row = _as_predicted(kind, row, record)
             new = plan(row, now)
             events = schema.diff_events(kind, row, new) + schema.note_events(notes)
             if events:
@@ -519,6 +545,14 @@ def _finish(kind: str, row: Row) -> None:
         raise ItsmValidationError("end_date", end, f"the end must not be before start_date {start}")
 
 
+def _as_predicted(kind: str, row: Row, record: Record) -> Row:
+    """The stored row as ``record`` says it is. In check mode nothing is stored, so the second step of a walk
+    (review, then closed) must start from what the first step predicted, not from the unchanged store (issue 12)."""
+    keep = ("backend", "id", "number", "url")
+    return dict(row, **{name: record[name] for name in _OUTPUT[kind] if name in record and name in row
+                        and name not in keep})
+
+
 def _check_move(kind: str, row: Row, state: str) -> None:
     if state in lifecycle.user_transitions(kind, row.get("type"))[row["state"]]:
         return
@@ -549,7 +583,7 @@ def _enter(kind: str, row: Row, new: Row, state: str, now: str) -> None:
 
 def _check_decision(approver: str, decision: str, comments: str | None) -> None:
     records.require_choice("decision", decision, records.APPROVAL_DECISIONS)
-    if not approver:
+    if not str(approver or "").strip():
         raise ItsmValidationError("approver", approver, "name the person who decides")
     if decision == "rejected" and not comments:
         raise ItsmValidationError("comments", comments, "a rejection needs comments saying why")

@@ -34,9 +34,14 @@ Behaviour a caller may rely on, beyond the contract in _base:
   approval decision is resent only while its approval row is still ``requested``.
 - Transitions are verified by the record the instance returns; a business-rule or data-policy
   refusal raises ItsmTransitionError naming the change, the move and the instance's message.
+- An update or transition that also sets ``configuration_items`` resolves every name first, then sends
+  the record's PATCH and only after it the CI rows: a refused write leaves the affected CIs as they were.
 - ``approvals`` lists ``sysapproval_approver`` rows in canonical states with the latest comment;
   ``stage`` is None (ServiceNow does not record it). ``decide_approval`` decides the approver's
   pending row through the Table API (an admin may decide for others, as on the platform).
+- ``find_limited`` costs what ``find`` costs: its first page asks for ``X-Total-Count``, the total (unknown
+  with ``window_start``, re-checked on the rows). ``journals_for`` reads a hundred records' work notes and
+  comments in one ``sys_journal_field`` request (``element_idIN``), ``approvals_for`` their approvals in one.
 - ``blackouts`` expands blackout schedule spans (all pages) of the schedules that apply to the change:
   unscoped ones, and scoped ones confirmed by a fresh ``conflict`` row or by their condition (one
   more request per poll, only while such a schedule has an entry in range).
@@ -48,6 +53,7 @@ Behaviour a caller may rely on, beyond the contract in _base:
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import re
 import typing as t
@@ -67,11 +73,12 @@ from . import _servicenow_extras as extras
 from . import _servicenow_mapping as mapping
 from . import _servicenow_names
 from . import _servicenow_query as query
-from ._base import READ_AHEAD_PARTS, CiRelations, ItsmBackend, Record, Warn
+from ._base import READ_AHEAD_PARTS, CiRelations, Found, ItsmBackend, Record, Warn, check_limit
 
 CHANGE, INCIDENT = records.CHANGE, records.INCIDENT
 TABLE_API = "/api/now/table/"
 _PAGE = 100
+_JOURNAL_PAGE = 10000  # sys_journal_field rows per request of journals_for (a hundred records' notes, usually one)
 _OLDEST_FIRST = "^ORDERBYsys_created_on^ORDERBYnumber^ORDERBYsys_id"  # the documented order of find, and its keyset
 _OUTPUT = {CHANGE: records.CHANGE_FIELDS, INCIDENT: records.INCIDENT_FIELDS}
 _REVERSE = {key: {raw: canonical for canonical, raw in table.items()} for key, table in mapping.CHOICES.items()}
@@ -120,11 +127,31 @@ class ServiceNowBackend(ItsmBackend):
     def find(self, kind: str, filters: t.Mapping[str, t.Any], limit: int | None = None) -> t.Iterator[Record]:
         records.require_choice("kind", kind, records.KINDS)
         conditions, window = query.find_query(kind, filters or {})
-        if limit is not None and limit < 0:
-            raise ItsmValidationError("limit", limit, "expected a number of records, 0 or more")
+        check_limit(limit)
         if kind == CHANGE and limit is None and list(filters) == ["correlation_id"] and filters["correlation_id"]:
             return iter(self._holding(conditions, filters["correlation_id"]))
         return self._pages(kind, conditions, window, limit)
+
+    def find_limited(self, kind: str, filters: t.Mapping[str, t.Any], limit: int | None) -> Found:
+        """As find, in the same requests; the total is the first page's ``X-Total-Count``.
+
+        With ``window_start`` the instance also counts changes without an end date that started before the
+        window (re-checked here), so the total is unknown (None) and one record past the limit tells.
+        """
+        records.require_choice("kind", kind, records.KINDS)
+        conditions, window = query.find_query(kind, filters or {})
+        check_limit(limit)
+        if limit is None:
+            return super().find_limited(kind, filters, limit)
+        counted: list[int | None] = []
+        pages = self._pages(kind, conditions, window, limit + 1, None if window else counted)
+        found = list(itertools.islice(pages, limit))
+        more = None
+        if not counted or counted[0] is None:
+            more = next(pages, None) is not None  # a request only when the last page was full
+        pages.close()
+        total = counted[0] if counted else None
+        return Found(found, more if total is None else total > len(found), total)
 
     def expect_write(self, kind: str, fields: t.Mapping[str, t.Any]) -> None:
         references = mapping.REFERENCES[kind] if kind in records.KINDS else {}
@@ -191,8 +218,29 @@ class ServiceNowBackend(ItsmBackend):
                           "^ORDERBYsys_created_on", ["element", "value", "sys_created_by", "sys_created_on"],
                           1000, what=f"read the journal of {_label(kind, record)}")
         self._journal_read[record_id] = {(row["element"], str(row["value"]).strip()) for row in rows}
-        return [{"field": row["element"], "text": row["value"], "author": row["sys_created_by"],
-                 "created": query.from_sn_date(row["sys_created_on"])} for row in rows]
+        return [_journal_entry(row) for row in rows]
+
+    def journals_for(self, kind: str, ids: t.Sequence[str]) -> dict[str, list[Record]]:
+        """The journals of many records in one ``sys_journal_field`` request (``element_idIN``), by record id;
+        past _JOURNAL_PAGE entries, one more request per page."""
+        records.require_choice("kind", kind, records.KINDS)
+        found: dict[str, list[Record]] = {record_id: [] for record_id in ids}
+        params = {"sysparm_query": f"element_idIN{','.join(query.escape(key) for key in found)}"
+                                   "^elementINwork_notes,comments^ORDERBYsys_created_on",
+                  "sysparm_fields": "element_id,element,value,sys_created_by,sys_created_on",
+                  "sysparm_limit": _JOURNAL_PAGE, "sysparm_display_value": "false",
+                  "sysparm_exclude_reference_link": "true", "sysparm_no_count": "true"}
+        offset = 0
+        while found:
+            rows = self._get_rows("sys_journal_field", dict(params, sysparm_offset=offset),
+                                  f"read the journals of {len(found)} {kind}s")
+            for row in rows:
+                if row["element_id"] in found:
+                    found[row["element_id"]].append(_journal_entry(row))
+            if len(rows) < _JOURNAL_PAGE:
+                break
+            offset += len(rows)
+        return found
 
     def missing_journal(self, kind: str, record: Record, entries: t.Mapping[str, str]) -> dict[str, str]:
         record_id = self._id_of(kind, record)
@@ -362,25 +410,33 @@ class ServiceNowBackend(ItsmBackend):
                            f"find changes of correlation_id {correlation_id}", order=_OLDEST_FIRST)
         return found if len(found) < _PAGE else list(self._pages(CHANGE, conditions, None, None))
 
-    def _pages(self, kind: str, conditions: list[str], window, limit: int | None) -> t.Iterator[Record]:
+    def _pages(self, kind: str, conditions: list[str], window, limit: int | None,
+               counted: list[int | None] | None = None) -> t.Iterator[Record]:
+        """Records page by page; ``limit`` counts the records yielded (past the window's re-check), and
+        ``counted``, when given, receives the first page's ``X-Total-Count`` (None when the instance sent none)."""
         where, after, remaining = "^".join(conditions), None, limit
         while remaining is None or remaining > 0:
             size = _PAGE if remaining is None else min(_PAGE, remaining)
             params = self._params(kind, _after(where, after) + _OLDEST_FIRST, size)
-            rows = self._get_rows(mapping.TABLES[kind], params, f"find {kind}s")
+            count = counted is not None and after is None
+            if count:
+                params["sysparm_no_count"] = "false"
+            answer = self.http.request("GET", TABLE_API + mapping.TABLES[kind], params=params, what=f"find {kind}s")
+            rows = answer.body["result"]
+            if count:
+                counted.append(_total(answer.headers))
             if kind == CHANGE and rows:
                 links = self._get_rows("task_ci", _ci_params("taskIN" + ",".join(r["sys_id"] for r in rows)),
                                        "read affected CIs")
                 found = self._with_cis(rows, links)
             else:
                 found = [self._to_record(kind, row) for row in rows]
-            for record in found:
-                if query.in_window(record, window):
-                    yield record
+            kept = [record for record in found if query.in_window(record, window)]
+            yield from kept
             if len(rows) < size:
                 return
             after = (rows[-1]["sys_created_on"], rows[-1]["number"], rows[-1]["sys_id"])
-            remaining = None if remaining is None else remaining - len(rows)
+            remaining = None if remaining is None else remaining - len(kept)
 
     def _with_cis(self, rows: list[dict], links: list[dict]) -> list[Record]:
         names: dict[str, list[str]] = {}
@@ -463,20 +519,24 @@ class ServiceNowBackend(ItsmBackend):
                     "transition or set them first", option="state", value=state, missing=missing)
         self.names.resolve(kind, parsed.values, parsed.cis or [], None)
         if check_mode:
-            approximate = dict(record, **parsed.values)
-            if moving:
-                approximate["state"] = state
-            return approximate
+            return extras.approximate_write(kind, record, parsed, state if moving else None)
         body = self._payload(kind, parsed)
         if moving:
             body["state"] = mapping.CHOICES[(kind, "state")][state]
         record_id = self._id_of(kind, record)
-        cis = record.get("configuration_items") if kind == CHANGE else None
+        updated = self._patch(kind, record, record_id, body, state if moving else None) if body else (
+            record if record.get("id") else self.get(kind, id=record_id))
+        # The CIs follow the record's own write, which the instance may still refuse (a business rule): a
+        # refused task leaves the CIs as they were (issue 12). Every name was resolved above, before either.
         if parsed.cis is not None and kind == CHANGE:
-            record = self.set_affected_cis(dict(record, id=record_id), parsed.cis)
-            cis = parsed.cis
-        if not body:
-            return record if record.get("id") else self.get(kind, id=record_id)
+            updated = self.set_affected_cis(dict(updated, id=record_id), parsed.cis)
+        return updated
+
+    def _patch(self, kind: str, record: Record, record_id: str, body: dict[str, t.Any], state: str | None) -> Record:
+        """One PATCH of the record (``state``: the transition it makes, verified from the answer)."""
+        label = _label(kind, record)
+        moving = state is not None
+        cis = record.get("configuration_items") if kind == CHANGE else None
         notes = {field: body[field] for field in inputs.NOTE_FIELDS if field in body}
         for part in READ_AHEAD_PARTS:
             self._ahead.pop((part, record_id), None)  # the write may change what was read ahead
@@ -694,6 +754,18 @@ def _after(where: str, after: tuple[str, str, str] | None) -> str:
     return "^NQ".join(query.scoped_condition(where, past) for past in (
         f"sys_created_on>{created}", f"sys_created_on={created}^number>{number}",
         f"sys_created_on={created}^number={number}^sys_id>{sys_id}"))
+
+
+def _journal_entry(row: t.Mapping[str, t.Any]) -> Record:
+    """A ``sys_journal_field`` row as the contract's journal entry."""
+    return {"field": row["element"], "text": row["value"], "author": row["sys_created_by"],
+            "created": query.from_sn_date(row["sys_created_on"])}
+
+
+def _total(headers: t.Mapping[str, str]) -> int | None:
+    """``X-Total-Count`` (matches of the query, ignoring limit and offset), or None when absent."""
+    value = str(headers.get("X-Total-Count") or "").strip()
+    return int(value) if value.isdigit() else None
 
 
 def _extra_value(column: str, raw: t.Any) -> t.Any:

@@ -9,11 +9,11 @@ import typing as t
 
 from .. import _workflow as wf
 from .._errors import ItsmValidationError
-from .._records import KINDS
+from .._records import CHANGE, KINDS, NUMBER_PREFIXES, kind_of_number
 from ..backends._base import ItsmBackend
 
 ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = dict(
-    kind=dict(type="str", choices=list(KINDS), default="change"),
+    kind=dict(type="str", choices=list(KINDS)),
     number=dict(type="str"),
     correlation_id=dict(type="str"),
     path=dict(type="path"),
@@ -28,11 +28,12 @@ ARGUMENT_RULES = dict(
 
 def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
         warn: t.Callable[[str], None]) -> dict[str, t.Any]:
-    kind = params["kind"]
+    kind = record_kind(params)
     record = wf.find_existing(backend, kind, params.get("number"), params.get("correlation_id"))
     if record is None:
+        hint = "" if params.get("kind") else " (or set kind: incident, if an incident holds it)"
         raise ItsmValidationError("correlation_id", params.get("correlation_id"),
-                                  f"no {kind} holds this correlation id; give an existing {kind}'s number")
+                                  f"no {kind} holds this correlation id; give an existing {kind}'s number{hint}")
     before = backend.attachments(kind, record)
     if not params.get("path"):
         return dict(changed=False, record=record, attachments=before)
@@ -46,6 +47,23 @@ def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
         after = backend.attachments(kind, record)
     return dict(changed=changed, record=record, attachment=attachment, attachments=after,
                 diff={"before": _summary(before), "after": _summary(after)})
+
+
+def record_kind(params: t.Mapping[str, t.Any]) -> str:
+    """``kind`` when given, else the kind the number's prefix names; by correlation id alone, a change.
+
+    Without it, an incident's number was looked up as a change and reported missing (issue 12).
+    """
+    if params.get("kind"):
+        return params["kind"]
+    if not params.get("number"):
+        return CHANGE
+    kind = kind_of_number(params["number"])
+    if kind is None:
+        known = ", ".join(f"{prefix} for {name}" for name, prefix in NUMBER_PREFIXES.items())
+        raise ItsmValidationError("number", params["number"], f"its prefix does not say which kind of record it is "
+                                  f"({known}); set kind to change or incident")
+    return kind
 
 
 def _summary(items: list[dict[str, t.Any]]) -> dict[str, t.Any]:

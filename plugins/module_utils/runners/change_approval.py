@@ -32,7 +32,9 @@ def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
     if change is None:
         raise ItsmValidationError("correlation_id", params.get("correlation_id"),
                                   "no change holds this correlation id; give an existing change's number or id")
-    approver = params.get("approver") or backend.settings.username or getpass.getuser()
+    # Only an approver left out defaults; an empty one is the backend's to refuse, never the OS user (issue 12).
+    approver = params["approver"] if params.get("approver") is not None else (
+        backend.settings.username or getpass.getuser())
     before = backend.approvals(change)
     after_change = backend.decide_approval(change, approver, params["decision"], params.get("comments"),
                                            check_mode=check_mode)

@@ -50,6 +50,7 @@ def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
         backend.expect_read(CHANGE, ["journal"])  # the notes already there are read with the record
     existing = wf.find_existing(backend, CHANGE, params.get("number"), params.get("correlation_id"))
     wf.check_window(dict(existing or {}, **wanted))
+    wf.require_summary(CHANGE, params.get("short_description"), existing is None, params.get("template"))
     cis = sorted(set(params["configuration_items"])) if params.get("configuration_items") is not None else None
     notes: dict[str, str] = {}
     if existing is None:
@@ -61,14 +62,16 @@ def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
         changes = wf.differing(existing, wanted)
         if params.get("template") and params["template"] != existing.get("template"):
             warn(f"template: {existing['number']} already exists; a template only applies when a change is created")
-        # Refused here as well as in the backend's write: the CIs below are written before that write.
+        # A retype is refused as what it is, before the walk is planned on the wrong model.
         _lifecycle.refuse_type_change(existing["number"], existing.get("type"), changes.get("type"))
         path = wf.plan(CHANGE, existing, params.get("state"), changes)
-        # The CIs are written first only because everything that can refuse the task was checked above.
+        # The CIs ride on the same write as the fields (the update, or the first transition): the backend
+        # resolves every name and makes every check before that one write, and check mode predicts it (issue 12).
         if cis is not None and cis != sorted(backend.affected_cis(existing)):
-            record = backend.set_affected_cis(record, cis, check_mode=check_mode)
+            changes["configuration_items"] = cis
         # The notes ride on the update or first transition: one write, not one per note.
         notes = wf.missing_journal(backend, CHANGE, existing, entries)
+        wf.refuse_taken_correlation(backend, CHANGE, existing, changes.get("correlation_id"), params.get("state"))
     record = wf.move(backend, CHANGE, record, path, dict(changes, **notes), check_mode)
     noted = bool(notes) or (existing is None and wf.append_journal(backend, CHANGE, record, entries, check_mode))
     changed = existing is None or noted or record != existing

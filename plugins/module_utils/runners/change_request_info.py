@@ -10,7 +10,7 @@ import typing as t
 from .. import _workflow as wf
 from .._errors import ItsmValidationError
 from .._records import APPROVAL_STATES, CHANGE, CHANGE_STATES, CHANGE_TYPES
-from ..backends._base import ItsmBackend, Record
+from ..backends._base import Found, ItsmBackend, Record
 
 ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = dict(
     number=dict(type="str"),
@@ -26,10 +26,13 @@ ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = dict(
     opened_after=dict(type="str"),
     opened_before=dict(type="str"),
     limit=dict(type="int", default=1000),
+    include=dict(type="list", elements="str", choices=["approvals", "notes"]),
+    # The opt-in for approvals before ``include``; ``approvals: true`` is ``include: [approvals]``.
     approvals=dict(type="bool", default=False),
 )
-# Change ids per bulk approvals read: keeps a ServiceNow ``sysapprovalIN`` query well inside a URL's length.
-APPROVALS_PER_READ = 100
+# Record ids per bulk read (approvals, notes): keeps a ServiceNow ``sysapprovalIN`` or ``element_idIN`` query
+# well inside a URL's length.
+IDS_PER_READ = 100
 FILTERS = ("number", "correlation_id", "state", "type", "approval", "active", "assignment_group",
            "configuration_item", "window_start", "window_end", "opened_after", "opened_before")
 # Date filters in pairs bounding a range, (start, end): an end before its start matches nothing, so it is
@@ -39,18 +42,35 @@ DATE_RANGES = (("window_start", "window_end"), ("opened_after", "opened_before")
 
 def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
         warn: t.Callable[[str], None]) -> dict[str, t.Any]:
-    records = find(backend, CHANGE, params, FILTERS)
-    if params.get("approvals"):
+    found = find(backend, CHANGE, params, FILTERS, warn)
+    records = found.records
+    if params.get("approvals") or "approvals" in (params.get("include") or ()):
         records = with_approvals(backend, records, warn)
-    return dict(changed=False, records=records)
+    return result(backend, CHANGE, params, found, records)
 
 
-def find(backend: ItsmBackend, kind: str, params: t.Mapping[str, t.Any], names: t.Sequence[str]) -> list:
-    """One backend query for every info module (no request per record)."""
+def find(backend: ItsmBackend, kind: str, params: t.Mapping[str, t.Any], names: t.Sequence[str],
+         warn: t.Callable[[str], None]) -> Found:
+    """One backend query for every info module (no request per record); a warning when ``limit`` cut the list."""
     filters = wf.wanted_fields(params, names)
     for start, end in DATE_RANGES:
         _normalise_range(filters, start, end)
-    return list(backend.find(kind, filters, limit=params.get("limit")))
+    found = backend.find_limited(kind, filters, params.get("limit"))
+    if found.truncated:
+        # Issue 12: a cut list must not pass for the whole answer.
+        returned = len(found.records)
+        matching = found.total if found.total is not None else f"more than {returned}"
+        warn(f"limit: returned {returned} of {matching} matching {kind}s; raise limit (now {params.get('limit')}) "
+             "or narrow the filters to get the rest")
+    return found
+
+
+def result(backend: ItsmBackend, kind: str, params: t.Mapping[str, t.Any], found: Found,
+           records: list[Record]) -> dict[str, t.Any]:
+    """The info module's result: the records (with their notes when ``include`` asks), ``truncated`` and ``total``."""
+    if "notes" in (params.get("include") or ()):
+        records = with_notes(backend, kind, records)
+    return dict(changed=False, records=records, truncated=found.truncated, total=found.total)
 
 
 def _normalise_range(filters: dict[str, t.Any], start: str, end: str) -> None:
@@ -71,8 +91,21 @@ def with_approvals(backend: ItsmBackend, records: list[Record],
         warn(f"approvals: the {backend.name} backend does not record approvals; "
              "every change is returned with approvals: []")
         return [dict(record, approvals=[]) for record in records]
+    found = _in_bulk(backend.approvals_for, records)
+    return [dict(record, approvals=found.get(record["id"], [])) for record in records]
+
+
+def with_notes(backend: ItsmBackend, kind: str, records: list[Record]) -> list[Record]:
+    """The records, each with its ``notes`` (work notes and comments, oldest first): one bulk read per hundred
+    records, not one per record."""
+    found = _in_bulk(lambda ids: backend.journals_for(kind, ids), records)
+    return [dict(record, notes=found.get(record["id"], [])) for record in records]
+
+
+def _in_bulk(read: t.Callable[[list[str]], dict[str, list[Record]]],
+             records: list[Record]) -> dict[str, list[Record]]:
     found: dict[str, list[Record]] = {}
     ids = [record["id"] for record in records]
-    for start in range(0, len(ids), APPROVALS_PER_READ):
-        found.update(backend.approvals_for(ids[start:start + APPROVALS_PER_READ]))
-    return [dict(record, approvals=found.get(record["id"], [])) for record in records]
+    for start in range(0, len(ids), IDS_PER_READ):
+        found.update(read(ids[start:start + IDS_PER_READ]))
+    return found

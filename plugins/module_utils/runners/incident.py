@@ -44,11 +44,13 @@ def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
     if any(notes.values()):
         backend.expect_read(INCIDENT, ["journal"])  # the notes already there are read with the record
     existing = _find(backend, params)
+    if existing is None:
+        _refuse_settling_create(params)
+    wf.require_summary(INCIDENT, params.get("short_description"), existing is None)
     wanted = wf.wanted_fields(params, INCIDENT_WRITABLE)
     if wanted.get("caused_by") and wanted["caused_by"] != (existing or {}).get("caused_by"):
         wf.require_existing_change(backend, "caused_by", wanted["caused_by"])
     if existing is None:
-        _refuse_settling_create(params)
         path = wf.plan(INCIDENT, dict(wanted, state="new"), params.get("state"), {})
         record = backend.create(INCIDENT, wanted, check_mode=check_mode)
         changes: dict[str, t.Any] = {}
@@ -60,6 +62,7 @@ def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
         recurrence = _recurrence_note(backend, existing, params) if _is_recurrence(params, existing) else None
         # The notes ride on the update or first transition: one write, not one per note.
         notes = wf.missing_journal(backend, INCIDENT, existing, notes)
+        wf.refuse_taken_correlation(backend, INCIDENT, existing, changes.get("correlation_id"), params.get("state"))
     record = wf.move(backend, INCIDENT, record, path, dict(changes, **notes) if existing else changes, check_mode)
     noted = bool(notes) if existing else wf.append_journal(backend, INCIDENT, record, notes, check_mode)
     if recurrence:

@@ -9,7 +9,7 @@ import typing as t
 
 from .._records import INCIDENT, INCIDENT_STATES
 from ..backends._base import ItsmBackend
-from .change_request_info import find
+from .change_request_info import find, result
 
 ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = dict(
     number=dict(type="str"),
@@ -22,6 +22,7 @@ ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = dict(
     opened_after=dict(type="str"),
     opened_before=dict(type="str"),
     limit=dict(type="int", default=1000),
+    include=dict(type="list", elements="str", choices=["notes"]),
 )
 FILTERS = ("number", "correlation_id", "state", "active", "assignment_group", "configuration_item", "caused_by",
            "opened_after", "opened_before")
@@ -29,4 +30,5 @@ FILTERS = ("number", "correlation_id", "state", "active", "assignment_group", "c
 
 def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
         warn: t.Callable[[str], None]) -> dict[str, t.Any]:
-    return dict(changed=False, records=find(backend, INCIDENT, params, FILTERS))
+    found = find(backend, INCIDENT, params, FILTERS, warn)
+    return result(backend, INCIDENT, params, found, found.records)

@@ -34,7 +34,8 @@ def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
     states = tuple(params.get("states") or _DEFAULT_STATES.get(action, ()))
     result: dict[str, t.Any] = dict(path=store.path, target=target)
     if action == "list":
-        return dict(result, changed=False, queued=store.list(states, target))
+        queued = store.list(states, target)
+        return dict(result, changed=False, queued=queued, permanent_failures=sum(item["permanent"] for item in queued))
     if action == "purge":
         gone = store.purge(ids=params.get("ids"), states=states, check_mode=check_mode)
         return dict(result, changed=bool(gone), purged=gone)
@@ -44,15 +45,18 @@ def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
     waiting = store.list(sendable, target)
     elsewhere = _waiting_elsewhere(store, target, sendable, warn)
     if check_mode:
-        return dict(result, target=target, changed=bool(waiting), delivered=[], failed=[],
-                    remaining=len(waiting), other_targets=elsewhere, queued=waiting)
+        refused = store.list(("failed",), target)
+        if refused and not params["retry_failed"]:
+            warn(_outbox.refused_text(refused, backend.name, store.path))
+        return dict(result, target=target, changed=bool(waiting), delivered=[], refused=[],
+                    remaining=len(waiting), other_targets=elsewhere, queued=waiting, permanent_failures=len(refused))
     report = _outbox.flush(store, backend, target, warn, retry_failed=params["retry_failed"])
     if report["outage"]:
         warn(f"outbox: the {backend.name} backend failed ({report['outage']}); "
              f"{report['remaining']} items stay queued for the next flush")
     return dict(result, target=target, changed=bool(report["delivered"]), delivered=report["delivered"],
-                failed=report["failed"], remaining=report["remaining"], other_targets=elsewhere,
-                queued=store.list(("pending", "failed"), target))
+                refused=report["refused"], remaining=report["remaining"], other_targets=elsewhere,
+                permanent_failures=report["permanent_failures"], queued=store.list(("pending", "failed"), target))
 
 
 def _waiting_elsewhere(store: _outbox.Outbox, target: str, states: tuple[str, ...],

@@ -4,7 +4,8 @@
 # outbox flushed afterwards, and the backend going down partway through a run; a run under ansible-runner, as
 # AWX runs jobs; and the options flush_on_start, changes, incidents, assignment_group, resolve_on_success and
 # change (ITSM_CHANGE), the [opsgate_itsm_recorder] ini section, itsm_ci_name and the per-play levels; the
-# incident_on_failure role's default key equal to the recorder's. Every record exactly once.
+# incident_on_failure role's default key equal to the recorder's; ITSM_CHANGE naming a change that does not exist.
+# Every record exactly once.
 set -eux
 cd "$(dirname "$0")"
 # shellcheck source=../setup_collection/collection.sh
@@ -18,7 +19,8 @@ unset JOB_ID CI_PIPELINE_ID GITHUB_RUN_ID ITSM_RECORDER_RUN_ID ITSM_CHANGE || tr
 # 1. A run: the play fails (web2 failed, ghost unreachable), the recorder must not change the exit code.
 rc=0; ansible-playbook -i inventory.yml run.yml > "$WORK/run1.log" 2>&1 || rc=$?
 [ "$rc" -eq 4 ] || { cat "$WORK/run1.log"; exit 1; }
-grep -q "opsgate.itsm.recorder: change CHG0000001 updated; incident INC0000001 created; incident INC0000002 created" "$WORK/run1.log"
+# The end says what happened to the change: closed unsuccessful, not "updated" (issue 12).
+grep -q "opsgate.itsm.recorder: change CHG0000001 closed unsuccessful; incident INC0000001 created; incident INC0000002 created" "$WORK/run1.log"
 "$PYTHON" check.py "$ITSM_LOCAL_DB" '{"close_codes": ["unsuccessful"], "incidents": 2, "recurrences": 0}'
 
 # 2. The same failures again: a second change, the two open incidents updated once each.
@@ -61,7 +63,7 @@ events = [e["event"] for e in result.events]
 # AWX's event stream is intact: task events and the final stats reach the job's event callback.
 assert "runner_on_failed" in events and "runner_on_unreachable" in events and "playbook_on_stats" in events, events
 stdout = result.stdout.read()
-assert "opsgate.itsm.recorder: change CHG0000001 updated" in stdout, stdout[-2000:]
+assert "opsgate.itsm.recorder: change CHG0000001 closed unsuccessful" in stdout, stdout[-2000:]
 PY
 "$PYTHON" check.py "$ITSM_LOCAL_DB" '{"close_codes": ["unsuccessful"], "incidents": 2, "recurrences": 0}'
 "$PYTHON" - "$ITSM_LOCAL_DB" <<'PY'
@@ -199,5 +201,34 @@ grep -q "incident INC0000001 recurred" "$WORK/role-key.log" || { cat "$WORK/role
 records 'len(incidents) == 1 and [n[:13] for n in incidents[0]["notes"]] == ["Recurrence #2"]'
 rk '{"rescued": true, "incident_on_failure_playbook": "elsewhere.yml"}'
 records 'len(incidents) == 2 and "Correlation key: elsewhere.yml/Deploy/Migrate/localhost" in incidents[1]["description"]'
+
+# 14. ITSM_CHANGE naming a change that does not exist: a clear warning at the start naming the change and the store
+# (not "could not reach"), the incident still raised, the end of that change kept in the outbox as refused for good
+# with its reason; the outbox module lists it as permanent, and the next run and every flush say it waits (issue 12).
+fresh_store unknown
+rc=0; ITSM_CHANGE=CHG9999999 ansible-playbook -i options_inventory.yml options.yml > "$WORK/unknown.log" 2>&1 || rc=$?
+[ "$rc" -eq 2 ] || { cat "$WORK/unknown.log"; exit 1; }
+grep -qF "opsgate.itsm.recorder: the change option (ITSM_CHANGE) names a change that does not exist: change: CHG9999999 does not exist on the local backend (local:$ITSM_LOCAL_DB)" \
+    "$WORK/unknown.log" || { cat "$WORK/unknown.log"; exit 1; }
+if grep -q "could not reach" "$WORK/unknown.log"; then cat "$WORK/unknown.log"; exit 1; fi
+grep -qF "refused the end of change CHG9999999 for good (change: CHG9999999 does not exist" "$WORK/unknown.log"
+records 'not changes and len(incidents) == 1'
+env -u ANSIBLE_CALLBACKS_ENABLED ansible localhost -m opsgate.itsm.outbox -a action=list > "$WORK/unknown-list.log" 2>&1 \
+    || { cat "$WORK/unknown-list.log"; exit 1; }
+"$PYTHON" - "$WORK/unknown-list.log" <<'PY'
+import json, sys
+text = open(sys.argv[1]).read()
+listed = json.JSONDecoder().raw_decode(text[text.index("localhost | SUCCESS => ") + 23:])[0]
+[item] = listed["queued"]
+assert (item["state"], item["permanent"], item["description"]) == ("failed", True, "the end of change CHG9999999"), item
+assert item["last_error"].startswith("change: CHG9999999 does not exist on the local backend"), item
+assert listed["permanent_failures"] == 1, listed
+PY
+ansible-playbook -i options_inventory.yml options.yml -e fail_now=false > "$WORK/unknown-next.log" 2>&1 \
+    || { cat "$WORK/unknown-next.log"; exit 1; }
+grep -q "1 items in $ITSM_OUTBOX were refused for good by the local backend" "$WORK/unknown-next.log" \
+    || { cat "$WORK/unknown-next.log"; exit 1; }
+flush unknown-flush
+grep -q "1 items in $ITSM_OUTBOX were refused for good by the local backend" "$WORK/unknown-flush.log"
 
 echo "callback_recorder: all checks passed"

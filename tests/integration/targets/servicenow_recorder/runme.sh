@@ -8,7 +8,9 @@
 #   4. roles.yml: change_control (open, approvals, gate, close) and incident_on_failure in a rescue;
 #   5. the instance going down partway through a run: the change opened at the start, the end of the run (recap,
 #      close, incident) in the outbox; the instance back with the same data: one flush ends that same change and
-#      raises the incident caused by it, a second flush sends nothing.
+#      raises the incident caused by it, a second flush sends nothing;
+#   6. a ca_path that does not exist: a warning naming it (no traceback, no "Callback dispatch failed"), the run's
+#      records in the outbox; with the right ca_path one flush sends them (issue 12).
 # The recorder authenticates with OAuth (client credentials); its client secret must never be printed.
 set -eu
 
@@ -61,7 +63,7 @@ echo "== 1. a recorded run: the play fails (a host failed, one unreachable), the
 rc=0; ansible-playbook -i "${HERE}/inventory.yml" "${HERE}/run.yml" > "${WORK}/run1.log" 2>&1 || rc=$?
 [ "${rc}" -eq 4 ] || fail "run 1 exited ${rc}, expected 4" "${WORK}/run1.log"
 grep -Eq "${CHANGE_RE}" "${WORK}/run1.log" || fail "run 1 did not open its change in implement" "${WORK}/run1.log"
-grep -Eq "opsgate\.itsm\.recorder: change CHG[0-9]{7} updated; incident INC[0-9]{7} created; incident INC[0-9]{7} created$" \
+grep -Eq "opsgate\.itsm\.recorder: change CHG[0-9]{7} closed unsuccessful; incident INC[0-9]{7} created; incident INC[0-9]{7} created$" \
     "${WORK}/run1.log" || fail "run 1 did not report its change and two new incidents" "${WORK}/run1.log"
 ! grep -q "WARNING.*recorder" "${WORK}/run1.log" || fail "run 1 warned" "${WORK}/run1.log"
 check recorder '{"changes": 1, "recurrences": 0}' || fail "run 1 records" "${WORK}/run1.log"
@@ -70,7 +72,7 @@ no_secret "${WORK}/run1.log"
 echo "== 2. the same failures again: a second change, a recurrence note on each open incident"
 rc=0; ansible-playbook -i "${HERE}/inventory.yml" "${HERE}/run.yml" > "${WORK}/run2.log" 2>&1 || rc=$?
 [ "${rc}" -eq 4 ] || fail "run 2 exited ${rc}, expected 4" "${WORK}/run2.log"
-grep -Eq "opsgate\.itsm\.recorder: change CHG[0-9]{7} updated; incident INC[0-9]{7} recurred; incident INC[0-9]{7} recurred$" \
+grep -Eq "opsgate\.itsm\.recorder: change CHG[0-9]{7} closed unsuccessful; incident INC[0-9]{7} recurred; incident INC[0-9]{7} recurred$" \
     "${WORK}/run2.log" || fail "run 2 did not update the two incidents" "${WORK}/run2.log"
 check recorder '{"changes": 2, "recurrences": 1}' || fail "run 2 records" "${WORK}/run2.log"
 no_secret "${WORK}/run2.log"
@@ -147,4 +149,25 @@ flush midrun-flush1 2
 flush midrun-flush2 0
 check midrun "{\"change\": \"${CHANGE}\"}" || fail "records after the mid-run flush" "${WORK}/midrun-flush1.log"
 no_secret "${WORK}/midrun-flush1.log" "${WORK}/midrun-flush2.log" "${ITSM_OUTBOX}"
+
+echo "== 6. a ca_path that does not exist: a warning naming it, the run's records in the outbox; the right one sends them"
+stop_simulator
+start_recorder_simulator "${WORK}/sim-capath" 0
+export ITSM_URL="${URL}" ITSM_CA_PATH="${WORK}/sim-capath/cert.pem" ITSM_OUTBOX="${WORK}/outbox-capath.sqlite"
+export ANSIBLE_CALLBACKS_ENABLED=opsgate.itsm.recorder
+MISSING="${WORK}/no-such-dir/ca.pem"
+rc=0; ITSM_CA_PATH="${MISSING}" ansible-playbook -i "${HERE}/inventory.yml" "${HERE}/run.yml" > "${WORK}/capath.log" 2>&1 || rc=$?
+[ "${rc}" -eq 4 ] || fail "the run with a missing ca_path exited ${rc}, expected 4" "${WORK}/capath.log"
+grep -qF "opsgate.itsm.recorder cannot use the servicenow backend (ca_path: ${MISSING} does not exist; expected a PEM file" \
+    "${WORK}/capath.log" || fail "no warning naming ca_path at the start" "${WORK}/capath.log"
+grep -qF "opsgate.itsm.recorder: 3 records queued in the outbox ${ITSM_OUTBOX} because the servicenow backend failed: ca_path: ${MISSING} does not exist" \
+    "${WORK}/capath.log" || fail "the run's change and two incidents were not queued" "${WORK}/capath.log"
+! grep -Eq "Callback dispatch|Traceback|suitable TLS CA certificate bundle" "${WORK}/capath.log" \
+    || fail "the recorder broke on the missing ca_path" "${WORK}/capath.log"
+no_secret "${WORK}/capath.log" "${ITSM_OUTBOX}"
+unset ANSIBLE_CALLBACKS_ENABLED
+flush capath-flush1 3
+flush capath-flush2 0
+check recorder '{"changes": 1, "recurrences": 0, "change_named_by": "correlation_id"}' || fail "records after the ca_path flush" "${WORK}/capath-flush1.log"
+no_secret "${WORK}/capath-flush1.log" "${WORK}/capath-flush2.log" "${ITSM_OUTBOX}"
 echo "servicenow_recorder: all checks passed"

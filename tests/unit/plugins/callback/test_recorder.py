@@ -343,3 +343,91 @@ def test_loading_the_callback_imports_no_backend():
     env = dict(os.environ, PYTHONPATH=COLLECTIONS_BASE)
     output = subprocess.run([sys.executable, "-c", code], env=env, check=True, capture_output=True, text=True).stdout
     assert output.strip() == "[]"
+
+
+# -- nothing is lost, whatever the transport raises; what happened is said plainly (issue 12) ------------
+
+def test_the_end_of_the_run_says_the_change_was_closed_unsuccessful_not_updated(callback, store):
+    module = callback()
+    play_run(module, RECAP, EVENTS)
+    assert "opsgate.itsm.recorder: CHG0000001 created, now implement" in module._display.lines
+    assert ("opsgate.itsm.recorder: change CHG0000001 closed unsuccessful; incident INC0000001 created; "
+            "incident INC0000002 created") in module._display.lines
+
+
+def test_a_ca_path_that_does_not_exist_queues_the_runs_records_and_names_the_option(callback, store):
+    missing = str(store / "nowhere" / "ca.pem")
+    module = callback(backend="servicenow", url="https://127.0.0.1:9", username="admin", password="pw",
+                      ca_path=missing)
+    play_run(module, RECAP, EVENTS)
+    assert not module.disabled
+    start, queued = module._display.warnings
+    assert start.startswith(f"opsgate.itsm.recorder cannot use the servicenow backend (ca_path: {missing} does not "
+                            "exist; expected a PEM file")
+    assert queued.startswith(f"opsgate.itsm.recorder: 3 records queued in the outbox {store / 'outbox.sqlite'}")
+    assert queued.endswith("once the setting is fixed.")
+    box = ob.Outbox(str(store / "outbox.sqlite"))
+    assert [(item["type"], item["state"], item["target"]) for item in box.list()] == [
+        ("change", "pending", "servicenow:https://127.0.0.1:9")] + [
+        ("incident", "pending", "servicenow:https://127.0.0.1:9")] * 2
+    assert all(item["last_error"].startswith(f"ca_path: {missing} does not exist") for item in box.list())
+
+
+def _raising_backend(monkeypatch, error, where):
+    from ansible_collections.opsgate.itsm.plugins.plugin_utils import _recorder_delivery
+    from tests.unit.plugins.module_utils.transport_errors import Raising
+
+    def build(settings, warn=None):
+        if where == "build":
+            raise error
+        return Raising(error)
+
+    monkeypatch.setattr(_recorder_delivery, "build_backend", build)
+
+
+def _every_error():
+    from tests.unit.plugins.module_utils.transport_errors import REFUSED, WAITING, error_id
+
+    return [pytest.param(error, id=error_id(error)) for error in WAITING + REFUSED]
+
+
+@pytest.mark.parametrize("where", ["build", "call"])
+@pytest.mark.parametrize("error", _every_error())
+def test_whatever_the_backend_raises_every_record_ends_in_the_outbox(callback, store, monkeypatch, error, where):
+    from tests.unit.plugins.module_utils.transport_errors import SECRET
+
+    _raising_backend(monkeypatch, error, where)
+    module = callback(password=SECRET)
+    play_run(module, RECAP, EVENTS)  # never raises
+    assert not module.disabled
+    box = ob.Outbox(str(store / "outbox.sqlite"))
+    assert sorted(item["type"] for item in box.list()) == ["change", "incident", "incident"]
+    assert all(item["last_error"] for item in box.list())
+    assert module._display.warnings and not any(SECRET in text for text in module._display.warnings)
+    assert not any("enter them by hand" in text for text in module._display.warnings)
+
+
+def test_itsm_change_naming_no_change_warns_at_start_and_keeps_the_end_as_refused(callback, store):
+    module = callback(change="CHG9999999")
+    play_run(module, RECAP, EVENTS)
+    start = module._display.warnings[0]
+    assert start.startswith("opsgate.itsm.recorder: the change option (ITSM_CHANGE) names a change that does not "
+                            f"exist: change: CHG9999999 does not exist on the local backend (local:{store / 'itsm.sqlite'})")
+    assert "could not reach" not in start and "unset it" in start
+    assert any("refused the end of change CHG9999999 for good" in text for text in module._display.warnings)
+    [item] = ob.Outbox(str(store / "outbox.sqlite")).list()
+    assert item["state"] == "failed" and item["permanent"] and "CHG9999999 does not exist" in item["last_error"]
+    # The incidents still reached the backend; the next run says, at its start, what still waits and why.
+    assert len(list(backend(store).find("incident", {}))) == 2
+    following = callback()
+    play_run(following, {"web1": {"ok": 1}}, [])
+    assert any("1 items in" in text and "were refused for good" in text for text in following._display.warnings)
+
+
+@pytest.mark.parametrize("option, value", [("recorder_timeout", 0), ("recorder_timeout", -1.0),
+                                           ("recorder_retries", -1)])
+def test_a_recorder_budget_requests_cannot_use_disables_the_recorder_naming_it(callback, store, option, value):
+    module = callback(**{option: value})
+    assert module.disabled and module._display.warnings[0].startswith(
+        f"opsgate.itsm.recorder is disabled for this run: {option}: ")
+    play_run(module, RECAP, EVENTS)

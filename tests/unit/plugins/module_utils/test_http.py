@@ -11,15 +11,22 @@ import http.server
 import json
 import threading
 import time
+import types
 
 import pytest
+import requests
 
 from ansible_collections.opsgate.itsm.plugins.module_utils import _http
 from ansible_collections.opsgate.itsm.plugins.module_utils._errors import (
-    ItsmAuthError, ItsmNotFoundError, ItsmTransientError, ItsmUnavailableError, ItsmValidationError)
+    ItsmAuthError, ItsmError, ItsmNotFoundError, ItsmSettingsError, ItsmTransientError, ItsmUnavailableError,
+    ItsmValidationError)
 from ansible_collections.opsgate.itsm.plugins.module_utils._options import ConnectionSettings
+from tests.unit.plugins.module_utils import transport_errors
+from tests.unit.plugins.module_utils.transport_errors import error_id, library_errors
 
 SECRET = "pa55-w0rd-xyz"
+# A real PEM bundle wherever requests is installed (certifi's).
+CA_BUNDLE = requests.certs.where()
 
 
 class Script:
@@ -242,7 +249,7 @@ def test_api_key_and_bearer_headers(server):
 
 def test_tls_settings_and_timeout_are_passed_on_every_call(server, monkeypatch):
     calls = []
-    http = client(server, ca_path="/etc/custom-ca.pem", timeout=4.0)
+    http = client(server, ca_path=CA_BUNDLE, timeout=4.0)
     real = http.session.request
 
     def spy(method, url, **kwargs):
@@ -254,7 +261,7 @@ def test_tls_settings_and_timeout_are_passed_on_every_call(server, monkeypatch):
     http.request("GET", "/a")
     http.request("POST", "/b", json_body={})
 
-    assert [(c["verify"], c["timeout"]) for c in calls] == [("/etc/custom-ca.pem", 4.0)] * 2
+    assert [(c["verify"], c["timeout"]) for c in calls] == [(CA_BUNDLE, 4.0)] * 2
     assert client(server, validate_certs=False).verify is False
 
 
@@ -379,3 +386,141 @@ def test_long_secrets_are_masked_anywhere_and_in_the_forms_they_travel_in(server
     assert http.redact(text) == "x********x ******** ******** ********"
     assert http.proxies == {"http": "http://proxyuser:pr0xy-pass@proxy.example:3128",
                             "https": "http://proxyuser:pr0xy-pass@proxy.example:3128"}
+
+
+# -- transport set-up errors are the collection's own, naming the option (issue 12) -----------------
+
+@pytest.fixture
+def tls_server(tmp_path):
+    """An HTTPS server on loopback with a self-signed certificate (its own CA: cert.pem)."""
+    import ssl
+
+    from tests.simulators.servicenow.certs import write_certificate
+
+    cert, key = str(tmp_path / "cert.pem"), str(tmp_path / "key.pem")
+    write_certificate(cert, key)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    httpd.socket = context.wrap_socket(httpd.socket, server_side=True)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield types.SimpleNamespace(url=f"https://127.0.0.1:{httpd.server_address[1]}", cert=cert, key=key)
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_a_ca_path_that_does_not_exist_is_refused_before_any_request_naming_it(tmp_path):
+    missing = str(tmp_path / "nowhere" / "ca.pem")
+    with pytest.raises(ItsmSettingsError) as caught:
+        _http.HttpClient(ConnectionSettings(url="https://x.example", username="u", password="p", ca_path=missing),
+                         lambda m: None)
+    assert caught.value.details == {"option": "ca_path", "value": missing}
+    assert str(caught.value).startswith(f"ca_path: {missing} does not exist; expected a PEM file")
+
+
+@pytest.mark.parametrize("content", [b"not a pem\n", b"", b"-----BEGIN CERTIFICATE-----\nabc\n-----END CERTIFICATE-----\n"],
+                         ids=["text", "empty", "broken-pem"])
+def test_a_ca_path_that_is_no_pem_bundle_says_what_is_wrong_with_the_file(tls_server, tmp_path, content):
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_bytes(content)
+    with pytest.raises(ItsmSettingsError) as caught:
+        _http.HttpClient(ConnectionSettings(url=tls_server.url, username="u", password="p", ca_path=str(bundle)),
+                         lambda m: None).request("GET", "/x")
+    message = str(caught.value)
+    assert message.startswith(f"ca_path: {bundle} is not a PEM certificate bundle (")
+    assert "set ca_path" not in message and caught.value.details["option"] == "ca_path"
+
+
+def test_a_private_key_is_no_ca_bundle_either(tls_server):
+    with pytest.raises(ItsmSettingsError, match="is not a PEM certificate bundle"):
+        _http.HttpClient(ConnectionSettings(url=tls_server.url, username="u", password="p", ca_path=tls_server.key),
+                         lambda m: None)
+
+
+def test_a_ca_path_that_does_not_verify_the_instance_names_the_bundle_it_tried(tls_server):
+    http = _http.HttpClient(ConnectionSettings(url=tls_server.url, username="u", password="p", ca_path=CA_BUNDLE,
+                                               retries=0), lambda m: None)
+    with pytest.raises(ItsmSettingsError) as caught:
+        http.request("GET", "/api/now/table/incident?sysparm_query=" + "q" * 400)  # a URL longer than a message keeps
+    message = str(caught.value)
+    assert f"does not verify against the CA bundle {CA_BUNDLE} ([SSL: CERTIFICATE_VERIFY_FAILED]" in message
+    assert "set ca_path" not in message and "qqqq" not in message
+    assert caught.value.details == {"option": "ca_path", "value": CA_BUNDLE}
+
+
+def test_without_ca_path_an_unverified_certificate_says_to_set_it(tls_server, monkeypatch):
+    for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        monkeypatch.delenv(name, raising=False)
+    http = _http.HttpClient(ConnectionSettings(url=tls_server.url, username="u", password="p", retries=0),
+                            lambda m: None)
+    with pytest.raises(ItsmSettingsError, match="against the system's CA store .*; set ca_path"):
+        http.request("GET", "/x")
+
+
+def test_the_right_ca_path_verifies_and_a_directory_is_taken_as_a_hashed_ca_directory(tls_server, tmp_path):
+    http = _http.HttpClient(ConnectionSettings(url=tls_server.url, username="u", password="p", ca_path=tls_server.cert),
+                            lambda m: None)
+    assert http.request("GET", "/x").status == 200
+    directory = _http.HttpClient(ConnectionSettings(url=tls_server.url, username="u", password="p",
+                                                    ca_path=str(tmp_path)), lambda m: None)
+    assert directory.verify == str(tmp_path)
+
+
+@pytest.mark.parametrize("timeout", [0, -1.0])
+def test_a_timeout_requests_cannot_use_is_refused_naming_it(server, timeout):
+    with pytest.raises(ItsmSettingsError) as caught:
+        client(server, timeout=timeout)
+    assert caught.value.details == {"option": "timeout", "value": timeout}
+    assert "greater than 0" in str(caught.value)
+
+
+@pytest.mark.parametrize("proxy", ["socks5://127.0.0.1:1080", "http://:3128"], ids=["socks-without-pysocks", "no-host"])
+def test_a_proxy_requests_cannot_use_names_the_proxy_option(server, proxy):
+    if proxy.startswith("socks"):
+        try:
+            import socks  # noqa: F401
+            pytest.skip("PySocks is installed: requests can use a socks5 proxy")
+        except ImportError:
+            pass
+    with pytest.raises(ItsmSettingsError) as caught:
+        client(server, proxy=proxy, retries=0).request("GET", "/x")
+    assert caught.value.details["option"] == "proxy" and str(caught.value).startswith(f"proxy: {proxy} cannot be used")
+
+
+def test_a_password_outside_latin1_is_sent_as_utf8(server):
+    server.answers = [ok()]
+    client(server, username="admin", password="p\u00e4ss\u20ac-long-enough").request("GET", "/x")
+    sent = server.seen[0]["headers"]["Authorization"].split()[1]
+    assert base64.b64decode(sent).decode("utf-8") == "admin:p\u00e4ss\u20ac-long-enough"
+
+
+def test_a_token_a_header_cannot_carry_names_the_token_option_without_quoting_it(server):
+    with pytest.raises(ItsmSettingsError) as caught:
+        client(server, username=None, password=None, token="abc\ndef-secret-token", retries=0).request("GET", "/x")
+    assert caught.value.details == {"option": "token"}
+    assert "def-secret-token" not in str(caught.value)
+
+
+@pytest.mark.parametrize("error", library_errors(), ids=error_id)
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_every_exception_the_transport_can_raise_becomes_the_collections_own(monkeypatch, error, method):
+    http = client(types.SimpleNamespace(url="https://127.0.0.1:9"), retries=1, password=transport_errors.SECRET)
+
+    def broken(*args, **kwargs):
+        raise error
+
+    monkeypatch.setattr(http.session, "request", broken)
+    with pytest.raises(ItsmError) as caught:
+        http.request(method, "/x", json_body={} if method == "POST" else None)
+    assert transport_errors.SECRET not in str(caught.value)

@@ -87,3 +87,29 @@ def test_approval_outcomes(change_type, state, decision, outcome):
 ])
 def test_required_fields(kind, state, values, missing):
     assert _lifecycle.missing_fields(kind, state, values) == missing
+
+
+# -- every missing requirement at once (issue 12) ------------------------------------------------------
+
+@pytest.mark.parametrize("kind, change_type, current, target, values, lacking", [
+    ("change", "normal", "new", "closed", {}, "; on the way it also needs assignment_group to enter assess and "
+                                              "close_code, close_notes to enter closed"),
+    ("change", "normal", "new", "closed", {"assignment_group": "ops", "close_code": "successful"},
+     "; on the way it also needs close_notes to enter closed"),
+    ("change", "emergency", "new", "implement", {}, "; on the way it also needs assignment_group to enter authorize"),
+    ("change", "normal", "new", "closed", {"assignment_group": "ops", "close_code": "successful", "close_notes": "x"},
+     ""),
+])
+def test_an_unreachable_state_names_what_the_way_there_lacks(kind, change_type, current, target, values, lacking):
+    with pytest.raises(ItsmTransitionError) as error:
+        _lifecycle.plan_path(kind, current, target, change_type, label="REC1", values=values)
+    assert str(error.value) == (f"state: cannot move REC1 from {current} to {target} (only approvals move a "
+                                f"{change_type} change on from {' and '.join(_lifecycle.CHANGE_APPROVAL_MOVES[change_type])}; "
+                                f"record them with change_approval){lacking}; states reachable from {current}: "
+                                f"{', '.join(_lifecycle.CHANGE_USER_TRANSITIONS[change_type][current])}")
+
+
+def test_missing_on_path_names_a_field_once_at_the_first_state_needing_it():
+    assert _lifecycle.missing_on_path("incident", ["resolved", "closed"], {"close_code": "solution_provided"}) == [
+        ("resolved", ["close_notes"])]
+    assert _lifecycle.missing_on_path("change", ["assess", "authorize"], {}) == [("assess", ["assignment_group"])]

@@ -8,6 +8,7 @@ from ansible_collections.opsgate.itsm.plugins.module_utils import _outbox as ob
 from ansible_collections.opsgate.itsm.plugins.module_utils import _recorder as rec
 from ansible_collections.opsgate.itsm.plugins.module_utils._errors import ItsmTransientError
 from ansible_collections.opsgate.itsm.plugins.module_utils._options import ConnectionSettings
+from tests.unit.plugins.module_utils.transport_errors import REFUSED, SECRET, WAITING, Raising, error_id
 
 
 def run(attempt="a1", **extra):
@@ -44,7 +45,7 @@ def test_the_start_item_opens_the_change_in_implement_and_the_end_item_closes_it
 def test_a_restarted_job_reuses_its_open_change(local_backend):
     first = ob.deliver(local_backend, rec.change_item(run("a1")), print)
     restarted = ob.deliver(local_backend, rec.change_item(run("a2")), print)
-    assert restarted["number"] == first["number"] and restarted["outcome"] == "updated"
+    assert restarted["number"] == first["number"] and restarted["outcome"] == "found"
 
 
 def test_review_end_state_leaves_the_change_for_a_person(local_backend):
@@ -83,6 +84,7 @@ class Down:
     """A backend that is unreachable."""
 
     name = "local"
+    settings = ConnectionSettings(backend="local", password="hunter2-secret")
 
     def __getattr__(self, name):
         def fail(*args, **kwargs):
@@ -132,10 +134,10 @@ def test_a_refused_item_is_kept_as_failed_and_retried_on_request(tmp_path, local
     box.put([rec.change_item(run(change_number="CHG0000099"), note="n", code="successful")], target)
     warnings = []
     report = ob.flush(box, local_backend, target, warnings.append)
-    assert report["failed"] and "CHG0000099 does not exist" in warnings[0]
+    assert report["refused"] and "CHG0000099 does not exist" in warnings[0]
     assert box.list(("failed",))[0]["last_error"].startswith("change: CHG0000099")
-    assert ob.flush(box, local_backend, target, print)["failed"] == []
-    assert len(ob.flush(box, local_backend, target, print, retry_failed=True)["failed"]) == 1
+    assert ob.flush(box, local_backend, target, print)["refused"] == []
+    assert len(ob.flush(box, local_backend, target, print, retry_failed=True)["refused"]) == 1
 
 
 def test_two_flushers_at_once_deliver_each_item_once(tmp_path):
@@ -181,3 +183,81 @@ def test_an_unwritable_outbox_is_a_storage_error_naming_the_path(tmp_path):
     box = ob.Outbox(str(tmp_path / "file" / "outbox.sqlite"))
     with pytest.raises(ob.ItsmStorageError, match="outbox: .*file/outbox.sqlite"):
         box.put([incident()], "t")
+
+
+# -- no item is lost, whatever a send raises; a permanent refusal says so (issue 12) -----------------------
+
+def _queued_box(tmp_path):
+    box = ob.Outbox(str(tmp_path / "outbox.sqlite"))
+    target = ob.target_of(Raising.settings)
+    items = [rec.change_item(run(), note="recap", code="unsuccessful"), incident()]
+    box.put(items, target)
+    return box, target, items
+
+
+@pytest.mark.parametrize("error", WAITING, ids=error_id)
+def test_whatever_a_send_raises_about_the_connection_the_items_stay_pending_with_the_reason(tmp_path, error):
+    box, target, items = _queued_box(tmp_path)
+    warnings = []
+
+    report = ob.flush(box, Raising(error), target, warnings.append)
+
+    queued = box.list(("pending", "failed", "delivered"))
+    assert [(item["id"], item["state"], item["permanent"]) for item in queued] == [
+        (items[0]["id"], "pending", False), (items[1]["id"], "pending", False)]
+    assert report["outage"] == queued[0]["last_error"] and report["remaining"] == 2 and report["refused"] == []
+    assert str(error).strip("'").split(f" {SECRET}", maxsplit=1)[0] in queued[0]["last_error"]
+    assert SECRET not in queued[0]["last_error"]
+    assert queued[1]["last_error"] is None  # never tried: the flush stopped at the first
+
+
+@pytest.mark.parametrize("error", REFUSED, ids=error_id)
+def test_an_item_the_backend_refuses_for_good_is_kept_failed_marked_permanent_with_the_reason(tmp_path, error):
+    box, target, items = _queued_box(tmp_path)
+    warnings = []
+
+    report = ob.flush(box, Raising(error), target, warnings.append)
+
+    queued = box.list(("pending", "failed", "delivered"))
+    assert [(item["state"], item["permanent"], item["last_error"]) for item in queued] == [
+        ("failed", True, error.message)] * 2
+    assert report["permanent_failures"] == 2 and len(report["refused"]) == 2 and report["remaining"] == 0
+    assert warnings[0].startswith("outbox: the servicenow backend refused the end of the run's change (")
+    assert "for good" in warnings[0] and error.message in warnings[0]
+
+
+def test_an_item_refused_earlier_is_not_resent_but_every_flush_says_why_it_waits(tmp_path, local_backend):
+    box = ob.Outbox(str(tmp_path / "outbox.sqlite"))
+    target = ob.target_of(local_backend.settings)
+    box.put([rec.change_item(run(change_number="CHG9999999"), note="n", code="successful")], target)
+    ob.flush(box, local_backend, target, print)
+    warnings = []
+
+    report = ob.flush(box, local_backend, target, warnings.append)
+
+    assert report["refused"] == [] and report["permanent_failures"] == 1
+    [warning] = warnings
+    assert warning.startswith(f"outbox: 1 items in {box.path} were refused for good by the local backend")
+    assert "the end of change CHG9999999: change: CHG9999999 does not exist on the local backend (local:" in warning
+    assert "retry_failed" in warning and "states=[failed]" in warning
+    [item] = box.list()
+    assert item["attempts"] == 1 and item["permanent"] and item["description"] == "the end of change CHG9999999"
+
+
+@pytest.mark.parametrize("end_state, code, outcome", [
+    ("closed", "unsuccessful", "closed unsuccessful"), ("closed", "successful", "closed successful"),
+    ("closed", "successful_issues", "closed successful_issues"), ("review", "successful", "moved to review")])
+def test_the_end_of_the_run_says_what_happened_to_the_change(local_backend, end_state, code, outcome):
+    started = ob.deliver(local_backend, rec.change_item(run(end_state=end_state)), print)
+    ended = ob.deliver(local_backend, rec.change_item(run(end_state=end_state), note="n", code=code), print)
+    assert (started["outcome"], ended["outcome"]) == ("created", outcome)
+
+
+def test_an_end_that_creates_the_change_says_so_and_a_change_the_model_keeps_says_where_it_stays(local_backend):
+    created = ob.deliver(local_backend, rec.change_item(run(), note="n", code="unsuccessful"), print)
+    assert created["outcome"] == "created and closed unsuccessful"
+    normal = local_backend.create("change", {"type": "normal", "short_description": "Needs a CAB"})
+    warnings = []
+    kept = ob.deliver(local_backend, rec.change_item(run("a2", change_number=normal["number"]), note="n",
+                                                     code="successful"), warnings.append)
+    assert kept["outcome"] == f"left in {kept['state']}" and kept["state"] != "closed" and warnings

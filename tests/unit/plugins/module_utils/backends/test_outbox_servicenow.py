@@ -58,3 +58,26 @@ def test_an_incident_names_the_hosts_ci_name_when_given(backend):
     result = ob.deliver(backend, item, print)
 
     assert backend.get("incident", number=result["number"])["configuration_item"] == "db01"
+
+
+def test_an_incident_caused_by_a_change_that_does_not_exist_is_raised_without_it(backend):
+    """ITSM_CHANGE naming no change: the run's incidents are still raised, not refused for ever (issue 12)."""
+    failure = rec.Failure(playbook="site.yml", play="Web", hosts="web", task=f"Deploy {uuid.uuid4().hex[:6]}",
+                          host="not-a-ci-anywhere", message="boom")
+    item = rec.incident_items([failure], rec.Settings(), rec.MARKER_PREFIX + "a1", "run job-1",
+                              {"number": "CHG9999999", "correlation_id": None})[0]
+    warnings: list[str] = []
+
+    result = ob.deliver(backend, item, warnings.append)
+
+    incident = backend.get("incident", number=result["number"])
+    assert result["outcome"] == "created" and not incident["caused_by"] and incident["configuration_item"] is None
+    assert "Change: CHG9999999" in incident["description"]
+    assert any("CHG9999999" in warning and "without the change that caused it" in warning for warning in warnings)
+
+
+def test_the_end_of_the_run_says_the_change_was_closed_with_its_code(backend):
+    run = rec.Run(run_id=f"job-{uuid.uuid4().hex[:8]}", attempt="a1", playbook="site.yml", template=TEMPLATE)
+    started = ob.deliver(backend, rec.change_item(run), print)
+    ended = ob.deliver(backend, rec.change_item(run, note=f"recap [{run.marker}]", code="unsuccessful"), print)
+    assert (started["outcome"], ended["outcome"]) == ("created", "closed unsuccessful")

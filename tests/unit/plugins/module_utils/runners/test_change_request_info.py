@@ -5,6 +5,7 @@ import re
 import pytest
 
 from ansible_collections.opsgate.itsm.plugins.module_utils._errors import ItsmValidationError
+from ansible_collections.opsgate.itsm.plugins.module_utils.backends._base import ItsmBackend
 from ansible_collections.opsgate.itsm.plugins.module_utils.runners import change_approval, change_request
 from ansible_collections.opsgate.itsm.plugins.module_utils.runners import change_request_info as info
 
@@ -76,7 +77,7 @@ def test_one_approvals_read_for_the_returned_changes(task, monkeypatch):
 
 
 def test_approvals_are_read_a_hundred_changes_at_a_time(task, monkeypatch):
-    monkeypatch.setattr(info, "APPROVALS_PER_READ", 2)
+    monkeypatch.setattr(info, "IDS_PER_READ", 2)
     numbers = [_approved(task, "a"), _change(task, "b"), _change(task, "c")]
     reads = _count_reads(task, monkeypatch)
     result = task(info, approvals=True)
@@ -141,3 +142,112 @@ def test_bad_date_filters_are_refused_in_one_sentence_naming_the_option(task, ar
     with pytest.raises(ItsmValidationError) as caught:
         task(info, **args)
     assert str(caught.value).startswith(message)
+
+
+# -- truncated, total (issue 12) -------------------------------------------------------------------
+
+def test_a_list_cut_by_limit_says_so_with_the_total_and_warns(task):
+    numbers = [_change(task, "a"), _change(task, "b"), _change(task, "c")]
+    result = task(info, limit=2)
+    assert [record["number"] for record in result["records"]] == numbers[:2]
+    assert result["truncated"] is True
+    assert result["total"] == 3
+    assert task.warnings == ["limit: returned 2 of 3 matching changes; raise limit (now 2) or narrow the filters "
+                             "to get the rest"]
+
+
+@pytest.mark.parametrize("limit", [2, 1000])
+def test_a_whole_list_is_not_truncated_and_nothing_warns(task, limit):
+    _change(task, "a")
+    _change(task, "b")
+    result = task(info, limit=limit)
+    assert len(result["records"]) == 2
+    assert (result["truncated"], result["total"]) == (False, 2)
+    assert task.warnings == []
+
+
+def test_limit_zero_returns_nothing_but_says_how_many_match(task):
+    _change(task, "a")
+    result = task(info, limit=0)
+    assert (result["records"], result["truncated"], result["total"]) == ([], True, 1)
+    assert "returned 0 of 1 matching changes" in task.warnings[0]
+
+
+def test_a_backend_that_cannot_count_says_more_match(task, monkeypatch):
+    # The contract's default find_limited: one record past the limit, no total.
+    monkeypatch.setattr(task.backend, "find_limited",
+                        lambda kind, filters, limit: ItsmBackend.find_limited(task.backend, kind, filters, limit))
+    numbers = [_change(task, "a"), _change(task, "b")]
+    result = task(info, limit=1)
+    assert [record["number"] for record in result["records"]] == numbers[:1]
+    assert (result["truncated"], result["total"]) == (True, None)
+    assert task.warnings == ["limit: returned 1 of more than 1 matching changes; raise limit (now 1) or narrow the "
+                             "filters to get the rest"]
+    assert task(info, limit=2)["truncated"] is False
+
+
+# -- include: notes, approvals (issue 12) ----------------------------------------------------------
+
+def _count_journal_reads(task, monkeypatch):
+    """From now on, the numbers of the records whose journals are read, one list per backend read."""
+    seen = []
+    bulk = task.backend.journals_for
+
+    def counting(kind, ids):
+        seen.append([record["number"] for record in task.backend.find(kind, {}) if record["id"] in ids])
+        return bulk(kind, ids)
+
+    def refused(kind, record):
+        raise AssertionError(f"journal read one record at a time ({record.get('number')})")
+
+    monkeypatch.setattr(task.backend, "journals_for", counting)
+    monkeypatch.setattr(task.backend, "journal", refused)
+    return seen
+
+
+def test_include_notes_returns_each_changes_work_notes_and_comments_in_one_read(task, monkeypatch):
+    noted = _change(task, "a", work_notes="Backout plan attached.")
+    task(change_request, number=noted, comments="Window agreed with the business.")
+    quiet = _change(task, "b")
+    reads = _count_journal_reads(task, monkeypatch)
+    result = task(info, include=["notes"])
+    by_number = {record["number"]: record for record in result["records"]}
+    notes = by_number[noted]["notes"]
+    assert [(note["field"], note["text"]) for note in notes] == [
+        ("work_notes", "Backout plan attached."), ("comments", "Window agreed with the business.")]
+    assert all(set(note) == {"field", "text", "author", "created"} and note["author"] == "tester"
+               and ISO_UTC.match(note["created"]) for note in notes)
+    assert by_number[quiet]["notes"] == []
+    assert "approvals" not in by_number[noted]
+    assert reads == [[noted, quiet]]
+
+
+def test_notes_are_off_by_default_and_cost_no_read(task, monkeypatch):
+    _change(task, "a", work_notes="Backout plan attached.")
+    reads = _count_journal_reads(task, monkeypatch)
+    record = task(info)["records"][0]
+    assert "notes" not in record
+    assert reads == []
+
+
+def test_notes_are_read_a_hundred_records_at_a_time(task, monkeypatch):
+    monkeypatch.setattr(info, "IDS_PER_READ", 2)
+    numbers = [_change(task, "a"), _change(task, "b"), _change(task, "c")]
+    reads = _count_journal_reads(task, monkeypatch)
+    task(info, include=["notes"])
+    assert reads == [numbers[:2], numbers[2:]]
+
+
+def test_include_approvals_is_the_approvals_option(task):
+    number = _approved(task, "a")
+    by_option = task(info, number=number, approvals=True)["records"][0]
+    by_include = task(info, number=number, include=["approvals"])["records"][0]
+    assert by_include["approvals"] == by_option["approvals"] and len(by_include["approvals"]) == 2
+    both = task(info, number=number, include=["notes", "approvals"])["records"][0]
+    assert both["approvals"] == by_option["approvals"]
+    assert both["notes"] == []  # approval decisions are approvals, not notes
+
+
+def test_include_refuses_what_it_cannot_return(task):
+    with pytest.raises(ValueError, match=r"include.*attachments|attachments.*include"):
+        task(info, include=["attachments"])

@@ -71,3 +71,41 @@ def test_flush_with_nothing_elsewhere_reports_none(task, tmp_path, local_backend
     run = rec.Run(run_id="job-1", attempt="a1", playbook="site.yml")
     ob.Outbox(path).put([rec.change_item(run, note="recap", code="successful")], ob.target_of(local_backend.settings))
     assert task(outbox, path=path)["other_targets"] == {} and task.warnings == []
+
+
+@pytest.fixture
+def refused(tmp_path, local_backend):
+    """An item for a change that does not exist: refused for good by the first flush."""
+    path = str(tmp_path / "refused.sqlite")
+    run = rec.Run(run_id="job-3", attempt="a3", playbook="site.yml", change_number="CHG9999999")
+    box = ob.Outbox(path)
+    box.put([rec.change_item(run, note="recap", code="successful")], ob.target_of(local_backend.settings))
+    ob.flush(box, local_backend, ob.target_of(local_backend.settings), print)
+    return path
+
+
+def test_list_says_why_each_item_waits_and_which_are_refused_for_good(task, refused, queued):
+    listed = task(outbox, action="list", path=refused)
+    [item] = listed["queued"]
+    assert item["permanent"] and item["state"] == "failed" and listed["permanent_failures"] == 1
+    assert item["last_error"].startswith("change: CHG9999999 does not exist on the local backend (local:")
+    assert item["description"] == "the end of change CHG9999999"
+    waiting = task(outbox, action="list", path=queued)
+    assert [(i["permanent"], i["state"]) for i in waiting["queued"]] == [(False, "pending")]
+    assert waiting["permanent_failures"] == 0
+
+
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_flush_reports_and_warns_of_items_refused_for_good_without_resending_them(task, refused, check_mode):
+    result = task(outbox, path=refused, check_mode=check_mode)
+    assert result["permanent_failures"] == 1 and result["refused"] == [] and result["remaining"] == 0
+    assert [w for w in task.warnings if "were refused for good by the local backend and are not sent again" in w
+            and "CHG9999999 does not exist" in w and "retry_failed" in w]
+    assert [i["attempts"] for i in ob.Outbox(refused).list()] == [1]
+
+
+def test_a_refusal_during_a_flush_is_reported_without_failing_the_task(task, refused):
+    """A result key "failed" holding the refused items made Ansible fail the task ("Unknown error")."""
+    result = task(outbox, path=refused, retry_failed=True)
+    assert not result.get("failed") and len(result["refused"]) == 1
+    assert "CHG9999999 does not exist" in result["refused"][0]["error"]

@@ -1,0 +1,130 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, opsgate.itsm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The action base (plugin_utils/_action.py) through a module's real action plugin: what a user reads.
+
+The task's arguments are tagged the way a playbook's are (ansible-core 2.19 hands action plugins
+``_AnsibleTaggedStr`` values), so a message that would name that class is caught here.
+"""
+
+from __future__ import annotations
+
+import importlib
+import types
+
+import pytest
+
+ITSM_ENV = ("ITSM_BACKEND", "ITSM_TIMEOUT", "ITSM_RETRIES", "ITSM_VALIDATE_CERTS", "ITSM_LOCAL_DB")
+
+
+def tagged(value):
+    """``value`` as a playbook gives it to an action plugin (tagged with its origin, where core tags)."""
+    try:
+        from ansible._internal._datatag._tags import Origin
+    except ImportError:  # ansible-core before 2.19 passes plain str
+        return value
+    return Origin(path="/playbooks/site.yml", line_num=7).tag(value) if isinstance(value, str) else value
+
+
+@pytest.fixture(autouse=True)
+def _clean_environment(monkeypatch, tmp_path):
+    for name in ITSM_ENV:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ANSIBLE_HOME", str(tmp_path / "ansible-home"))
+
+
+@pytest.fixture
+def run_action(tmp_path):
+    """Run opsgate.itsm.<module> as ansible-core would, on a local store under tmp_path; the task's result."""
+    def run(module: str, check_mode: bool = False, **args) -> dict:
+        args.setdefault("local_db", str(tmp_path / "itsm.sqlite"))
+        plugin_module = importlib.import_module(f"ansible_collections.opsgate.itsm.plugins.action.{module}")
+        task = types.SimpleNamespace(args={key: tagged(value) for key, value in args.items()}, check_mode=check_mode,
+                                     async_val=0, action=f"opsgate.itsm.{module}")
+        connection = types.SimpleNamespace(_shell=types.SimpleNamespace(tmpdir=None))
+        plugin = plugin_module.ActionModule(task, connection, None, None, None, None)
+        plugin._load_name = f"opsgate.itsm.{module}"
+        return plugin.run(task_vars={})
+    return run
+
+
+# -- empty options that name a record or a person (issue 12) ------------------------------------------
+
+NAMING_MODULES = {
+    "change_request": dict(short_description="Deploy"),
+    "incident": dict(short_description="Down"),
+    "change_gate": dict(checks=["state"]),
+    "change_approval": dict(decision="approved", approver="alice"),
+    "attachment": dict(),
+    "change_request_info": dict(),
+    "incident_info": dict(),
+}
+
+
+@pytest.mark.parametrize("option", ["number", "correlation_id"])
+@pytest.mark.parametrize("module", list(NAMING_MODULES))
+@pytest.mark.parametrize("empty", ["", "  "], ids=["empty", "blank"])
+def test_an_empty_number_or_correlation_id_is_refused_naming_the_option(run_action, tmp_path, module, option, empty):
+    result = run_action(module, **NAMING_MODULES[module], **{option: empty})
+
+    assert result["failed"] is True
+    assert result["msg"] == f"{option}: {empty!r} is not valid; it is empty; give a value, or leave the option out"
+    assert result["option"] == option
+    assert not (tmp_path / "itsm.sqlite").exists()  # nothing was created
+
+
+def test_an_empty_number_no_longer_creates_a_change(run_action):
+    refused = run_action("change_request", number="", short_description="Deploy")
+    found = run_action("change_request_info")
+
+    assert refused["failed"] is True and found["records"] == []
+
+
+def test_an_empty_approver_is_refused_not_taken_for_the_os_user(run_action):
+    change = run_action("change_request", correlation_id="c", short_description="Deploy", assignment_group="ops",
+                        state="assess")["record"]
+
+    result = run_action("change_approval", number=change["number"], approver="", decision="approved")
+
+    assert result["failed"] is True
+    assert result["msg"].startswith("approver: '' is not valid; it is empty")
+    assert run_action("change_request_info", number=change["number"], approvals=True)["records"][0]["approvals"] == []
+
+
+# -- typed options: a plain message, never ansible-core's internal type names (issue 12) -------------
+
+TYPED = {
+    "timeout": ("abc", "timeout: 'abc' is not valid; expected a number of seconds, like 30 or 2.5"),
+    "retries": ("many", "retries: 'many' is not valid; expected a whole number of retries, like 3"),
+    "validate_certs": ("perhaps", "validate_certs: 'perhaps' is not valid; expected true or false"),
+    "limit": ("ten", "limit: 'ten' is not valid; expected a whole number, like 3"),
+    "active": ("sometimes", "active: 'sometimes' is not valid; expected true or false"),
+}
+
+
+@pytest.mark.parametrize("option", list(TYPED))
+def test_a_value_of_the_wrong_type_gets_a_plain_message(run_action, option):
+    value, message = TYPED[option]
+
+    result = run_action("change_request_info", **{option: value})
+
+    assert result["failed"] is True
+    assert result["msg"].startswith(message)
+    assert "Tagged" not in result["msg"] and "class" not in result["msg"]
+    assert result["option"] == option
+
+
+def test_a_mistyped_value_from_the_environment_names_its_variable(run_action, monkeypatch):
+    monkeypatch.setenv("ITSM_TIMEOUT", "soon")
+
+    result = run_action("incident_info")
+
+    assert result["failed"] is True
+    assert result["msg"] == ("timeout: 'soon' is not valid; expected a number of seconds, like 30 or 2.5; "
+                             "the value comes from ITSM_TIMEOUT")
+
+
+def test_well_typed_values_still_pass(run_action):
+    result = run_action("change_request_info", timeout="2.5", retries="1", validate_certs="no", limit="5")
+
+    assert not result.get("failed") and result["records"] == []
