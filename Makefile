@@ -69,7 +69,7 @@ SANITY_ARGS ?= --venv --python 3.11
 NEXT_SANITY_ARGS ?= --venv --python 3.12
 INTEGRATION_ARGS ?= --local --python 3.11 --continue-on-error
 
-.PHONY: help venv next-venv demo-venv install demo demo-reset test units sanity integration lint docs-lint build-check molecule \
+.PHONY: help venv next-venv demo-venv install demo demo-reset test units imports sanity integration lint docs-lint build-check molecule \
 	next next-units next-sanity floor floor-venv clean
 
 help: ## list the targets
@@ -163,6 +163,9 @@ test: ## every step below, continuing after failures; ends with "N passed, M fai
 
 units: venv ## pytest tests/unit, tests/fidelity and tests/checkout (ansible-core 2.19)
 	$(PYTEST) $(VENV)/bin/python -m pytest $(UNIT_PATHS) $(PYTEST_OPTS) --junitxml=$(REPORTS)/units.xml $(PYTEST_ARGS)
+
+imports: venv ## no import circle in plugins/, no function-level import or private name of another file in backends
+	$(VENV)/bin/python $(CI)/check_imports.py
 
 sanity: venv ## ansible-test sanity on a copy of the tree, no ignore files
 	@$(MAKE) --no-print-directory no-sanity-ignores

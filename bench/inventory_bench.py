@@ -142,22 +142,23 @@ class LocalTarget(Target):
 
     def _count_pages(self) -> int:
         from ansible_collections.opsgate.itsm.plugins.module_utils._options import ConnectionSettings
-        from ansible_collections.opsgate.itsm.plugins.module_utils.backends import _local_cmdb, build_backend
+        from ansible_collections.opsgate.itsm.plugins.module_utils.backends import build_backend
+        from ansible_collections.opsgate.itsm.plugins.module_utils.backends.local import cmdb as local_cmdb
 
         cursors: list[str] = []
-        page = _local_cmdb.Plan.page
+        page = local_cmdb.CiQuery.page
 
-        def counted(plan: t.Any, conn: t.Any, after: str, size: int) -> t.Any:
+        def counted(ci_query: t.Any, conn: t.Any, after: str, size: int) -> t.Any:
             cursors.append(after)
-            return page(plan, conn, after, size)
+            return page(ci_query, conn, after, size)
 
         backend = build_backend(ConnectionSettings(local_db=self.path))
-        _local_cmdb.Plan.page = counted
+        local_cmdb.CiQuery.page = counted
         try:
             for _ci in backend.iter_cmdb(self.ci_class, FIELDS, None, None, self.args.page_size):
                 pass
         finally:
-            _local_cmdb.Plan.page = page
+            local_cmdb.CiQuery.page = page
             backend.close()
         return len(cursors)
 

@@ -246,12 +246,11 @@ import typing as t
 from ansible.errors import AnsibleParserError
 from ansible.plugins.inventory import BaseInventoryPlugin, Cacheable, Constructable
 
-from ansible_collections.opsgate.itsm.plugins.module_utils import _cmdb as cmdb
 from ansible_collections.opsgate.itsm.plugins.module_utils._errors import ItsmError, ItsmValidationError
 from ansible_collections.opsgate.itsm.plugins.module_utils._options import ConnectionSettings
 from ansible_collections.opsgate.itsm.plugins.plugin_utils._home import publish_ansible_home
 from ansible_collections.opsgate.itsm.plugins.module_utils.backends import build_backend
-from ansible_collections.opsgate.itsm.plugins.plugin_utils import _inventory
+from ansible_collections.opsgate.itsm.plugins.plugin_utils import _inventory, _inventory_source
 
 
 class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
@@ -270,12 +269,12 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             raise AnsibleParserError(f"opsgate.itsm.cmdb inventory {path}: {error.message}") from None
 
     def _populate(self, path: str, cache: bool) -> None:
-        options = cmdb.InventoryOptions.from_options(self.get_option)
+        options = _inventory_source.InventoryOptions.from_options(self.get_option)
         settings = ConnectionSettings.from_plugin(self.get_option)
         backend = build_backend(settings, warn=self.display.warning)
         try:
             scope = self._change_scope(backend)
-            filters = options.filters if scope is None else cmdb.scoped_filters(options.filters, scope)
+            filters = options.filters if scope is None else _inventory_source.scoped_filters(options.filters, scope)
             key = _inventory.cache_key(self, path, {
                 "backend": settings.backend, "url": settings.url, "username": settings.username,
                 "local_db": settings.local_db, "ci_class": options.ci_class, "fields": options.request_fields(),
@@ -301,12 +300,13 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             raise ItsmValidationError("change", number, "give change or change_correlation_id, not both")
         if not (number or correlation_id):
             return None
-        change, ids = cmdb.change_scope(backend, number, correlation_id, self.get_option("change_require_approved"))
+        change, ids = _inventory_source.change_scope(backend, number, correlation_id,
+                                                     self.get_option("change_require_approved"))
         if not ids:
             self.display.warning(f"opsgate.itsm.cmdb: change {change['number']} affects no configuration items")
         return ids
 
-    def _fetch(self, backend, writer: _inventory.HostWriter, options: cmdb.InventoryOptions,
+    def _fetch(self, backend, writer: _inventory.HostWriter, options: _inventory_source.InventoryOptions,
                filters: t.Mapping[str, t.Any]) -> dict[str, list]:
         keep: list | None = [] if self.get_option("cache") else None
         if filters.get("id") != []:  # an empty scope, or a user's id filter outside it: nothing to read

@@ -247,7 +247,8 @@ def _approval(change: Record, approvals: t.Sequence[Record]) -> Finding:
 def _pending(change: Record, approvals: t.Sequence[Record]) -> Finding:
     pending = [item for item in approvals if item.get("state") == "requested"]
     if pending:
-        current = [item for item in _open_stages(approvals) if item.get("state") in ("requested", "approved", "rejected")]
+        current = [item for item in _open_stages(approvals)
+                   if item.get("state") in ("requested", "approved", "rejected")]
         count = f"{len(pending)} of {len(current)} approvers pending"
         return Finding({"approval": "requested", "pending": _names(pending)},
                        f"waiting for approval, {count} ({_names(pending)})", f"approval, {count}")

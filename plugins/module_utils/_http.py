@@ -164,7 +164,7 @@ class HttpClient:
                     refreshed = True
                     self._forget_token()
                     continue
-                return self._check(response, what)
+                return self.check_response(response, what)
             except _Transient as failure:
                 if failure.sent and not idempotent:
                     found = self._recover(recover, what, failure) if recover is not None else None
@@ -303,7 +303,9 @@ class HttpClient:
             f"url: a request to {self.base} cannot be built from the settings ({kind}: {text}); expected an "
             "https:// address like https://dev123.service-now.com"))
 
-    def _check(self, response: Response, what: str) -> Response:
+    def check_response(self, response: Response, what: str) -> Response:
+        """``response`` when it succeeded, else the collection's error for its status (credentials refused,
+        not found, any other failure), its reason redacted. Also checks the answers inside a Batch API call."""
         if response.status < 400:
             return response
         reason = self.redact(_reason(response.body, response.text))

@@ -34,7 +34,7 @@ import time
 import typing as t
 import uuid
 
-from . import _workflow as wf
+from . import _lookup, _workflow as workflow
 from ._errors import (ItsmAuthError, ItsmConflictError, ItsmError, ItsmNotFoundError, ItsmSettingsError,
                       ItsmStorageError, ItsmTransientError, ItsmTransitionError, ItsmUnavailableError,
                       ItsmUnexpectedResponseError, ItsmValidationError)
@@ -53,7 +53,6 @@ _REFUSING_STATUSES = frozenset({400, 403, 404, 405, 409, 410, 413, 422})
 OUTBOX_ENV = "ITSM_OUTBOX"
 STATES = ("pending", "delivered", "failed")
 LEASE_SECONDS = 300.0
-RECURRENCE_PREFIX = "Recurrence #"
 _BEFORE_IMPLEMENT = ("new", "assess", "authorize", "scheduled")
 
 _SCHEMA = (
@@ -278,9 +277,15 @@ def deliver(backend: ItsmBackend, item: t.Mapping[str, t.Any], warn: t.Callable[
 
 
 def _marked(backend: ItsmBackend, kind: str, record: Record, marker: str) -> bool:
+    """Whether an earlier send of the item reached ``record``: its description or a journal entry carries the
+    item's marker (the journal is read only when the description does not)."""
     if marker in (record.get("description") or ""):
         return True
-    return any(marker in (entry.get("text") or "") for entry in backend.journal(kind, record))
+    return _carries(backend.journal(kind, record), marker)
+
+
+def _carries(journal: t.Iterable[Record], marker: str) -> bool:
+    return any(marker in (entry.get("text") or "") for entry in journal)
 
 
 def _find_change(backend: ItsmBackend, item: t.Mapping[str, t.Any]) -> Record | None:
@@ -290,11 +295,13 @@ def _find_change(backend: ItsmBackend, item: t.Mapping[str, t.Any]) -> Record | 
             raise ItsmNotFoundError(f"change: {item['number']} does not exist on the {backend.name} backend "
                                     f"({target_of(backend.settings)})", option="change", value=item["number"])
         return record
-    record = backend.get(CHANGE, correlation_id=item["correlation_id"], open_only=True)
+    # The one look-up rule, open holders only: a settled change is not the run's to reuse...
+    holders = workflow.records_holding(backend, CHANGE, item["correlation_id"])
+    record = _lookup.choose(CHANGE, item["correlation_id"], holders, open_only=True)
     if record is None:
-        # Already closed by an earlier send of this same run attempt?
+        # ...unless an earlier send of this same run attempt closed it already.
         # A template may replace the description (ServiceNow keeps the template's): the notes carry the marker too.
-        for candidate in backend.find(CHANGE, {"correlation_id": item["correlation_id"]}):
+        for candidate in holders:
             if _marked(backend, CHANGE, candidate, item["marker"]):
                 return candidate
     return record
@@ -346,8 +353,8 @@ def _walk(backend: ItsmBackend, record: Record, target: str, fields: dict[str, t
           warn: t.Callable[[str], None], what: str) -> Record:
     """Move along the model; a refusal (approval pending, wrong state) is a warning, not a lost item."""
     try:
-        path = wf.plan(CHANGE, record, target, fields)
-        return wf.move(backend, CHANGE, record, path, fields, check_mode=False)
+        path = workflow.plan(CHANGE, record, target, fields)
+        return workflow.move(backend, CHANGE, record, path, fields, check_mode=False)
     except ItsmTransitionError as error:
         warn(f"recorder: {what}: {error.message}")
         return backend.get(CHANGE, id=record["id"]) or record
@@ -355,15 +362,18 @@ def _walk(backend: ItsmBackend, record: Record, target: str, fields: dict[str, t
 
 def _deliver_incident(backend: ItsmBackend, item: t.Mapping[str, t.Any], warn: t.Callable[[str], None]) -> Record:
     marker = item["marker"]
-    existing = backend.get(INCIDENT, correlation_id=item["correlation_id"], open_only=True)
+    # The one look-up rule, open holders only: a resolved incident does not absorb a new failure.
+    holders = workflow.records_holding(backend, INCIDENT, item["correlation_id"])
+    existing = _lookup.choose(INCIDENT, item["correlation_id"], holders, open_only=True)
     if existing is not None:
-        if _marked(backend, INCIDENT, existing, marker):
+        if marker in (existing.get("description") or ""):
             return dict(type="incident", number=existing["number"], outcome="unchanged")
-        journal = backend.journal(INCIDENT, existing)
-        count = sum(1 for entry in journal if (entry.get("text") or "").startswith(RECURRENCE_PREFIX))
-        backend.add_journal(INCIDENT, existing, "work_notes", f"{RECURRENCE_PREFIX}{count + 2}: {item['note']}")
+        journal = backend.journal(INCIDENT, existing)  # read once: for the marker, then for the recurrence count
+        if _carries(journal, marker):
+            return dict(type="incident", number=existing["number"], outcome="unchanged")
+        backend.add_journal(INCIDENT, existing, "work_notes", _lookup.recurrence_note(journal, item["note"]))
         return dict(type="incident", number=existing["number"], outcome="recurred")
-    for candidate in backend.find(INCIDENT, {"correlation_id": item["correlation_id"]}):
+    for candidate in holders:
         if marker in (candidate.get("description") or ""):
             return dict(type="incident", number=candidate["number"], outcome="unchanged")
     fields = dict(item["fields"], correlation_id=item["correlation_id"])
@@ -393,18 +403,15 @@ def _change_number(backend: ItsmBackend, change: t.Mapping[str, t.Any]) -> str |
         return change["number"]
     if not change.get("correlation_id"):
         return None
-    try:
-        record = backend.get(CHANGE, correlation_id=change["correlation_id"])
-    except ItsmConflictError:
-        record = backend.get(CHANGE, correlation_id=change["correlation_id"], open_only=True)
+    record = workflow.find_existing(backend, CHANGE, None, change["correlation_id"])
     return record["number"] if record else None
 
 
 def _deliver_resolve(backend: ItsmBackend, item: t.Mapping[str, t.Any], warn: t.Callable[[str], None]) -> Record:
-    existing = backend.get(INCIDENT, correlation_id=item["correlation_id"], open_only=True)
+    existing = workflow.find_existing(backend, INCIDENT, None, item["correlation_id"], open_only=True)
     if existing is None:
         return dict(type="resolve", number=None, outcome="unchanged")
     fields = {"close_code": "solution_provided", "close_notes": item["close_notes"]}
-    path = wf.plan(INCIDENT, existing, "resolved", fields)
-    record = wf.move(backend, INCIDENT, existing, path, fields, check_mode=False)
+    path = workflow.plan(INCIDENT, existing, "resolved", fields)
+    record = workflow.move(backend, INCIDENT, existing, path, fields, check_mode=False)
     return dict(type="resolve", number=record["number"], outcome="resolved")

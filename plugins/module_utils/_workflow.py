@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import typing as t
 
-from . import _lifecycle
+from . import _lifecycle, _lookup
 from ._errors import ItsmConflictError, ItsmNotFoundError, ItsmTransitionError, ItsmValidationError
-from ._records import (CHANGE, CLOSED_CHANGE_STATES, DATE_FIELDS, OPEN_INCIDENT_STATES, normalise_datetime,
-                       parse_datetime, refuse_shared_correlation)
+from ._records import CHANGE, DATE_FIELDS, normalise_datetime, parse_datetime
 from .backends._base import ItsmBackend, Record
 
-JOURNAL_FIELDS = ("work_notes", "comments")
-_NOISE = ("updated_at",)
+#: fields a diff leaves out: the system sets them on every write, so they would show a change nobody asked for
+DIFF_IGNORED = ("updated_at",)
 
 
 def label(kind: str, record: Record | None) -> str:
@@ -29,11 +28,13 @@ def label(kind: str, record: Record | None) -> str:
 
 def find_existing(backend: ItsmBackend, kind: str, number: str | None, correlation_id: str | None,
                   open_only: bool = False) -> Record | None:
-    """The record named by ``number`` (which must exist), else the one holding ``correlation_id``.
+    """The record named by ``number`` (which must exist), else the one ``correlation_id`` names by the one
+    look-up rule (_lookup.choose): the open holder (two open ones are a conflict), else, unless ``open_only``,
+    the newest holder (closed, canceled, or a resolved incident).
 
-    By correlation id: the open record (two open ones are a conflict the backend reports), else, unless
-    ``open_only``, the newest record holding it (closed, canceled, or a resolved incident). Retries and
-    re-runs reuse an id, so an old settled record sharing it must not make the current one ambiguous.
+    How runners, the recorder's outbox and the inventory's change scope reach the rule. An open-only look-up
+    is the backend's ``get(open_only=True)``, whose query keeps the open records only (and may carry what a
+    task announced with ``expect_read``).
     """
     if number:
         record = backend.get(kind, number=number)
@@ -46,17 +47,12 @@ def find_existing(backend: ItsmBackend, kind: str, number: str | None, correlati
     if open_only:
         return backend.get(kind, correlation_id=correlation_id, open_only=True)
     # One look-up, not an open-only get and then a find for the newest (issue 5: requests per task).
-    holding = list(backend.find(kind, {"correlation_id": correlation_id}))
-    current = [record for record in holding if is_open(kind, record)]
-    refuse_shared_correlation(kind, correlation_id, current)
-    return current[0] if current else (holding[-1] if holding else None)  # find() lists oldest first
+    return _lookup.choose(kind, correlation_id, records_holding(backend, kind, correlation_id))
 
 
-def is_open(kind: str, record: Record) -> bool:
-    """Open as in ``get(..., open_only=True)``: not closed or canceled; an incident also not resolved."""
-    if kind == CHANGE:
-        return record.get("state") not in CLOSED_CHANGE_STATES
-    return record.get("state") in OPEN_INCIDENT_STATES
+def records_holding(backend: ItsmBackend, kind: str, correlation_id: str) -> list[Record]:
+    """Every record holding ``correlation_id``, oldest first, in one look-up: what _lookup.choose picks from."""
+    return list(backend.find(kind, {"correlation_id": correlation_id}))
 
 
 def wanted_fields(params: t.Mapping[str, t.Any], names: t.Iterable[str]) -> dict[str, t.Any]:
@@ -139,7 +135,7 @@ def missing_journal(backend: ItsmBackend, kind: str, record: Record,
 
 def diff(before: Record | None, after: Record | None) -> dict[str, dict]:
     def clean(record):
-        return {key: value for key, value in (record or {}).items() if key not in _NOISE}
+        return {key: value for key, value in (record or {}).items() if key not in DIFF_IGNORED}
     return {"before": clean(before), "after": clean(after)}
 
 
@@ -158,10 +154,10 @@ def refuse_taken_correlation(backend: ItsmBackend, kind: str, record: Record, co
                              state: str | None) -> None:
     """Refuse to give ``record`` a correlation id another open record holds: look-ups by it would then name
     two records and fail (issue 12). Settled records sharing it are no ambiguity, so only open ones count."""
-    if not correlation_id or not is_open(kind, {"state": state or record.get("state")}):
+    if not correlation_id or not _lookup.is_open(kind, {"state": state or record.get("state")}):
         return
-    holders = [other for other in backend.find(kind, {"correlation_id": correlation_id})
-               if is_open(kind, other) and other.get("id") != record.get("id")]
+    holders = [other for other in records_holding(backend, kind, correlation_id)
+               if _lookup.is_open(kind, other) and other.get("id") != record.get("id")]
     if holders:
         numbers = ", ".join(str(other["number"]) for other in holders)
         raise ItsmConflictError(f"correlation_id: {correlation_id!r} is held by open {kind} {numbers}; giving it to "

@@ -3,8 +3,9 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The recorder callback's talks with the backend and its outbox. FOR INTERNAL COLLECTION USE ONLY.
 
-The callback imports this module when a playbook it records starts, not when it is loaded: the backends (and
-requests with them) then cost nothing to a run that records nothing (check mode, a configuration error).
+The callback imports this module when a playbook it records starts, not when it is loaded: the outbox and the
+backend contract then cost nothing to a run that records nothing (check mode, a configuration error). The
+selected backend's package (and requests, for servicenow) is imported only when it is built (backends/__init__.py).
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import typing as t
 
 from ansible_collections.opsgate.itsm.plugins.module_utils import _outbox as outbox
 from ansible_collections.opsgate.itsm.plugins.module_utils import _recorder as recorder
-from ansible_collections.opsgate.itsm.plugins.module_utils._errors import ItsmError, ItsmNotFoundError, ItsmSettingsError
+from ansible_collections.opsgate.itsm.plugins.module_utils._errors import (ItsmError, ItsmNotFoundError,
+                                                                           ItsmSettingsError)
 from ansible_collections.opsgate.itsm.plugins.module_utils._options import ConnectionSettings
 from ansible_collections.opsgate.itsm.plugins.module_utils.backends import build_backend
 

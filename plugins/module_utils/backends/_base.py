@@ -45,8 +45,9 @@ class ItsmBackend(abc.ABC):
             correlation_id: str | None = None, open_only: bool = False) -> Record | None:
         """The one record with this number, id or correlation id, or None.
 
-        ``open_only`` restricts a correlation-id look-up to records that are not closed or canceled
-        (incidents: also not resolved). Two records sharing the correlation id raise ItsmConflictError.
+        A correlation id names a record by the one look-up rule (_lookup.choose): the one open holder,
+        else, unless ``open_only``, the newest holder. Open (_lookup.OPEN_STATES): a change not closed or
+        canceled, an incident new, in progress or on hold. Two open holders raise ItsmConflictError.
         """
 
     @abc.abstractmethod

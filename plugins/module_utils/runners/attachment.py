@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typing as t
 
-from .. import _workflow as wf
+from .. import _workflow as workflow
 from .._errors import ItsmValidationError
 from .._records import CHANGE, KINDS, NUMBER_PREFIXES, kind_of_number
 from ..backends._base import ItsmBackend
@@ -29,7 +29,7 @@ ARGUMENT_RULES = dict(
 def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
         warn: t.Callable[[str], None]) -> dict[str, t.Any]:
     kind = record_kind(params)
-    record = wf.find_existing(backend, kind, params.get("number"), params.get("correlation_id"))
+    record = workflow.find_existing(backend, kind, params.get("number"), params.get("correlation_id"))
     if record is None:
         hint = "" if params.get("kind") else " (or set kind: incident, if an incident holds it)"
         raise ItsmValidationError("correlation_id", params.get("correlation_id"),

@@ -8,7 +8,7 @@ from __future__ import annotations
 import getpass
 import typing as t
 
-from .. import _workflow as wf
+from .. import _workflow as workflow
 from .._errors import ItsmValidationError
 from .._records import APPROVAL_DECISIONS, CHANGE
 from ..backends._base import ItsmBackend
@@ -28,7 +28,7 @@ ARGUMENT_RULES = dict(
 
 def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
         warn: t.Callable[[str], None]) -> dict[str, t.Any]:
-    change = wf.find_existing(backend, CHANGE, params.get("number"), params.get("correlation_id"))
+    change = workflow.find_existing(backend, CHANGE, params.get("number"), params.get("correlation_id"))
     if change is None:
         raise ItsmValidationError("correlation_id", params.get("correlation_id"),
                                   "no change holds this correlation id; give an existing change's number or id")
@@ -44,5 +44,5 @@ def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
         changed=changed,
         record=after_change,
         approvals=after,
-        diff=wf.diff(dict(change, approvals=before), dict(after_change, approvals=after)),
+        diff=workflow.diff(dict(change, approvals=before), dict(after_change, approvals=after)),
     )

@@ -14,7 +14,7 @@ import dataclasses
 import datetime as dt
 import typing as t
 
-from .. import _workflow as wf
+from .. import _workflow as workflow
 from .._backoff import Backoff
 from .._errors import ItsmNotFoundError, ItsmValidationError
 from .._gate import CHECK_NAMES, Clock, GateOptions, Verdict, evaluate
@@ -126,7 +126,7 @@ def poll(backend: ItsmBackend, params: t.Mapping[str, t.Any], options: GateOptio
     if params.get("number") or params.get("correlation_id"):
         if "approval" in checks:
             backend.expect_read(CHANGE, ["approvals"])  # read with the change: a poll is at most three requests
-        change = wf.find_existing(backend, CHANGE, params.get("number"), params.get("correlation_id"))
+        change = workflow.find_existing(backend, CHANGE, params.get("number"), params.get("correlation_id"))
         if change is None:
             raise ItsmNotFoundError(f"correlation_id: no change holds {params['correlation_id']!r} on the "
                                     f"{backend.name} backend", option="correlation_id", value=params["correlation_id"])
@@ -181,14 +181,14 @@ def _transition(backend: ItsmBackend, snapshot: Snapshot, verdict: Verdict, targ
                 check_mode: bool) -> dict[str, t.Any]:
     """Move the change to ``target`` and write the verdict as a work note (once, with the move)."""
     change = snapshot.change
-    path = wf.plan(CHANGE, change, target, {})
+    path = workflow.plan(CHANGE, change, target, {})
     if not path:
         return {}
-    record = wf.move(backend, CHANGE, change, path, {}, check_mode)
+    record = workflow.move(backend, CHANGE, change, path, {}, check_mode)
     backend.add_journal(CHANGE, record, "work_notes", _note(snapshot, verdict, target), check_mode=check_mode)
     if not check_mode:
         record = backend.get(CHANGE, id=record["id"]) or record
-    return dict(changed=True, record=record, diff=wf.diff(change, record),
+    return dict(changed=True, record=record, diff=workflow.diff(change, record),
                 msg=f"{verdict.summary(_label(change))} Moved it to {target}.")
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typing as t
 
-from .. import _lifecycle, _workflow as wf
+from .. import _lifecycle, _workflow as workflow
 from .._records import (CHANGE, CHANGE_CLOSE_CODES, CHANGE_STATES, CHANGE_TYPES, CHANGE_WRITABLE, LEVELS, RISKS)
 from ..backends._base import ItsmBackend
 
@@ -41,41 +41,41 @@ ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = dict(
 
 def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
         warn: t.Callable[[str], None]) -> dict[str, t.Any]:
-    wanted = wf.wanted_fields(params, CHANGE_WRITABLE)
+    wanted = workflow.wanted_fields(params, CHANGE_WRITABLE)
     # The names a write may need are looked up with the record (issue 5: requests per task).
     backend.expect_write(CHANGE, dict(wanted, template=params.get("template"),
                                       configuration_items=params.get("configuration_items") or []))
     entries = {"work_notes": params.get("work_notes"), "comments": params.get("comments")}
     if any(entries.values()):
         backend.expect_read(CHANGE, ["journal"])  # the notes already there are read with the record
-    existing = wf.find_existing(backend, CHANGE, params.get("number"), params.get("correlation_id"))
-    wf.check_window(dict(existing or {}, **wanted))
-    wf.require_summary(CHANGE, params.get("short_description"), existing is None, params.get("template"))
+    existing = workflow.find_existing(backend, CHANGE, params.get("number"), params.get("correlation_id"))
+    workflow.check_window(dict(existing or {}, **wanted))
+    workflow.require_summary(CHANGE, params.get("short_description"), existing is None, params.get("template"))
     cis = sorted(set(params["configuration_items"])) if params.get("configuration_items") is not None else None
     notes: dict[str, str] = {}
     if existing is None:
         record = _create(backend, params, wanted, cis, check_mode)
         changes: dict[str, t.Any] = {}
-        path = wf.plan(CHANGE, record, params.get("state"), changes)
+        path = workflow.plan(CHANGE, record, params.get("state"), changes)
     else:
         record = existing
-        changes = wf.differing(existing, wanted)
+        changes = workflow.differing(existing, wanted)
         if params.get("template") and params["template"] != existing.get("template"):
             warn(f"template: {existing['number']} already exists; a template only applies when a change is created")
         # A retype is refused as what it is, before the walk is planned on the wrong model.
         _lifecycle.refuse_type_change(existing["number"], existing.get("type"), changes.get("type"))
-        path = wf.plan(CHANGE, existing, params.get("state"), changes)
+        path = workflow.plan(CHANGE, existing, params.get("state"), changes)
         # The CIs ride on the same write as the fields (the update, or the first transition): the backend
         # resolves every name and makes every check before that one write, and check mode predicts it (issue 12).
         if cis is not None and cis != sorted(backend.affected_cis(existing)):
             changes["configuration_items"] = cis
         # The notes ride on the update or first transition: one write, not one per note.
-        notes = wf.missing_journal(backend, CHANGE, existing, entries)
-        wf.refuse_taken_correlation(backend, CHANGE, existing, changes.get("correlation_id"), params.get("state"))
-    record = wf.move(backend, CHANGE, record, path, dict(changes, **notes), check_mode)
-    noted = bool(notes) or (existing is None and wf.append_journal(backend, CHANGE, record, entries, check_mode))
+        notes = workflow.missing_journal(backend, CHANGE, existing, entries)
+        workflow.refuse_taken_correlation(backend, CHANGE, existing, changes.get("correlation_id"), params.get("state"))
+    record = workflow.move(backend, CHANGE, record, path, dict(changes, **notes), check_mode)
+    noted = bool(notes) or (existing is None and workflow.append_journal(backend, CHANGE, record, entries, check_mode))
     changed = existing is None or noted or record != existing
-    return dict(changed=changed, record=record, diff=wf.diff(existing, record))
+    return dict(changed=changed, record=record, diff=workflow.diff(existing, record))
 
 
 def _create(backend: ItsmBackend, params: t.Mapping[str, t.Any], wanted: dict[str, t.Any],
@@ -88,5 +88,5 @@ def _create(backend: ItsmBackend, params: t.Mapping[str, t.Any], wanted: dict[st
     # Refuse an impossible target state before the change exists, so a failed task leaves nothing behind.
     template_fields = ((backend.template(template) or {}).get("fields") or {}) if template else {}
     change_type = wanted.get("type") or ("standard" if template else "normal")
-    wf.plan(CHANGE, {**template_fields, **wanted, "state": "new", "type": change_type}, params.get("state"), {})
+    workflow.plan(CHANGE, {**template_fields, **wanted, "state": "new", "type": change_type}, params.get("state"), {})
     return backend.create(CHANGE, wanted, check_mode=check_mode)

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import typing as t
 
-from .. import _workflow as wf
+from .. import _workflow as workflow
 from .._errors import ItsmValidationError
-from .._records import APPROVAL_STATES, CHANGE, CHANGE_STATES, CHANGE_TYPES
+from .._records import APPROVAL_STATES, CHANGE, CHANGE_STATES, CHANGE_TYPES, normalise_datetime
 from ..backends._base import Found, ItsmBackend, Record
 
 ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = dict(
@@ -52,7 +52,7 @@ def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
 def find(backend: ItsmBackend, kind: str, params: t.Mapping[str, t.Any], names: t.Sequence[str],
          warn: t.Callable[[str], None]) -> Found:
     """One backend query for every info module (no request per record); a warning when ``limit`` cut the list."""
-    filters = wf.wanted_fields(params, names)
+    filters = workflow.wanted_fields(params, names)
     for start, end in DATE_RANGES:
         _normalise_range(filters, start, end)
     found = backend.find_limited(kind, filters, params.get("limit"))
@@ -77,7 +77,7 @@ def _normalise_range(filters: dict[str, t.Any], start: str, end: str) -> None:
     """Both ends of a date range in the canonical form (comparable as text), the end not before the start."""
     for name in (start, end):
         if name in filters:
-            filters[name] = wf.normalise_datetime(filters[name], name)
+            filters[name] = normalise_datetime(filters[name], name)
     if filters.get(start) and filters.get(end) and filters[end] < filters[start]:
         raise ItsmValidationError(end, filters[end], f"it must not be before {start} {filters[start]}")
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typing as t
 
-from .. import _workflow as wf
+from .. import _workflow as workflow
 from .._errors import ItsmValidationError
 from .._records import CHANGE_WRITABLE
 from ..backends._base import ItsmBackend
@@ -18,7 +18,8 @@ ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = dict(
 )
 # A template pre-fills what describes the work, never identity, outcome or schedule.
 TEMPLATE_FIELDS = tuple(name for name in CHANGE_WRITABLE
-                        if name not in ("type", "close_code", "close_notes", "correlation_id", "start_date", "end_date"))
+                        if name not in ("type", "close_code", "close_notes", "correlation_id", "start_date",
+                                        "end_date"))
 
 
 def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
@@ -32,7 +33,7 @@ def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
     # Read back: the backend normalizes values and drops unset ones. Check mode stored nothing to read.
     after = (_as_it_would_be_stored(params["name"], values) if check_mode
              else backend.template(params["name"]))
-    return dict(changed=changed, template=after, diff=wf.diff(before, after))
+    return dict(changed=changed, template=after, diff=workflow.diff(before, after))
 
 
 def _as_it_would_be_stored(name: str, values: t.Mapping[str, t.Any]) -> dict[str, t.Any]:

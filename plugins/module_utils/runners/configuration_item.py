@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typing as t
 
-from .. import _workflow as wf
+from .. import _workflow as workflow
 from ..backends._base import ItsmBackend
 
 ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = dict(
@@ -46,4 +46,4 @@ def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
                                    for item in backend.ci_relations([current["id"]], None, 1)]
         changed = backend.put_ci_relations(name, relations, check_mode=check_mode) or changed
         after["relations"] = [{"type": kind, "target": target} for kind, target in relations.wanted]
-    return dict(changed=changed, record=after, diff=wf.diff(before, after))
+    return dict(changed=changed, record=after, diff=workflow.diff(before, after))

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import typing as t
 
-from .. import _workflow as wf
+from .. import _lookup, _workflow as workflow
 from .._errors import ItsmValidationError
 from .._records import (CLOSED_INCIDENT_STATES, HOLD_REASONS, INCIDENT, INCIDENT_CLOSE_CODES, INCIDENT_STATES,
-                        INCIDENT_WRITABLE, LEVELS, OPEN_INCIDENT_STATES)
+                        INCIDENT_WRITABLE, LEVELS)
 from ..backends._base import ItsmBackend, Record
 
 ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = dict(
@@ -34,7 +34,6 @@ ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = dict(
     recurrence_note=dict(type="bool", default=True),
     fields=dict(type="dict"),
 )
-RECURRENCE_PREFIX = "Recurrence #"
 SETTLING_STATES = ("resolved",) + CLOSED_INCIDENT_STATES
 
 
@@ -46,29 +45,31 @@ def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
     existing = _find(backend, params)
     if existing is None:
         _refuse_settling_create(params)
-    wf.require_summary(INCIDENT, params.get("short_description"), existing is None)
-    wanted = wf.wanted_fields(params, INCIDENT_WRITABLE)
+    workflow.require_summary(INCIDENT, params.get("short_description"), existing is None)
+    wanted = workflow.wanted_fields(params, INCIDENT_WRITABLE)
     if wanted.get("caused_by") and wanted["caused_by"] != (existing or {}).get("caused_by"):
-        wf.require_existing_change(backend, "caused_by", wanted["caused_by"])
+        workflow.require_existing_change(backend, "caused_by", wanted["caused_by"])
     if existing is None:
-        path = wf.plan(INCIDENT, dict(wanted, state="new"), params.get("state"), {})
+        path = workflow.plan(INCIDENT, dict(wanted, state="new"), params.get("state"), {})
         record = backend.create(INCIDENT, wanted, check_mode=check_mode)
         changes: dict[str, t.Any] = {}
         recurrence = None
     else:
         record = existing
-        changes = wf.differing(existing, wanted)
-        path = wf.plan(INCIDENT, existing, params.get("state"), changes)
+        changes = workflow.differing(existing, wanted)
+        path = workflow.plan(INCIDENT, existing, params.get("state"), changes)
         recurrence = _recurrence_note(backend, existing, params) if _is_recurrence(params, existing) else None
         # The notes ride on the update or first transition: one write, not one per note.
-        notes = wf.missing_journal(backend, INCIDENT, existing, notes)
-        wf.refuse_taken_correlation(backend, INCIDENT, existing, changes.get("correlation_id"), params.get("state"))
-    record = wf.move(backend, INCIDENT, record, path, dict(changes, **notes) if existing else changes, check_mode)
-    noted = bool(notes) if existing else wf.append_journal(backend, INCIDENT, record, notes, check_mode)
+        notes = workflow.missing_journal(backend, INCIDENT, existing, notes)
+        workflow.refuse_taken_correlation(backend, INCIDENT, existing, changes.get("correlation_id"),
+                                          params.get("state"))
+    record = workflow.move(backend, INCIDENT, record, path, dict(changes, **notes) if existing else changes,
+                           check_mode)
+    noted = bool(notes) if existing else workflow.append_journal(backend, INCIDENT, record, notes, check_mode)
     if recurrence:
         backend.add_journal(INCIDENT, record, "work_notes", recurrence, check_mode=check_mode)
     changed = existing is None or bool(noted or recurrence) or record != existing
-    result = dict(changed=changed, record=record, diff=wf.diff(existing, record))
+    result = dict(changed=changed, record=record, diff=workflow.diff(existing, record))
     result["recurred"] = bool(recurrence)
     return result
 
@@ -78,8 +79,8 @@ def _find(backend: ItsmBackend, params: t.Mapping[str, t.Any]) -> Record | None:
     # A task that settles or reopens means the incident the id already names, even one an earlier run
     # resolved: otherwise each re-run would raise a new incident only to settle it at once.
     state = params.get("state")
-    found = wf.find_existing(backend, INCIDENT, params.get("number"), params.get("correlation_id"),
-                             open_only=state not in SETTLING_STATES + ("in_progress",))
+    found = workflow.find_existing(backend, INCIDENT, params.get("number"), params.get("correlation_id"),
+                                   open_only=state not in SETTLING_STATES + ("in_progress",))
     if found and state == "in_progress" and not params.get("number") and found["state"] != "resolved":
         return None if found["state"] in CLOSED_INCIDENT_STATES else found  # a closed incident stays closed
     return found
@@ -96,14 +97,12 @@ def _refuse_settling_create(params: t.Mapping[str, t.Any]) -> None:
 def _is_recurrence(params: t.Mapping[str, t.Any], existing: Record) -> bool:
     # An open incident matched by correlation id (not by number), and not a task that settles or reopens it.
     return bool(params.get("recurrence_note") and params.get("correlation_id") and not params.get("number")
-                and existing["state"] in OPEN_INCIDENT_STATES
-                and params.get("state") in (None,) + OPEN_INCIDENT_STATES)
+                and _lookup.is_open(INCIDENT, existing)
+                and (params.get("state") is None or params["state"] in _lookup.OPEN_STATES[INCIDENT]))
 
 
 def _recurrence_note(backend: ItsmBackend, record: Record, params: t.Mapping[str, t.Any]) -> str:
-    previous = sum(1 for entry in backend.journal(INCIDENT, record)
-                   if entry["field"] == "work_notes" and entry["text"].startswith(RECURRENCE_PREFIX))
-    text = f"{RECURRENCE_PREFIX}{previous + 2}: the failure with correlation id {params['correlation_id']} happened again."
+    text = f"the failure with correlation id {params['correlation_id']} happened again."
     if params.get("short_description"):
         text += f"\n{params['short_description']}"
-    return text
+    return _lookup.recurrence_note(backend.journal(INCIDENT, record), text)

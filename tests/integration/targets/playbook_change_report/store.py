@@ -10,7 +10,8 @@ import urllib.request
 
 from ansible_collections.opsgate.itsm.plugins.module_utils import _records as records
 from ansible_collections.opsgate.itsm.plugins.module_utils._options import ConnectionSettings
-from ansible_collections.opsgate.itsm.plugins.module_utils.backends import _local_schema, build_backend
+from ansible_collections.opsgate.itsm.plugins.module_utils import _input
+from ansible_collections.opsgate.itsm.plugins.module_utils.backends import build_backend
 
 # The playbook's default report_days: records opened before that many days ago stay out of the report.
 REPORT_DAYS = 30
@@ -44,12 +45,12 @@ def days_ago(where, days):
         finally:
             _set_simulator_clock(0)
         return
-    real_now = _local_schema.now
-    _local_schema.now = lambda: records.format_datetime(records.utcnow() - dt.timedelta(days=days))
+    real_now = _input.now
+    _input.now = lambda: records.format_datetime(records.utcnow() - dt.timedelta(days=days))
     try:
         yield
     finally:
-        _local_schema.now = real_now
+        _input.now = real_now
 
 
 def in_report(record, days=REPORT_DAYS):

@@ -12,8 +12,7 @@ import pytest
 from ansible.inventory.data import InventoryData
 
 from ansible_collections.opsgate.itsm.plugins.inventory.cmdb import InventoryModule
-from ansible_collections.opsgate.itsm.plugins.module_utils import _cmdb
-from ansible_collections.opsgate.itsm.plugins.plugin_utils import _inventory
+from ansible_collections.opsgate.itsm.plugins.plugin_utils import _inventory, _inventory_source
 from tests.unit.plugins.module_utils.backends import sn_sim
 
 # The per-checkout tree tests/conftest.py links (this directory is a package, so its conftest helpers are out of
@@ -264,7 +263,7 @@ def test_relations_are_read_only_for_the_cis_in_the_inventory(cmdb):
     given = dict(ci_class="linux_server", fields=[], filters={}, query=None, hostnames=["fqdn", "host_name"],
                  ansible_host=[], variable_prefix="cmdb_", group_prefix="cmdb_", default_groups=[],
                  duplicate_hostnames="first", relations={"types": ["Runs on"], "depth": 2}, page_size=10, workers=1)
-    options = _cmdb.InventoryOptions.from_options(given.__getitem__)
+    options = _inventory_source.InventoryOptions.from_options(given.__getitem__)
     writer = _inventory.HostWriter(plugin, options, {})
     spy = RelationSpy(cmdb)
 
@@ -319,44 +318,3 @@ def test_cache_hit_serves_the_cached_hosts_and_does_not_rewrite_the_entry(cmdb, 
     assert entry.stat().st_mtime_ns != written
     changed_fields, _stderr = run(tmp_path, dict(options, fields=["fqdn"]))
     assert "new01" in changed_fields["_meta"]["hostvars"]
-
-
-class FakePlugin:
-    def __init__(self, cache_on):
-        self.cache_on = cache_on
-        self._cache = Recording()
-
-    def get_option(self, name):
-        return self.cache_on
-
-    def get_cache_key(self, path):
-        return f"key_{path}"
-
-
-class Recording(dict):
-    def __init__(self):
-        super().__init__()
-        self.assigned = 0
-
-    def __setitem__(self, key, value):
-        self.assigned += 1
-        super().__setitem__(key, value)
-
-
-def test_cache_functions_assign_only_after_a_fetch():
-    plugin = FakePlugin(True)
-    assert _inventory.get_cached_result(plugin, "k", cache=True) == (False, None)
-    _inventory.update_cached_result(plugin, "k", {"cis": []})
-    assert _inventory.get_cached_result(plugin, "k", cache=True) == (True, {"cis": []})
-    assert _inventory.get_cached_result(plugin, "k", cache=False) == (False, None)
-    assert plugin._cache.assigned == 1
-    off = FakePlugin(False)
-    _inventory.update_cached_result(off, "k", {})
-    assert off._cache.assigned == 0 and _inventory.get_cached_result(off, "k", cache=True) == (False, None)
-
-
-def test_cache_key_depends_on_what_is_fetched():
-    plugin = FakePlugin(True)
-    one = _inventory.cache_key(plugin, "p", {"fields": ["fqdn"]})
-    assert one == _inventory.cache_key(plugin, "p", {"fields": ["fqdn"]})
-    assert one != _inventory.cache_key(plugin, "p", {"fields": ["fqdn", "ip_address"]})

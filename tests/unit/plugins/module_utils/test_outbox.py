@@ -72,6 +72,31 @@ def test_the_same_failure_in_a_later_run_adds_one_recurrence_note(local_backend)
     assert len(texts) == 1 and texts[0].startswith("Recurrence #2: ")
 
 
+def test_recurrences_are_counted_as_the_incident_module_counts_them_work_notes_only(local_backend):
+    # Issue 16: one recurrence count. A comment that happens to start like a recurrence note is not one.
+    created = ob.deliver(local_backend, incident("a1"), print)
+    record = local_backend.get("incident", number=created["number"])
+    local_backend.add_journal("incident", record, "comments", "Recurrence #1 of the outage, says the caller")
+
+    ob.deliver(local_backend, incident("a2"), print)
+
+    work_notes = [entry["text"] for entry in local_backend.journal("incident", record) if entry["field"] == "work_notes"]
+    assert len(work_notes) == 1 and work_notes[0].startswith("Recurrence #2: ")
+
+
+def test_an_incident_is_caused_by_the_newest_change_holding_the_runs_id_when_none_is_open(local_backend):
+    # Issue 16: the one look-up rule (the open holder, else the newest), not "none" when two settled changes
+    # share the run's correlation id (a job re-run after its first change was closed).
+    cid = run().correlation_id
+    for _attempt in range(2):
+        change = local_backend.create("change", {"short_description": "run", "correlation_id": cid})
+        local_backend.transition("change", change, "canceled")
+
+    created = ob.deliver(local_backend, incident(), print)
+
+    assert local_backend.get("incident", number=created["number"])["caused_by"] == change["number"]
+
+
 def test_resolve_closes_the_open_incident_once(local_backend):
     ob.deliver(local_backend, incident(), print)
     item = dict(type="resolve", id="r", marker="m", correlation_id=incident()["correlation_id"], close_notes="ok")

@@ -11,8 +11,13 @@ from __future__ import annotations
 
 import importlib
 import types
+from unittest import mock
 
 import pytest
+
+from ansible_collections.opsgate.itsm.plugins.module_utils._errors import ItsmValidationError
+from ansible_collections.opsgate.itsm.plugins.module_utils.backends._base import ItsmBackend
+from ansible_collections.opsgate.itsm.plugins.plugin_utils import _action
 
 ITSM_ENV = ("ITSM_BACKEND", "ITSM_TIMEOUT", "ITSM_RETRIES", "ITSM_VALIDATE_CERTS", "ITSM_LOCAL_DB")
 
@@ -128,3 +133,80 @@ def test_well_typed_values_still_pass(run_action):
     result = run_action("change_request_info", timeout="2.5", retries="1", validate_certs="no", limit="5")
 
     assert not result.get("failed") and result["records"] == []
+
+
+# -- the base itself, with a stand-in runner and a double of the backend (issue 16) ------------------------
+
+@pytest.fixture
+def built(monkeypatch):
+    """Backends the action base builds: a double of the contract each, recording the settings it was built with."""
+    backends = []
+
+    def build(settings, warn=None):
+        backend = mock.create_autospec(ItsmBackend, instance=True)
+        backend.settings = settings
+        backends.append(backend)
+        return backend
+    monkeypatch.setattr(_action, "build_backend", build)
+    return backends
+
+
+def run_base(run, check_mode=False, **args):
+    """Run ItsmAction over a stand-in runner module whose run() is ``run``; the task's result."""
+    class Action(_action.ItsmAction):
+        runner = types.SimpleNamespace(ARGUMENT_SPEC=dict(name=dict(type="str", required=True)), run=run)
+
+    task = types.SimpleNamespace(args={key: tagged(value) for key, value in args.items()}, check_mode=check_mode,
+                                 async_val=0, action="opsgate.itsm.stand_in")
+    plugin = Action(task, types.SimpleNamespace(_shell=types.SimpleNamespace(tmpdir=None)), None, None, None, None)
+    plugin._load_name = "opsgate.itsm.stand_in"
+    return plugin.run(task_vars={})
+
+
+def test_the_runner_gets_validated_params_the_built_backend_and_check_mode_and_the_backend_is_closed(built):
+    seen = {}
+
+    def run(params, backend, check_mode, warn):
+        seen.update(params=params, backend=backend, check_mode=check_mode)
+        warn("a word from the runner")
+        return dict(changed=True, record={"number": "CHG0000001"})
+
+    result = run_base(run, check_mode=True, name="x", backend="local", local_db="/nowhere/itsm.sqlite")
+
+    [backend] = built
+    assert seen["backend"] is backend and seen["check_mode"] is True
+    assert seen["params"]["name"] == "x" and backend.settings.local_db == "/nowhere/itsm.sqlite"
+    assert backend.close.call_count == 1
+    assert result["changed"] is True and result["record"] == {"number": "CHG0000001"}
+    assert result["warnings"] == ["a word from the runner"]
+
+
+def test_a_collection_error_becomes_a_failed_result_naming_the_option_and_the_backend_is_still_closed(built):
+    def run(params, backend, check_mode, warn):
+        raise ItsmValidationError("name", params["name"], "expected a better name")
+
+    result = run_base(run, name="x")
+
+    assert result["failed"] is True
+    assert result["msg"] == "name: 'x' is not valid; expected a better name"
+    assert result["option"] == "name"
+    assert built[0].close.call_count == 1
+
+
+def test_a_missing_required_option_fails_before_any_backend_is_built(built):
+    result = run_base(lambda *args, **kwargs: {})
+
+    assert result["failed"] is True and "name" in result["msg"]
+    assert built == []
+
+
+def test_the_connections_secrets_never_reach_the_result(built):
+    def run(params, backend, check_mode, warn):
+        warn(f"logged in with {params['password']}")
+        return dict(changed=False, echoed=params["password"], nested={"token": params["password"]})
+
+    result = run_base(run, name="x", backend="servicenow", url="https://sn.invalid", username="u",
+                      password="hunter2-secret")
+
+    assert "hunter2-secret" not in repr(result)
+    assert result["echoed"] != "hunter2-secret" and result["warnings"] != ["logged in with hunter2-secret"]

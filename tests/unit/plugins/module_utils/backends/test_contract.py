@@ -87,16 +87,34 @@ def test_get_unknown_record_returns_none(backend):
     assert backend.get("incident", correlation_id="nobody-uses-this") is None
 
 
-def test_two_records_sharing_a_correlation_id_conflict_unless_open_only(backend):
+def test_a_correlation_id_names_its_open_holder_over_a_settled_one(backend):
     first = new_incident(backend, correlation_id="contract-shared")
     backend.transition("incident", first, "canceled")
     second = new_incident(backend, correlation_id="contract-shared")
 
-    with pytest.raises(ItsmConflictError) as caught:
-        backend.get("incident", correlation_id="contract-shared")
-    assert first["number"] in str(caught.value) and second["number"] in str(caught.value)
-    assert "contract-shared" in str(caught.value)
+    assert backend.get("incident", correlation_id="contract-shared")["number"] == second["number"]
     assert backend.get("incident", correlation_id="contract-shared", open_only=True)["number"] == second["number"]
+
+
+def test_without_an_open_holder_a_correlation_id_names_the_newest_unless_open_only(backend):
+    first = new_incident(backend, correlation_id="contract-settled")
+    backend.transition("incident", first, "canceled")
+    newest = new_incident(backend, correlation_id="contract-settled")
+    backend.transition("incident", newest, "canceled")
+
+    assert backend.get("incident", correlation_id="contract-settled")["number"] == newest["number"]
+    assert backend.get("incident", correlation_id="contract-settled", open_only=True) is None
+
+
+def test_two_open_holders_of_a_correlation_id_conflict(backend):
+    first = new_change(backend, correlation_id="contract-open-1")
+    second = backend.update("change", new_change(backend), {"correlation_id": "contract-open-1"})
+
+    for open_only in (False, True):
+        with pytest.raises(ItsmConflictError) as caught:
+            backend.get("change", correlation_id="contract-open-1", open_only=open_only)
+        assert first["number"] in str(caught.value) and second["number"] in str(caught.value)
+        assert "contract-open-1" in str(caught.value)
 
 
 # -- find --------------------------------------------------------------------------------------

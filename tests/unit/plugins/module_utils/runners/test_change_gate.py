@@ -1,11 +1,12 @@
 """change_gate run() against a real local store, with a fake clock: waiting, timeouts, transitions, check mode."""
 
 import datetime as dt
+from unittest import mock
 
 import pytest
 
 from ansible_collections.opsgate.itsm.plugins.module_utils._errors import ItsmNotFoundError, ItsmValidationError
-from ansible_collections.opsgate.itsm.plugins.module_utils._gate import Clock
+from ansible_collections.opsgate.itsm.plugins.module_utils._gate import Clock, GateOptions
 from ansible_collections.opsgate.itsm.plugins.module_utils.runners import change_gate
 
 UTC = dt.timezone.utc
@@ -270,3 +271,46 @@ def test_an_unknown_change_is_reported(gate):
         gate(number="CHG0000099")
     with pytest.raises(ItsmNotFoundError, match="no change holds 'nope'"):
         gate(correlation_id="nope")
+
+
+# -- what one poll asks the backend for (a double of the contract, no store) ------------------------------
+
+CHANGE = dict(id="c1", number="CHG0000007", state="scheduled", type="normal", approval="approved",
+              correlation_id="deploy-7", start_date=iso(NOW), end_date=iso(NOW + dt.timedelta(hours=2)),
+              configuration_items=["web01"])
+
+
+@pytest.fixture
+def gate_backend(backend_double):
+    backend_double.get.return_value = CHANGE
+    backend_double.find.return_value = iter([CHANGE])
+    backend_double.approvals.return_value = [dict(approver="alice", state="approved")]
+    backend_double.affected_cis.return_value = ["web01"]
+    backend_double.blackouts.return_value = []
+    return backend_double
+
+
+@pytest.mark.parametrize("checks, reads", [
+    (("state",), []),
+    (("window",), []),
+    (("approval",), [mock.call.expect_read("change", ["approvals"]), "look-up", mock.call.approvals(CHANGE)]),
+    (("scope",), ["look-up", mock.call.affected_cis(CHANGE)]),
+    (("freeze",), ["look-up", mock.call.affected_cis(CHANGE),
+                   mock.call.blackouts(iso(NOW), iso(NOW + dt.timedelta(hours=2, seconds=1)), CHANGE)]),
+])
+def test_a_poll_asks_the_backend_for_what_its_checks_need_and_nothing_else(gate_backend, checks, reads):
+    snapshot = change_gate.poll(gate_backend, {"number": "CHG0000007"}, GateOptions(checks=checks), NOW)
+
+    look_up = mock.call.get("change", number="CHG0000007")
+    assert gate_backend.method_calls == [look_up if read == "look-up" else read for read in reads or ["look-up"]]
+    assert snapshot.change == CHANGE
+
+
+def test_a_poll_by_correlation_id_finds_the_holders_once_and_picks_by_the_one_rule(gate_backend):
+    settled_later = dict(CHANGE, id="c9", number="CHG0000009", state="closed")
+    gate_backend.find.return_value = iter([CHANGE, settled_later])  # oldest first
+
+    snapshot = change_gate.poll(gate_backend, {"correlation_id": "deploy-7"}, GateOptions(checks=("state",)), NOW)
+
+    assert gate_backend.method_calls == [mock.call.find("change", {"correlation_id": "deploy-7"})]
+    assert snapshot.change == CHANGE  # the open holder, not the newest one

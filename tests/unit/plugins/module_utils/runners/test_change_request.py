@@ -2,7 +2,7 @@
 
 import pytest
 
-from ansible_collections.opsgate.itsm.plugins.module_utils import _workflow as wf
+from ansible_collections.opsgate.itsm.plugins.module_utils import _workflow as workflow
 from ansible_collections.opsgate.itsm.plugins.module_utils._errors import (
     ItsmConflictError,
     ItsmError,
@@ -141,7 +141,7 @@ def test_an_old_canceled_change_does_not_hide_the_open_one(task):
     assert current["number"] != old["number"]
     result = task(change_request, correlation_id="P", risk="low")
     assert result["record"]["number"] == current["number"] and result["record"]["risk"] == "low"
-    assert wf.find_existing(task.backend, "change", None, "P")["number"] == current["number"]
+    assert workflow.find_existing(task.backend, "change", None, "P")["number"] == current["number"]
 
 
 def test_the_gate_finds_the_open_change_past_a_canceled_one(task):
@@ -159,8 +159,8 @@ def test_without_an_open_change_the_newest_closed_one_is_found(task):
         record = task.backend.create("change", dict(correlation_id="P", short_description=attempt))
         task(change_request, number=record["number"], state="canceled")
         numbers.append(record["number"])
-    assert wf.find_existing(task.backend, "change", None, "P")["number"] == numbers[-1]
-    assert wf.find_existing(task.backend, "change", None, "P", open_only=True) is None
+    assert workflow.find_existing(task.backend, "change", None, "P")["number"] == numbers[-1]
+    assert workflow.find_existing(task.backend, "change", None, "P", open_only=True) is None
 
 
 def test_two_open_changes_sharing_a_correlation_id_are_refused(task):

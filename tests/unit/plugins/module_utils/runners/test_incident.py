@@ -1,5 +1,7 @@
 """incident run(): dedupe by correlation id with recurrence notes, lifecycle and refusals."""
 
+from unittest import mock
+
 import pytest
 
 from ansible_collections.opsgate.itsm.plugins.module_utils._errors import (
@@ -24,6 +26,27 @@ def test_recurrence_updates_the_open_incident(task):
     notes = [entry["text"] for entry in task.backend.journal("incident", third["record"])]
     assert [note.split(":")[0] for note in notes] == ["Recurrence #2", "Recurrence #3"]
     assert len(list(task.backend.find("incident", {}))) == 1
+
+
+def test_a_recurrence_is_looked_up_open_only_and_numbered_from_the_work_notes_alone(double_task, backend_double):
+    # One look-up rule and one recurrence count (_lookup), as the recorder's outbox uses them.
+    held = dict(id="i1", number="INC0000004", state="in_progress", correlation_id=FAILURE["correlation_id"],
+                short_description="Restart failed", impact="high", urgency="medium", configuration_item="web01")
+    backend_double.get.return_value = held
+    backend_double.journal.return_value = [
+        dict(field="work_notes", text="Recurrence #2: the failure happened again."),
+        dict(field="comments", text="Recurrence #1 of this, says the caller"),
+    ]
+
+    result = double_task(incident, **FAILURE)
+
+    assert backend_double.get.call_args_list == [
+        mock.call("incident", correlation_id=FAILURE["correlation_id"], open_only=True)]
+    assert backend_double.add_journal.call_args_list == [mock.call(
+        "incident", held, "work_notes",
+        f"Recurrence #3: the failure with correlation id {FAILURE['correlation_id']} happened again.\nRestart failed",
+        check_mode=False)]
+    assert result["recurred"] is True and backend_double.create.call_count == 0
 
 
 def test_resolved_incident_does_not_absorb_a_new_failure(task):

@@ -15,7 +15,7 @@ import uuid
 import pytest
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.opsgate.itsm.plugins.module_utils import _workflow as wf
+from ansible_collections.opsgate.itsm.plugins.module_utils import _workflow as workflow
 from ansible_collections.opsgate.itsm.plugins.module_utils._errors import (
     ItsmConflictError,
     ItsmError,
@@ -79,7 +79,8 @@ def test_a_correlation_id_another_open_record_holds_is_refused_naming_it(backend
         run(runner, backend, number=other["number"], correlation_id=taken, description="moved")
 
     assert stored(backend, kind, other["number"]) == before
-    assert wf.find_existing(backend, kind, None, taken)["number"] == holder["number"]  # still names one record
+    # still names one record
+    assert workflow.find_existing(backend, kind, None, taken)["number"] == holder["number"]
 
 
 def test_a_correlation_id_only_a_settled_change_holds_can_be_taken(backend):
@@ -91,7 +92,7 @@ def test_a_correlation_id_only_a_settled_change_holds_can_be_taken(backend):
 
     assert holder["record"]["state"] == "canceled"
     assert moved["record"]["correlation_id"] == taken
-    assert wf.find_existing(backend, "change", None, taken)["number"] == other["number"]
+    assert workflow.find_existing(backend, "change", None, taken)["number"] == other["number"]
 
 
 # -- every check before the first write, CIs included (item 3) -----------------------------------

@@ -3,13 +3,16 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Canonical <-> ServiceNow value tables (servicenow-api.md section 6). FOR INTERNAL COLLECTION USE ONLY.
 
-Data, not code (style.md B3): servicenow.py builds both directions from these tables once. A user
+Data, not code (style.md B3): codec.py and cmdb.py build both directions from these tables once. A user
 override later is a dict merged over ``CHOICES`` / ``EXTRA_COLUMNS``.
 """
 
 from __future__ import annotations
 
-from .._records import CHANGE, INCIDENT
+from ..._records import CHANGE, INCIDENT
+
+#: the value of the ``backend`` option that selects this backend, and every record's ``backend``
+BACKEND_NAME = "servicenow"
 
 TABLES = {CHANGE: "change_request", INCIDENT: "incident"}
 
@@ -85,3 +88,22 @@ BLACKOUT_SCOPE_QUERY = "type=blackout^ORsys_class_name=cmn_schedule_blackout"
 BLACKOUT_CONFLICT_TYPES = ("blackout", "child_blackout", "parent_blackout")
 # A schedule whose condition is on one of these tables is scoped by the change itself, not its CIs.
 CHANGE_CONDITION_TABLES = ("change_request", "task")
+
+# -- CMDB (cmdb.py) ------------------------------------------------------------------------------
+
+# A canonical CI class is its table without this prefix (linux_server <-> cmdb_ci_linux_server).
+CI_CLASS_PREFIX = "cmdb_ci_"
+
+# canonical word -> the instance's value (servicenow-api.md 6.8)
+CI_CHOICES: dict[str, dict[str, str]] = {
+    "environment": {"development": "Development", "production": "Production", "test": "Test"},
+    "operational_status": {"operational": "1", "non_operational": "2", "repair_in_progress": "3", "dr_standby": "4",
+                           "ready": "5", "retired": "6", "pipeline": "7", "catalog": "8"},
+    "install_status": {"implementing": "0", "installed": "1", "on_order": "2", "in_maintenance": "3",
+                       "pending_install": "4", "pending_repair": "5", "in_stock": "6", "retired": "7", "stolen": "8",
+                       "absent": "100"},
+}
+
+# Reference columns of a CI a write may name by the referenced record's name: column -> (table, name column).
+CI_REFERENCES = {"location": ("cmn_location", "name"), "support_group": ("sys_user_group", "name"),
+                 "assigned_to": ("sys_user", "user_name"), "maintenance_schedule": ("cmn_schedule", "name")}

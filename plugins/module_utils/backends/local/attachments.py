@@ -3,8 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Attachments of the local backend (table ``attachments``, schema version 3). FOR INTERNAL COLLECTION USE ONLY.
 
-Functions of a LocalBackend, kept apart so local.py stays the record logic. The bytes live in the store;
-a file with the same name and sha256 as one the record has is not stored again.
+The bytes live in the store; a file with the same name and sha256 as one the record has is not stored again.
 """
 
 from __future__ import annotations
@@ -14,26 +13,26 @@ import os
 import typing as t
 import uuid
 
-from .. import _records as records
-from . import _local_schema as schema
-from ._base import read_attachment
+from ... import _input as inputs
+from ... import _records as records
+from .._base import read_attachment
+from . import schema
+from .schema import Record
+from .store import LocalStore
 
-if t.TYPE_CHECKING:
-    from .local import LocalBackend
-
-Record = dict[str, t.Any]
+_ATTACHMENT_COLUMNS = "id, name, content_type, size, sha256, created"
 
 
-def add(backend: LocalBackend, kind: str, record: Record, path: str, name: str | None, content_type: str | None,
-        check_mode: bool) -> tuple[bool, Record]:
+def add_attachment(store: LocalStore, kind: str, record: Record, path: str, name: str | None,
+                   content_type: str | None, check_mode: bool) -> tuple[bool, Record]:
     """Store the file's bytes; same name and sha256 is a no-op, a new content replaces the old one."""
     records.require_choice("kind", kind, records.KINDS)
     content, digest = read_attachment(path)
     name = records.require_file_name("name", os.path.basename(path) if name is None else name)
     content_type = content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
-    now = schema.now()
-    with backend._session(check_mode) as conn:
-        row = backend._row_for(conn, kind, record)
+    now = inputs.now()
+    with store.write(check_mode) as conn:
+        row = store.row_for(conn, kind, record)
         same = conn.execute(f"SELECT {_ATTACHMENT_COLUMNS} FROM attachments WHERE kind = ? AND record_id = ? "
                             "AND name = ? ORDER BY seq", (kind, row["id"], name)).fetchall() if conn else []
         for old in same:
@@ -48,15 +47,16 @@ def add(backend: LocalBackend, kind: str, record: Record, path: str, name: str |
                      "created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                      (new["id"], kind, row["id"], name, content_type, len(content), digest, content, now))
         verb = "replaced" if same else "attached"
-        schema.add_events(conn, kind, row["id"], backend.actor, now, [
+        schema.add_events(conn, kind, row["id"], store.actor, now, [
             {"type": "attachment", "field": name, "new": digest, "text": f"{verb} {name} ({len(content)} bytes)"}])
         return True, _attachment(new)
 
 
-def listed(backend: LocalBackend, kind: str, record: Record) -> list[Record]:
+def attachments(store: LocalStore, kind: str, record: Record) -> list[Record]:
+    """The record's attachments, oldest first."""
     records.require_choice("kind", kind, records.KINDS)
-    with backend._read() as conn:
-        record_id = backend._record_id(conn, kind, record) if conn else None
+    with store.read() as conn:
+        record_id = store.record_id(conn, kind, record) if conn else None
         rows = conn.execute(f"SELECT {_ATTACHMENT_COLUMNS} FROM attachments WHERE kind = ? AND record_id = ? "
                             "ORDER BY seq", (kind, record_id)).fetchall() if record_id else []
     return [_attachment(row) for row in rows]
@@ -66,6 +66,3 @@ def _attachment(row: t.Mapping[str, t.Any]) -> Record:
     return {"id": row["id"], "name": row["name"], "size": row["size"], "sha256": row["sha256"],
             "content_type": row["content_type"], "created": row["created"],
             "url": f"local://attachments/{row['id']}" if row["id"] else None}
-
-
-_ATTACHMENT_COLUMNS = "id, name, content_type, size, sha256, created"

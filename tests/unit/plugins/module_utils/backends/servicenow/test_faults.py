@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Faults on every kind of ServiceNow call, echoed credentials, and the proxy, against the simulator.
 
-test_servicenow.py covers faults on creating and reading incidents; here: the Batch API, PATCH
+test_backend.py covers faults on creating and reading incidents; here: the Batch API, PATCH
 updates and transitions, attachment uploads and the OAuth token endpoint, each leaving exactly one
 effect behind; then a server that quotes the request back (the ``echo`` fault), which must never
 get a credential into a message; then a CONNECT proxy on loopback.
@@ -21,7 +21,7 @@ import requests
 
 from ansible_collections.opsgate.itsm.plugins.module_utils import _http
 from ansible_collections.opsgate.itsm.plugins.module_utils._errors import ItsmAuthError, ItsmError
-from tests.unit.plugins.module_utils.backends.test_servicenow import (  # noqa: F401 pylint: disable=unused-import
+from tests.unit.plugins.module_utils.backends.servicenow.test_backend import (  # noqa: F401 pylint: disable=unused-import
     _auth_options, make, sim, table_rows, unique)  # make and sim are fixtures: pytest finds them by name here
 
 FAULTS = [{"kind": "rate_limit", "retry_after": 1, "count": 2}, {"kind": "status", "status": 503, "count": 1},

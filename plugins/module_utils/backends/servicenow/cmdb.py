@@ -22,34 +22,18 @@ from __future__ import annotations
 import heapq
 import re
 import typing as t
-import urllib.parse
 
-from .. import _cmdb as cmdb
-from .._errors import ItsmConflictError, ItsmNotFoundError, ItsmValidationError
-from .._http import ItsmHttpError, Response
-from . import _servicenow_query as query
-from ._base import CiRelations
-
-if t.TYPE_CHECKING:
-    from .servicenow import ServiceNowBackend
+from ... import _cmdb as cmdb
+from ..._errors import ItsmConflictError, ItsmNotFoundError, ItsmValidationError
+from ..._http import ItsmHttpError, Response
+from .._base import CiRelations
+from . import query
+from .client import TABLE_API, ServiceNowClient, url
+from .mapping import CI_CHOICES, CI_CLASS_PREFIX, CI_REFERENCES
+from .names import Names
 
 Record = dict[str, t.Any]
-TABLE_API = "/api/now/table/"
-CLASS_PREFIX = "cmdb_ci_"
-
-# canonical word -> the instance's value (servicenow-api.md 6.8)
-CHOICES: dict[str, dict[str, str]] = {
-    "environment": {"development": "Development", "production": "Production", "test": "Test"},
-    "operational_status": {"operational": "1", "non_operational": "2", "repair_in_progress": "3", "dr_standby": "4",
-                           "ready": "5", "retired": "6", "pipeline": "7", "catalog": "8"},
-    "install_status": {"implementing": "0", "installed": "1", "on_order": "2", "in_maintenance": "3",
-                       "pending_install": "4", "pending_repair": "5", "in_stock": "6", "retired": "7", "stolen": "8",
-                       "absent": "100"},
-}
-_READ = {field: {raw: word for word, raw in table.items()} for field, table in CHOICES.items()}
-# Reference columns a write may name by the referenced record's name: column -> (table, name column).
-REFERENCES = {"location": ("cmn_location", "name"), "support_group": ("sys_user_group", "name"),
-              "assigned_to": ("sys_user", "user_name"), "maintenance_schedule": ("cmn_schedule", "name")}
+_READ = {field: {raw: word for word, raw in table.items()} for field, table in CI_CHOICES.items()}
 _TABLE = re.compile(r"^[a-z][a-z0-9_]*$")
 _SYS_ID = re.compile(r"^[0-9a-f]{32}$")
 _IDENTITY = ("sys_id", "name", "sys_class_name")
@@ -64,7 +48,7 @@ _RELATION_FIELDS = "sys_id,parent,child,child.name,type.parent_descriptor"
 def table_of(ci_class: str | None, option: str = "ci_class") -> str:
     if not ci_class:
         return "cmdb_ci"
-    table = ci_class if ci_class.startswith("cmdb_") else CLASS_PREFIX + ci_class
+    table = ci_class if ci_class.startswith("cmdb_") else CI_CLASS_PREFIX + ci_class
     if not _TABLE.match(table):
         raise ItsmValidationError(option, ci_class, "expected a class such as linux_server or a CI table such as "
                                   "cmdb_ci_linux_server (lower-case letters, digits and underscores)")
@@ -72,7 +56,7 @@ def table_of(ci_class: str | None, option: str = "ci_class") -> str:
 
 
 def canonical_class(table: str) -> str:
-    return table[len(CLASS_PREFIX):] if table.startswith(CLASS_PREFIX) else table
+    return table[len(CI_CLASS_PREFIX):] if table.startswith(CI_CLASS_PREFIX) else table
 
 
 def read_value(field: str, raw: t.Any) -> t.Any:
@@ -85,7 +69,7 @@ def write_value(field: str, value: t.Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     text = "" if value is None else str(value)
-    return CHOICES[field].get(text, text) if field in CHOICES else text
+    return CI_CHOICES[field].get(text, text) if field in CI_CHOICES else text
 
 
 def to_ci(row: t.Mapping[str, t.Any], wanted: t.Sequence[str] | None) -> Record:
@@ -105,7 +89,8 @@ def conditions(filters: t.Mapping[str, t.Any]) -> tuple[list[str], tuple[str, li
         if not isinstance(field, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_.]*$", field):
             raise ItsmValidationError("filters", field, "expected field names as keys")
         column = {"id": "sys_id", "ci_class": "sys_class_name"}.get(field, field)
-        values = [_filter_value(field, item) for item in (wanted if isinstance(wanted, (list, tuple, set)) else [wanted])]
+        listed = wanted if isinstance(wanted, (list, tuple, set)) else [wanted]
+        values = [_filter_value(field, item) for item in listed]
         if column in ("sys_id", "name") and len(values) > _NAMES_PER_QUERY and split is None:
             split = (column, values)
         elif len(values) == 1:
@@ -134,22 +119,22 @@ def encoded(raw: str | None, terms: t.Sequence[str]) -> str:
 
 # -- reading ---------------------------------------------------------------------------------------
 
-def iter_cmdb(backend: ServiceNowBackend, ci_class: str | None, fields: t.Sequence[str] | None,
+def iter_cmdb(client: ServiceNowClient, ci_class: str | None, fields: t.Sequence[str] | None,
               filters: t.Mapping[str, t.Any] | None, raw_query: str | None, page_size: int,
               workers: int) -> t.Iterator[Record]:
     table = table_of(ci_class)
     wanted = None if fields is None else [field for field in dict.fromkeys(fields) if field not in cmdb.TOP_LEVEL]
     terms, split = conditions(filters or {})
     if split is None:
-        return _read(backend, table, wanted, encoded(raw_query, terms), page_size, workers)
+        return _read(client, table, wanted, encoded(raw_query, terms), page_size, workers)
     column, values = split
     chunks = [values[start:start + _NAMES_PER_QUERY] for start in range(0, len(values), _NAMES_PER_QUERY)]
-    readers = [_read(backend, table, wanted, encoded(raw_query, [*terms, f"{column}IN{','.join(chunk)}"]),
+    readers = [_read(client, table, wanted, encoded(raw_query, [*terms, f"{column}IN{','.join(chunk)}"]),
                      page_size, 1) for chunk in chunks]
     return _increasing(heapq.merge(*readers, key=lambda ci: ci["id"]))
 
 
-def _read(backend: ServiceNowBackend, table: str, wanted: list[str] | None, encoded_query: str, page_size: int,
+def _read(client: ServiceNowClient, table: str, wanted: list[str] | None, encoded_query: str, page_size: int,
           workers: int) -> t.Iterator[Record]:
     params: dict[str, t.Any] = {"sysparm_query": encoded_query, "sysparm_limit": page_size,
                                 "sysparm_display_value": "false", "sysparm_exclude_reference_link": "true"}
@@ -161,9 +146,9 @@ def _read(backend: ServiceNowBackend, table: str, wanted: list[str] | None, enco
         if index:
             page["sysparm_no_count"] = "true"
         try:
-            answer = backend.http.request("GET", TABLE_API + table, params=page, what=f"read the CMDB ({table})")
+            answer = client.http.request("GET", TABLE_API + table, params=page, what=f"read the CMDB ({table})")
         except ItsmHttpError as error:
-            raise unknown_class(error, backend, table, canonical_class(table)) from None
+            raise unknown_class(error, client, table, canonical_class(table)) from None
         total = answer.headers.get("X-Total-Count") if not index else None
         return answer.body["result"], int(total) if total and total.isdigit() else None
 
@@ -179,13 +164,13 @@ def _increasing(items: t.Iterable[Record]) -> t.Iterator[Record]:
             yield item
 
 
-def ci_relations(backend: ServiceNowBackend, ids: t.Sequence[str], types: t.Sequence[str] | None,
+def ci_relations(client: ServiceNowClient, ids: t.Sequence[str], types: t.Sequence[str] | None,
                  depth: int) -> t.Iterator[Record]:
     kinds = [query.escape(kind) for kind in types or []]
-    return iter(cmdb.walk_relations(ids, depth, lambda sources: _edges(backend, sources, kinds)))
+    return iter(cmdb.walk_relations(ids, depth, lambda sources: _edges(client, sources, kinds)))
 
 
-def _edges(backend: ServiceNowBackend, sources: list[str], kinds: list[str]) -> list[tuple[str, str, str, str]]:
+def _edges(client: ServiceNowClient, sources: list[str], kinds: list[str]) -> list[tuple[str, str, str, str]]:
     calls = []
     for start in range(0, len(sources), _NAMES_PER_QUERY):
         condition = "parentIN" + ",".join(sources[start:start + _NAMES_PER_QUERY])
@@ -195,14 +180,14 @@ def _edges(backend: ServiceNowBackend, sources: list[str], kinds: list[str]) -> 
     rows: list[dict] = []
     for start in range(0, len(calls), _CALLS_PER_BATCH):
         chunk = calls[start:start + _CALLS_PER_BATCH]
-        bodies = backend.batch([("GET", _relation_url(condition, 0)) for condition in chunk], "read CMDB relationships")
+        bodies = client.batch([("GET", _relation_url(condition, 0)) for condition in chunk], "read CMDB relationships")
         for condition, body in zip(chunk, bodies):
             page, offset = body["result"], 0
             rows += page
             while len(page) == _RELATION_LIMIT:  # more than one page for these CIs: read on, one by one
                 offset += _RELATION_LIMIT
-                page = backend.http.request("GET", TABLE_API + "cmdb_rel_ci", params=_relation_params(condition, offset),
-                                            what="read CMDB relationships").body["result"]
+                page = client.http.request("GET", TABLE_API + "cmdb_rel_ci", params=_relation_params(condition, offset),
+                                           what="read CMDB relationships").body["result"]
                 rows += page
     return sorted({(row["parent"], row.get("type.parent_descriptor") or "", row["child"], row.get("child.name") or "")
                    for row in rows if row.get("child")}, key=lambda edge: (edge[0], edge[1], edge[3], edge[2]))
@@ -214,119 +199,121 @@ def _relation_params(condition: str, offset: int) -> dict[str, t.Any]:
 
 
 def _relation_url(condition: str, offset: int) -> str:
-    return f"{TABLE_API}cmdb_rel_ci?{urllib.parse.urlencode(_relation_params(condition, offset))}"
+    return url(TABLE_API + "cmdb_rel_ci", _relation_params(condition, offset))
 
 
 # -- writing ---------------------------------------------------------------------------------------
 
-def find_one(backend: ServiceNowBackend, name: str, option: str = "name") -> dict | None:
-    rows = backend._list("cmdb_ci", f"name={query.escape(name)}^ORDERBYsys_id", ["sys_id", "sys_class_name"], 2,
-                         what=f"look up the CI {name}")
+def find_one(client: ServiceNowClient, name: str, option: str = "name") -> dict | None:
+    rows = client.rows("cmdb_ci", f"name={query.escape(name)}^ORDERBYsys_id", ["sys_id", "sys_class_name"], 2,
+                       what=f"look up the CI {name}")
     if len(rows) > 1:
-        raise ItsmConflictError(f"{option}: more than one CI is named {name!r} on {backend.settings.url}; "
+        raise ItsmConflictError(f"{option}: more than one CI is named {name!r} on {client.settings.url}; "
                                 "rename one of them", option=option, value=name)
     return rows[0] if rows else None
 
 
-def put_ci(backend: ServiceNowBackend, name: str, ci_class: str | None, fields: t.Mapping[str, t.Any],
+def put_ci(client: ServiceNowClient, names: Names, name: str, ci_class: str | None, fields: t.Mapping[str, t.Any],
            check_mode: bool) -> bool:
     if not isinstance(name, str) or not name.strip():
         raise ItsmValidationError("name", name, "expected the CI's name")
-    current = find_one(backend, name)
+    current = find_one(client, name)
     table = table_of(ci_class) if ci_class else (current["sys_class_name"] if current else "cmdb_ci")
     if current is not None and ci_class and current["sys_class_name"] != table:
         raise ItsmValidationError("ci_class", ci_class, f"{name} is a {canonical_class(current['sys_class_name'])} "
                                   "and the servicenow backend does not change a CI's class; leave ci_class out or "
                                   "use the class it has")
-    wanted = _write_body(backend, fields)
+    wanted = _write_body(client, names, fields)
     if current is None:
         if not check_mode:
-            _create(backend, table, dict(wanted, name=name), ci_class)
+            _create(client, table, dict(wanted, name=name), ci_class)
         return True
-    have = backend._list(table, f"sys_id={current['sys_id']}", ["sys_id", *wanted], 1, what=f"read the CI {name}")
+    have = client.rows(table, f"sys_id={current['sys_id']}", ["sys_id", *wanted], 1, what=f"read the CI {name}")
     old = have[0] if have else {}
     changes = {column: value for column, value in wanted.items() if str(old.get(column, "")) != value}
     if changes and not check_mode:
-        backend.http.request("PATCH", f"{TABLE_API}{table}/{current['sys_id']}", params={"sysparm_fields": "sys_id"},
-                             json_body=changes, what=f"update the CI {name}")
+        client.http.request("PATCH", f"{TABLE_API}{table}/{current['sys_id']}", params={"sysparm_fields": "sys_id"},
+                            json_body=changes, what=f"update the CI {name}")
     return bool(changes)
 
 
-def _create(backend: ServiceNowBackend, table: str, body: dict[str, str], ci_class: str | None) -> None:
+def _create(client: ServiceNowClient, table: str, body: dict[str, str], ci_class: str | None) -> None:
     # An unknown class is learnt from the create's answer (400 "Invalid table <table>", servicenow-api.md 1.4),
     # so a good create costs no request to check the class first (issue 5).
     try:
-        backend.http.request("POST", TABLE_API + table, params={"sysparm_fields": "sys_id"}, json_body=body,
-                             idempotent=False, recover=lambda: _recover(backend, body["name"]),
-                             what=f"create the CI {body['name']}")
+        client.http.request("POST", TABLE_API + table, params={"sysparm_fields": "sys_id"}, json_body=body,
+                            idempotent=False, recover=lambda: _recover(client, body["name"]),
+                            what=f"create the CI {body['name']}")
     except ItsmHttpError as error:
-        raise unknown_class(error, backend, table, ci_class) from None
+        raise unknown_class(error, client, table, ci_class) from None
 
 
-def unknown_class(error: ItsmHttpError, backend: ServiceNowBackend, table: str, ci_class: str | None) -> Exception:
+def unknown_class(error: ItsmHttpError, client: ServiceNowClient, table: str, ci_class: str | None) -> Exception:
     """What to raise for an instance's refusal: an unknown class (400 "Invalid table <table>", servicenow-api.md
     1.4) becomes an error naming ``ci_class``; anything else stays as it was."""
     if error.status != 400 or not error.reason.startswith("Invalid table"):
         return error
     return ItsmValidationError("ci_class", ci_class, f"expected a class such as linux_server, win_server or server, "
-                               f"naming a {CLASS_PREFIX}<class> table {backend.settings.url} has ({table} is not one)")
+                               f"naming a {CI_CLASS_PREFIX}<class> table {client.settings.url} has "
+                               f"({table} is not one)")
 
 
-def _recover(backend: ServiceNowBackend, name: str) -> Response | None:
+def _recover(client: ServiceNowClient, name: str) -> Response | None:
     """A create that may have landed is found by its name before anything is sent again."""
-    found = find_one(backend, name)
+    found = find_one(client, name)
     return Response(201, {}, {"result": found}, "") if found else None
 
 
-def _write_body(backend: ServiceNowBackend, fields: t.Mapping[str, t.Any]) -> dict[str, str]:
+def _write_body(client: ServiceNowClient, names: Names, fields: t.Mapping[str, t.Any]) -> dict[str, str]:
     body, lookups = {}, []
     for field, value in fields.items():
         if isinstance(value, (dict, list)):
             raise ItsmValidationError(f"fields.{field}", value, "the servicenow backend stores plain values; give a "
                                       "reference by the referenced record's name or sys_id")
         text = write_value(field, value)
-        if field in REFERENCES and text and not _SYS_ID.match(text):
+        if field in CI_REFERENCES and text and not _SYS_ID.match(text):
             lookups.append((field, text))
         body[field] = text
     if lookups:
-        calls = backend.names.lookup_calls([(*REFERENCES[field], text) for field, text in lookups])
+        calls = names.lookup_calls([(*CI_REFERENCES[field], text) for field, text in lookups])
         if calls:
-            backend.names.remember(calls, backend.batch(calls, "look up names"))
+            names.remember(calls, client.batch(calls, "look up names"))
         for field, text in lookups:
-            backend.names.require(f"fields.{field}", REFERENCES[field][0], [text])
-            body[field] = backend.names.id(REFERENCES[field][0], text)
+            names.require(f"fields.{field}", CI_REFERENCES[field][0], [text])
+            body[field] = names.id(CI_REFERENCES[field][0], text)
     return body
 
 
 class _Found(t.NamedTuple):
     """What resolve_ci_relations read for put_ci_relations: the CI's sys_id (None while it is yet to be
     created), its relationships ((type, target name) -> cmdb_rel_ci sys_id) and the sys_ids of the types to add.
-    The target CIs' sys_ids are kept in backend.names."""
+    The target CIs' sys_ids are kept in names."""
 
     ci_id: str | None
     have: dict[tuple[str, str], str]
     type_ids: dict[str, str]
 
 
-def resolve_ci_relations(backend: ServiceNowBackend, name: str,
+def resolve_ci_relations(client: ServiceNowClient, names: Names, name: str,
                          relations: t.Sequence[t.Mapping[str, str]]) -> CiRelations:
-    return _resolve(backend, name, cmdb.relation_list(relations), must_exist=False)
+    return _resolve(client, names, name, cmdb.relation_list(relations), must_exist=False)
 
 
-def _resolve(backend: ServiceNowBackend, name: str, wanted: list[tuple[str, str]], must_exist: bool) -> CiRelations:
-    current = find_one(backend, name)
+def _resolve(client: ServiceNowClient, names: Names, name: str, wanted: list[tuple[str, str]],
+             must_exist: bool) -> CiRelations:
+    current = find_one(client, name)
     if current is None and must_exist:
-        raise _no_ci(backend, name)
-    have = {} if current is None else _relations_of(backend, current["sys_id"], name)
-    type_ids = _look_up(backend, [key for key in wanted if key not in have])
+        raise _no_ci(client, name)
+    have = {} if current is None else _relations_of(client, current["sys_id"], name)
+    type_ids = _look_up(client, names, [key for key in wanted if key not in have])
     return CiRelations(wanted, _Found(current and current["sys_id"], have, type_ids))
 
 
-def put_ci_relations(backend: ServiceNowBackend, name: str, relations: t.Sequence[t.Mapping[str, str]] | CiRelations,
-                     check_mode: bool) -> bool:
+def put_ci_relations(client: ServiceNowClient, names: Names, name: str,
+                     relations: t.Sequence[t.Mapping[str, str]] | CiRelations, check_mode: bool) -> bool:
     checked = relations if isinstance(relations, CiRelations) else CiRelations(cmdb.relation_list(relations))
     if not isinstance(checked.resolved, _Found):  # not resolved beforehand: the CI must exist (or be a check-mode one)
-        checked = _resolve(backend, name, checked.wanted, must_exist=not check_mode)
+        checked = _resolve(client, names, name, checked.wanted, must_exist=not check_mode)
     found: _Found = checked.resolved
     if found.ci_id is None and check_mode:  # the CI a check-mode task would have created: every relationship is new
         return bool(checked.wanted)
@@ -334,46 +321,47 @@ def put_ci_relations(backend: ServiceNowBackend, name: str, relations: t.Sequenc
     added = [key for key in checked.wanted if key not in found.have]
     if check_mode or not (removed or added):
         return bool(removed or added)
-    parent = found.ci_id or _created_id(backend, name)
+    parent = found.ci_id or _created_id(client, name)
     writes: list[tuple[str, str] | tuple[str, str, t.Any]] = [
         ("DELETE", f"{TABLE_API}cmdb_rel_ci/{sys_id}") for sys_id in removed]
     writes += [("POST", f"{TABLE_API}cmdb_rel_ci", {"parent": parent, "type": found.type_ids[kind],
-                                                    "child": backend.names.id("cmdb_ci", target)})
+                                                    "child": names.id("cmdb_ci", target)})
                for kind, target in added]
-    backend.batch(writes, f"write the relationships of {name}", idempotent=not added)
+    client.batch(writes, f"write the relationships of {name}", idempotent=not added)
     return True
 
 
-def _created_id(backend: ServiceNowBackend, name: str) -> str:
+def _created_id(client: ServiceNowClient, name: str) -> str:
     """The sys_id of a CI created after its relationships were resolved."""
-    current = find_one(backend, name)
+    current = find_one(client, name)
     if current is None:
-        raise _no_ci(backend, name)
+        raise _no_ci(client, name)
     return current["sys_id"]
 
 
-def _no_ci(backend: ServiceNowBackend, name: str) -> ItsmNotFoundError:
-    return ItsmNotFoundError(f"name: no CI named {name!r} on {backend.settings.url}", option="name", value=name)
+def _no_ci(client: ServiceNowClient, name: str) -> ItsmNotFoundError:
+    return ItsmNotFoundError(f"name: no CI named {name!r} on {client.settings.url}", option="name", value=name)
 
 
-def _relations_of(backend: ServiceNowBackend, ci_id: str, name: str) -> dict[tuple[str, str], str]:
-    rows = backend._list("cmdb_rel_ci", f"parent={ci_id}^ORDERBYsys_id", ["sys_id", "type.parent_descriptor", "child.name"],
-                         _RELATION_LIMIT, what=f"read the relationships of {name}")
+def _relations_of(client: ServiceNowClient, ci_id: str, name: str) -> dict[tuple[str, str], str]:
+    rows = client.rows("cmdb_rel_ci", f"parent={ci_id}^ORDERBYsys_id",
+                       ["sys_id", "type.parent_descriptor", "child.name"], _RELATION_LIMIT,
+                       what=f"read the relationships of {name}")
     return {(row["type.parent_descriptor"], row["child.name"]): row["sys_id"] for row in rows}
 
 
-def _look_up(backend: ServiceNowBackend, added: list[tuple[str, str]]) -> dict[str, str]:
-    """sys_ids of the types of ``added`` (returned) and of its targets (kept in backend.names), in one Batch
+def _look_up(client: ServiceNowClient, names: Names, added: list[tuple[str, str]]) -> dict[str, str]:
+    """sys_ids of the types of ``added`` (returned) and of its targets (kept in names), in one Batch
     request; a type or a target the instance lacks is refused naming ``relations``."""
     if not added:
         return {}
     kinds = sorted({kind for kind, _target in added})
     targets = [target for _kind, target in added]
-    name_calls = backend.names.lookup_calls([("cmdb_ci", "name", target) for target in targets])
-    bodies = backend.batch([_type_call(kinds), *name_calls], "look up relationship types and CIs")
-    backend.names.remember(name_calls, bodies[1:])
-    type_ids = _type_ids(backend, kinds, bodies[0]["result"])
-    backend.names.require("relations", "cmdb_ci", targets)
+    name_calls = names.lookup_calls([("cmdb_ci", "name", target) for target in targets])
+    bodies = client.batch([_type_call(kinds), *name_calls], "look up relationship types and CIs")
+    names.remember(name_calls, bodies[1:])
+    type_ids = _type_ids(client, kinds, bodies[0]["result"])
+    names.require("relations", "cmdb_ci", targets)
     return type_ids
 
 
@@ -381,14 +369,14 @@ def _type_call(kinds: list[str]) -> tuple[str, str]:
     params = {"sysparm_query": "parent_descriptorIN" + ",".join(query.escape(kind) for kind in kinds),
               "sysparm_fields": "sys_id,parent_descriptor,name", "sysparm_limit": 1000,
               "sysparm_exclude_reference_link": "true", "sysparm_no_count": "true"}
-    return "GET", f"{TABLE_API}cmdb_rel_type?{urllib.parse.urlencode(params)}"
+    return "GET", url(TABLE_API + "cmdb_rel_type", params)
 
 
-def _type_ids(backend: ServiceNowBackend, kinds: list[str], rows: list[dict]) -> dict[str, str]:
+def _type_ids(client: ServiceNowClient, kinds: list[str], rows: list[dict]) -> dict[str, str]:
     found = {row["parent_descriptor"]: row["sys_id"] for row in sorted(rows, key=lambda row: row["name"])}
     missing = [kind for kind in kinds if kind not in found]
     if missing:
-        raise ItsmNotFoundError(f"relations: {backend.settings.url} has no relationship type whose parent descriptor "
+        raise ItsmNotFoundError(f"relations: {client.settings.url} has no relationship type whose parent descriptor "
                                 f"is {missing[0]!r} (the part before :: of a name such as Runs on::Runs)",
                                 option="relations", value=missing[0])
     return found

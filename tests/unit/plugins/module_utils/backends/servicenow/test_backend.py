@@ -19,8 +19,9 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.opsgate.itsm.plugins.module_utils._errors import (
     ItsmAuthError, ItsmError, ItsmNotFoundError, ItsmTransientError, ItsmTransitionError, ItsmUnavailableError)
-from ansible_collections.opsgate.itsm.plugins.module_utils.backends import servicenow
-from ansible_collections.opsgate.itsm.plugins.module_utils.backends.servicenow import ServiceNowBackend
+from ansible_collections.opsgate.itsm.plugins.module_utils._http import ItsmHttpError
+from ansible_collections.opsgate.itsm.plugins.module_utils.backends.servicenow import ServiceNowBackend, reads
+from ansible_collections.opsgate.itsm.plugins.module_utils.backends.servicenow.writes import RecordWriter
 from ansible_collections.opsgate.itsm.plugins.module_utils._options import connection_argument_spec
 from ansible_collections.opsgate.itsm.plugins.module_utils.runners import change_request, change_request_info, incident
 from tests.unit.plugins.module_utils.backends import sn_sim
@@ -492,7 +493,7 @@ def test_change_request_info_reads_all_approvals_in_one_request(sim, make):
 
 
 def test_find_pages_past_duplicated_and_long_numbers(sim, make, monkeypatch):
-    monkeypatch.setattr(servicenow, "_PAGE", 2)
+    monkeypatch.setattr(reads, "PAGE_SIZE", 2)
     backend = make()
     marker = unique("pages")
     numbers = ["INC0000009", "INC0000009", "INC0000009", "INC10000000", "INC0000010"]  # repeated; 8 digits
@@ -555,23 +556,23 @@ def test_changes_created_at_once_with_one_correlation_id_leave_one_change(sim, m
 def test_a_twin_that_may_not_be_deleted_is_cancelled_with_a_note_naming_the_survivor(sim, make, monkeypatch, kind,
                                                                                      table, canceled):
     marker = unique("twins")
-    retire = ServiceNowBackend._retire
+    retire = RecordWriter.retire
 
     def refusing_delete(self, kind, row, survivor):
-        real = self.http.request
+        real = self.client.http.request
 
         def request(method, path, **kwargs):
             if method == "DELETE":
-                raise servicenow.ItsmHttpError("DELETE refused: HTTP 403: ACL", 403, "ACL")
+                raise ItsmHttpError("DELETE refused: HTTP 403: ACL", 403, "ACL")
             return real(method, path, **kwargs)
 
-        self.http.request = request
+        self.client.http.request = request
         try:
             return retire(self, kind, row, survivor)
         finally:
-            self.http.request = real
+            self.client.http.request = real
 
-    monkeypatch.setattr(ServiceNowBackend, "_retire", refusing_delete)
+    monkeypatch.setattr(RecordWriter, "retire", refusing_delete)
 
     created = _create_at_once(make, 4, {"short_description": marker, "correlation_id": marker}, kind=kind)
 

@@ -8,8 +8,7 @@ from __future__ import annotations
 import datetime as dt
 
 from ansible_collections.opsgate.itsm.plugins.module_utils._gate import GateOptions
-from ansible_collections.opsgate.itsm.plugins.module_utils.backends import _servicenow_extras as extras
-from ansible_collections.opsgate.itsm.plugins.module_utils.backends import _servicenow_query as query
+from ansible_collections.opsgate.itsm.plugins.module_utils.backends.servicenow import blackouts, query, schedules
 from ansible_collections.opsgate.itsm.plugins.module_utils.runners import change_gate
 from tests.unit.plugins.module_utils.backends import sn_private
 
@@ -26,7 +25,7 @@ def utc(*parts: int) -> dt.datetime:
 
 def windows(span, low, high, zone=None):
     return [(opens.strftime("%Y-%m-%d %H:%M"), closes.strftime("%Y-%m-%d %H:%M"))
-            for opens, closes in query.span_windows(span, zone, low, high)]
+            for opens, closes in schedules.span_windows(span, zone, low, high)]
 
 
 # -- expansion ---------------------------------------------------------------------------------
@@ -123,7 +122,7 @@ def test_an_unscoped_blackout_blocks_every_change_and_the_freeze_only_gate(insta
 
 
 def test_all_pages_of_spans_are_read(instance, backend, monkeypatch):
-    monkeypatch.setattr(extras, "_PAGE", 2)
+    monkeypatch.setattr(blackouts, "PAGE_SIZE", 2)
     instance.blackout("Paged", [{"start_date_time": f"203102{day:02d}T000000", "end_date_time": f"203102{day:02d}T010000"}
                                 for day in range(1, 6)])
 

@@ -14,12 +14,12 @@ import uuid
 
 import pytest
 
-from ansible_collections.opsgate.itsm.plugins.module_utils import _cmdb as cmdb
 from ansible_collections.opsgate.itsm.plugins.module_utils._errors import (
     ItsmConflictError, ItsmNotFoundError, ItsmValidationError)
-from ansible_collections.opsgate.itsm.plugins.module_utils.backends import _servicenow_cmdb as sn_cmdb
 from ansible_collections.opsgate.itsm.plugins.module_utils.backends.servicenow import ServiceNowBackend
+from ansible_collections.opsgate.itsm.plugins.module_utils.backends.servicenow import cmdb as sn_cmdb
 from ansible_collections.opsgate.itsm.plugins.module_utils.runners import configuration_item
+from ansible_collections.opsgate.itsm.plugins.plugin_utils._inventory_source import scoped_filters
 from tests.unit.plugins.module_utils.backends import sn_sim
 
 
@@ -225,7 +225,7 @@ def test_the_change_scope_is_the_linked_ci_not_a_namesake(backend, prefix):
     backend.http.request("POST", "/api/now/table/task_ci", json_body={"task": change["id"], "ci_item": twins[1]})
 
     ids = backend.affected_ci_ids(change)
-    scoped = list(backend.iter_cmdb(filters=cmdb.scoped_filters({"name": f"{prefix}-dupweb"}, ids)))
+    scoped = list(backend.iter_cmdb(filters=scoped_filters({"name": f"{prefix}-dupweb"}, ids)))
 
     assert ids == [twins[1]]
     assert [ci["id"] for ci in scoped] == [twins[1]]

@@ -9,9 +9,9 @@ from __future__ import annotations
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 from ansible_collections.opsgate.itsm.plugins.module_utils._options import connection_argument_spec
-from ansible_collections.opsgate.itsm.plugins.module_utils.backends import servicenow
+from ansible_collections.opsgate.itsm.plugins.module_utils.backends.servicenow import journal, reads
 from ansible_collections.opsgate.itsm.plugins.module_utils.runners import change_request_info, incident_info
-from tests.unit.plugins.module_utils.backends.test_servicenow import (
+from tests.unit.plugins.module_utils.backends.servicenow.test_backend import (
     admin_post, last_seq, make, requests_since, sim, unique)
 
 __all__ = ["make", "sim"]  # fixtures, used by name
@@ -60,7 +60,7 @@ def test_a_cut_change_list_costs_what_find_costs(sim, make):
 
 
 def test_a_whole_list_at_a_page_boundary_costs_no_extra_request(sim, make, monkeypatch):
-    monkeypatch.setattr(servicenow, "_PAGE", 2)
+    monkeypatch.setattr(reads, "PAGE_SIZE", 2)
     backend = make()
     marker = unique("whole")
     _rows(sim, "incident", marker, 2)
@@ -92,7 +92,7 @@ def test_include_notes_reads_the_notes_of_every_record_in_one_request(sim, make)
 
 
 def test_journals_for_pages_past_a_full_answer(sim, make, monkeypatch):
-    monkeypatch.setattr(servicenow, "_JOURNAL_PAGE", 2)
+    monkeypatch.setattr(journal, "JOURNAL_PAGE_SIZE", 2)
     backend = make()
     incident = backend.create("incident", {"short_description": unique("journal pages")})
     for text in ("one", "two", "three"):

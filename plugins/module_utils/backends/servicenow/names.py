@@ -13,21 +13,17 @@ from __future__ import annotations
 import typing as t
 import urllib.parse
 
-from .._errors import ItsmNotFoundError
-from . import _servicenow_mapping as mapping
-from . import _servicenow_query as query
-
-if t.TYPE_CHECKING:
-    from .servicenow import ServiceNowBackend
-
-Call = tuple[str, str]
+from ..._errors import ItsmNotFoundError
+from . import mapping
+from . import query
+from .client import TABLE_API, Call, ServiceNowClient, url
 
 
 class Names:
-    """The sys_ids a backend has learnt, by (table, lower-cased name)."""
+    """The sys_ids the backend has learnt, by (table, lower-cased name)."""
 
-    def __init__(self, backend: ServiceNowBackend):
-        self.backend = backend
+    def __init__(self, client: ServiceNowClient):
+        self.client = client
         self.ids: dict[tuple[str, str], str] = {}
 
     def id(self, table: str, name: str) -> str:
@@ -45,27 +41,28 @@ class Names:
             wanted.append(("template", ("std_change_producer_version", "name"), template))
         calls = self.lookup_calls([(table, column, value) for _option, (table, column), value in wanted])
         if calls:
-            self.remember(calls, self.backend.batch(calls, "look up names"))
+            self.remember(calls, self.client.batch(calls, "look up names"))
         for option, (table, _column), value in wanted:
             self.require(option, table, [value])
 
-    def lookup_calls(self, names: list[tuple[str, str, str]]) -> list[Call]:
+    def lookup_calls(self, names: t.Sequence[tuple[str, str, str]]) -> list[Call]:
         """One GET per table for the names not known yet (a name holding a comma is ORed on its own)."""
         by_table: dict[tuple[str, str], list[str]] = {}
         for table, column, value in names:
             if (table, value.lower()) not in self.ids and value not in by_table.setdefault((table, column), []):
                 by_table[(table, column)].append(value)
-        calls = []
+        calls: list[Call] = []
         for (table, column), values in by_table.items():
             if values:
                 condition = (f"{column}IN{','.join(values)}" if not any("," in v for v in values)
                              else "^OR".join(f"{column}={v}" for v in values))
                 params = {"sysparm_query": query.escape(condition), "sysparm_fields": f"sys_id,{column}",
                           "sysparm_no_count": "true"}
-                calls.append(("GET", f"/api/now/table/{table}?{urllib.parse.urlencode(params)}"))
+                calls.append(("GET", url(TABLE_API + table, params)))
         return calls
 
-    def remember(self, calls: list[Call], bodies: list[t.Any]) -> None:
+    def remember(self, calls: t.Sequence[Call], bodies: t.Sequence[t.Any]) -> None:
+        """Keep the sys_ids the answers to ``lookup_calls`` hold."""
         for call, body in zip(calls, bodies):
             parts = urllib.parse.urlsplit(call[1])
             table = parts.path.rsplit("/", 1)[-1]
@@ -74,7 +71,8 @@ class Names:
                 self.ids.setdefault((table, row[column].lower()), row["sys_id"])
 
     def require(self, option: str, table: str, names: t.Iterable[str]) -> None:
+        """Refuse, naming ``option``, the first of ``names`` the instance has no record of."""
         for name in names:
             if (table, name.lower()) not in self.ids:
-                raise ItsmNotFoundError(f"{option}: {self.backend.settings.url} has no {table} record named "
+                raise ItsmNotFoundError(f"{option}: {self.client.settings.url} has no {table} record named "
                                         f"{name!r}", option=option, value=name)

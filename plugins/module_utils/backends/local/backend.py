@@ -1,0 +1,168 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, opsgate.itsm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The local backend: changes and incidents in one embedded SQLite file. FOR INTERNAL COLLECTION USE ONLY.
+
+The facade: it builds the store (store.py) and implements the contract of _base by calling the feature
+files, which take the store and never import this file. Behaviour a caller may rely on, beyond the contract:
+
+- The file is ``local_db`` (default ``_options.default_local_db()``); its directory is created on the
+  first write. Reads of a file that does not exist return None or nothing; nothing creates it but a write.
+- Every write is one ``BEGIN IMMEDIATE`` transaction that re-reads the record under the lock, so many
+  forked workers can write at once; a lock held longer than ``timeout`` raises ItsmTransientError.
+- ``id`` is a uuid4 hex string; ``number`` is ``CHG0000001`` / ``INC0000001``, allocated in the
+  transaction (unique and gapless); ``url`` is ``local://changes/CHG0000001`` (``local://incidents/...``).
+- ``get`` by correlation id follows the one look-up rule (_lookup): the one open holder, else (unless
+  ``open_only``) the newest holder; two open holders raise ItsmConflictError.
+- ``create`` with a ``correlation_id`` that an open record already carries (open as in ``get(...,
+  open_only=True)``) returns that record instead of creating a second one; the check runs inside the
+  write transaction, so concurrent get-then-create callers end up with one record.
+- The type of a change is fixed at creation. ``update``/``transition`` also take ``work_notes`` and
+  ``comments`` (appended in the same transaction) and, for changes, ``configuration_items``.
+- In check mode a write starts from the record it is given (what an earlier check-mode step predicted)
+  over the stored row, so a walk of several steps predicts what the real walk does.
+- ``decide_approval``: an approver decides once per approval round (see approvals.py).
+- ``audit(kind, record)`` returns the whole append-only trail ``{type, field, old, new, text, author,
+  created}`` (types: created, state, field, note, approval, attachment); ``journal`` returns the notes only.
+- Extras: ``put_template``/``template``, ``put_blackout``, ``upsert_ci``/``iter_cis`` (the CMDB table).
+- There is no directory of groups or users: every ``assignment_group``, ``assigned_to``, ``caller`` and
+  ``requested_by`` name is taken as given.
+"""
+
+from __future__ import annotations
+
+import os
+import typing as t
+
+from ... import _input as inputs
+from ..._options import ConnectionSettings, default_local_db
+from .._base import CiRelations, Found, ItsmBackend, Record, Warn
+from . import approvals, attachments, blackouts, cmdb, records, templates
+from .schema import NAME
+from .store import LocalStore
+
+
+class LocalBackend(ItsmBackend):
+    """Changes and incidents in an embedded SQLite store that enforces the ITIL models of _lifecycle."""
+
+    name = NAME
+    capabilities = frozenset({"approvals", "affected_cis", "blackouts", "templates", "cmdb", "attachments"})
+
+    def __init__(self, settings: ConnectionSettings, warn: Warn | None = None):
+        super().__init__(settings, warn)
+        self.path = os.path.abspath(os.path.expanduser(settings.local_db or default_local_db()))
+        self.actor = settings.username or inputs.os_user()
+        self.store = LocalStore(self.path, settings.timeout, self.actor)
+
+    def close(self) -> None:
+        self.store.close()
+
+    # -- records ---------------------------------------------------------------------------------
+
+    def get(self, kind: str, number: str | None = None, id: str | None = None,
+            correlation_id: str | None = None, open_only: bool = False) -> Record | None:
+        return records.get(self.store, kind, number, id, correlation_id, open_only)
+
+    def find(self, kind: str, filters: t.Mapping[str, t.Any], limit: int | None = None) -> t.Iterator[Record]:
+        return records.find(self.store, kind, filters, limit)
+
+    def find_limited(self, kind: str, filters: t.Mapping[str, t.Any], limit: int | None) -> Found:
+        return records.find_limited(self.store, kind, filters, limit)
+
+    def create(self, kind: str, fields: t.Mapping[str, t.Any], check_mode: bool = False) -> Record:
+        return records.create(self.store, kind, fields, check_mode)
+
+    def update(self, kind: str, record: Record, fields: t.Mapping[str, t.Any], check_mode: bool = False) -> Record:
+        return records.update(self.store, kind, record, fields, check_mode)
+
+    def transition(self, kind: str, record: Record, state: str, fields: t.Mapping[str, t.Any] | None = None,
+                   check_mode: bool = False) -> Record:
+        return records.transition(self.store, kind, record, state, fields, check_mode)
+
+    def journal(self, kind: str, record: Record) -> list[Record]:
+        return records.journal(self.store, kind, record)
+
+    def journals_for(self, kind: str, ids: t.Sequence[str]) -> dict[str, list[Record]]:
+        return records.journals_for(self.store, kind, ids)
+
+    def audit(self, kind: str, record: Record) -> list[Record]:
+        """Every entry of the record's trail, oldest first: ``{type, field, old, new, text, author, created}``."""
+        return records.audit(self.store, kind, record)
+
+    def add_journal(self, kind: str, record: Record, field: str, text: str, check_mode: bool = False) -> None:
+        records.add_journal(self.store, kind, record, field, text, check_mode)
+
+    # -- changes ---------------------------------------------------------------------------------
+
+    def approvals(self, record: Record) -> list[Record]:
+        return approvals.approvals(self.store, record)
+
+    def approvals_for(self, ids: t.Sequence[str]) -> dict[str, list[Record]]:
+        return approvals.approvals_for(self.store, ids)
+
+    def decide_approval(self, record: Record, approver: str, decision: str, comments: str | None,
+                        check_mode: bool = False) -> Record:
+        return approvals.decide_approval(self.store, self.warn, record, approver, decision, comments, check_mode)
+
+    def affected_cis(self, record: Record) -> list[str]:
+        return records.affected_cis(self.store, record)
+
+    def affected_ci_ids(self, record: Record) -> list[str]:
+        return records.affected_cis(self.store, record)  # a local CI's id is its name, the key of the cis table
+
+    def set_affected_cis(self, record: Record, names: t.Sequence[str], check_mode: bool = False) -> Record:
+        return records.set_affected_cis(self.store, record, names, check_mode)
+
+    def blackouts(self, start: str, end: str, record: Record | None = None) -> list[Record]:
+        """``record`` is unused: every local blackout is global."""
+        return blackouts.blackouts(self.store, start, end)
+
+    def put_blackout(self, name: str, start: str, end: str, reason: str | None = None,
+                     check_mode: bool = False) -> bool:
+        return blackouts.put_blackout(self.store, name, start, end, reason, check_mode)
+
+    def template(self, name: str) -> Record | None:
+        return templates.template(self.store, name)
+
+    def put_template(self, name: str, fields: t.Mapping[str, t.Any], check_mode: bool = False) -> bool:
+        return templates.put_template(self.store, name, fields, check_mode)
+
+    # -- attachments -----------------------------------------------------------------------------
+
+    def add_attachment(self, kind: str, record: Record, path: str, name: str | None = None,
+                       content_type: str | None = None, check_mode: bool = False) -> tuple[bool, Record]:
+        return attachments.add_attachment(self.store, kind, record, path, name, content_type, check_mode)
+
+    def attachments(self, kind: str, record: Record) -> list[Record]:
+        return attachments.attachments(self.store, kind, record)
+
+    # -- CMDB ------------------------------------------------------------------------------------
+
+    def iter_cmdb(self, ci_class: str | None = None, fields: t.Sequence[str] | None = None,
+                  filters: t.Mapping[str, t.Any] | None = None, query: str | None = None,
+                  page_size: int = 1000, workers: int = 1) -> t.Iterator[Record]:
+        """``workers`` is unused: one reader paging by key is fastest here."""
+        return cmdb.iter_cmdb(self.store, ci_class, fields, filters, query, page_size)
+
+    def ci_relations(self, ids: t.Sequence[str], types: t.Sequence[str] | None = None,
+                     depth: int = 1) -> t.Iterator[Record]:
+        return cmdb.ci_relations(self.store, ids, types, depth)
+
+    def put_ci(self, name: str, ci_class: str | None, fields: t.Mapping[str, t.Any],
+               check_mode: bool = False) -> bool:
+        return cmdb.put_ci(self.store, name, ci_class, fields, check_mode)
+
+    def put_ci_relations(self, name: str, relations: t.Sequence[t.Mapping[str, str]] | CiRelations,
+                         check_mode: bool = False) -> bool:
+        """Any type and any target name are taken (the inventory groups by them); only the shape is checked."""
+        checked = relations if isinstance(relations, CiRelations) else self.resolve_ci_relations(name, relations)
+        return cmdb.put_ci_relations(self.store, name, checked, check_mode)
+
+    def upsert_ci(self, name: str, ci_class: str | None = None, fields: t.Mapping[str, t.Any] | None = None,
+                  check_mode: bool = False) -> bool:
+        """Create or replace a configuration item; True when something changed."""
+        return cmdb.upsert_ci(self.store, name, ci_class, fields, check_mode)
+
+    def iter_cis(self, filters: t.Mapping[str, t.Any] | None = None) -> t.Iterator[Record]:
+        """``{name, ci_class, fields}`` by name; filters ``name`` and ``ci_class`` (a value or a list)."""
+        return cmdb.iter_cis(self.store, filters)

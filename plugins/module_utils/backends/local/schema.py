@@ -1,0 +1,293 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, opsgate.itsm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The local store's tables, migrations, row codec and audit entries. FOR INTERNAL COLLECTION USE ONLY.
+
+Functions of an open ``sqlite3`` connection, no state: what the tables are, how a record is stored in
+and read back from its row, and how its audit trail is written. Only stdlib ``sqlite3`` and SQL that
+SQLite 3.24 understands (no RETURNING, no JSON functions), so the store works with the SQLite of every
+controller Python.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import typing as t
+
+from ... import _records as records
+from ..._records import CHANGE, CHANGE_WRITABLE, INCIDENT, INCIDENT_WRITABLE
+
+Row = dict[str, t.Any]
+Record = dict[str, t.Any]
+
+#: the value of the ``backend`` option that selects the local backend, as its records carry it
+NAME = "local"
+TABLES = {CHANGE: "changes", INCIDENT: "incidents"}
+PREFIXES = records.NUMBER_PREFIXES
+NUMBER_DIGITS = 7
+STATES = {CHANGE: records.CHANGE_STATES, INCIDENT: records.INCIDENT_STATES}
+OUTPUT_FIELDS = {CHANGE: records.CHANGE_FIELDS, INCIDENT: records.INCIDENT_FIELDS}
+
+# The columns of a record table come from these lists: one TEXT column per canonical writable field
+# (_records), plus the read-only ones. ``fields`` is the JSON object of backend-specific extras;
+# ``approval_round`` counts approval requests (internal, never returned).
+_COMMON = ("id", "number", "state", "active", "opened_at", "updated_at", "closed_at")
+_OWN = {CHANGE: ("approval", "template", "approval_round"), INCIDENT: ("priority", "reopen_count")}
+_WRITABLE = {CHANGE: CHANGE_WRITABLE, INCIDENT: INCIDENT_WRITABLE}
+_DECLARATIONS = {
+    "id": "TEXT NOT NULL UNIQUE", "number": "TEXT NOT NULL UNIQUE", "state": "TEXT NOT NULL",
+    "active": "INTEGER NOT NULL", "opened_at": "TEXT NOT NULL", "updated_at": "TEXT NOT NULL",
+    "approval_round": "INTEGER NOT NULL DEFAULT 0", "reopen_count": "INTEGER NOT NULL DEFAULT 0",
+    "fields": "TEXT NOT NULL DEFAULT '{}'",
+}
+_CI_SEPARATOR = "\x1f"
+
+
+def columns(kind: str) -> tuple[str, ...]:
+    return _COMMON + _OWN[kind] + _WRITABLE[kind] + ("fields",)
+
+
+# -- migrations ----------------------------------------------------------------------------------
+
+def _v1(conn: sqlite3.Connection) -> None:
+    for kind, table in TABLES.items():
+        declared = ", ".join(f"{name} {_DECLARATIONS.get(name, 'TEXT')}" for name in columns(kind))
+        conn.execute(f"CREATE TABLE {table} (seq INTEGER PRIMARY KEY, {declared})")
+        conn.execute(f"CREATE INDEX {table}_correlation ON {table} (correlation_id)")
+        conn.execute(f"CREATE INDEX {table}_state ON {table} (state)")
+    # One by one: executescript() would COMMIT the migration's transaction half-way.
+    for statement in _V1_STATEMENTS:
+        conn.execute(statement)
+    conn.executemany("INSERT INTO counters (name, value) VALUES (?, 0)", [(p,) for p in PREFIXES.values()])
+
+
+_V1_STATEMENTS = (
+    "CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+    "CREATE TABLE journal (seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, record_id TEXT NOT NULL, "
+    "type TEXT NOT NULL, field TEXT, old_value TEXT, new_value TEXT, text TEXT, author TEXT NOT NULL, "
+    "created TEXT NOT NULL)",
+    "CREATE INDEX journal_record ON journal (kind, record_id, seq)",
+    "CREATE TABLE approvals (seq INTEGER PRIMARY KEY, change_id TEXT NOT NULL, approver TEXT NOT NULL, "
+    "state TEXT NOT NULL, comments TEXT, stage TEXT NOT NULL, round INTEGER NOT NULL, decided_at TEXT NOT NULL)",
+    "CREATE INDEX approvals_change ON approvals (change_id, seq)",
+    "CREATE TABLE affected_cis (change_id TEXT NOT NULL, ci_name TEXT NOT NULL, PRIMARY KEY (change_id, ci_name))",
+    "CREATE INDEX affected_cis_name ON affected_cis (ci_name)",
+    "CREATE TABLE cis (name TEXT PRIMARY KEY, ci_class TEXT, fields TEXT NOT NULL DEFAULT '{}', "
+    "updated_at TEXT NOT NULL)",
+    "CREATE TABLE blackouts (name TEXT PRIMARY KEY, start_at TEXT NOT NULL, end_at TEXT NOT NULL, reason TEXT)",
+    "CREATE TABLE templates (name TEXT PRIMARY KEY, fields TEXT NOT NULL, updated_at TEXT NOT NULL)",
+    # The audit trail is append-only: the database itself refuses to rewrite history.
+    "CREATE TRIGGER journal_no_update BEFORE UPDATE ON journal "
+    "BEGIN SELECT RAISE(ABORT, 'journal is append-only'); END",
+    "CREATE TRIGGER journal_no_delete BEFORE DELETE ON journal "
+    "BEGIN SELECT RAISE(ABORT, 'journal is append-only'); END",
+    "CREATE TRIGGER approvals_no_update BEFORE UPDATE ON approvals "
+    "BEGIN SELECT RAISE(ABORT, 'approvals are append-only'); END",
+    "CREATE TRIGGER approvals_no_delete BEFORE DELETE ON approvals "
+    "BEGIN SELECT RAISE(ABORT, 'approvals are append-only'); END",
+)
+
+
+def _v2(conn: sqlite3.Connection) -> None:
+    """CMDB relationships (``source`` -- ``type`` --> ``target``, by CI name) for the inventory's relation groups."""
+    conn.execute("CREATE TABLE ci_relations (source TEXT NOT NULL, type TEXT NOT NULL, target TEXT NOT NULL, "
+                 "PRIMARY KEY (source, type, target))")
+    conn.execute("CREATE INDEX ci_relations_target ON ci_relations (target)")
+
+
+def _v3(conn: sqlite3.Connection) -> None:
+    """Attachments of changes and incidents: the file's bytes in the store, found by record and name."""
+    conn.execute("CREATE TABLE attachments (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, "
+                 "record_id TEXT NOT NULL, name TEXT NOT NULL, content_type TEXT, size INTEGER NOT NULL, "
+                 "sha256 TEXT NOT NULL, content BLOB NOT NULL, created TEXT NOT NULL)")
+    conn.execute("CREATE INDEX attachments_record ON attachments (kind, record_id, name)")
+
+
+# Ordered: MIGRATIONS[n - 1] takes a store from version n - 1 to n. A version 4 is one more function.
+MIGRATIONS: tuple[t.Callable[[sqlite3.Connection], None], ...] = (_v1, _v2, _v3)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def stored_version(conn: sqlite3.Connection) -> int | None:
+    """The store's schema version; 0 for an empty database, None for someone else's database."""
+    names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    if "schema_version" in names:
+        return conn.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0
+    return 0 if not names else None
+
+
+def missing_columns(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+    """Writable fields added to _records after the store was created (added as plain TEXT columns)."""
+    missing = []
+    for kind, table in TABLES.items():
+        present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        missing.extend((table, name) for name in columns(kind) if name not in present)
+    return missing
+
+
+# -- rows ----------------------------------------------------------------------------------------
+
+def select_sql(kind: str) -> str:
+    """SELECT of whole records; a change's affected CIs come in the same statement (no query per record)."""
+    selected = ", ".join(f"r.{name}" for name in columns(kind))
+    if kind == CHANGE:
+        selected += (", (SELECT group_concat(a.ci_name, char(31)) FROM affected_cis AS a "
+                     "WHERE a.change_id = r.id) AS configuration_items")
+    return f"SELECT r.seq, {selected} FROM {TABLES[kind]} AS r"
+
+
+def select_rows(conn: sqlite3.Connection, kind: str, clauses: list[str], params: list[t.Any],
+                limit: int | None = None) -> list[Row]:
+    """The decoded rows matching ``clauses`` (on the alias ``r``), oldest first."""
+    sql = select_sql(kind) + (" WHERE " + " AND ".join(clauses) if clauses else "") + " ORDER BY r.seq"
+    if limit is not None:
+        sql += f" LIMIT {int(limit)}"
+    return [decode_row(kind, row) for row in conn.execute(sql, params)]
+
+
+def count_rows(conn: sqlite3.Connection, kind: str, clauses: list[str], params: list[t.Any]) -> int:
+    """How many records match ``clauses`` (as query.translate_filters gives them, on the alias ``r``)."""
+    where = " WHERE " + " AND ".join(clauses) if clauses else ""
+    return conn.execute(f"SELECT COUNT(*) FROM {TABLES[kind]} AS r{where}", params).fetchone()[0]
+
+
+def decode_row(kind: str, row: sqlite3.Row) -> Row:
+    decoded = {name: row[name] for name in ("seq",) + columns(kind)}
+    decoded["active"] = bool(decoded["active"])
+    decoded["fields"] = json.loads(decoded["fields"] or "{}")
+    if kind == CHANGE:
+        joined = row["configuration_items"]
+        decoded["configuration_items"] = sorted(joined.split(_CI_SEPARATOR)) if joined else []
+    return decoded
+
+
+def record_of(kind: str, row: Row) -> Record:
+    """The canonical record of a row (stored, or predicted in check mode: then without number and url)."""
+    record = {name: row.get(name) for name in OUTPUT_FIELDS[kind]}
+    record["backend"] = NAME
+    record["url"] = f"local://{TABLES[kind]}/{row['number']}" if row.get("number") else None
+    record["fields"] = dict(row.get("fields") or {})
+    return record
+
+
+def row_from_record(kind: str, record: Row) -> Row:
+    """A row made from a record that was never stored (check mode), to plan further changes on."""
+    row = {name: record.get(name) for name in columns(kind)}
+    row.update(fields=dict(record.get("fields") or {}), approval_round=0,
+               reopen_count=record.get("reopen_count") or 0)
+    if kind == CHANGE:
+        row["configuration_items"] = list(record.get("configuration_items") or [])
+    return row
+
+
+def _encode(name: str, value: t.Any) -> t.Any:
+    if name == "fields":
+        return json.dumps(value or {}, sort_keys=True)
+    if name == "active":
+        return int(bool(value))
+    return value
+
+
+def insert_row(conn: sqlite3.Connection, kind: str, row: Row) -> None:
+    names = [name for name in columns(kind) if name in row]
+    conn.execute(f"INSERT INTO {TABLES[kind]} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+                 [_encode(name, row[name]) for name in names])
+
+
+def update_row(conn: sqlite3.Connection, kind: str, record_id: str, changes: Row) -> None:
+    names = [name for name in columns(kind) if name in changes]
+    if names:
+        assignments = ", ".join(f"{name} = ?" for name in names)
+        conn.execute(f"UPDATE {TABLES[kind]} SET {assignments} WHERE id = ?",
+                     [_encode(name, changes[name]) for name in names] + [record_id])
+
+
+def replace_cis(conn: sqlite3.Connection, change_id: str, names: t.Iterable[str]) -> None:
+    conn.execute("DELETE FROM affected_cis WHERE change_id = ?", (change_id,))
+    conn.executemany("INSERT INTO affected_cis (change_id, ci_name) VALUES (?, ?)",
+                     [(change_id, name) for name in names])
+
+
+def next_number(conn: sqlite3.Connection, kind: str) -> str:
+    """The next number, inside the caller's write transaction: unique, and gapless because a rollback undoes it."""
+    prefix = PREFIXES[kind]
+    conn.execute("UPDATE counters SET value = value + 1 WHERE name = ?", (prefix,))
+    value = conn.execute("SELECT value FROM counters WHERE name = ?", (prefix,)).fetchone()[0]
+    return f"{prefix}{value:0{NUMBER_DIGITS}d}"
+
+
+# -- audit entries -------------------------------------------------------------------------------
+
+def add_events(conn: sqlite3.Connection, kind: str, record_id: str, author: str, created: str,
+               events: t.Iterable[Row]) -> None:
+    """Append audit entries ``{type, field, old, new, text}``; values are stored as JSON."""
+    conn.executemany(
+        "INSERT INTO journal (kind, record_id, type, field, old_value, new_value, text, author, created) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(kind, record_id, event["type"], event.get("field"), _json_or_none(event, "old"),
+          _json_or_none(event, "new"), event.get("text"), author, created) for event in events],
+    )
+
+
+def read_events(conn: sqlite3.Connection, kind: str, record_id: str, types: t.Sequence[str] | None) -> list[Row]:
+    sql = ("SELECT type, field, old_value, new_value, text, author, created FROM journal "
+           "WHERE kind = ? AND record_id = ?")
+    params: list[t.Any] = [kind, record_id]
+    if types:
+        sql += f" AND type IN ({', '.join('?' * len(types))})"
+        params.extend(types)
+    return [
+        {"type": row["type"], "field": row["field"], "old": _loads(row["old_value"]), "new": _loads(row["new_value"]),
+         "text": row["text"], "author": row["author"], "created": row["created"]}
+        for row in conn.execute(sql + " ORDER BY seq", params)
+    ]
+
+
+# Ids per statement of read_notes: well under SQLite's oldest limit of 999 bound parameters.
+_IDS_PER_STATEMENT = 500
+
+
+def read_notes(conn: sqlite3.Connection, kind: str, record_ids: list[str]) -> list[Row]:
+    """The notes of many records, oldest first: ``{record_id, field, text, author, created}``; one statement
+    per 500 ids (record_id IN, served by the journal_record index)."""
+    found: list[Row] = []
+    for start in range(0, len(record_ids), _IDS_PER_STATEMENT):
+        chunk = record_ids[start:start + _IDS_PER_STATEMENT]
+        found.extend(dict(row) for row in conn.execute(
+            "SELECT record_id, field, text, author, created FROM journal WHERE kind = ? AND type = 'note' "
+            f"AND record_id IN ({', '.join('?' * len(chunk))}) ORDER BY seq", [kind, *chunk]))
+    return found
+
+
+def _json_or_none(event: Row, key: str) -> str | None:
+    return json.dumps(event[key], sort_keys=True) if key in event else None
+
+
+def _loads(text: str | None) -> t.Any:
+    return None if text is None else json.loads(text)
+
+
+def diff_events(kind: str, old: Row, new: Row) -> list[Row]:
+    """Audit events, old -> new, for every stored value that differs."""
+    events = []
+    for name in columns(kind):
+        if name not in ("id", "number", "updated_at", "approval_round", "fields") and old.get(name) != new.get(name):
+            events.append({"type": "state" if name == "state" else "field", "field": name,
+                           "old": old.get(name), "new": new.get(name)})
+    old_extras, new_extras = old.get("fields") or {}, new.get("fields") or {}
+    for key in sorted(set(old_extras) | set(new_extras)):
+        if old_extras.get(key) != new_extras.get(key):
+            events.append({"type": "field", "field": f"fields.{key}", "old": old_extras.get(key),
+                           "new": new_extras.get(key)})
+    if kind == CHANGE and old["configuration_items"] != new["configuration_items"]:
+        added = sorted(set(new["configuration_items"]) - set(old["configuration_items"]))
+        removed = sorted(set(old["configuration_items"]) - set(new["configuration_items"]))
+        events.append({"type": "field", "field": "configuration_items", "old": old["configuration_items"],
+                       "new": new["configuration_items"],
+                       "text": f"added: {', '.join(added) or 'none'}; removed: {', '.join(removed) or 'none'}"})
+    return events
+
+
+def note_events(notes: list[tuple[str, str]]) -> list[Row]:
+    return [{"type": "note", "field": field, "text": text} for field, text in notes]

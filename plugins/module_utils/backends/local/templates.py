@@ -1,0 +1,41 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, opsgate.itsm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Standard change templates of the local backend (table ``templates``). FOR INTERNAL COLLECTION USE ONLY."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import typing as t
+
+from ... import _input as inputs
+from ..._errors import ItsmNotFoundError
+from ..._records import CHANGE
+from .schema import Record
+from .store import LocalStore
+
+
+def template(store: LocalStore, name: str) -> Record | None:
+    with store.read() as conn:
+        row = conn.execute("SELECT fields FROM templates WHERE name = ?", (name,)).fetchone() if conn else None
+    return {"name": name, "fields": json.loads(row["fields"])} if row else None
+
+
+def put_template(store: LocalStore, name: str, fields: t.Mapping[str, t.Any], check_mode: bool = False) -> bool:
+    """Store ``fields`` (canonical change fields but type and correlation_id) as the template ``name``."""
+    parsed = inputs.parse_input(CHANGE, fields, allowed=inputs.TEMPLATE_FIELDS)
+    encoded = json.dumps({key: value for key, value in parsed.values.items() if value is not None}, sort_keys=True)
+    return store.put_row("SELECT name, fields FROM templates WHERE name = ?",
+                         "INSERT OR REPLACE INTO templates (name, fields, updated_at) VALUES (?, ?, ?)",
+                         (inputs.require_text("name", name), encoded), check_mode, inputs.now())
+
+
+def template_fields(store: LocalStore, conn: sqlite3.Connection | None, name: str) -> dict[str, t.Any]:
+    """The fields of the template ``name``, read on ``conn`` (a create's transaction); unknown: NotFound."""
+    row = conn.execute("SELECT fields FROM templates WHERE name = ?", (name,)).fetchone() if conn else None
+    if row is None:
+        known = [r[0] for r in conn.execute("SELECT name FROM templates ORDER BY name")] if conn else []
+        raise ItsmNotFoundError(f"template: no standard change template named {name!r} in local_db {store.path}; "
+                                f"known templates: {', '.join(known) or 'none'}", option="template", value=name)
+    return json.loads(row["fields"])

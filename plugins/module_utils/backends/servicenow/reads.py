@@ -1,0 +1,213 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, opsgate.itsm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Reading changes and incidents on a ServiceNow instance. FOR INTERNAL COLLECTION USE ONLY.
+
+- Reads ask only for the fields a canonical record needs (``sysparm_fields``, references dot-walked to
+  their names), page by a (``sys_created_on``, ``number``, ``sys_id``) keyset (oldest first, stable under
+  concurrent inserts, whatever the numbers: they may repeat, and sort as strings), and read a page's
+  affected CIs in one more request, never one per record.
+- A look-up reads a change and its CIs in one Batch API request, together with the names and parts the
+  task announced (prefetch.py); a find by correlation id alone reads the changes and their CIs in one batch.
+- ``find_limited`` costs what ``find`` costs: its first page asks for ``X-Total-Count``, the total (unknown
+  with ``window_start``, re-checked on the rows).
+"""
+
+from __future__ import annotations
+
+import itertools
+import typing as t
+
+from ... import _records as records
+from ..._errors import ItsmNotFoundError, ItsmValidationError
+from ..._lookup import choose
+from .._base import Found, check_limit
+from . import mapping
+from . import prefetch
+from . import query
+from .client import TABLE_API, ServiceNowClient, url
+from .codec import RecordCodec, ci_params, total_count
+from .names import Names
+from .prefetch import Prefetch
+
+Record = dict[str, t.Any]
+CHANGE = records.CHANGE
+#: records per request of a find (and of the changes read by correlation id in one batch)
+PAGE_SIZE = 100
+
+
+class RecordReader:
+    """Look-ups, finds and the affected CIs of changes; what a look-up read besides goes to ``prefetched``."""
+
+    def __init__(self, client: ServiceNowClient, names: Names, codec: RecordCodec, prefetched: Prefetch):
+        self.client = client
+        self.names = names
+        self.codec = codec
+        self.prefetched = prefetched
+
+    def get(self, kind: str, number: str | None = None, id: str | None = None,
+            correlation_id: str | None = None, open_only: bool = False) -> Record | None:
+        """The record with this number or id; by correlation id alone, the one _lookup.choose picks among its
+        holders (the open one, else unless ``open_only`` the newest)."""
+        records.require_choice("kind", kind, records.KINDS)
+        keys = [(column, value) for column, value in (("number", number), ("sys_id", id),
+                                                      ("correlation_id", correlation_id)) if value]
+        if not keys:
+            raise ItsmValidationError("number", number, "give a number, id or correlation_id to look a record up")
+        conditions = [f"{column}={query.escape(value)}" for column, value in keys]
+        if open_only and correlation_id:
+            conditions.append(query.open_condition(kind))
+        what = f"read {kind} {number or id or correlation_id}"
+        if keys == [("correlation_id", correlation_id)]:
+            return choose(kind, correlation_id, self.records_holding(kind, conditions, keys, what), open_only)
+        found = self.read(kind, conditions, 10, keys, what)
+        records.refuse_shared_correlation(kind, correlation_id, found)
+        return found[0] if found else None
+
+    def find(self, kind: str, filters: t.Mapping[str, t.Any], limit: int | None = None) -> t.Iterator[Record]:
+        records.require_choice("kind", kind, records.KINDS)
+        conditions, window = query.find_query(kind, filters or {})
+        check_limit(limit)
+        if kind == CHANGE and limit is None and list(filters) == ["correlation_id"] and filters["correlation_id"]:
+            correlation_id = filters["correlation_id"]
+            return iter(self.records_holding(CHANGE, conditions, [("correlation_id", correlation_id)],
+                                             f"find changes of correlation_id {correlation_id}"))
+        return self.pages(kind, conditions, window, limit)
+
+    def find_limited(self, kind: str, filters: t.Mapping[str, t.Any], limit: int) -> Found:
+        """As find, in the same requests; the total is the first page's ``X-Total-Count``.
+
+        With ``window_start`` the instance also counts changes without an end date that started before the
+        window (re-checked here), so the total is unknown (None) and one record past the limit tells.
+        """
+        records.require_choice("kind", kind, records.KINDS)
+        conditions, window = query.find_query(kind, filters or {})
+        check_limit(limit)
+        counted: list[int | None] = []
+        pages = self.pages(kind, conditions, window, limit + 1, None if window else counted)
+        found = list(itertools.islice(pages, limit))
+        more = None
+        if not counted or counted[0] is None:
+            more = next(pages, None) is not None  # a request only when the last page was full
+        pages.close()
+        total = counted[0] if counted else None
+        return Found(found, more if total is None else total > len(found), total)
+
+    def read(self, kind: str, conditions: list[str], limit: int, keys: prefetch.Keys, what: str,
+             order: str = "^ORDERBYnumber") -> list[Record]:
+        """Records matching all conditions (``keys``: the look-up's (column, value) pairs), read in one request
+        with, for changes, their CIs and the names expect_write announced, and what expect_read announced."""
+        params = self.codec.params(kind, "^".join(conditions) + order, limit)
+        parts = prefetch.part_calls(kind, self.prefetched.take_parts(kind), conditions, keys, limit)
+        self.prefetched.answers = {}
+        if kind != CHANGE and not parts:
+            return [self.codec.to_record(kind, row) for row in self.client.get_rows(mapping.TABLES[kind], params, what)]
+        calls = [("GET", url(TABLE_API + mapping.TABLES[kind], params))]
+        if kind == CHANGE:
+            calls.append(("GET", url(TABLE_API + "task_ci", ci_params(prefetch.related("task", keys)))))
+        calls += [call for _part, call in parts]
+        expected = self.prefetched.take_names()  # a batched read uses them up; only a change read looks them up
+        names = self.names.lookup_calls(expected) if kind == CHANGE else []
+        bodies = self.client.batch(calls + names, what)
+        self.names.remember(names, bodies[len(calls):])
+        rows = bodies[0]["result"]
+        self.prefetched.answers = prefetch.answers([part for part, _call in parts],
+                                                   bodies[len(calls) - len(parts):len(calls)],
+                                                   [row["sys_id"] for row in rows])
+        if kind != CHANGE:
+            return [self.codec.to_record(kind, row) for row in rows]
+        return self.with_cis(rows, bodies[1]["result"])
+
+    def records_holding(self, kind: str, conditions: list[str], keys: prefetch.Keys, what: str) -> list[Record]:
+        """The records matching all conditions, oldest first, read in one request as ``read`` reads them.
+
+        Few records share one correlation id (retries and re-runs reuse it); past a page, find pages as usual.
+        """
+        found = self.read(kind, conditions, PAGE_SIZE, keys, what, order=query.OLDEST_FIRST)
+        return found if len(found) < PAGE_SIZE else list(self.pages(kind, conditions, None, None))
+
+    def pages(self, kind: str, conditions: list[str], window, limit: int | None,
+              counted: list[int | None] | None = None) -> t.Iterator[Record]:
+        """Records page by page; ``limit`` counts the records yielded (past the window's re-check), and
+        ``counted``, when given, receives the first page's ``X-Total-Count`` (None when the instance sent none)."""
+        where, last, remaining = "^".join(conditions), None, limit
+        while remaining is None or remaining > 0:
+            size = PAGE_SIZE if remaining is None else min(PAGE_SIZE, remaining)
+            params = self.codec.params(kind, query.after(where, last) + query.OLDEST_FIRST, size)
+            count = counted is not None and last is None
+            if count:
+                params["sysparm_no_count"] = "false"
+            answer = self.client.http.request("GET", TABLE_API + mapping.TABLES[kind], params=params,
+                                              what=f"find {kind}s")
+            rows = answer.body["result"]
+            if count:
+                counted.append(total_count(answer.headers))
+            if kind == CHANGE and rows:
+                links = self.client.get_rows("task_ci", ci_params("taskIN" + ",".join(r["sys_id"] for r in rows)),
+                                             "read affected CIs")
+                found = self.with_cis(rows, links)
+            else:
+                found = [self.codec.to_record(kind, row) for row in rows]
+            kept = [record for record in found if query.in_window(record, window)]
+            yield from kept
+            if len(rows) < size:
+                return
+            last = (rows[-1]["sys_created_on"], rows[-1]["number"], rows[-1]["sys_id"])
+            remaining = None if remaining is None else remaining - len(kept)
+
+    def with_cis(self, rows: list[dict], links: list[dict]) -> list[Record]:
+        """Change rows as records with their affected CIs (``task_ci`` rows); the CIs' sys_ids are kept."""
+        names: dict[str, list[str]] = {}
+        ci_ids = self.prefetched.ci_ids
+        for link in links:
+            names.setdefault(link["task"], []).append(link["ci_item.name"])
+            ci_ids.setdefault(link["task"], []).append(link["ci_item"])
+        for row in rows:
+            ci_ids[row["sys_id"]] = sorted(set(ci_ids.pop(row["sys_id"], [])))
+        return [self.codec.to_record(CHANGE, row, names.get(row["sys_id"], [])) for row in rows]
+
+    def ci_ids_read(self, record: Record) -> list[str] | None:
+        """The sys_ids of the change's CIs read with it (names are not unique), or None if not read."""
+        return self.prefetched.ci_ids.get(record.get("id") or "")
+
+    def current_cis(self, change_id: str, resolve: t.Sequence[str] = ()) -> tuple[list[str], list[dict]]:
+        """The names of the change's CIs and their ``task_ci`` rows, read with the sys_ids of ``resolve``."""
+        calls = [("GET", url(TABLE_API + "task_ci", dict(ci_params(f"task={change_id}"),
+                                                         sysparm_fields="sys_id,ci_item.name")))]
+        calls += self.names.lookup_calls([("cmdb_ci", "name", name) for name in resolve])
+        bodies = self.client.batch(calls, "read affected CIs")
+        self.names.remember(calls[1:], bodies[1:])
+        self.names.require("configuration_items", "cmdb_ci", resolve)
+        rows = bodies[0]["result"]
+        return sorted(row["ci_item.name"] for row in rows), rows
+
+    def affected_cis(self, record: Record) -> list[str]:
+        if record.get("id") and record.get("configuration_items") is not None:
+            return list(record["configuration_items"])  # read with the record, in the same request
+        return self.current_cis(self.id_of(CHANGE, record))[0]
+
+    def affected_ci_ids(self, record: Record) -> list[str]:
+        # By sys_id: CI names are not unique, and a scope by name let an inventory list a CI of the same
+        # name that the change does not affect (issue 7).
+        params = dict(ci_params(f"task={self.id_of(CHANGE, record)}"), sysparm_fields="ci_item")
+        return sorted({row["ci_item"] for row in self.client.get_rows("task_ci", params, "read affected CIs")
+                       if row.get("ci_item")})
+
+    def id_of(self, kind: str, record: Record) -> str:
+        """The record's sys_id: its ``id``, else looked up by its number (one GET)."""
+        if record.get("id"):
+            return record["id"]
+        found = self.get(kind, number=record["number"]) if record.get("number") else None
+        if found is None:
+            raise ItsmNotFoundError(f"record: {kind} {record.get('number') or '(never created)'} does not exist on "
+                                    f"{self.client.settings.url}", option="number", value=record.get("number"))
+        return found["id"]
+
+    def template(self, name: str) -> Record | None:
+        """A standard change template by name: ``{name, fields}`` (its sys_id is kept in names), or None."""
+        rows = self.client.rows("std_change_producer_version", f"name={query.escape(name)}",
+                                ["sys_id", "name", "template"], 1, what=f"read template {name}")
+        if not rows:
+            return None
+        self.names.put("std_change_producer_version", name, rows[0]["sys_id"])
+        return {"name": name, "fields": self.codec.canonical_values(CHANGE, query.template_values(rows[0]["template"]))}
