@@ -41,3 +41,54 @@ def api(sim):
     session.base = sim.url
     yield session
     session.close()
+
+
+# -- Jira Service Management simulator (tests/simulators/jsm), one process per flavour ------------------
+
+JSM_SEEDED_ASSETS = 120
+
+
+def _start_jsm(tmp_path_factory, flavour):
+    from tests.simulators.jsm import harness as jsm_harness
+
+    state_dir = str(tmp_path_factory.mktemp(f"jsm-{flavour}"))
+    running = jsm_harness.start(state_dir, "--seed-assets", str(JSM_SEEDED_ASSETS), flavour=flavour)
+    yield running
+    assert running.stop() == 0, "the JSM simulator must exit cleanly on SIGTERM"
+
+
+@pytest.fixture(scope="session")
+def jsm_cloud_sim(tmp_path_factory):
+    yield from _start_jsm(tmp_path_factory, "cloud")
+
+
+@pytest.fixture(scope="session")
+def jsm_dc_sim(tmp_path_factory):
+    yield from _start_jsm(tmp_path_factory, "datacenter")
+
+
+def _jsm_for_test(running, monkeypatch):
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", running.cert)
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    running.admin("POST", "reset", {})
+    yield running
+    running.admin("POST", "reset", {})
+
+
+@pytest.fixture(params=["cloud", "datacenter"])
+def jsm(request, monkeypatch):
+    """The JSM simulator of each flavour in turn, CA bundle exported, faults/limits/log cleared around the test."""
+    yield from _jsm_for_test(request.getfixturevalue(f"jsm_{'cloud' if request.param == 'cloud' else 'dc'}_sim"),
+                             monkeypatch)
+
+
+@pytest.fixture
+def jsm_cloud(jsm_cloud_sim, monkeypatch):
+    """The Cloud simulator alone, for behaviour only Cloud has."""
+    yield from _jsm_for_test(jsm_cloud_sim, monkeypatch)
+
+
+@pytest.fixture
+def jsm_dc(jsm_dc_sim, monkeypatch):
+    """The Data Center simulator alone, for behaviour only Data Center has."""
+    yield from _jsm_for_test(jsm_dc_sim, monkeypatch)
