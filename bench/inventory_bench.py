@@ -65,7 +65,7 @@ def collection_tree() -> str:
 def server(index: int, rng: random.Random) -> tuple[str, str, dict[str, t.Any]]:
     """One cmdb_ci_server-like CI: name, class, fields (the same shape the simulator seeds)."""
     name = f"srv{index:07d}"
-    return name, "cmdb_ci_server", {
+    return name, "server", {
         "fqdn": f"{name}.example.com", "host_name": name,
         "ip_address": f"10.{index >> 16 & 255}.{index >> 8 & 255}.{index & 255}",
         "environment": rng.choice(ENVIRONMENTS), "operational_status": rng.choice(STATUSES),
@@ -79,7 +79,8 @@ class Target:
     """A backend to benchmark: seeds N CIs, gives the plugin's connection options, counts requests."""
 
     name = ""
-    ci_class = "cmdb_ci_server"
+    # The canonical class (_input.ci_class): local stores it so, ServiceNow reads the table cmdb_ci_server.
+    ci_class = "server"
 
     def __init__(self, workdir: str, args: argparse.Namespace):
         self.workdir = workdir
@@ -170,7 +171,6 @@ class ServiceNowTarget(Target):
     its memory is reported apart (peak RSS while serving the plugin's runs, from /proc)."""
 
     name = "servicenow"
-    ci_class = "server"  # canonical name of cmdb_ci_server
 
     def __init__(self, workdir: str, args: argparse.Namespace):
         super().__init__(workdir, args)

@@ -16,6 +16,13 @@ The playbook has N debug tasks on one host and one failing task that a rescue ha
 writes a change, a recap note and no incident, as in a typical CI run. Exit status 1 when the median wall
 time with the recorder is more than 5 % above the median without it. ``--write`` replaces the measured part
 of the "Recorder callback" section of docs/performance.md (between its ``recorder_bench`` markers).
+
+``--imports BEFORE [AFTER]`` measures instead what the collection's imports cost when a recorded playbook
+starts and when a module task starts, on two revisions (AFTER: HEAD unless given), each extracted with
+``git archive``: in a fresh interpreter that has already imported the ansible-core parts a controller has
+loaded by then, the time to import the recorder's delivery (or the action base and a runner) and build and
+close a ``local`` backend. Interleaved repetitions (the order swapped each time), after one unmeasured run
+of each that compiles the bytecode; medians printed, nothing written.
 """
 
 import argparse
@@ -25,6 +32,7 @@ import platform
 import re
 import resource
 import statistics
+import json
 import subprocess
 import sys
 import tempfile
@@ -132,12 +140,90 @@ def write(text: str, path: str = DOC) -> str:
     return path
 
 
+# -- --imports: what the collection's imports cost at the recorder's start and at a module task's start ----
+
+REPOSITORY = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+COLLECTION = "ansible_collections.opsgate.itsm.plugins."
+#: what each case imports before it builds a local backend
+IMPORT_CASES = {
+    "recorder start": (COLLECTION + "plugin_utils._recorder_delivery",),
+    "module task": (COLLECTION + "plugin_utils._action", COLLECTION + "module_utils.runners.change_request"),
+}
+# Runs in a fresh interpreter: argv is the tree holding ansible_collections/ and the modules to import.
+IMPORT_PROBE = """
+import importlib, json, os, sys, tempfile, time
+import ansible.cli.playbook, ansible.executor.playbook_executor, ansible.plugins.action, ansible.plugins.callback
+loaded = set(sys.modules)
+sys.path.insert(0, sys.argv[1])
+with tempfile.TemporaryDirectory() as work:
+    started = time.perf_counter()
+    for name in sys.argv[2:]:
+        importlib.import_module(name)
+    options = importlib.import_module("%smodule_utils._options")
+    backends = importlib.import_module("%smodule_utils.backends")
+    backends.build_backend(options.ConnectionSettings(backend="local", local_db=os.path.join(work, "db"))).close()
+    seconds = time.perf_counter() - started
+new = set(sys.modules) - loaded
+print(json.dumps({"seconds": seconds, "modules": len(new), "requests": "requests" in new}))
+""" % (COLLECTION, COLLECTION)
+
+
+def extract(revision: str, work: str) -> str:
+    """The revision's plugins/ under <work>/<n>/ansible_collections/opsgate/itsm; returns <work>/<n>."""
+    root = os.path.join(work, str(len(os.listdir(work))))
+    target = os.path.join(root, "ansible_collections", "opsgate", "itsm")
+    os.makedirs(target)
+    archive = subprocess.run(["git", "-C", REPOSITORY, "archive", revision, "plugins"], check=True,
+                             stdout=subprocess.PIPE).stdout
+    subprocess.run(["tar", "-x", "-C", target], input=archive, check=True)
+    return root
+
+
+def probe(root: str, case: str) -> dict:
+    command = [sys.executable, "-W", "ignore", "-c", IMPORT_PROBE, root, *IMPORT_CASES[case]]
+    return json.loads(subprocess.run(command, check=True, stdout=subprocess.PIPE, text=True).stdout)
+
+
+def measure_imports(revisions: list[str], repeat: int) -> str:
+    lines = [f"import cost, median of {repeat} interleaved runs per revision and case (seconds; modules newly "
+             "imported; whether requests was imported):", "",
+             "| case | " + " | ".join(revisions) + " | ratio |", "|---|" + "---:|" * (len(revisions) + 1)]
+    with tempfile.TemporaryDirectory(prefix="recorder-imports-") as work:
+        roots = [extract(revision, work) for revision in revisions]
+        for case in IMPORT_CASES:
+            for root in roots:
+                probe(root, case)  # compiles the bytecode; not measured
+            samples: list[list[dict]] = [[] for _root in roots]
+            for number in range(repeat):
+                order = range(len(roots)) if number % 2 == 0 else reversed(range(len(roots)))
+                for index in order:
+                    samples[index].append(probe(roots[index], case))
+            medians = [statistics.median(sample["seconds"] for sample in side) for side in samples]
+            cells = []
+            for median, side in zip(medians, samples):
+                requests = "yes" if side[0]["requests"] else "no"
+                cells.append(f"{median:.3f} s ({side[0]['modules']} modules, requests: {requests})")
+            lines.append(f"| {case} | " + " | ".join(cells) + f" | {medians[0] / medians[-1]:.1f}x |")
+            for revision, side in zip(revisions, samples):
+                runs = ", ".join(f"{sample['seconds']:.3f}" for sample in side)
+                print(f"{case}, {revision}: {runs}", file=sys.stderr)
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=1000)
     parser.add_argument("--pairs", type=int, default=5, help="interleaved off/on pairs (at least 5)")
     parser.add_argument("--write", action="store_true", help="update the figures in docs/performance.md")
+    parser.add_argument("--imports", nargs="+", metavar="REVISION", help="measure the import cost of BEFORE [AFTER] "
+                        "(git revisions; AFTER defaults to HEAD) instead of running playbooks")
+    parser.add_argument("--repeat", type=int, default=15, help="with --imports: runs per revision and case")
     args = parser.parse_args()
+    if args.imports:
+        if len(args.imports) > 2:
+            parser.error("--imports takes BEFORE and at most one AFTER revision")
+        print(measure_imports(args.imports + ["HEAD"] * (2 - len(args.imports)), args.repeat))
+        return
     if args.pairs < 5:
         parser.error(f"--pairs {args.pairs}: at least 5 pairs are needed for a median worth reporting")
     samples = measure(args.tasks, args.pairs)

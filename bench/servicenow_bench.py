@@ -8,8 +8,8 @@ Each operation runs --rounds times on a fresh backend object (so name look-ups a
 new task) against one simulator over HTTPS on loopback. Requests are counted by the simulator's own
 log (``/__sim/requests``; a Batch API call is one request), wall time on the client. Targets from
 issue 5: create a change with CIs <= 3 requests, update and transition <= 2, the gate's poll <= 3.
-Rows named "change_request task: ..." measure a whole module task (the runner's run(), look-up
-included) rather than one backend call: what a playbook pays.
+Rows named "<module> task: ..." measure a whole module task (the runner's run(), look-up included)
+rather than one backend call: what a playbook pays.
 
 Usage: python bench/servicenow_bench.py [--rounds N] [--auth basic|oauth] [--write]
 Exits 1 when an operation takes more requests than its target.
@@ -40,17 +40,21 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator  # noqa: 
 from ansible_collections.opsgate.itsm.plugins.module_utils._options import (  # noqa: E402
     ConnectionSettings, connection_argument_spec)
 from ansible_collections.opsgate.itsm.plugins.module_utils._gate import GateOptions  # noqa: E402
-from ansible_collections.opsgate.itsm.plugins.module_utils.runners import change_gate, change_request  # noqa: E402
+from ansible_collections.opsgate.itsm.plugins.module_utils.runners import (  # noqa: E402
+    change_approval, change_gate, change_request, incident)
+from ansible_collections.opsgate.itsm.plugins.plugin_utils._inventory_source import change_scope  # noqa: E402
 from ansible_collections.opsgate.itsm.plugins.module_utils.backends.servicenow import ServiceNowBackend  # noqa: E402
 from tests.simulators.servicenow import harness  # noqa: E402
 
 SECTION = "## ServiceNow backend"
 TASK = "change_request task: "
+INCIDENT_TASK = "incident task: "
 GATE_POLL, SCOPED_GATE_POLL = "gate poll", "gate poll under a scoped blackout"
 TARGETS = {"create change with 2 CIs": 3, "update change": 2, "transition change": 2, GATE_POLL: 3,
-           SCOPED_GATE_POLL: 3, f"{TASK}create with 2 CIs": 3, f"{TASK}create with 2 CIs and a correlation_id": 3,
-           f"{TASK}update by number": 2, f"{TASK}update by correlation_id": 2, f"{TASK}transition by number": 2,
-           f"{TASK}update with a work note": 2}
+           f"{GATE_POLL} by correlation_id": 3, SCOPED_GATE_POLL: 3, f"{TASK}create with 2 CIs": 3,
+           f"{TASK}create with 2 CIs and a correlation_id": 3, f"{TASK}update by number": 2,
+           f"{TASK}update by correlation_id": 2, f"{TASK}transition by number": 2, f"{TASK}update with a work note": 2,
+           f"{TASK}update with a work note by correlation_id": 2, f"{INCIDENT_TASK}update with a work note": 2}
 # servicenow.itsm 2.15.1 for the same operation, counted from its code (servicenow-api.md 10.3).
 ITSM_COLLECTION = {"create change with 2 CIs": "4 (+1 token with OAuth); CIs need another module",
                    "update change": "6 (3 look-ups, GET, attachments, PATCH)",
@@ -102,14 +106,24 @@ def run(sim: harness.RunningSimulator, rounds: int, auth: str) -> list[tuple[str
         return backend.create("change", {"short_description": "bench", "assignment_group": group,
                                          "configuration_items": cis[:2], "correlation_id": uuid.uuid4().hex})
 
-    def task(backend, **args):
-        params = ArgumentSpecValidator(dict(connection_argument_spec(), **change_request.ARGUMENT_SPEC)).validate(
-            args).validated_parameters
-        return change_request.run(params, backend, check_mode=False, warn=lambda text: None)
+    def run_task(runner, backend, **args):
+        spec = dict(connection_argument_spec(), **runner.ARGUMENT_SPEC)
+        validator = ArgumentSpecValidator(spec, **getattr(runner, "ARGUMENT_RULES", {}))
+        params = validator.validate(args).validated_parameters
+        return runner.run(params, backend, check_mode=False, warn=lambda text: None)
 
-    def gate(backend, record):
-        params = {"number": record["number"], "backend_blackouts": True}
+    def task(backend, **args):
+        return run_task(change_request, backend, **args)
+
+    def gate(backend, record, key="number"):
+        params = {key: record[key], "backend_blackouts": True}
         return change_gate.poll(backend, params, GateOptions.from_params(params), dt.datetime.now(dt.timezone.utc))
+
+    def awaiting_approval(backend):
+        return backend.transition("change", change(backend), "assess")
+
+    def an_incident(backend):
+        return backend.create("incident", {"short_description": "bench", "correlation_id": uuid.uuid4().hex})
 
     def scoped_blackout() -> None:
         """A blackout on the bench's CIs, in range of every poll: its condition is checked each time."""
@@ -127,6 +141,7 @@ def run(sim: harness.RunningSimulator, rounds: int, auth: str) -> list[tuple[str
         "update change": lambda b, c: b.update("change", c, {"description": "updated", "assignment_group": group}),
         "transition change": lambda b, c: b.transition("change", c, "assess"),
         GATE_POLL: gate,
+        f"{GATE_POLL} by correlation_id": lambda b, c: gate(b, c, "correlation_id"),
         SCOPED_GATE_POLL: gate,
         "set affected CIs": lambda b, c: b.set_affected_cis(c, cis[1:]),
         "find 150 changes": lambda b, c: list(b.find(
@@ -142,7 +157,19 @@ def run(sim: harness.RunningSimulator, rounds: int, auth: str) -> list[tuple[str
         f"{TASK}transition by number": lambda b, c: task(b, number=c["number"], state="assess"),
         f"{TASK}update with a work note": lambda b, c: task(
             b, number=c["number"], work_notes="bench note", **updating),
+        f"{TASK}update with a work note by correlation_id": lambda b, c: task(
+            b, correlation_id=c["correlation_id"], work_notes="bench note", **updating),
+        f"{INCIDENT_TASK}update with a work note": lambda b, c: run_task(
+            incident, b, number=c["number"], urgency="high", work_notes="bench note"),
+        f"{INCIDENT_TASK}recurrence by correlation_id, with a group and a caller": lambda b, c: run_task(
+            incident, b, correlation_id=c["correlation_id"], assignment_group=group, caller="itil"),
+        "change_approval task": lambda b, c: run_task(change_approval, b, number=c["number"], decision="approved",
+                                                      approver="admin"),
+        "inventory change scope": lambda b, c: change_scope(b, c["number"], None, False),
     }
+    setups = {f"{INCIDENT_TASK}update with a work note": an_incident,
+              f"{INCIDENT_TASK}recurrence by correlation_id, with a group and a caller": an_incident,
+              "change_approval task": awaiting_approval}
     creates = ("create change with 2 CIs", f"{TASK}create with 2 CIs", f"{TASK}create with 2 CIs and a correlation_id")
     table = []
     for name, operation in operations.items():
@@ -151,7 +178,7 @@ def run(sim: harness.RunningSimulator, rounds: int, auth: str) -> list[tuple[str
         counts, times = [], []
         for _round in range(rounds):
             setup = fresh()
-            record = change(setup) if name not in creates else None
+            record = setups.get(name, change)(setup) if name not in creates else None
             setup.close()
             backend = fresh()
             if auth == "oauth":
@@ -193,16 +220,19 @@ def render(table, args) -> str:
         p95 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))]
         lines.append(f"| {name} | {spread} | {TARGETS.get(name, '')} | {ITSM_COLLECTION.get(name, '')} | "
                      f"{statistics.median(times) * 1000:.1f} | {p95 * 1000:.1f} |")
-    lines += ["", "Rows named `change_request task:` count a whole module task (the runner's `run()` with its look-up "
-              "of the record by number or correlation id), the others one backend call. A task announces the names it "
-              "may write, and they are looked up in the same Batch API request as the record; a look-up by "
-              "correlation id reads the changes holding it and their CIs in that one request too. A task also announces "
-              "what it will read of the record next (`expect_read`), and that rides on the same request: the gate's "
-              "approvals, and the journal's display values that keep a re-run from adding a work note twice (and tell "
-              "the write that the text is not there yet, so no second read guards the retry). A gate poll is then the "
-              "change with its CIs and approvals, and one batch of blackout spans, scopes and conflicts; a blackout "
-              "schedule with a condition and an entry in range adds the one batch that checks the condition against "
-              "the change's CIs.",
+    lines += ["", "Rows named `<module> task:` count a whole module task (the runner's `run()` with its look-up of the "
+              "record by number or correlation id), the others one backend call. A task's look-up declares what the "
+              "task reads next (`include`) and the names it may write (`writes`), and the servicenow backend reads "
+              "them in the same Batch API request as the record; a look-up by correlation id reads the records "
+              "holding it and their CIs in that one request too. Nothing is kept between calls: what the look-up read "
+              "is returned with the record, and a write that needs it takes it as an argument. So the gate's poll "
+              "reads the change with its CIs (by id) and approvals in one request and one batch of blackout spans, "
+              "scopes and conflicts in another; a blackout schedule with a condition and an entry in range adds the "
+              "one batch that checks the condition against the change's CIs. An update with a work note reads the "
+              "journal's display values with the record, which keeps a re-run from adding the note twice and is "
+              "passed to the write (`known_notes`), so no second read guards the retry. `change_approval` reads the "
+              "approvals before the decision with the change; the inventory's change scope reads the change's CIs "
+              "with it. A recurrence reads the incident's journal once more, for the count.",
               "", "The simulator answers a request in about 1 ms of loopback time once it writes each response in one "
               "piece with `TCP_NODELAY` set; before that (the figures of the first run, 46-230 ms) every response "
               "waited about 40 ms for the client's delayed ACK, so those wall times measured the simulator, not the "

@@ -4,10 +4,10 @@
 """Backend-neutral CMDB helpers. FOR INTERNAL COLLECTION USE ONLY.
 
 What every backend's CMDB side shares: the top-level keys of a CI (``{id, name, ci_class, fields}``), the
-relationship list a task gives, the breadth-first walk over relationships, the encoded-query subset the
-``local`` backend understands, and ordered parallel paging for HTTP backends. No Ansible, no I/O, and
-nothing above the backends (the inventory's options, host names and change scope live next to the
-inventory plugin, in plugin_utils/_inventory.py and _inventory_source.py).
+breadth-first walk over relationships, the encoded-query subset the ``local`` backend understands, and
+ordered parallel paging for HTTP backends. No Ansible, no I/O, and nothing above the backends (the
+inventory's options, host names and change scope live next to the inventory plugin, in
+plugin_utils/_inventory.py and _inventory_source.py). A task's relationship list is canonical input (_input).
 """
 
 from __future__ import annotations
@@ -29,20 +29,6 @@ FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
 def value_of(ci: CI, field: str) -> t.Any:
     """The CI's value of ``field``: a top-level key (TOP_LEVEL) or one of its ``fields``."""
     return ci.get(field) if field in TOP_LEVEL else (ci.get("fields") or {}).get(field)
-
-
-def relation_list(relations_given: t.Any) -> list[tuple[str, str]]:
-    """``[{type, target}]`` validated and sorted, duplicates dropped."""
-    if not isinstance(relations_given, (list, tuple)):
-        raise ItsmValidationError("relations", relations_given, "expected a list of {type, target}")
-    wanted = set()
-    for item in relations_given:
-        if (not isinstance(item, t.Mapping) or set(item) != {"type", "target"}
-                or not all(isinstance(item[key], str) and item[key].strip() for key in ("type", "target"))):
-            raise ItsmValidationError("relations", item, "expected {type, target} with non-empty text, like "
-                                      "{type: Runs on, target: esx01}")
-        wanted.add((item["type"].strip(), item["target"].strip()))
-    return sorted(wanted)
 
 
 Edge = tuple[str, str, str, str]  # (source id, type, target id, target name)

@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """HTTP transport of the remote backends: one requests.Session per backend. FOR INTERNAL COLLECTION USE ONLY.
 
-Authentication (OAuth with token reuse and one refresh on 401, basic, bearer, API key), TLS settings
+Authentication (OAuth with token reuse and one refresh on 401, basic, bearer, API key, and an
+Atlassian API token as Basic username:token when a backend asks for it), TLS settings
 and timeouts on every request call (style.md F4), retries of 429/502/503/504, connection errors and
 ServiceNow's "Transaction cancelled" bodies with jittered exponential backoff honouring Retry-After,
 bounded by ``retries`` and a total time budget (F1-F3), secret redaction in every message, and
@@ -109,7 +110,8 @@ class HttpClient:
     """A Session bound to one base URL and one set of credentials."""
 
     def __init__(self, settings: ConnectionSettings, warn: t.Callable[[str], None], token_url: str | None = None,
-                 sleep: t.Callable[[float], None] = time.sleep, rng: t.Callable[[], float] | None = None):
+                 sleep: t.Callable[[float], None] = time.sleep, rng: t.Callable[[], float] | None = None,
+                 auth_method: str | None = None):
         if requests is None:
             raise missing_library()
         if not settings.url:
@@ -125,7 +127,8 @@ class HttpClient:
         self.verify = _verify(settings)
         self.proxies = {"http": settings.proxy, "https": settings.proxy} if settings.proxy else None
         self.token_url = token_url or f"{self.base}/oauth_token.do"
-        self.auth_method = _auth_method(settings)
+        # A backend with its own precedence (jsm: username + token is Basic) names the method it chose.
+        self.auth_method = auth_method or _auth_method(settings)
         self.secrets = _secret_forms(settings)
         self.session = requests.Session()
         # No urllib3 retries underneath: the loop below owns retries, so it can count and budget them.
@@ -224,7 +227,7 @@ class HttpClient:
         self.count += 1
         self.counts[(method.upper(), path.split("?")[0])] += 1
         raw, text = self._call(method, url, params=params, json=json_body, data=data, headers=all_headers, auth=auth)
-        body = _json(text)
+        body = decode_json(text)
         _raise_if_transient(raw.status_code, raw.headers, body, text)
         if TRANSACTION_CANCELLED in text[-2000:] and _error_in(body, text):
             raise _Transient(f"HTTP {raw.status_code} {TRANSACTION_CANCELLED} (transaction quota)", sent=True)
@@ -331,6 +334,8 @@ class HttpClient:
             headers["Authorization"] = f"Bearer {settings.token}"
         elif self.auth_method == "basic":
             return _basic_credentials(settings.username or "", settings.password or "")
+        elif self.auth_method == "api_token":  # Atlassian Cloud: Basic with the account and its API token
+            return _basic_credentials(settings.username or "", settings.token or "")
         return None
 
     def _token_key(self) -> str:
@@ -371,7 +376,7 @@ class HttpClient:
         self.counts[("POST", "/oauth_token.do")] += 1
         try:
             raw, text = self._call("POST", self.token_url, data=form, headers={"Accept": "application/json"})
-            body = _json(text)
+            body = decode_json(text)
             _raise_if_transient(raw.status_code, raw.headers, body, text, token_request=True)
         except _Transient as failure:
             raise _Transient(f"the OAuth token request to {self.token_url} failed: {failure.reason}", sent=False,
@@ -412,7 +417,8 @@ def _auth_method(settings: ConnectionSettings) -> str:
 
 
 # The option whose value travels in the header of each authentication method (named when requests refuses it).
-_CREDENTIAL_OPTION = {"oauth": "client_secret", "api_key": "api_key", "token": "token", "basic": "password"}
+_CREDENTIAL_OPTION = {"oauth": "client_secret", "api_key": "api_key", "token": "token", "basic": "password",
+                      "api_token": "token"}
 
 
 def _basic_credentials(username: str, password: str) -> tuple[str | bytes, str | bytes]:
@@ -472,9 +478,10 @@ def _secret_forms(settings: ConnectionSettings) -> list[str]:
     """Each secret as given and as it travels: form-encoded, inside a Basic header, in a proxy URL."""
     secrets = list(settings.secrets())
     secrets += [urllib.parse.quote_plus(secret) for secret in secrets]
-    if settings.username and settings.password:
-        pair = f"{settings.username}:{settings.password}"
-        secrets += [base64.b64encode(pair.encode(encoding, "ignore")).decode() for encoding in ("utf-8", "latin-1")]
+    for secret in (settings.password, settings.token):
+        if settings.username and secret:
+            pair = f"{settings.username}:{secret}"
+            secrets += [base64.b64encode(pair.encode(encoding, "ignore")).decode() for encoding in ("utf-8", "latin-1")]
     if settings.proxy:
         proxy_password = urllib.parse.urlsplit(settings.proxy).password
         secrets += [proxy_password, urllib.parse.unquote(proxy_password or "")]
@@ -486,10 +493,13 @@ def _raise_if_transient(status: int, headers: t.Mapping[str, str], body: t.Any, 
     """A status worth retrying; on the token endpoint any 5xx is, since no grant was issued."""
     if status in RETRY_STATUSES or (token_request and status >= 500):
         retry_after = _retry_after(headers.get("Retry-After")) if status in (429, 503) else None
-        raise _Transient(f"HTTP {status} {_reason(body, text)}", sent=status != 429, retry_after=retry_after)
+        # Jira names which of its limits answered (burst, writes to one issue, hourly quota): say so.
+        limit = f" (rate limit: {headers.get('RateLimit-Reason')})" if headers.get("RateLimit-Reason") else ""
+        raise _Transient(f"HTTP {status} {_reason(body, text)}{limit}", sent=status != 429, retry_after=retry_after)
 
 
-def _json(text: str) -> t.Any:
+def decode_json(text: str) -> t.Any:
+    """The JSON value a response body holds; None when the body is empty or not JSON."""
     try:
         return json.loads(text) if text else None
     except ValueError:
@@ -512,8 +522,24 @@ def _reason(body: t.Any, text: str) -> str:
             return f"{message}: {detail}" if detail and detail != message else str(message or detail)
         if isinstance(error, str):
             return f"{error}: {body.get('error_description', '')}".rstrip(": ")
+        jira = _jira_reason(body)
+        if jira:
+            return jira
     snippet = " ".join(re.sub(r"<[^>]*>", " ", text or "").split())
     return snippet[:200] or "(no body)"
+
+
+def _jira_reason(body: dict) -> str:
+    """Jira's error bodies: ``errorMessages`` + ``errors`` {field: message} (platform), ``errorMessage``
+    (service desk)."""
+    listed = body.get("errorMessages")
+    messages = [str(m) for m in listed if m] if isinstance(listed, list) else []
+    errors = body.get("errors")
+    if isinstance(errors, dict):
+        messages += [f"{field}: {message}" for field, message in errors.items()]
+    if isinstance(body.get("errorMessage"), str) and body["errorMessage"]:
+        messages.append(body["errorMessage"])
+    return "; ".join(messages)
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -5,7 +5,11 @@
 
 Below every backend and backend-neutral: field names, choices, dates, notes, CI names and extras are
 checked here, so every backend refuses the same input with the same message naming the option, and
-each backend only maps what passed.
+each backend only maps what passed. So are the values a backend puts in a query (names, numbers,
+correlation ids: no ``^``, which starts a new condition of a ServiceNow encoded query, and no control
+characters), CI classes and relationships, and the messages of what only the system can tell (a name
+it has no record of), which each backend sends with its own ``where`` (servicenow: the instance URL;
+local: ``local_db <path>``).
 """
 
 from __future__ import annotations
@@ -13,10 +17,13 @@ from __future__ import annotations
 import dataclasses
 import getpass
 import json
+import re
 import typing as t
+import unicodedata
 
 from . import _records as records
-from ._errors import ItsmValidationError
+from ._cmdb import FIELD_NAME
+from ._errors import ItsmNotFoundError, ItsmValidationError
 from ._records import CHANGE, CHANGE_WRITABLE, INCIDENT, INCIDENT_WRITABLE
 
 _WRITABLE = {CHANGE: CHANGE_WRITABLE, INCIDENT: INCIDENT_WRITABLE}
@@ -24,8 +31,20 @@ _WRITABLE = {CHANGE: CHANGE_WRITABLE, INCIDENT: INCIDENT_WRITABLE}
 # -- caller input ----------------------------------------------------------------------------------
 
 NOTE_FIELDS = ("work_notes", "comments")
-# A template makes standard changes, and a correlation id shared by all its changes would merge them.
-TEMPLATE_FIELDS = tuple(name for name in CHANGE_WRITABLE if name not in ("type", "correlation_id"))
+# A template pre-fills what describes the work, never identity (a correlation id shared by all its changes would
+# merge them), type (a template makes standard changes), outcome or schedule.
+TEMPLATE_FIELDS = tuple(name for name in CHANGE_WRITABLE
+                        if name not in ("type", "close_code", "close_notes", "correlation_id", "start_date",
+                                        "end_date"))
+#: fields whose value names a record the backend looks up (a group, a user, a CI, a change): query values
+QUERY_FIELDS = ("assignment_group", "assigned_to", "requested_by", "caller", "configuration_item", "caused_by")
+#: find filters whose value names a record (or several): query values too
+QUERY_FILTERS = ("number", "assignment_group", "configuration_item", "caused_by")
+#: ServiceNow's correlation_id column holds 100 characters; every backend keeps to it (issue 16, D3)
+CORRELATION_ID_LENGTH = 100
+#: a CI class may be given as the ServiceNow table it names (cmdb_ci_linux_server for linux_server)
+CI_TABLE_PREFIX = "cmdb_ci_"
+_CI_TABLE = re.compile(r"^[a-z][a-z0-9_]*$")
 _CHOICES: dict[str, dict[str, t.Sequence[str]]] = {
     CHANGE: {"type": records.CHANGE_TYPES, "risk": records.RISKS, "impact": records.LEVELS,
              "close_code": records.CHANGE_CLOSE_CODES},
@@ -64,7 +83,7 @@ def parse_input(kind: str, fields: t.Mapping[str, t.Any], creating: bool = False
         elif key == "configuration_items":
             parsed.cis = ci_names(value)
         elif key == "template":
-            parsed.template = require_text("template", value)
+            parsed.template = query_text("template", require_text("template", value))
         else:
             parsed.values[key] = _clean(kind, key, value)
     return parsed
@@ -79,7 +98,9 @@ def _clean(kind: str, key: str, value: t.Any) -> t.Any:
         return records.require_choice(key, value, _CHOICES[kind][key])
     if not isinstance(value, (str, int, float)) or isinstance(value, bool):
         raise ItsmValidationError(key, value, "expected text")
-    return str(value)
+    if key == "correlation_id":
+        return require_correlation_id(value)
+    return query_text(key, value) if key in QUERY_FIELDS else str(value)
 
 
 # -- values --------------------------------------------------------------------------------------
@@ -90,9 +111,9 @@ def require_text(option: str, value: t.Any) -> str:
     return value
 
 
-def ci_names(names: t.Any) -> list[str]:
+def ci_names(names: t.Any, option: str = "configuration_items") -> list[str]:
     names = [names] if isinstance(names, str) else list(names or [])
-    return sorted({require_text("configuration_items", name).strip() for name in names})
+    return sorted({query_text(option, require_text(option, name).strip()) for name in names})
 
 
 def json_extras(value: t.Any) -> str:
@@ -105,6 +126,27 @@ def json_extras(value: t.Any) -> str:
                                   "booleans, lists, dicts)") from None
 
 
+def template_fields(fields: t.Any, option: str = "values") -> dict[str, t.Any]:
+    """The values a standard change template sets (only TEMPLATE_FIELDS), checked as a change's fields are."""
+    if not isinstance(fields, t.Mapping):
+        raise ItsmValidationError(option, fields, "expected a dict of change fields")
+    for key, value in fields.items():
+        if key not in TEMPLATE_FIELDS:
+            raise ItsmValidationError(f"{option}.{key}", value, "not a field a template can set; expected one of: "
+                                      + ", ".join(TEMPLATE_FIELDS))
+    return parse_input(CHANGE, fields, allowed=TEMPLATE_FIELDS).values
+
+
+def approval_decision(approver: t.Any, decision: t.Any, comments: t.Any) -> None:
+    """A decision a backend can record: approved or rejected, by a named approver, a rejection saying why."""
+    records.require_choice("decision", decision, records.APPROVAL_DECISIONS)
+    if not str(approver or "").strip():
+        raise ItsmValidationError("approver", approver, "name the person who decides")
+    query_text("approver", approver)
+    if decision == "rejected" and not comments:
+        raise ItsmValidationError("comments", comments, "a rejection needs comments saying why")
+
+
 def window(start: t.Any, end: t.Any, start_option: str, end_option: str) -> tuple[str, str]:
     start = records.normalise_datetime(start, start_option)
     end = records.normalise_datetime(end, end_option)
@@ -114,6 +156,136 @@ def window(start: t.Any, end: t.Any, start_option: str, end_option: str) -> tupl
     if end < start:
         raise ItsmValidationError(end_option, end, f"the end must not be before {start_option} {start}")
     return start, end
+
+
+# -- values a backend puts in a query ---------------------------------------------------------------
+
+def _unsafe(text: str) -> bool:
+    """``^`` (a new condition in a ServiceNow encoded query) or a control character (a newline, a tab, NUL)."""
+    return "^" in text or any(unicodedata.category(char) == "Cc" for char in text)
+
+
+def query_text(option: str, value: t.Any) -> str:
+    """A value that names a record (a group, a user, a CI, a number): text without ^ or control characters."""
+    text = str(value)
+    if _unsafe(text):
+        raise ItsmValidationError(option, value, "expected text without ^ or control characters")
+    return text
+
+
+def require_correlation_id(value: t.Any, option: str = "correlation_id") -> str:
+    """A correlation id: 1 to 100 characters (ServiceNow's column), none of them ^ or a control character."""
+    text = str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
+    if not isinstance(text, str) or not 0 < len(text) <= CORRELATION_ID_LENGTH or _unsafe(text):
+        raise ItsmValidationError(option, value, "expected text without ^ or control characters, up to "
+                                  f"{CORRELATION_ID_LENGTH} characters")
+    return text
+
+
+def lookup_keys(number: t.Any = None, id: t.Any = None, correlation_id: t.Any = None) -> None:
+    """The keys of a look-up (``get``), checked as query values, each naming its option."""
+    if number:
+        query_text("number", number)
+    if id:
+        query_text("id", id)
+    if correlation_id:
+        require_correlation_id(correlation_id)
+
+
+def query_filters(filters: t.Mapping[str, t.Any]) -> None:
+    """The values of canonical find filters that name records (QUERY_FILTERS, correlation_id), each naming its
+    filter (the info modules' option of the same name)."""
+    for key, value in filters.items():
+        if value is None or (key not in QUERY_FILTERS and key != "correlation_id"):
+            continue
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if key == "correlation_id":
+                require_correlation_id(item)
+            else:
+                query_text(key, item)
+
+
+# -- the CMDB: classes, filters, relationships ---------------------------------------------------------------
+
+def ci_class(value: t.Any, option: str = "ci_class") -> str:
+    """A CI class as every backend stores and reads it: ``linux_server``, also given as the ServiceNow table
+    ``cmdb_ci_linux_server``; a name starting with ``cmdb_`` but not ``cmdb_ci_`` (``cmdb_ci``) is kept as it is."""
+    text = value if isinstance(value, str) else ""
+    canonical = text[len(CI_TABLE_PREFIX):] if text.startswith(CI_TABLE_PREFIX) else text
+    table = canonical if canonical.startswith("cmdb_") else CI_TABLE_PREFIX + canonical
+    if not canonical or not _CI_TABLE.match(table):
+        raise ItsmValidationError(option, value, "expected a class such as linux_server or a CI table such as "
+                                  "cmdb_ci_linux_server (lower-case letters, digits and underscores)")
+    return canonical
+
+
+def ci_name(value: t.Any, option: str = "name") -> str:
+    """The name of a CI a task writes: non-empty text without ^ or control characters."""
+    if not isinstance(value, str) or not value.strip():
+        raise ItsmValidationError(option, value, "expected the CI's name")
+    return query_text(option, value)
+
+
+def cmdb_filters(filters: t.Mapping[str, t.Any] | None) -> dict[str, t.Any]:
+    """Canonical CMDB filters (``{field: value}`` or ``{field: [values]}``) checked: field names as keys, a class
+    (``ci_class``) as ci_class takes it, other values without ^ or control characters; ci_class made canonical."""
+    checked: dict[str, t.Any] = {}
+    for key, value in (filters or {}).items():
+        if not isinstance(key, str) or not FIELD_NAME.match(key):
+            raise ItsmValidationError("filters", key, "expected field names as keys")
+        listed = isinstance(value, (list, tuple, set))
+        values = [_cmdb_filter_value(key, item) for item in (value if listed else [value])]
+        checked[key] = values if listed else values[0]
+    return checked
+
+
+def _cmdb_filter_value(key: str, value: t.Any) -> t.Any:
+    if key == "ci_class":
+        return ci_class(value, "filters.ci_class")
+    if isinstance(value, str):
+        query_text(f"filters.{key}", value)
+    return value
+
+
+def relation_type(option: str, value: t.Any) -> str:
+    """A relationship type as a task names it: the parent descriptor (``Runs on``), not the full name
+    (``Runs on::Runs``), without ^ or control characters."""
+    if not isinstance(value, str) or not value.strip() or "::" in value or _unsafe(value):
+        raise ItsmValidationError(option, value, "expected a relationship type's parent descriptor, such as Runs on")
+    return value.strip()
+
+
+def relation_list(relations: t.Any) -> list[tuple[str, str]]:
+    """``[{type, target}]`` validated (a type as relation_type takes it, a target CI name as a query value) and
+    sorted, duplicates dropped."""
+    if not isinstance(relations, (list, tuple)):
+        raise ItsmValidationError("relations", relations, "expected a list of {type, target}")
+    wanted = set()
+    for item in relations:
+        if (not isinstance(item, t.Mapping) or set(item) != {"type", "target"}
+                or not all(isinstance(item[key], str) and item[key].strip() for key in ("type", "target"))):
+            raise ItsmValidationError("relations", item, "expected {type, target} with non-empty text, like "
+                                      "{type: Runs on, target: esx01}")
+        wanted.add((relation_type("relations", item["type"]), query_text("relations", item["target"].strip())))
+    return sorted(wanted)
+
+
+# -- what only the system can tell: the same words on every backend ------------------------------------------
+
+def unknown_name(option: str, where: str, what: str, name: str) -> ItsmNotFoundError:
+    """A name the system has no record of: ``configuration_item: <where> has no configuration item named 'x'``."""
+    return ItsmNotFoundError(f"{option}: {where} has no {what} named {name!r}", option=option, value=name)
+
+
+def unknown_relation_type(where: str, kind: str) -> ItsmNotFoundError:
+    return ItsmNotFoundError(f"relations: {where} has no relationship type whose parent descriptor is {kind!r} (the "
+                             "part before :: of a name such as Runs on::Runs)", option="relations", value=kind)
+
+
+def class_kept(backend: str, name: str, current: str, wanted: str) -> ItsmValidationError:
+    """A CI keeps its class (issue 16, D6): ServiceNow cannot move a CI between tables, and no backend does."""
+    return ItsmValidationError("ci_class", wanted, f"{name} is a {current} and the {backend} backend does not change "
+                               "a CI's class; leave ci_class out or use the class it has")
 
 
 def now() -> str:

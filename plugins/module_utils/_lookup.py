@@ -14,15 +14,28 @@ open-record queries, the local store's dedup on create, ServiceNow's twin retire
 
 "Open": a change that is not closed or canceled; an incident that is new, in progress or on hold (a
 resolved incident does not absorb a new failure).
+
+A look-up (``ItsmBackend.lookup``) returns a LookupResult: the record and the parts the caller declared it
+needs next (``include``), read with it, so a batching backend fetches them in the same request and no state
+is kept between calls.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import typing as t
 
-from ._records import CHANGE, CHANGE_STATES, CLOSED_CHANGE_STATES, INCIDENT, OPEN_INCIDENT_STATES, refuse_shared_correlation
+from ._errors import ItsmValidationError
+from ._records import (CHANGE, CHANGE_STATES, CLOSED_CHANGE_STATES, INCIDENT, OPEN_INCIDENT_STATES,
+                       refuse_shared_correlation, require_choice)
 
 Record = t.Mapping[str, t.Any]
+
+#: what a look-up may read besides the record (``include``): a change's approvals, the record's journal (which
+#: note texts it carries), a change's affected CIs by id
+PARTS = ("approvals", "journal", "cis")
+#: the parts only a change has
+CHANGE_PARTS = ("approvals", "cis")
 
 OPEN_STATES: dict[str, frozenset[str]] = {
     CHANGE: frozenset(state for state in CHANGE_STATES if state not in CLOSED_CHANGE_STATES),
@@ -64,3 +77,85 @@ def recurrence_number(entries: t.Iterable[Record]) -> int:
 def recurrence_note(entries: t.Iterable[Record], text: str) -> str:
     """The next recurrence work note for a record with these journal ``entries``."""
     return f"{RECURRENCE_PREFIX}{recurrence_number(entries)}: {text}"
+
+
+class RecordKey(t.NamedTuple):
+    """What names the record(s) a look-up reads: the keys given, ANDed."""
+
+    number: str | None = None
+    id: str | None = None
+    correlation_id: str | None = None
+
+    def given(self) -> list[tuple[str, str]]:
+        """``(key, value)`` for each key given, in the order number, id, correlation_id."""
+        return [(name, value) for name, value in zip(self._fields, self) if value]
+
+
+def record_key(number: str | None, id: str | None, correlation_id: str | None) -> RecordKey:
+    """The key of a look-up; at least one of number, id or correlation id is needed."""
+    key = RecordKey(number or None, id or None, correlation_id or None)
+    if not key.given():
+        raise ItsmValidationError("number", number, "give a number, id or correlation_id to look a record up")
+    return key
+
+
+def parts(kind: str, include: t.Collection[str]) -> frozenset[str]:
+    """``include`` checked: parts of PARTS, and for an incident only those an incident has."""
+    allowed = PARTS if kind == CHANGE else tuple(part for part in PARTS if part not in CHANGE_PARTS)
+    for part in include:
+        require_choice("include", part, allowed)
+    return frozenset(include)
+
+
+class JournalTexts:
+    """Which note texts a record's journal carries, as a look-up read it (``include={"journal"}``).
+
+    Enough to tell a text already there from a new one, nothing more: backends read it in different shapes
+    (entries; ServiceNow: the journal fields' display values), so it answers questions rather than listing
+    entries. Texts are compared with the whitespace around them ignored.
+    """
+
+    def __init__(self, carries: t.Callable[[str, str], bool], mentions: t.Callable[[str], bool]):
+        self._carries = carries
+        self._mentions = mentions
+
+    @classmethod
+    def from_entries(cls, entries: t.Iterable[Record]) -> JournalTexts:
+        """From journal entries ``{field, text, ...}`` (what ``ItsmBackend.journal`` lists)."""
+        texts = {(str(entry.get("field")), str(entry.get("text") or "").strip()) for entry in entries}
+        return cls(lambda field, text: (field, text.strip()) in texts,
+                   lambda marker: any(marker in text for _field, text in texts))
+
+    def has(self, field: str, text: str) -> bool:
+        """Whether an entry of ``field`` (``work_notes`` or ``comments``) carries ``text``."""
+        return self._carries(field, text)
+
+    def missing(self, entries: t.Mapping[str, str | None]) -> dict[str, str]:
+        """The ``{field: text}`` entries given (empty ones left out) that no entry carries yet."""
+        return {field: text for field, text in entries.items() if text and not self.has(field, text)}
+
+    def mentions(self, marker: str) -> bool:
+        """Whether any entry's text contains ``marker``."""
+        return self._mentions(marker)
+
+
+@dataclasses.dataclass(frozen=True)
+class LookupResult:
+    """A record as a look-up found it, with the parts the caller asked for (None: not asked for)."""
+
+    record: dict[str, t.Any]
+    #: include "approvals" (changes): as ItsmBackend.approvals() lists them
+    approvals: list[dict[str, t.Any]] | None = None
+    #: include "journal": which note texts the record carries
+    notes: JournalTexts | None = None
+    #: include "cis" (changes): ids of the affected CIs, as ItsmBackend.affected_ci_ids() gives them
+    ci_ids: list[str] | None = None
+
+
+def pick(kind: str, key: RecordKey, holders: t.Sequence[LookupResult], open_only: bool) -> LookupResult | None:
+    """The look-up's record among ``holders`` (what the key names, oldest first): by correlation id, the one
+    ``choose`` picks; by number or id alone, that record."""
+    if not key.correlation_id:
+        return holders[0] if holders else None
+    chosen = choose(kind, key.correlation_id, [holder.record for holder in holders], open_only)
+    return next((holder for holder in holders if holder.record is chosen), None)

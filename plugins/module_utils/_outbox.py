@@ -38,6 +38,7 @@ from . import _lookup, _workflow as workflow
 from ._errors import (ItsmAuthError, ItsmConflictError, ItsmError, ItsmNotFoundError, ItsmSettingsError,
                       ItsmStorageError, ItsmTransientError, ItsmTransitionError, ItsmUnavailableError,
                       ItsmUnexpectedResponseError, ItsmValidationError)
+from ._lookup import JournalTexts
 from ._options import ConnectionSettings, default_local_db
 from ._records import CHANGE, CLOSED_CHANGE_STATES, INCIDENT, utcnow, format_datetime
 from ._recorder import redact
@@ -295,16 +296,20 @@ def _find_change(backend: ItsmBackend, item: t.Mapping[str, t.Any]) -> Record | 
             raise ItsmNotFoundError(f"change: {item['number']} does not exist on the {backend.name} backend "
                                     f"({target_of(backend.settings)})", option="change", value=item["number"])
         return record
-    # The one look-up rule, open holders only: a settled change is not the run's to reuse...
-    holders = workflow.records_holding(backend, CHANGE, item["correlation_id"])
-    record = _lookup.choose(CHANGE, item["correlation_id"], holders, open_only=True)
-    if record is None:
-        # ...unless an earlier send of this same run attempt closed it already.
-        # A template may replace the description (ServiceNow keeps the template's): the notes carry the marker too.
-        for candidate in holders:
-            if _marked(backend, CHANGE, candidate, item["marker"]):
-                return candidate
-    return record
+    # The one look-up rule: the open holder is the run's change; a settled one is not the run's to reuse...
+    marker = item["marker"]
+    found = backend.lookup(CHANGE, correlation_id=item["correlation_id"], include={"journal"})
+    if found is None or _lookup.is_open(CHANGE, found.record):
+        return found.record if found else None
+    # ...unless an earlier send of this same run attempt closed it already: the newest holder, or (a later run's
+    # change came after it) an older one. A template may replace the description (ServiceNow keeps the
+    # template's): the notes carry the marker too.
+    if marker in (found.record.get("description") or "") or (found.notes is not None and found.notes.mentions(marker)):
+        return found.record
+    for candidate in workflow.records_holding(backend, CHANGE, item["correlation_id"]):
+        if candidate["id"] != found.record["id"] and _marked(backend, CHANGE, candidate, marker):
+            return candidate
+    return None
 
 
 def _deliver_change(backend: ItsmBackend, item: t.Mapping[str, t.Any], warn: t.Callable[[str], None]) -> Record:
@@ -327,9 +332,10 @@ def _deliver_change(backend: ItsmBackend, item: t.Mapping[str, t.Any], warn: t.C
     label = record["number"]
     if record["state"] in _BEFORE_IMPLEMENT:
         record = _walk(backend, record, "implement", {}, warn, f"{label} stays in {record['state']}")
+    journal = backend.journal(CHANGE, record) if item.get("note") else []
     if item.get("note") and not any(item["marker"] in text or text == item["note"]
-                                    for text in (entry.get("text") or "" for entry in backend.journal(CHANGE, record))):
-        backend.add_journal(CHANGE, record, "work_notes", item["note"])
+                                    for text in (entry.get("text") or "" for entry in journal)):
+        backend.add_journal(CHANGE, record, "work_notes", item["note"], known_notes=JournalTexts.from_entries(journal))
     end = item.get("end_state")
     if end and record["state"] not in CLOSED_CHANGE_STATES and record["state"] != end:
         fields = {"close_code": item["close_code"], "close_notes": item["close_notes"]} if end == "closed" else {}
@@ -362,7 +368,8 @@ def _walk(backend: ItsmBackend, record: Record, target: str, fields: dict[str, t
 
 def _deliver_incident(backend: ItsmBackend, item: t.Mapping[str, t.Any], warn: t.Callable[[str], None]) -> Record:
     marker = item["marker"]
-    # The one look-up rule, open holders only: a resolved incident does not absorb a new failure.
+    # The one look-up rule, open holders only: a resolved incident does not absorb a new failure. Every holder is
+    # read (one request, as a look-up): a settled one whose description carries the marker was this item's.
     holders = workflow.records_holding(backend, INCIDENT, item["correlation_id"])
     existing = _lookup.choose(INCIDENT, item["correlation_id"], holders, open_only=True)
     if existing is not None:
@@ -371,7 +378,8 @@ def _deliver_incident(backend: ItsmBackend, item: t.Mapping[str, t.Any], warn: t
         journal = backend.journal(INCIDENT, existing)  # read once: for the marker, then for the recurrence count
         if _carries(journal, marker):
             return dict(type="incident", number=existing["number"], outcome="unchanged")
-        backend.add_journal(INCIDENT, existing, "work_notes", _lookup.recurrence_note(journal, item["note"]))
+        backend.add_journal(INCIDENT, existing, "work_notes", _lookup.recurrence_note(journal, item["note"]),
+                            known_notes=JournalTexts.from_entries(journal))
         return dict(type="incident", number=existing["number"], outcome="recurred")
     for candidate in holders:
         if marker in (candidate.get("description") or ""):
@@ -403,14 +411,15 @@ def _change_number(backend: ItsmBackend, change: t.Mapping[str, t.Any]) -> str |
         return change["number"]
     if not change.get("correlation_id"):
         return None
-    record = workflow.find_existing(backend, CHANGE, None, change["correlation_id"])
-    return record["number"] if record else None
+    found = workflow.find_existing(backend, CHANGE, None, change["correlation_id"])
+    return found.record["number"] if found else None
 
 
 def _deliver_resolve(backend: ItsmBackend, item: t.Mapping[str, t.Any], warn: t.Callable[[str], None]) -> Record:
-    existing = workflow.find_existing(backend, INCIDENT, None, item["correlation_id"], open_only=True)
-    if existing is None:
+    found = workflow.find_existing(backend, INCIDENT, None, item["correlation_id"], open_only=True)
+    if found is None:
         return dict(type="resolve", number=None, outcome="unchanged")
+    existing = found.record
     fields = {"close_code": "solution_provided", "close_notes": item["close_notes"]}
     path = workflow.plan(INCIDENT, existing, "resolved", fields)
     record = workflow.move(backend, INCIDENT, existing, path, fields, check_mode=False)

@@ -3,17 +3,19 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Backend-neutral record workflow shared by the change and incident runners. FOR INTERNAL COLLECTION USE ONLY.
 
-Find-or-create by number or correlation id, update only what the user set, walk the state model,
-append journal entries once. Backends answer check mode themselves, so nothing here branches on it
-for writes.
+Find-or-create by number or correlation id (the backend's look-up, with what the task reads next),
+update only what the user set, walk the state model, append journal entries once. Backends answer check
+mode themselves, so nothing here branches on it for writes.
 """
 
 from __future__ import annotations
 
 import typing as t
 
+from . import _input as inputs
 from . import _lifecycle, _lookup
 from ._errors import ItsmConflictError, ItsmNotFoundError, ItsmTransitionError, ItsmValidationError
+from ._lookup import JournalTexts, LookupResult
 from ._records import CHANGE, DATE_FIELDS, normalise_datetime, parse_datetime
 from .backends._base import ItsmBackend, Record
 
@@ -27,31 +29,29 @@ def label(kind: str, record: Record | None) -> str:
 
 
 def find_existing(backend: ItsmBackend, kind: str, number: str | None, correlation_id: str | None,
-                  open_only: bool = False) -> Record | None:
+                  open_only: bool = False, include: t.Collection[str] = frozenset(),
+                  writes: t.Mapping[str, t.Any] | None = None) -> LookupResult | None:
     """The record named by ``number`` (which must exist), else the one ``correlation_id`` names by the one
-    look-up rule (_lookup.choose): the open holder (two open ones are a conflict), else, unless ``open_only``,
-    the newest holder (closed, canceled, or a resolved incident).
+    look-up rule (the open holder, two open ones being a conflict; else, unless ``open_only``, the newest
+    holder), with the parts ``include`` declares and the names of ``writes`` resolved where the backend can.
 
-    How runners, the recorder's outbox and the inventory's change scope reach the rule. An open-only look-up
-    is the backend's ``get(open_only=True)``, whose query keeps the open records only (and may carry what a
-    task announced with ``expect_read``).
+    How runners, the recorder's outbox and the inventory's change scope reach the rule: one ``lookup`` call.
     """
     if number:
-        record = backend.get(kind, number=number)
-        if record is None:
+        found = backend.lookup(kind, number=number, include=frozenset(include), writes=writes)
+        if found is None:
             raise ItsmNotFoundError(f"number: {kind} {number} does not exist on the {backend.name} backend",
                                     option="number", value=number)
-        return record
+        return found
     if not correlation_id:
         return None
-    if open_only:
-        return backend.get(kind, correlation_id=correlation_id, open_only=True)
-    # One look-up, not an open-only get and then a find for the newest (issue 5: requests per task).
-    return _lookup.choose(kind, correlation_id, records_holding(backend, kind, correlation_id))
+    return backend.lookup(kind, correlation_id=correlation_id, open_only=open_only, include=frozenset(include),
+                          writes=writes)
 
 
 def records_holding(backend: ItsmBackend, kind: str, correlation_id: str) -> list[Record]:
-    """Every record holding ``correlation_id``, oldest first, in one look-up: what _lookup.choose picks from."""
+    """Every record holding ``correlation_id``, oldest first, in one read: for a caller that looks at each of
+    them (the outbox, for the marker of an earlier send), not just at the one the look-up rule picks."""
     return list(backend.find(kind, {"correlation_id": correlation_id}))
 
 
@@ -104,33 +104,34 @@ def plan(kind: str, record: Record, target: str | None, changes: t.Mapping[str, 
     return path
 
 
-def move(backend: ItsmBackend, kind: str, record: Record, path: list[str],
-         changes: dict[str, t.Any], check_mode: bool) -> Record:
-    """Write ``changes`` and walk ``path``; the changes ride on the first transition (one write, not two)."""
+def move(backend: ItsmBackend, kind: str, record: Record, path: list[str], changes: dict[str, t.Any],
+         check_mode: bool, known_notes: JournalTexts | None = None) -> Record:
+    """Write ``changes`` and walk ``path``; the changes ride on the first transition (one write, not two).
+
+    ``known_notes``: what the look-up read of the journal, for a backend that guards appended notes with it.
+    """
     if not path:
-        return backend.update(kind, record, changes, check_mode=check_mode) if changes else record
+        if not changes:
+            return record
+        return backend.update(kind, record, changes, check_mode=check_mode, known_notes=known_notes)
     for step in path:
-        record = backend.transition(kind, record, step, changes, check_mode=check_mode)
+        record = backend.transition(kind, record, step, changes, check_mode=check_mode, known_notes=known_notes)
         changes = {}
     return record
 
 
 def append_journal(backend: ItsmBackend, kind: str, record: Record, entries: t.Mapping[str, str | None],
                    check_mode: bool) -> bool:
-    """Append each work note / comment unless the same text is already on the record."""
-    missing = missing_journal(backend, kind, record, entries)
-    for field, text in missing.items():
-        backend.add_journal(kind, record, field, text, check_mode=check_mode)
-    return bool(missing)
-
-
-def missing_journal(backend: ItsmBackend, kind: str, record: Record,
-                    entries: t.Mapping[str, str | None]) -> dict[str, str]:
-    """The work notes / comments given whose text is not on the record yet (a re-run adds nothing)."""
+    """Append each work note / comment unless the same text is already on the record (the record a create
+    returned: a new one, or the open one holding its correlation id)."""
     wanted = {field: text for field, text in entries.items() if text}
-    if not wanted or not record.get("id"):
-        return wanted
-    return backend.missing_journal(kind, record, wanted)
+    if not wanted:
+        return False
+    known = JournalTexts.from_entries(backend.journal(kind, record)) if record.get("id") else None
+    missing = known.missing(wanted) if known is not None else wanted
+    for field, text in missing.items():
+        backend.add_journal(kind, record, field, text, check_mode=check_mode, known_notes=known)
+    return bool(missing)
 
 
 def diff(before: Record | None, after: Record | None) -> dict[str, dict]:
@@ -156,17 +157,22 @@ def refuse_taken_correlation(backend: ItsmBackend, kind: str, record: Record, co
     two records and fail (issue 12). Settled records sharing it are no ambiguity, so only open ones count."""
     if not correlation_id or not _lookup.is_open(kind, {"state": state or record.get("state")}):
         return
-    holders = [other for other in records_holding(backend, kind, correlation_id)
-               if _lookup.is_open(kind, other) and other.get("id") != record.get("id")]
-    if holders:
-        numbers = ", ".join(str(other["number"]) for other in holders)
-        raise ItsmConflictError(f"correlation_id: {correlation_id!r} is held by open {kind} {numbers}; giving it to "
+    try:
+        found = backend.lookup(kind, correlation_id=correlation_id, open_only=True)
+        numbers = [found.record["number"]] if found and found.record.get("id") != record.get("id") else []
+    except ItsmConflictError as error:  # held by two open records already
+        numbers = [number for number in error.details.get("numbers") or () if number != record.get("number")]
+    if numbers:
+        listed = ", ".join(str(number) for number in numbers)
+        raise ItsmConflictError(f"correlation_id: {correlation_id!r} is held by open {kind} {listed}; giving it to "
                                 f"{label(kind, record)} too would make it name two {kind}s. Use another correlation "
-                                f"id, or close {numbers} first", option="correlation_id", value=correlation_id,
-                                numbers=[other["number"] for other in holders])
+                                f"id, or close {listed} first", option="correlation_id", value=correlation_id,
+                                numbers=numbers)
 
 
 def require_existing_change(backend: ItsmBackend, option: str, number: str | None) -> None:
+    if number:
+        inputs.query_text(option, number)  # named as the task's option, not the look-up's ``number``
     if number and backend.get(CHANGE, number=number) is None:
         raise ItsmNotFoundError(f"{option}: change {number} does not exist on the {backend.name} backend",
                                 option=option, value=number)

@@ -16,9 +16,9 @@ description:
   - The relationships are checked before anything is written, so a task refused for a relationship creates no
     CI and changes none of its fields.
   - The CIs feed the P(opsgate.itsm.cmdb#inventory) inventory and the affected CIs of changes.
-  - Supported by the C(local) and C(servicenow) backends. On ServiceNow the CI lives in the table
-    C(cmdb_ci_<ci_class>); its class cannot be changed once it exists, and C(environment),
-    C(operational_status) and C(install_status) take the same words as on C(local) (C(production),
+  - Supported by the C(local) and C(servicenow) backends, which refuse the same input with the same message.
+    On ServiceNow the CI lives in the table C(cmdb_ci_<ci_class>). On every backend a CI keeps its class once it
+    exists, and C(environment), C(operational_status) and C(install_status) take the same words (C(production),
     C(operational), C(installed)).
 options:
   name:
@@ -27,7 +27,9 @@ options:
     required: true
   ci_class:
     description:
-      - The CI's class, for example C(linux_server). Left as it is when not given.
+      - The CI's class, for example C(linux_server), in lower-case letters, digits and underscores. The table form
+        C(cmdb_ci_linux_server) is taken too and stored as C(linux_server). Left as it is when not given; a class
+        other than the one an existing CI has is refused.
       - On ServiceNow, a class names the table C(cmdb_ci_<class>); a name starting with C(cmdb_) is the table
         itself. A new CI without a class goes to C(cmdb_ci). A class whose table the instance does not have is
         refused, and no CI is created.
@@ -51,14 +53,16 @@ options:
     suboptions:
       type:
         description:
-          - The relationship type, for example C(Runs on) or C(Depends on).
-          - On ServiceNow, the parent descriptor of an existing relationship type (C(Runs on) for C(Runs on::Runs)).
+          - The relationship type by its parent descriptor, for example C(Runs on) (for C(Runs on::Runs)) or
+            C(Depends on).
+          - On ServiceNow, a relationship type the instance has; on C(local), one of ServiceNow's base system
+            (such as C(Runs on), C(Depends on), C(Contains), C(Hosted on), C(Members), C(Cluster of),
+            C(Connects to), C(Uses), C(Virtualized by)).
         type: str
         required: true
       target:
         description:
-          - The name of the CI it points at.
-          - On C(local), any name; on ServiceNow, an existing CI.
+          - The name of the CI it points at, an existing CI on every backend.
         type: str
         required: true
 extends_documentation_fragment:
@@ -72,6 +76,11 @@ seealso:
 """
 
 EXAMPLES = r"""
+- name: Register the hypervisor the web server runs on
+  opsgate.itsm.configuration_item:
+    name: esx01
+    ci_class: esx_server
+
 - name: Register a web server in the local CMDB
   opsgate.itsm.configuration_item:
     name: web01

@@ -64,7 +64,9 @@ options:
     description: The person working on the incident.
     type: str
   configuration_item:
-    description: The configuration item that failed (by name).
+    description:
+      - The configuration item that failed, by name. It must be a CI of the backend's CMDB, on C(local) too
+        (register it with M(opsgate.itsm.configuration_item)); an unknown name is refused and nothing is written.
     type: str
   caused_by:
     description: Number of the change that caused the incident. The change must exist.

@@ -15,7 +15,6 @@ import re
 import typing as t
 
 from ansible_collections.opsgate.itsm.plugins.module_utils import _gate as gate
-from ansible_collections.opsgate.itsm.plugins.module_utils import _workflow as workflow
 from ansible_collections.opsgate.itsm.plugins.module_utils._cmdb import FIELD_NAME, TOP_LEVEL
 from ansible_collections.opsgate.itsm.plugins.module_utils._errors import (ItsmConflictError, ItsmNotFoundError,
                                                                            ItsmValidationError)
@@ -144,22 +143,25 @@ def change_scope(backend: ItsmBackend, number: str | None, correlation_id: str |
     and window checks now; otherwise an inventory built from it could reach hosts outside an approved change.
     """
     option = "change" if number else "change_correlation_id"
+    # By the one look-up rule, open holders only when by correlation id: a closed or canceled change scopes no
+    # host. Its CIs (and approvals) are read with it (servicenow: in the same request).
+    include = {"cis", "approvals"} if require_approved else {"cis"}
     if number:
-        change = backend.get(CHANGE, number=number)
+        found = backend.lookup(CHANGE, number=number, include=include)
     else:
-        # By the one look-up rule, open holders only: a closed or canceled change scopes no host.
-        change = workflow.find_existing(backend, CHANGE, None, correlation_id, open_only=True)
-    if change is None:
+        found = backend.lookup(CHANGE, correlation_id=correlation_id, open_only=True, include=include)
+    if found is None:
         raise ItsmNotFoundError(f"{option}: no change {number or correlation_id!r} on the {backend.name} backend",
                                 option=option, value=number or correlation_id)
+    change = found.record
     if require_approved:
         options = gate.GateOptions(checks=("approval", "state", "window"))
-        verdict = gate.evaluate(change, backend.approvals(change), [], None, utcnow(), None, options)
+        verdict = gate.evaluate(change, found.approvals or [], [], None, utcnow(), None, options)
         if not verdict.passed:
             raise ItsmConflictError(f"{option}: {verdict.summary(change['number'])[:-1]}; the inventory lists hosts "
                                     "only for an approved change inside its window (change_require_approved)",
                                     option=option, value=change["number"])
-    return change, backend.affected_ci_ids(change)
+    return change, list(found.ci_ids or [])
 
 
 def scoped_filters(filters: t.Mapping[str, t.Any], ids: t.Sequence[str]) -> dict[str, t.Any]:

@@ -12,18 +12,21 @@ here: with ``check_mode=True`` a write sends nothing and returns an approximate 
 from __future__ import annotations
 
 import abc
+import dataclasses
 import hashlib
 import itertools
 import os
 import typing as t
 
-from .. import _cmdb as cmdb
+from .. import _input as inputs
+from .. import _lookup
+from .. import _records as records
 from .._errors import ItsmUnavailableError, ItsmValidationError
+from .._lookup import JournalTexts, LookupResult, RecordKey
 from .._options import ConnectionSettings
 
 Record = dict[str, t.Any]
 Warn = t.Callable[[str], None]
-READ_AHEAD_PARTS = ("approvals", "journal")
 
 
 class ItsmBackend(abc.ABC):
@@ -33,6 +36,9 @@ class ItsmBackend(abc.ABC):
     name: str = ""
     #: optional features: "approvals", "affected_cis", "blackouts", "templates", "attachments", "cmdb"
     capabilities: frozenset[str] = frozenset()
+    #: how messages name this system ("<where> has no configuration item named 'x'"): servicenow the instance URL,
+    #: local ``local_db <path>``
+    where: str = ""
 
     def __init__(self, settings: ConnectionSettings, warn: Warn | None = None):
         self.settings = settings
@@ -40,15 +46,63 @@ class ItsmBackend(abc.ABC):
 
     # -- records ---------------------------------------------------------------------------------
 
-    @abc.abstractmethod
+    def lookup(self, kind: str, number: str | None = None, correlation_id: str | None = None, *,
+               id: str | None = None, open_only: bool = False, include: t.Collection[str] = frozenset(),
+               writes: t.Mapping[str, t.Any] | None = None) -> LookupResult | None:
+        """The record a number, id or correlation id names, with what the caller reads of it next; or None.
+
+        The one look-up rule (_lookup): by number or id, that record; by correlation id, the one open holder
+        (two open holders raise ItsmConflictError), else, unless ``open_only``, the newest holder. Open
+        (_lookup.OPEN_STATES): a change not closed or canceled, an incident new, in progress or on hold.
+        Keys given together are ANDed.
+
+        ``include`` (of _lookup.PARTS) declares what is returned with the record: ``approvals`` (a change's,
+        as approvals() lists them), ``journal`` (``notes``: which texts the journal carries, what a write's
+        ``known_notes`` takes), ``cis`` (``ci_ids``: a change's affected CIs by id, as affected_ci_ids() gives
+        them); what is not asked for is None. ``writes`` are the canonical fields the task may write next: a
+        backend may resolve the names among them in the same request (a look-up never refuses a name; the
+        write does). Nothing is kept between calls: each look-up reads what it declares.
+
+        Concrete: a backend implements records_holding, and may override read_holders to read the parts
+        and names in the same request as the records; read_parts fills in what it did not read.
+        """
+        records.require_choice("kind", kind, records.KINDS)
+        key = _lookup.record_key(number, id, correlation_id)
+        inputs.lookup_keys(*key)  # what a query cannot hold is refused alike on every backend, naming the key
+        parts = _lookup.parts(kind, include)
+        found = _lookup.pick(kind, key, self.read_holders(kind, key, open_only, parts, writes or {}), open_only)
+        return None if found is None else self.read_parts(kind, found, parts)
+
     def get(self, kind: str, number: str | None = None, id: str | None = None,
             correlation_id: str | None = None, open_only: bool = False) -> Record | None:
-        """The one record with this number, id or correlation id, or None.
+        """``lookup(...).record``: the record alone, or None."""
+        found = self.lookup(kind, number, correlation_id, id=id, open_only=open_only)
+        return None if found is None else found.record
 
-        A correlation id names a record by the one look-up rule (_lookup.choose): the one open holder,
-        else, unless ``open_only``, the newest holder. Open (_lookup.OPEN_STATES): a change not closed or
-        canceled, an incident new, in progress or on hold. Two open holders raise ItsmConflictError.
-        """
+    @abc.abstractmethod
+    def records_holding(self, kind: str, key: RecordKey, open_only: bool) -> list[Record]:
+        """Every record the key names (its keys ANDed), oldest first; with ``open_only`` and a correlation id,
+        the open ones only. No choice is made here: lookup() applies the rule."""
+
+    def read_holders(self, kind: str, key: RecordKey, open_only: bool, include: frozenset[str],
+                     writes: t.Mapping[str, t.Any]) -> list[LookupResult]:
+        """records_holding, each as a LookupResult without parts. A batching backend overrides it to read the
+        ``include`` parts of every holder and the names in ``writes`` in the same request as the records."""
+        return [LookupResult(record) for record in self.records_holding(kind, key, open_only)]
+
+    def read_parts(self, kind: str, found: LookupResult, include: frozenset[str]) -> LookupResult:
+        """``found`` with exactly the ``include`` parts: those read_holders did not read are read now, those
+        not asked for are left out."""
+        record = found.record
+        parts: dict[str, t.Any] = {"approvals": None, "notes": None, "ci_ids": None}
+        if "approvals" in include:
+            parts["approvals"] = self.approvals(record) if found.approvals is None else found.approvals
+        if "journal" in include:
+            parts["notes"] = (JournalTexts.from_entries(self.journal(kind, record)) if found.notes is None
+                              else found.notes)
+        if "cis" in include:
+            parts["ci_ids"] = self.affected_ci_ids(record) if found.ci_ids is None else found.ci_ids
+        return dataclasses.replace(found, **parts)
 
     @abc.abstractmethod
     def find(self, kind: str, filters: t.Mapping[str, t.Any], limit: int | None = None) -> t.Iterator[Record]:
@@ -86,31 +140,23 @@ class ItsmBackend(abc.ABC):
         """
 
     @abc.abstractmethod
-    def update(self, kind: str, record: Record, fields: t.Mapping[str, t.Any], check_mode: bool = False) -> Record:
-        """Set canonical writable fields (only those given) on an existing record."""
+    def update(self, kind: str, record: Record, fields: t.Mapping[str, t.Any], check_mode: bool = False, *,
+               known_notes: JournalTexts | None = None) -> Record:
+        """Set canonical writable fields (only those given) on an existing record.
+
+        ``work_notes`` / ``comments`` among the fields are appended. ``known_notes``: what the caller's look-up
+        read of the record's journal (``include={"journal"}``); a backend may use it in place of its own read
+        before appending (servicenow: to tell, after a failure, whether the entries landed).
+        """
 
     @abc.abstractmethod
     def transition(self, kind: str, record: Record, state: str, fields: t.Mapping[str, t.Any] | None = None,
-                   check_mode: bool = False) -> Record:
+                   check_mode: bool = False, *, known_notes: JournalTexts | None = None) -> Record:
         """Move the record one user transition to ``state``, setting ``fields`` in the same write.
 
         Verified by reading back: a refusal (model, business rule, missing field) raises
-        ItsmTransitionError naming the record, the transition and the system's reason.
-        """
-
-    def expect_write(self, kind: str, fields: t.Mapping[str, t.Any]) -> None:
-        """A hint given before a task looks its record up: the canonical fields it may write next.
-
-        A backend may resolve the names among them together with that look-up (servicenow: in the same
-        Batch API request). Nothing may depend on it; by default it is ignored.
-        """
-
-    def expect_read(self, kind: str, parts: t.Collection[str]) -> None:
-        """A hint given before a task looks its record up: what it will read of that record next.
-
-        ``parts`` are among READ_AHEAD_PARTS: ``approvals`` (then ``approvals()``) and ``journal`` (then
-        ``missing_journal()``). A backend may read them together with the look-up (servicenow: in the
-        same Batch API request). Nothing may depend on it; by default it is ignored.
+        ItsmTransitionError naming the record, the transition and the system's reason. ``known_notes`` as
+        for update.
         """
 
     @abc.abstractmethod
@@ -121,14 +167,10 @@ class ItsmBackend(abc.ABC):
         """The journals of many records by id, as ``journal`` lists them; backends read them in bulk."""
         return {record_id: self.journal(kind, {"id": record_id}) for record_id in ids}
 
-    def missing_journal(self, kind: str, record: Record, entries: t.Mapping[str, str]) -> dict[str, str]:
-        """The ``{field: text}`` entries no journal entry of the record carries yet (whitespace around ignored)."""
-        existing = {(entry["field"], str(entry["text"]).strip()) for entry in self.journal(kind, record)}
-        return {field: text for field, text in entries.items() if (field, text.strip()) not in existing}
-
     @abc.abstractmethod
-    def add_journal(self, kind: str, record: Record, field: str, text: str, check_mode: bool = False) -> None:
-        """Append one ``work_notes`` or ``comments`` entry."""
+    def add_journal(self, kind: str, record: Record, field: str, text: str, check_mode: bool = False, *,
+                    known_notes: JournalTexts | None = None) -> None:
+        """Append one ``work_notes`` or ``comments`` entry (``known_notes`` as for update)."""
 
     # -- changes ---------------------------------------------------------------------------------
 
@@ -157,9 +199,12 @@ class ItsmBackend(abc.ABC):
         """Make ``names`` the change's affected CIs (added and removed as needed)."""
         raise self.unsupported("setting affected configuration items")
 
-    def blackouts(self, start: str, end: str, record: Record | None = None) -> list[Record]:
-        """The backend's own blackout or freeze windows overlapping [start, end]:
-        ``{name, start, end, source, reason}``. Backends without such data return []."""
+    def blackouts(self, start: str, end: str, record: Record | None = None, *,
+                  ci_ids: t.Sequence[str] | None = None) -> list[Record]:
+        """The backend's own blackout or freeze windows overlapping [start, end] that apply to the change
+        ``record`` (all of them without one): ``{name, start, end, source, reason}``. ``ci_ids``: the change's
+        affected CIs by id, as a look-up with ``include={"cis"}`` read them (a backend whose blackouts are scoped
+        by CI uses them rather than the names). Backends without such data return []."""
         return []
 
     def template(self, name: str) -> Record | None:
@@ -221,9 +266,10 @@ class ItsmBackend(abc.ABC):
 
     def put_ci(self, name: str, ci_class: str | None, fields: t.Mapping[str, t.Any],
                check_mode: bool = False) -> bool:
-        """Create the CI ``name`` or set its class and these fields (a None value clears the field); True when
-        something changed. A backend may refuse to change the class of an existing CI, and refuses a class
-        it does not have (ItsmValidationError naming ``ci_class``) before it stores anything."""
+        """Create the CI ``name`` or set these fields (a None value clears the field); True when something
+        changed. ``ci_class`` as _input.ci_class takes it; None keeps an existing CI's class. Every backend
+        refuses, before it stores anything (ItsmValidationError naming ``ci_class``), a class other than the
+        one an existing CI has (a CI keeps its class, _input.class_kept) and a class it does not have."""
         raise self.unsupported("writing configuration items")
 
     def resolve_ci_relations(self, name: str, relations: t.Sequence[t.Mapping[str, str]]) -> CiRelations:
@@ -234,7 +280,7 @@ class ItsmBackend(abc.ABC):
         leaves no CI behind when a relationship is refused. ``name`` need not exist yet. The result
         goes to put_ci_relations in place of the list, so nothing is looked up twice.
         """
-        return CiRelations(cmdb.relation_list(relations))
+        return CiRelations(inputs.relation_list(relations))
 
     def put_ci_relations(self, name: str, relations: t.Sequence[t.Mapping[str, str]] | CiRelations,
                          check_mode: bool = False) -> bool:

@@ -29,11 +29,12 @@ ARGUMENT_RULES = dict(
 def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
         warn: t.Callable[[str], None]) -> dict[str, t.Any]:
     kind = record_kind(params)
-    record = workflow.find_existing(backend, kind, params.get("number"), params.get("correlation_id"))
-    if record is None:
+    found = workflow.find_existing(backend, kind, params.get("number"), params.get("correlation_id"))
+    if found is None:
         hint = "" if params.get("kind") else " (or set kind: incident, if an incident holds it)"
         raise ItsmValidationError("correlation_id", params.get("correlation_id"),
                                   f"no {kind} holds this correlation id; give an existing {kind}'s number{hint}")
+    record = found.record
     before = backend.attachments(kind, record)
     if not params.get("path"):
         return dict(changed=False, record=record, attachments=before)

@@ -28,14 +28,16 @@ ARGUMENT_RULES = dict(
 
 def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
         warn: t.Callable[[str], None]) -> dict[str, t.Any]:
-    change = workflow.find_existing(backend, CHANGE, params.get("number"), params.get("correlation_id"))
-    if change is None:
+    # The approvals before the decision are read with the change (servicenow: in the same request).
+    found = workflow.find_existing(backend, CHANGE, params.get("number"), params.get("correlation_id"),
+                                   include={"approvals"})
+    if found is None:
         raise ItsmValidationError("correlation_id", params.get("correlation_id"),
                                   "no change holds this correlation id; give an existing change's number or id")
+    change, before = found.record, list(found.approvals or [])
     # Only an approver left out defaults; an empty one is the backend's to refuse, never the OS user (issue 12).
     approver = params["approver"] if params.get("approver") is not None else (
         backend.settings.username or getpass.getuser())
-    before = backend.approvals(change)
     after_change = backend.decide_approval(change, approver, params["decision"], params.get("comments"),
                                            check_mode=check_mode)
     after = before if check_mode else backend.approvals(after_change)

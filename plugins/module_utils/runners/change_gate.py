@@ -120,27 +120,33 @@ def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool, w
 
 
 def poll(backend: ItsmBackend, params: t.Mapping[str, t.Any], options: GateOptions, now: dt.datetime) -> Snapshot:
-    """One round of backend requests: only what the enabled checks need."""
-    change = None
-    checks = options.checks
+    """One round of backend requests: only what the enabled checks need, declared with the change's look-up
+    (servicenow: the change, its CIs and approvals in one request, the blackouts in one more; issue 5)."""
+    checks = set(options.checks)
+    read_blackouts = ("freeze" in checks and params.get("backend_blackouts", True)
+                      and "blackouts" in backend.capabilities)
+    found = None
     if params.get("number") or params.get("correlation_id"):
-        if "approval" in checks:
-            backend.expect_read(CHANGE, ["approvals"])  # read with the change: a poll is at most three requests
-        change = workflow.find_existing(backend, CHANGE, params.get("number"), params.get("correlation_id"))
-        if change is None:
+        include = {"approvals"} if "approval" in checks else set()
+        if read_blackouts and "affected_cis" in backend.capabilities:
+            include.add("cis")  # a blackout scoped to CIs is matched by their ids (names need not be unique)
+        found = workflow.find_existing(backend, CHANGE, params.get("number"), params.get("correlation_id"),
+                                       include=include)
+        if found is None:
             raise ItsmNotFoundError(f"correlation_id: no change holds {params['correlation_id']!r} on the "
                                     f"{backend.name} backend", option="correlation_id", value=params["correlation_id"])
-    approvals = backend.approvals(change) if change is not None and "approval" in checks else []
-    cis = backend.affected_cis(change) if change is not None and {"scope", "freeze"} & set(checks) else []
+    change = found.record if found else None
+    approvals = found.approvals if found is not None and "approval" in checks else []
+    cis = backend.affected_cis(change) if change is not None and {"scope", "freeze"} & checks else []
     blackouts: list[Record] = []
-    if "freeze" in checks and params.get("backend_blackouts", True) and "blackouts" in backend.capabilities:
+    if read_blackouts:
         end = (change or {}).get("end_date")
         horizon = max(now, parse_datetime(end, "end_date")) if end else now
         # One second past the horizon: backends treat ranges as open at the end, and a blackout that
         # starts exactly now must be seen.
         blackouts = backend.blackouts(format_datetime(now), format_datetime(horizon + dt.timedelta(seconds=1)),
-                                      change)
-    return Snapshot(now, change, list(approvals), list(cis), list(blackouts))
+                                      change, ci_ids=found.ci_ids if found else None)
+    return Snapshot(now, change, list(approvals or []), list(cis), list(blackouts))
 
 
 def _check_without_change(params: t.Mapping[str, t.Any], options: GateOptions, policy: Policy | None,

@@ -42,13 +42,14 @@ ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = dict(
 def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
         warn: t.Callable[[str], None]) -> dict[str, t.Any]:
     wanted = workflow.wanted_fields(params, CHANGE_WRITABLE)
-    # The names a write may need are looked up with the record (issue 5: requests per task).
-    backend.expect_write(CHANGE, dict(wanted, template=params.get("template"),
-                                      configuration_items=params.get("configuration_items") or []))
     entries = {"work_notes": params.get("work_notes"), "comments": params.get("comments")}
-    if any(entries.values()):
-        backend.expect_read(CHANGE, ["journal"])  # the notes already there are read with the record
-    existing = workflow.find_existing(backend, CHANGE, params.get("number"), params.get("correlation_id"))
+    # Read with the record (issue 5: requests per task): the notes already there when notes are given, and the
+    # names a write may need.
+    found = workflow.find_existing(backend, CHANGE, params.get("number"), params.get("correlation_id"),
+                                   include={"journal"} if any(entries.values()) else (),
+                                   writes=dict(wanted, template=params.get("template"),
+                                               configuration_items=params.get("configuration_items") or []))
+    existing = found.record if found else None
     workflow.check_window(dict(existing or {}, **wanted))
     workflow.require_summary(CHANGE, params.get("short_description"), existing is None, params.get("template"))
     cis = sorted(set(params["configuration_items"])) if params.get("configuration_items") is not None else None
@@ -70,9 +71,10 @@ def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
         if cis is not None and cis != sorted(backend.affected_cis(existing)):
             changes["configuration_items"] = cis
         # The notes ride on the update or first transition: one write, not one per note.
-        notes = workflow.missing_journal(backend, CHANGE, existing, entries)
+        notes = found.notes.missing(entries) if found.notes is not None else {}
         workflow.refuse_taken_correlation(backend, CHANGE, existing, changes.get("correlation_id"), params.get("state"))
-    record = workflow.move(backend, CHANGE, record, path, dict(changes, **notes), check_mode)
+    record = workflow.move(backend, CHANGE, record, path, dict(changes, **notes), check_mode,
+                           known_notes=found.notes if found else None)
     noted = bool(notes) or (existing is None and workflow.append_journal(backend, CHANGE, record, entries, check_mode))
     changed = existing is None or noted or record != existing
     return dict(changed=changed, record=record, diff=workflow.diff(existing, record))

@@ -7,27 +7,22 @@ from __future__ import annotations
 
 import typing as t
 
+from .. import _input as inputs
 from .. import _workflow as workflow
-from .._errors import ItsmValidationError
-from .._records import CHANGE_WRITABLE
 from ..backends._base import ItsmBackend
 
 ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = dict(
     name=dict(type="str", required=True),
     values=dict(type="dict", required=True),
 )
-# A template pre-fills what describes the work, never identity, outcome or schedule.
-TEMPLATE_FIELDS = tuple(name for name in CHANGE_WRITABLE
-                        if name not in ("type", "close_code", "close_notes", "correlation_id", "start_date",
-                                        "end_date"))
 
 
 def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
         warn: t.Callable[[str], None]) -> dict[str, t.Any]:
     values = dict(params["values"])
-    unknown = sorted(set(values) - set(TEMPLATE_FIELDS))
-    if unknown:
-        raise ItsmValidationError("values", ", ".join(unknown), "a template may set: " + ", ".join(TEMPLATE_FIELDS))
+    # The one list of what a template sets (_input.TEMPLATE_FIELDS), refused alike on every backend, before any read.
+    inputs.template_fields(values)
+    inputs.query_text("name", params["name"])
     before = backend.template(params["name"])
     changed = backend.put_template(params["name"], values, check_mode=check_mode)
     # Read back: the backend normalizes values and drops unset ones. Check mode stored nothing to read.

@@ -33,7 +33,8 @@ def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
     # Only the fields given change; a field given as null is removed.
     fields = dict((before or {}).get("fields") or {})
     fields.update(params["fields"] or {})
-    changed = backend.put_ci(name, ci_class, fields, check_mode=check_mode)
+    # The class as given: None keeps the CI's own, on every backend (a CI keeps its class, _input.class_kept).
+    changed = backend.put_ci(name, params["ci_class"], fields, check_mode=check_mode)
     after = {"name": name, "ci_class": ci_class, "fields": {key: value for key, value in fields.items()
                                                             if value is not None}}
     if before is not None:

@@ -9,6 +9,7 @@ import typing as t
 
 from .. import _lookup, _workflow as workflow
 from .._errors import ItsmValidationError
+from .._lookup import JournalTexts, LookupResult
 from .._records import (CLOSED_INCIDENT_STATES, HOLD_REASONS, INCIDENT, INCIDENT_CLOSE_CODES, INCIDENT_STATES,
                         INCIDENT_WRITABLE, LEVELS)
 from ..backends._base import ItsmBackend, Record
@@ -40,15 +41,15 @@ SETTLING_STATES = ("resolved",) + CLOSED_INCIDENT_STATES
 def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
         warn: t.Callable[[str], None]) -> dict[str, t.Any]:
     notes = {"work_notes": params.get("work_notes"), "comments": params.get("comments")}
-    if any(notes.values()):
-        backend.expect_read(INCIDENT, ["journal"])  # the notes already there are read with the record
-    existing = _find(backend, params)
+    wanted = workflow.wanted_fields(params, INCIDENT_WRITABLE)
+    found = _find(backend, params, wanted, include={"journal"} if any(notes.values()) else ())
+    existing = found.record if found else None
     if existing is None:
         _refuse_settling_create(params)
     workflow.require_summary(INCIDENT, params.get("short_description"), existing is None)
-    wanted = workflow.wanted_fields(params, INCIDENT_WRITABLE)
     if wanted.get("caused_by") and wanted["caused_by"] != (existing or {}).get("caused_by"):
         workflow.require_existing_change(backend, "caused_by", wanted["caused_by"])
+    journal: list[Record] | None = None  # read for a recurrence's count
     if existing is None:
         path = workflow.plan(INCIDENT, dict(wanted, state="new"), params.get("state"), {})
         record = backend.create(INCIDENT, wanted, check_mode=check_mode)
@@ -58,31 +59,38 @@ def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
         record = existing
         changes = workflow.differing(existing, wanted)
         path = workflow.plan(INCIDENT, existing, params.get("state"), changes)
-        recurrence = _recurrence_note(backend, existing, params) if _is_recurrence(params, existing) else None
+        journal = backend.journal(INCIDENT, existing) if _is_recurrence(params, existing) else None
+        recurrence = _recurrence_note(journal, params) if journal is not None else None
         # The notes ride on the update or first transition: one write, not one per note.
-        notes = workflow.missing_journal(backend, INCIDENT, existing, notes)
+        notes = found.notes.missing(notes) if found.notes is not None else {}
         workflow.refuse_taken_correlation(backend, INCIDENT, existing, changes.get("correlation_id"),
                                           params.get("state"))
     record = workflow.move(backend, INCIDENT, record, path, dict(changes, **notes) if existing else changes,
-                           check_mode)
+                           check_mode, known_notes=found.notes if found else None)
     noted = bool(notes) if existing else workflow.append_journal(backend, INCIDENT, record, notes, check_mode)
     if recurrence:
-        backend.add_journal(INCIDENT, record, "work_notes", recurrence, check_mode=check_mode)
+        # The journal read for the count is what the guard of the note needs, unless notes were written since.
+        known = JournalTexts.from_entries(journal) if journal is not None and not notes else None
+        backend.add_journal(INCIDENT, record, "work_notes", recurrence, check_mode=check_mode, known_notes=known)
     changed = existing is None or bool(noted or recurrence) or record != existing
     result = dict(changed=changed, record=record, diff=workflow.diff(existing, record))
     result["recurred"] = bool(recurrence)
     return result
 
 
-def _find(backend: ItsmBackend, params: t.Mapping[str, t.Any]) -> Record | None:
+def _find(backend: ItsmBackend, params: t.Mapping[str, t.Any], wanted: t.Mapping[str, t.Any],
+          include: t.Collection[str]) -> LookupResult | None:
     # Only an open incident absorbs a recurrence; after one is resolved, the failure earns a new one.
     # A task that settles or reopens means the incident the id already names, even one an earlier run
     # resolved: otherwise each re-run would raise a new incident only to settle it at once.
+    # The notes already there (when notes are given) and the names a write may need are read with it.
     state = params.get("state")
     found = workflow.find_existing(backend, INCIDENT, params.get("number"), params.get("correlation_id"),
-                                   open_only=state not in SETTLING_STATES + ("in_progress",))
-    if found and state == "in_progress" and not params.get("number") and found["state"] != "resolved":
-        return None if found["state"] in CLOSED_INCIDENT_STATES else found  # a closed incident stays closed
+                                   open_only=state not in SETTLING_STATES + ("in_progress",), include=include,
+                                   writes=wanted)
+    held = found.record if found else None
+    if held and state == "in_progress" and not params.get("number") and held["state"] != "resolved":
+        return None if held["state"] in CLOSED_INCIDENT_STATES else found  # a closed incident stays closed
     return found
 
 
@@ -101,8 +109,8 @@ def _is_recurrence(params: t.Mapping[str, t.Any], existing: Record) -> bool:
                 and (params.get("state") is None or params["state"] in _lookup.OPEN_STATES[INCIDENT]))
 
 
-def _recurrence_note(backend: ItsmBackend, record: Record, params: t.Mapping[str, t.Any]) -> str:
+def _recurrence_note(journal: list[Record], params: t.Mapping[str, t.Any]) -> str:
     text = f"the failure with correlation id {params['correlation_id']} happened again."
     if params.get("short_description"):
         text += f"\n{params['short_description']}"
-    return _lookup.recurrence_note(backend.journal(INCIDENT, record), text)
+    return _lookup.recurrence_note(journal, text)

@@ -23,8 +23,22 @@ GROUPS = [("CAB Approval", "Change Advisory Board approvers"), ("Network", "Netw
           ("Service Desk", "First-line support"), ("Database", "Database administration")]
 LOCATIONS = [("London", "GB"), ("Paris", "FR"), ("Frankfurt", "DE"), ("New York", "US"), ("San Diego", "US"),
              ("Singapore", "SG"), ("Sydney", "AU"), ("Tokyo", "JP")]
-REL_TYPES = [("Depends on::Used by", "Depends on", "Used by"), ("Contains::Contained by", "Contains", "Contained by"),
-             ("Runs on::Runs", "Runs on", "Runs")]
+# The base system's relationship types (parent descriptor, child descriptor); the local backend knows the same
+# parent descriptors (backends/local/cmdb.py RELATION_TYPES, issue 16).
+_REL_DESCRIPTORS = [
+    ("Allocated to", "Allocated from"), ("Backed up by", "Backs up"), ("Cluster of", "Cluster"),
+    ("Connects to", "Connected by"), ("Contains", "Contained by"), ("Controls", "Controlled by"),
+    ("Cools", "Cooled by"), ("Defines resources for", "Gets resources from"), ("Depends on", "Used by"),
+    ("Exchanges data with", "Exchanges data with"), ("Feeds", "Fed by"), ("Hosted on", "Hosts"),
+    ("Implement End Point To", "Implement End Point From"), ("Instantiates", "Instantiated by"),
+    ("IP Connection", "IP Connection"), ("Located in", "Houses"), ("Managed by", "Manages"),
+    ("Manages", "Managed by"), ("Members", "Member of"), ("Owns", "Owned by"), ("Powers", "Powered by"),
+    ("Provides", "Provided by"), ("Receives data from", "Sends data to"), ("Registered on", "Has registered"),
+    ("Runs", "Runs on"), ("Runs on", "Runs"), ("Sends data to", "Receives data from"), ("Serves", "Served by"),
+    ("Subscribes to", "Subscribed by"), ("Use End Point To", "Use End Point From"), ("Uses", "Used by"),
+    ("Virtualized by", "Virtualizes"), ("Virtualizes", "Virtualized by"),
+]
+REL_TYPES = [(f"{parent}::{child}", parent, child) for parent, child in _REL_DESCRIPTORS]
 SERVICES = ["Online Banking", "Payroll", "Email", "CRM", "Web Portal"]
 OSES = [("Linux Red Hat", "8.9", "lnx"), ("Linux Ubuntu", "22.04", "lnx"), ("Windows 2019 Standard", "1809", "win"),
         ("Linux SuSE", "15.5", "lnx"), ("Windows 2022 Standard", "21H2", "win")]

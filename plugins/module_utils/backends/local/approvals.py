@@ -15,8 +15,7 @@ import typing as t
 
 from ... import _input as inputs
 from ... import _lifecycle as lifecycle
-from ... import _records as records
-from ..._errors import ItsmTransitionError, ItsmValidationError
+from ..._errors import ItsmTransitionError
 from ..._records import CHANGE
 from . import schema
 from .model import label
@@ -48,7 +47,7 @@ def approvals_for(store: LocalStore, ids: t.Sequence[str]) -> dict[str, list[Rec
 def decide_approval(store: LocalStore, warn: Warn, record: Record, approver: str, decision: str,
                     comments: str | None, check_mode: bool = False) -> Record:
     """Decide the stage the change is in (see the module docstring); returns the change as it is afterwards."""
-    _check_decision(approver, decision, comments)
+    inputs.approval_decision(approver, decision, comments)
     now = inputs.now()
     with store.write(check_mode) as conn:
         row = store.row_for(conn, CHANGE, record)
@@ -79,11 +78,3 @@ def decide_approval(store: LocalStore, warn: Warn, record: Record, approver: str
                  "text": f"{approver} {decision} at {stage}{said}"}
         store.write_record(conn, CHANGE, row, new, [event] + schema.diff_events(CHANGE, row, new), now)
         return store.fetch(conn, CHANGE, row["id"])
-
-
-def _check_decision(approver: str, decision: str, comments: str | None) -> None:
-    records.require_choice("decision", decision, records.APPROVAL_DECISIONS)
-    if not str(approver or "").strip():
-        raise ItsmValidationError("approver", approver, "name the person who decides")
-    if decision == "rejected" and not comments:
-        raise ItsmValidationError("comments", comments, "a rejection needs comments saying why")

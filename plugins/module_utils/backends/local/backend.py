@@ -12,8 +12,9 @@ files, which take the store and never import this file. Behaviour a caller may r
   forked workers can write at once; a lock held longer than ``timeout`` raises ItsmTransientError.
 - ``id`` is a uuid4 hex string; ``number`` is ``CHG0000001`` / ``INC0000001``, allocated in the
   transaction (unique and gapless); ``url`` is ``local://changes/CHG0000001`` (``local://incidents/...``).
-- ``get`` by correlation id follows the one look-up rule (_lookup): the one open holder, else (unless
-  ``open_only``) the newest holder; two open holders raise ItsmConflictError.
+- ``lookup`` (and ``get``) by correlation id follows the one look-up rule (_lookup): the one open holder, else
+  (unless ``open_only``) the newest holder; two open holders raise ItsmConflictError. The parts a look-up
+  includes are read after the record, each by the method that lists it (approvals, journal, affected CIs).
 - ``create`` with a ``correlation_id`` that an open record already carries (open as in ``get(...,
   open_only=True)``) returns that record instead of creating a second one; the check runs inside the
   write transaction, so concurrent get-then-create callers end up with one record.
@@ -25,6 +26,9 @@ files, which take the store and never import this file. Behaviour a caller may r
 - ``audit(kind, record)`` returns the whole append-only trail ``{type, field, old, new, text, author,
   created}`` (types: created, state, field, note, approval, attachment); ``journal`` returns the notes only.
 - Extras: ``put_template``/``template``, ``put_blackout``, ``upsert_ci``/``iter_cis`` (the CMDB table).
+- What ServiceNow refuses for its data, the store refuses too (issue 16): a relationship type not among
+  cmdb.RELATION_TYPES, a relationship to a CI the store does not have, an incident's ``configuration_item``
+  the store does not have (a change's ``configuration_items`` are taken as given), a class change of a CI.
 - There is no directory of groups or users: every ``assignment_group``, ``assigned_to``, ``caller`` and
   ``requested_by`` name is taken as given.
 """
@@ -35,6 +39,7 @@ import os
 import typing as t
 
 from ... import _input as inputs
+from ..._lookup import JournalTexts, RecordKey
 from ..._options import ConnectionSettings, default_local_db
 from .._base import CiRelations, Found, ItsmBackend, Record, Warn
 from . import approvals, attachments, blackouts, cmdb, records, templates
@@ -53,15 +58,15 @@ class LocalBackend(ItsmBackend):
         self.path = os.path.abspath(os.path.expanduser(settings.local_db or default_local_db()))
         self.actor = settings.username or inputs.os_user()
         self.store = LocalStore(self.path, settings.timeout, self.actor)
+        self.where = self.store.where
 
     def close(self) -> None:
         self.store.close()
 
     # -- records ---------------------------------------------------------------------------------
 
-    def get(self, kind: str, number: str | None = None, id: str | None = None,
-            correlation_id: str | None = None, open_only: bool = False) -> Record | None:
-        return records.get(self.store, kind, number, id, correlation_id, open_only)
+    def records_holding(self, kind: str, key: RecordKey, open_only: bool) -> list[Record]:
+        return records.records_holding(self.store, kind, key, open_only)
 
     def find(self, kind: str, filters: t.Mapping[str, t.Any], limit: int | None = None) -> t.Iterator[Record]:
         return records.find(self.store, kind, filters, limit)
@@ -72,11 +77,14 @@ class LocalBackend(ItsmBackend):
     def create(self, kind: str, fields: t.Mapping[str, t.Any], check_mode: bool = False) -> Record:
         return records.create(self.store, kind, fields, check_mode)
 
-    def update(self, kind: str, record: Record, fields: t.Mapping[str, t.Any], check_mode: bool = False) -> Record:
+    def update(self, kind: str, record: Record, fields: t.Mapping[str, t.Any], check_mode: bool = False, *,
+               known_notes: JournalTexts | None = None) -> Record:
+        """``known_notes`` is unused: a note is appended in the write's own transaction."""
         return records.update(self.store, kind, record, fields, check_mode)
 
     def transition(self, kind: str, record: Record, state: str, fields: t.Mapping[str, t.Any] | None = None,
-                   check_mode: bool = False) -> Record:
+                   check_mode: bool = False, *, known_notes: JournalTexts | None = None) -> Record:
+        """``known_notes`` is unused: a note is appended in the write's own transaction."""
         return records.transition(self.store, kind, record, state, fields, check_mode)
 
     def journal(self, kind: str, record: Record) -> list[Record]:
@@ -89,7 +97,9 @@ class LocalBackend(ItsmBackend):
         """Every entry of the record's trail, oldest first: ``{type, field, old, new, text, author, created}``."""
         return records.audit(self.store, kind, record)
 
-    def add_journal(self, kind: str, record: Record, field: str, text: str, check_mode: bool = False) -> None:
+    def add_journal(self, kind: str, record: Record, field: str, text: str, check_mode: bool = False, *,
+                    known_notes: JournalTexts | None = None) -> None:
+        """``known_notes`` is unused: the entry is appended in one transaction."""
         records.add_journal(self.store, kind, record, field, text, check_mode)
 
     # -- changes ---------------------------------------------------------------------------------
@@ -113,8 +123,9 @@ class LocalBackend(ItsmBackend):
     def set_affected_cis(self, record: Record, names: t.Sequence[str], check_mode: bool = False) -> Record:
         return records.set_affected_cis(self.store, record, names, check_mode)
 
-    def blackouts(self, start: str, end: str, record: Record | None = None) -> list[Record]:
-        """``record`` is unused: every local blackout is global."""
+    def blackouts(self, start: str, end: str, record: Record | None = None, *,
+                  ci_ids: t.Sequence[str] | None = None) -> list[Record]:
+        """``record`` and ``ci_ids`` are unused: every local blackout is global."""
         return blackouts.blackouts(self.store, start, end)
 
     def put_blackout(self, name: str, start: str, end: str, reason: str | None = None,
@@ -152,10 +163,13 @@ class LocalBackend(ItsmBackend):
                check_mode: bool = False) -> bool:
         return cmdb.put_ci(self.store, name, ci_class, fields, check_mode)
 
+    def resolve_ci_relations(self, name: str, relations: t.Sequence[t.Mapping[str, str]]) -> CiRelations:
+        """A type must be one of cmdb.RELATION_TYPES (ServiceNow's base system) and a target a CI of the store."""
+        return cmdb.resolve_ci_relations(self.store, name, relations)
+
     def put_ci_relations(self, name: str, relations: t.Sequence[t.Mapping[str, str]] | CiRelations,
                          check_mode: bool = False) -> bool:
-        """Any type and any target name are taken (the inventory groups by them); only the shape is checked."""
-        checked = relations if isinstance(relations, CiRelations) else self.resolve_ci_relations(name, relations)
+        checked = relations if isinstance(relations, CiRelations) else CiRelations(inputs.relation_list(relations))
         return cmdb.put_ci_relations(self.store, name, checked, check_mode)
 
     def upsert_ci(self, name: str, ci_class: str | None = None, fields: t.Mapping[str, t.Any] | None = None,

@@ -65,6 +65,7 @@ def translate_filters(kind: str, filters: t.Mapping[str, t.Any]) -> tuple[list[s
     """The clauses and their parameters for canonical find filters (see _base.ItsmBackend.find)."""
     clauses: list[str] = []
     params: list[t.Any] = []
+    inputs.query_filters(filters)  # what ServiceNow cannot query, refused here too, naming the filter
     for key, value in filters.items():
         if key not in _FILTERS[kind]:
             raise ItsmValidationError("filters", key, f"not a filter of {kind}s; expected one of: "

@@ -3,11 +3,12 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Changes and incidents of the local backend, from look-up to journal. FOR INTERNAL COLLECTION USE ONLY.
 
-Get, find, create, update, transition, the journal and audit trail, and a change's affected CIs.
+The records a look-up names, find, create, update, transition, the journal and audit trail, and a change's
+affected CIs.
 
 Every write is one transaction of the store that re-reads the record under the write lock, computes the new
-row with model.py and stores it with its audit trail. A look-up by correlation id and create's dedup choose
-among the holders with _lookup.choose, the one look-up rule.
+row with model.py and stores it with its audit trail. A look-up (the contract's lookup(), on records_holding)
+and create's dedup choose among the holders with _lookup.choose, the one look-up rule.
 """
 
 from __future__ import annotations
@@ -19,10 +20,10 @@ from ... import _input as inputs
 from ... import _lifecycle as lifecycle
 from ... import _lookup as lookup
 from ... import _records as records
-from ..._errors import ItsmTransitionError, ItsmValidationError
-from ..._records import CHANGE
+from ..._errors import ItsmTransitionError
+from ..._records import CHANGE, INCIDENT
 from .._base import Found, check_limit
-from . import model, query, schema
+from . import cmdb, model, query, schema
 from .schema import Record, Row
 from .store import LocalStore, read_transaction
 from .templates import template_fields
@@ -31,25 +32,18 @@ from .templates import template_fields
 Plan = t.Callable[[Row, str], Row]
 
 
-def get(store: LocalStore, kind: str, number: str | None = None, id: str | None = None,
-        correlation_id: str | None = None, open_only: bool = False) -> Record | None:
-    """Look-up by every key given; a correlation id chooses among its holders by _lookup.choose."""
+def records_holding(store: LocalStore, kind: str, key: lookup.RecordKey, open_only: bool) -> list[Record]:
+    """Every record the key names (its keys ANDed), oldest first; open ones only with ``open_only`` and a
+    correlation id. One SQL statement; lookup() (the contract's) chooses among them by _lookup.choose."""
     records.require_choice("kind", kind, records.KINDS)
-    keys = {key: value for key, value in (("number", number), ("id", id), ("correlation_id", correlation_id))
-            if value}
-    if not keys:
-        raise ItsmValidationError("number", number, "give a number, id or correlation_id to look a record up")
-    clauses = [f"r.{key} = ?" for key in keys]
-    params = list(keys.values())
-    if open_only and correlation_id:
+    given = key.given()
+    clauses = [f"r.{name} = ?" for name, _value in given]
+    params = [value for _name, value in given]
+    if open_only and key.correlation_id:
         clauses.append(query.open_clause(kind))
     with store.read() as conn:
         rows = schema.select_rows(conn, kind, clauses, params) if conn else []
-    if correlation_id:
-        found = lookup.choose(kind, correlation_id, rows, open_only)
-    else:
-        found = rows[0] if rows else None
-    return schema.record_of(kind, found) if found else None
+    return [schema.record_of(kind, row) for row in rows]
 
 
 def find(store: LocalStore, kind: str, filters: t.Mapping[str, t.Any], limit: int | None = None) -> t.Iterator[Record]:
@@ -81,6 +75,7 @@ def create(store: LocalStore, kind: str, fields: t.Mapping[str, t.Any], check_mo
     """
     records.require_choice("kind", kind, records.KINDS)
     parsed = inputs.parse_input(kind, fields, creating=True)
+    _require_known_ci(store, kind, parsed)
     now = inputs.now()
     with store.write(check_mode) as conn:
         cid = parsed.values.get("correlation_id")
@@ -109,6 +104,7 @@ def update(store: LocalStore, kind: str, record: Record, fields: t.Mapping[str, 
            check_mode: bool = False) -> Record:
     records.require_choice("kind", kind, records.KINDS)
     parsed = inputs.parse_input(kind, fields)
+    _require_known_ci(store, kind, parsed)
     return _modify(store, kind, record, parsed.notes, lambda row, now: model.apply_fields(kind, row, parsed),
                    check_mode)
 
@@ -119,6 +115,7 @@ def transition(store: LocalStore, kind: str, record: Record, state: str, fields:
     records.require_choice("kind", kind, records.KINDS)
     records.require_choice("state", state, schema.STATES[kind])
     parsed = inputs.parse_input(kind, fields or {})
+    _require_known_ci(store, kind, parsed)
 
     def plan(row: Row, now: str) -> Row:
         new = model.apply_fields(kind, row, parsed)
@@ -174,6 +171,14 @@ def affected_cis(store: LocalStore, record: Record) -> list[str]:
 def set_affected_cis(store: LocalStore, record: Record, names: t.Sequence[str], check_mode: bool = False) -> Record:
     cis = inputs.ci_names(names)
     return _modify(store, CHANGE, record, [], lambda row, now: dict(row, configuration_items=cis), check_mode)
+
+
+def _require_known_ci(store: LocalStore, kind: str, parsed: inputs.Input) -> None:
+    """An incident's CI must be a CI of the store, as on ServiceNow (issue 16, D1), checked before the write; a
+    change's affected CIs are taken as given (a demo needs no CMDB)."""
+    if kind == INCIDENT and parsed.values.get("configuration_item"):
+        with store.read() as conn:
+            cmdb.require_cis(store, conn, "configuration_item", [parsed.values["configuration_item"]])
 
 
 # -- reads and writes of one record ------------------------------------------------------------------------

@@ -34,6 +34,8 @@ class LocalStore:
 
     def __init__(self, path: str, timeout: float, actor: str):
         self.path = path
+        #: how messages name the store (_input.unknown_name)
+        self.where = f"local_db {path}"
         self.timeout = timeout
         self.actor = actor
         self.page_size = PAGE_SIZE
@@ -123,18 +125,14 @@ class LocalStore:
 
 # -- transactions ----------------------------------------------------------------------------------
 
-class write_transaction:
-    """``BEGIN IMMEDIATE`` ... ``COMMIT``, rolled back on any error, so nothing is half-written.
+class Transaction:
+    """``BEGIN`` ... ``COMMIT`` on ``conn``, rolled back on any error (from the body or from COMMIT itself)."""
 
-    IMMEDIATE takes the write lock up front (waiting up to the busy timeout), so two writers never
-    both read and then fail to upgrade their lock, which is what "database is locked" comes from.
-    """
-
-    def __init__(self, conn: sqlite3.Connection):
-        self.conn = conn
+    def __init__(self, conn: sqlite3.Connection, begin: str):
+        self.conn, self.begin = conn, begin
 
     def __enter__(self) -> sqlite3.Connection:
-        self.conn.execute("BEGIN IMMEDIATE")
+        self.conn.execute(self.begin)
         return self.conn
 
     def __exit__(self, exc_type, exc, traceback) -> None:
@@ -142,25 +140,21 @@ class write_transaction:
             if exc_type is None:
                 self.conn.execute("COMMIT")
         finally:
-            # Reached with an error from the body or from COMMIT itself.
             if self.conn.in_transaction:
                 self.conn.execute("ROLLBACK")
 
 
-class read_transaction:
-    """``BEGIN`` ... ``COMMIT`` around reads: they all see one snapshot of the store (WAL), so a COUNT
-    and the rows read with it agree even while other processes write."""
+def write_transaction(conn: sqlite3.Connection) -> Transaction:
+    """``BEGIN IMMEDIATE``: nothing is half-written. IMMEDIATE takes the write lock up front (waiting up to the
+    busy timeout), so two writers never both read and then fail to upgrade their lock, which is what "database
+    is locked" comes from."""
+    return Transaction(conn, "BEGIN IMMEDIATE")
 
-    def __init__(self, conn: sqlite3.Connection):
-        self.conn = conn
 
-    def __enter__(self) -> sqlite3.Connection:
-        self.conn.execute("BEGIN")
-        return self.conn
-
-    def __exit__(self, exc_type, exc, traceback) -> None:
-        if self.conn.in_transaction:
-            self.conn.execute("COMMIT" if exc_type is None else "ROLLBACK")
+def read_transaction(conn: sqlite3.Connection) -> Transaction:
+    """``BEGIN`` around reads: they all see one snapshot of the store (WAL), so a COUNT and the rows read with
+    it agree even while other processes write."""
+    return Transaction(conn, "BEGIN")
 
 
 # -- opening the file ------------------------------------------------------------------------------

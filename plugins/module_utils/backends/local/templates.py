@@ -10,32 +10,31 @@ import sqlite3
 import typing as t
 
 from ... import _input as inputs
-from ..._errors import ItsmNotFoundError
-from ..._records import CHANGE
 from .schema import Record
 from .store import LocalStore
 
 
 def template(store: LocalStore, name: str) -> Record | None:
+    inputs.query_text("template", name)  # what a ServiceNow query cannot hold, refused here too
     with store.read() as conn:
         row = conn.execute("SELECT fields FROM templates WHERE name = ?", (name,)).fetchone() if conn else None
     return {"name": name, "fields": json.loads(row["fields"])} if row else None
 
 
 def put_template(store: LocalStore, name: str, fields: t.Mapping[str, t.Any], check_mode: bool = False) -> bool:
-    """Store ``fields`` (canonical change fields but type and correlation_id) as the template ``name``."""
-    parsed = inputs.parse_input(CHANGE, fields, allowed=inputs.TEMPLATE_FIELDS)
-    encoded = json.dumps({key: value for key, value in parsed.values.items() if value is not None}, sort_keys=True)
+    """Store ``fields`` (the change fields of _input.TEMPLATE_FIELDS, the module's ``values``) as the template
+    ``name``."""
+    values = inputs.template_fields(fields)
+    encoded = json.dumps({key: value for key, value in values.items() if value is not None}, sort_keys=True)
+    name = inputs.query_text("name", inputs.require_text("name", name))
     return store.put_row("SELECT name, fields FROM templates WHERE name = ?",
                          "INSERT OR REPLACE INTO templates (name, fields, updated_at) VALUES (?, ?, ?)",
-                         (inputs.require_text("name", name), encoded), check_mode, inputs.now())
+                         (name, encoded), check_mode, inputs.now())
 
 
 def template_fields(store: LocalStore, conn: sqlite3.Connection | None, name: str) -> dict[str, t.Any]:
     """The fields of the template ``name``, read on ``conn`` (a create's transaction); unknown: NotFound."""
     row = conn.execute("SELECT fields FROM templates WHERE name = ?", (name,)).fetchone() if conn else None
     if row is None:
-        known = [r[0] for r in conn.execute("SELECT name FROM templates ORDER BY name")] if conn else []
-        raise ItsmNotFoundError(f"template: no standard change template named {name!r} in local_db {store.path}; "
-                                f"known templates: {', '.join(known) or 'none'}", option="template", value=name)
+        raise inputs.unknown_name("template", store.where, "standard change template", name)
     return json.loads(row["fields"])

@@ -13,26 +13,23 @@ from __future__ import annotations
 
 import typing as t
 
+from ... import _input as inputs
 from ... import _lifecycle as lifecycle
 from ... import _records as records
-from ..._errors import ItsmTransitionError, ItsmValidationError
+from ..._errors import ItsmTransitionError
 from ..._http import Response
 from . import query
 from .client import TABLE_API, ServiceNowClient
 from .codec import APPROVAL_FIELDS, approvals_by_change
-from .prefetch import Prefetch
 from .reads import RecordReader
 
 Record = dict[str, t.Any]
 CHANGE = records.CHANGE
 
 
-def approvals(client: ServiceNowClient, reads: RecordReader, prefetched: Prefetch, record: Record) -> list[Record]:
-    """The change's approval rows in canonical states, oldest first, with each one's latest comment
-    (as read with the change's look-up when it read them)."""
-    read = prefetched.take("approvals", record["id"]) if record.get("id") else None
-    if read is not None:
-        return read
+def approvals(client: ServiceNowClient, reads: RecordReader, record: Record) -> list[Record]:
+    """The change's approval rows in canonical states, oldest first, with each one's latest comment (a look-up
+    with ``include={"approvals"}`` reads the same in its own request: lookup_batch.py)."""
     change_id = reads.id_of(CHANGE, record)
     rows = client.rows("sysapproval_approver", f"sysapproval={change_id}^ORDERBYsys_created_on", APPROVAL_FIELDS,
                        1000, what=f"read the approvals of {record.get('number') or change_id}", display="all")
@@ -50,15 +47,12 @@ def approvals_for(client: ServiceNowClient, ids: t.Sequence[str]) -> dict[str, l
 
 def decide_approval(client: ServiceNowClient, reads: RecordReader, record: Record, approver: str, decision: str,
                     comments: str | None, check_mode: bool) -> Record:
-    records.require_choice("decision", decision, records.APPROVAL_DECISIONS)
-    if not str(approver or "").strip():
-        raise ItsmValidationError("approver", approver, "name the person who decides")
-    if decision == "rejected" and not comments:
-        raise ItsmValidationError("comments", comments, "a rejection needs comments saying why")
+    inputs.approval_decision(approver, decision, comments)
     change_id = reads.id_of(CHANGE, record)
     label = record.get("number") or change_id
-    rows = client.rows("sysapproval_approver", f"sysapproval={change_id}^approver.user_name={query.escape(approver)}",
-                       ["sys_id", "state"], 100, what=f"read the approvals of {label}")
+    condition = f"sysapproval={change_id}^approver.user_name={query.escape(approver, 'approver')}"
+    rows = client.rows("sysapproval_approver", condition, ["sys_id", "state"], 100,
+                       what=f"read the approvals of {label}")
     pending = [row for row in rows if row["state"] == "requested"]
     if not pending:
         if any(row["state"] == decision for row in rows):

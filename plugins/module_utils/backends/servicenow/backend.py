@@ -5,9 +5,10 @@
 
 ServiceNowBackend implements the contract of _base by composing the package's files, bottom up:
 client.py (HTTP session, rows, Batch API), names.py (names -> sys_ids, batched and cached), codec.py
-(rows <-> canonical records), prefetch.py (what a look-up reads besides the record, for the calls after
-it), reads.py (look-ups, finds, affected CIs), journal.py, writes.py (create, update, transition, CIs),
-approvals.py, blackouts.py, attachments.py and cmdb.py. None of them imports this file.
+(rows <-> canonical records), lookup_batch.py (the calls a look-up adds to its batch for what it includes
+and the names it will write), reads.py (look-ups, finds, affected CIs), journal.py, writes.py (create,
+update, transition, CIs), approvals.py, blackouts.py, attachments.py and cmdb.py. None of them imports
+this file.
 
 Behaviour a caller may rely on, beyond the contract in _base (each file's docstring has the details):
 
@@ -16,12 +17,13 @@ Behaviour a caller may rely on, beyond the contract in _base (each file's docstr
   Batch API request per write and cached for the backend's life; an unknown name is an error naming
   the option. Affected CIs and the change are read together in one batch.
 - Requests: create a change with CIs <= 3 (names, POST, CI rows); update or transition 1 (+1 for
-  unresolved names). Names announced by ``expect_write`` ride on the next change read's batch, and so
-  does what ``expect_read`` announced (prefetch.py: the change's approvals, the record's journal
-  history); a find by correlation id alone reads the changes and their CIs in one batch. So a
+  unresolved names). A look-up (``read_holders``) reads the records its key names in one request, with
+  what it includes (a change's approvals and CI ids, the record's journal display values) and the names
+  in its ``writes`` (lookup_batch.py); nothing is kept for the calls after it but the name cache. So a
   change_request task creates with CIs in 3 requests and updates or transitions in 2, a work note
-  included; the gate's poll is 2 (change + CIs + approvals, blackouts + conflicts), 3 while a blackout
-  schedule with a condition has an entry in range.
+  included (the look-up's ``notes`` go to the write as ``known_notes``: no read before appending); the
+  gate's poll is 2 (change + CIs + approvals, blackouts + conflicts), 3 while a blackout schedule with a
+  condition has an entry in range.
 - ``template`` reads ``std_change_producer_version`` by name; a change created from one goes through
   ``POST /api/sn_chg_rest/change/standard/{id}``, which copies the template; ``put_template`` is refused.
 """
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import typing as t
 
+from ..._lookup import JournalTexts, LookupResult, RecordKey
 from ..._options import ConnectionSettings
 from .._base import CiRelations, Found, ItsmBackend, Record, Warn
 from . import approvals
@@ -41,7 +44,6 @@ from .client import ServiceNowClient
 from .codec import RecordCodec
 from .journal import Journal
 from .names import Names
-from .prefetch import Prefetch
 from .reads import RecordReader
 from .writes import RecordWriter
 
@@ -55,24 +57,26 @@ class ServiceNowBackend(ItsmBackend):
     def __init__(self, settings: ConnectionSettings, warn: Warn | None = None, **http_options: t.Any):
         super().__init__(settings, warn)
         self.client = ServiceNowClient(settings, self.warn, **http_options)
+        self.where = settings.url
         self.http = self.client.http
         self.names = Names(self.client)
         self.codec = RecordCodec(self.names, self.http.base)
-        #: what one call leaves for the next, the caches of names and codec aside: hints for the next look-up,
-        #: what a look-up read besides the record
-        self.prefetched = Prefetch()
-        self.reads = RecordReader(self.client, self.names, self.codec, self.prefetched)
-        self.journals = Journal(self.client, self.reads, self.prefetched)
-        self.writes = RecordWriter(self.client, self.names, self.codec, self.reads, self.journals, self.prefetched)
+        self.reads = RecordReader(self.client, self.names, self.codec)
+        self.journals = Journal(self.client, self.reads)
+        self.writes = RecordWriter(self.client, self.names, self.codec, self.reads, self.journals)
 
     def close(self) -> None:
         self.client.close()
 
     # -- records ---------------------------------------------------------------------------------
 
-    def get(self, kind: str, number: str | None = None, id: str | None = None,
-            correlation_id: str | None = None, open_only: bool = False) -> Record | None:
-        return self.reads.get(kind, number, id, correlation_id, open_only)
+    def records_holding(self, kind: str, key: RecordKey, open_only: bool) -> list[Record]:
+        return [found.record for found in self.reads.holders(kind, key, open_only)]
+
+    def read_holders(self, kind: str, key: RecordKey, open_only: bool, include: frozenset[str],
+                     writes: t.Mapping[str, t.Any]) -> list[LookupResult]:
+        """The holders with every part ``include`` asks for and the names in ``writes``, in one request."""
+        return self.reads.holders(kind, key, open_only, include, writes)
 
     def find(self, kind: str, filters: t.Mapping[str, t.Any], limit: int | None = None) -> t.Iterator[Record]:
         return self.reads.find(kind, filters, limit)
@@ -82,21 +86,16 @@ class ServiceNowBackend(ItsmBackend):
             return super().find_limited(kind, filters, limit)
         return self.reads.find_limited(kind, filters, limit)
 
-    def expect_write(self, kind: str, fields: t.Mapping[str, t.Any]) -> None:
-        self.prefetched.expect_write(kind, fields)
-
-    def expect_read(self, kind: str, parts: t.Collection[str]) -> None:
-        self.prefetched.expect_read(kind, parts)
-
     def create(self, kind: str, fields: t.Mapping[str, t.Any], check_mode: bool = False) -> Record:
         return self.writes.create(kind, fields, check_mode)
 
-    def update(self, kind: str, record: Record, fields: t.Mapping[str, t.Any], check_mode: bool = False) -> Record:
-        return self.writes.update(kind, record, fields, check_mode)
+    def update(self, kind: str, record: Record, fields: t.Mapping[str, t.Any], check_mode: bool = False, *,
+               known_notes: JournalTexts | None = None) -> Record:
+        return self.writes.update(kind, record, fields, check_mode, known_notes)
 
     def transition(self, kind: str, record: Record, state: str, fields: t.Mapping[str, t.Any] | None = None,
-                   check_mode: bool = False) -> Record:
-        return self.writes.transition(kind, record, state, fields, check_mode)
+                   check_mode: bool = False, *, known_notes: JournalTexts | None = None) -> Record:
+        return self.writes.transition(kind, record, state, fields, check_mode, known_notes)
 
     def journal(self, kind: str, record: Record) -> list[Record]:
         return self.journals.journal(kind, record)
@@ -104,17 +103,14 @@ class ServiceNowBackend(ItsmBackend):
     def journals_for(self, kind: str, ids: t.Sequence[str]) -> dict[str, list[Record]]:
         return self.journals.journals_for(kind, ids)
 
-    def missing_journal(self, kind: str, record: Record, entries: t.Mapping[str, str]) -> dict[str, str]:
-        missing = self.journals.missing_from_prefetched(kind, record, entries)
-        return super().missing_journal(kind, record, entries) if missing is None else missing
-
-    def add_journal(self, kind: str, record: Record, field: str, text: str, check_mode: bool = False) -> None:
-        self.journals.add_journal(kind, record, field, text, check_mode)
+    def add_journal(self, kind: str, record: Record, field: str, text: str, check_mode: bool = False, *,
+                    known_notes: JournalTexts | None = None) -> None:
+        self.journals.add_journal(kind, record, field, text, check_mode, known_notes)
 
     # -- changes ---------------------------------------------------------------------------------
 
     def approvals(self, record: Record) -> list[Record]:
-        return approvals.approvals(self.client, self.reads, self.prefetched, record)
+        return approvals.approvals(self.client, self.reads, record)
 
     def approvals_for(self, ids: t.Sequence[str]) -> dict[str, list[Record]]:
         return approvals.approvals_for(self.client, ids)
@@ -132,8 +128,8 @@ class ServiceNowBackend(ItsmBackend):
     def set_affected_cis(self, record: Record, names: t.Sequence[str], check_mode: bool = False) -> Record:
         return self.writes.set_affected_cis(record, names, check_mode)
 
-    def blackouts(self, start: str, end: str, record: Record | None = None) -> list[Record]:
-        ci_ids = self.reads.ci_ids_read(record) if record is not None else None
+    def blackouts(self, start: str, end: str, record: Record | None = None, *,
+                  ci_ids: t.Sequence[str] | None = None) -> list[Record]:
         return blackouts.blackouts(self.client, start, end, record, ci_ids)
 
     def template(self, name: str) -> Record | None:

@@ -40,7 +40,8 @@ def blackouts(client: ServiceNowClient, start: str, end: str, record: Record | N
     fresh conflict row says it applies, else when its condition matches the change's CIs, asked in
     one more batch only if such a schedule has a window in range. Without a change only unscoped
     schedules count. A conflict whose schedule has no readable entries stands for the whole window.
-    ``ci_ids``: the sys_ids of the change's CIs read with it (names are not unique), or None.
+    ``ci_ids``: the sys_ids of the change's CIs, as the caller's look-up read them (``include={"cis"}``;
+    names are not unique), or None: then the CIs are matched by name.
     """
     low, high = (records.parse_datetime(value, option) for value, option in ((start, "start"), (end, "end")))
     if high < low:

@@ -16,7 +16,7 @@ import typing as t
 import urllib.parse
 
 from ..._errors import ItsmTransientError
-from ..._http import HttpClient, Response
+from ..._http import HttpClient, Response, decode_json
 from ..._options import ConnectionSettings
 
 TABLE_API = "/api/now/table/"
@@ -84,15 +84,8 @@ class ServiceNowClient:
             if status == 404 and call[0] == "DELETE":
                 results.append(None)  # already gone: what a DELETE wanted
                 continue
-            results.append(self.http.check_response(Response(status, {}, _loads(text), text), what).body)
+            results.append(self.http.check_response(Response(status, {}, decode_json(text), text), what).body)
         return results
 
     def close(self) -> None:
         self.http.close()
-
-
-def _loads(text: str) -> t.Any:
-    try:
-        return json.loads(text) if text else None
-    except ValueError:
-        return None

@@ -24,17 +24,17 @@ import re
 import typing as t
 
 from ... import _cmdb as cmdb
+from ... import _input as inputs
 from ..._errors import ItsmConflictError, ItsmNotFoundError, ItsmValidationError
 from ..._http import ItsmHttpError, Response
 from .._base import CiRelations
 from . import query
 from .client import TABLE_API, ServiceNowClient, url
-from .mapping import CI_CHOICES, CI_CLASS_PREFIX, CI_REFERENCES
+from .mapping import BACKEND_NAME, CI_CHOICES, CI_REFERENCES
 from .names import Names
 
 Record = dict[str, t.Any]
 _READ = {field: {raw: word for word, raw in table.items()} for field, table in CI_CHOICES.items()}
-_TABLE = re.compile(r"^[a-z][a-z0-9_]*$")
 _SYS_ID = re.compile(r"^[0-9a-f]{32}$")
 _IDENTITY = ("sys_id", "name", "sys_class_name")
 _NAMES_PER_QUERY = 100
@@ -46,17 +46,15 @@ _RELATION_FIELDS = "sys_id,parent,child,child.name,type.parent_descriptor"
 # -- values ----------------------------------------------------------------------------------------
 
 def table_of(ci_class: str | None, option: str = "ci_class") -> str:
+    """The table of a class as _input.ci_class takes it (linux_server, cmdb_ci_linux_server or cmdb_ci)."""
     if not ci_class:
         return "cmdb_ci"
-    table = ci_class if ci_class.startswith("cmdb_") else CI_CLASS_PREFIX + ci_class
-    if not _TABLE.match(table):
-        raise ItsmValidationError(option, ci_class, "expected a class such as linux_server or a CI table such as "
-                                  "cmdb_ci_linux_server (lower-case letters, digits and underscores)")
-    return table
+    canonical = inputs.ci_class(ci_class, option)
+    return canonical if canonical.startswith("cmdb_") else inputs.CI_TABLE_PREFIX + canonical
 
 
 def canonical_class(table: str) -> str:
-    return table[len(CI_CLASS_PREFIX):] if table.startswith(CI_CLASS_PREFIX) else table
+    return table[len(inputs.CI_TABLE_PREFIX):] if table.startswith(inputs.CI_TABLE_PREFIX) else table
 
 
 def read_value(field: str, raw: t.Any) -> t.Any:
@@ -85,9 +83,7 @@ def conditions(filters: t.Mapping[str, t.Any]) -> tuple[list[str], tuple[str, li
     """Encoded conditions for canonical filters, and the (column, values) of a name or id list too long
     for one URL, which the caller splits into several queries."""
     found, split = [], None
-    for field, wanted in filters.items():
-        if not isinstance(field, str) or not re.match(r"^[A-Za-z_][A-Za-z0-9_.]*$", field):
-            raise ItsmValidationError("filters", field, "expected field names as keys")
+    for field, wanted in inputs.cmdb_filters(filters).items():
         column = {"id": "sys_id", "ci_class": "sys_class_name"}.get(field, field)
         listed = wanted if isinstance(wanted, (list, tuple, set)) else [wanted]
         values = [_filter_value(field, item) for item in listed]
@@ -104,8 +100,8 @@ def conditions(filters: t.Mapping[str, t.Any]) -> tuple[list[str], tuple[str, li
 
 def _filter_value(field: str, value: t.Any) -> str:
     if field == "ci_class":
-        return table_of(str(value), "filters.ci_class")
-    return query.escape(write_value(field, value))
+        return table_of(value, "filters.ci_class")
+    return query.escape(write_value(field, value), f"filters.{field}")
 
 
 def encoded(raw: str | None, terms: t.Sequence[str]) -> str:
@@ -166,7 +162,7 @@ def _increasing(items: t.Iterable[Record]) -> t.Iterator[Record]:
 
 def ci_relations(client: ServiceNowClient, ids: t.Sequence[str], types: t.Sequence[str] | None,
                  depth: int) -> t.Iterator[Record]:
-    kinds = [query.escape(kind) for kind in types or []]
+    kinds = [inputs.relation_type("relations.types", kind) for kind in types or []]
     return iter(cmdb.walk_relations(ids, depth, lambda sources: _edges(client, sources, kinds)))
 
 
@@ -205,7 +201,7 @@ def _relation_url(condition: str, offset: int) -> str:
 # -- writing ---------------------------------------------------------------------------------------
 
 def find_one(client: ServiceNowClient, name: str, option: str = "name") -> dict | None:
-    rows = client.rows("cmdb_ci", f"name={query.escape(name)}^ORDERBYsys_id", ["sys_id", "sys_class_name"], 2,
+    rows = client.rows("cmdb_ci", f"name={query.escape(name, option)}^ORDERBYsys_id", ["sys_id", "sys_class_name"], 2,
                        what=f"look up the CI {name}")
     if len(rows) > 1:
         raise ItsmConflictError(f"{option}: more than one CI is named {name!r} on {client.settings.url}; "
@@ -215,14 +211,12 @@ def find_one(client: ServiceNowClient, name: str, option: str = "name") -> dict 
 
 def put_ci(client: ServiceNowClient, names: Names, name: str, ci_class: str | None, fields: t.Mapping[str, t.Any],
            check_mode: bool) -> bool:
-    if not isinstance(name, str) or not name.strip():
-        raise ItsmValidationError("name", name, "expected the CI's name")
+    name = inputs.ci_name(name)
+    wanted_table = table_of(ci_class) if ci_class else None
     current = find_one(client, name)
-    table = table_of(ci_class) if ci_class else (current["sys_class_name"] if current else "cmdb_ci")
-    if current is not None and ci_class and current["sys_class_name"] != table:
-        raise ItsmValidationError("ci_class", ci_class, f"{name} is a {canonical_class(current['sys_class_name'])} "
-                                  "and the servicenow backend does not change a CI's class; leave ci_class out or "
-                                  "use the class it has")
+    table = wanted_table or (current["sys_class_name"] if current else "cmdb_ci")
+    if current is not None and wanted_table and current["sys_class_name"] != wanted_table:
+        raise inputs.class_kept(BACKEND_NAME, name, canonical_class(current["sys_class_name"]), ci_class)
     wanted = _write_body(client, names, fields)
     if current is None:
         if not check_mode:
@@ -254,7 +248,7 @@ def unknown_class(error: ItsmHttpError, client: ServiceNowClient, table: str, ci
     if error.status != 400 or not error.reason.startswith("Invalid table"):
         return error
     return ItsmValidationError("ci_class", ci_class, f"expected a class such as linux_server, win_server or server, "
-                               f"naming a {CI_CLASS_PREFIX}<class> table {client.settings.url} has "
+                               f"naming a {inputs.CI_TABLE_PREFIX}<class> table {client.settings.url} has "
                                f"({table} is not one)")
 
 
@@ -272,7 +266,7 @@ def _write_body(client: ServiceNowClient, names: Names, fields: t.Mapping[str, t
                                       "reference by the referenced record's name or sys_id")
         text = write_value(field, value)
         if field in CI_REFERENCES and text and not _SYS_ID.match(text):
-            lookups.append((field, text))
+            lookups.append((field, inputs.query_text(f"fields.{field}", text)))
         body[field] = text
     if lookups:
         calls = names.lookup_calls([(*CI_REFERENCES[field], text) for field, text in lookups])
@@ -296,7 +290,8 @@ class _Found(t.NamedTuple):
 
 def resolve_ci_relations(client: ServiceNowClient, names: Names, name: str,
                          relations: t.Sequence[t.Mapping[str, str]]) -> CiRelations:
-    return _resolve(client, names, name, cmdb.relation_list(relations), must_exist=False)
+    wanted = inputs.relation_list(relations)
+    return _resolve(client, names, inputs.ci_name(name), wanted, must_exist=False)
 
 
 def _resolve(client: ServiceNowClient, names: Names, name: str, wanted: list[tuple[str, str]],
@@ -311,7 +306,8 @@ def _resolve(client: ServiceNowClient, names: Names, name: str, wanted: list[tup
 
 def put_ci_relations(client: ServiceNowClient, names: Names, name: str,
                      relations: t.Sequence[t.Mapping[str, str]] | CiRelations, check_mode: bool) -> bool:
-    checked = relations if isinstance(relations, CiRelations) else CiRelations(cmdb.relation_list(relations))
+    name = inputs.ci_name(name)
+    checked = relations if isinstance(relations, CiRelations) else CiRelations(inputs.relation_list(relations))
     if not isinstance(checked.resolved, _Found):  # not resolved beforehand: the CI must exist (or be a check-mode one)
         checked = _resolve(client, names, name, checked.wanted, must_exist=not check_mode)
     found: _Found = checked.resolved
@@ -340,7 +336,7 @@ def _created_id(client: ServiceNowClient, name: str) -> str:
 
 
 def _no_ci(client: ServiceNowClient, name: str) -> ItsmNotFoundError:
-    return ItsmNotFoundError(f"name: no CI named {name!r} on {client.settings.url}", option="name", value=name)
+    return inputs.unknown_name("name", client.settings.url, "configuration item", name)
 
 
 def _relations_of(client: ServiceNowClient, ci_id: str, name: str) -> dict[tuple[str, str], str]:
@@ -366,7 +362,7 @@ def _look_up(client: ServiceNowClient, names: Names, added: list[tuple[str, str]
 
 
 def _type_call(kinds: list[str]) -> tuple[str, str]:
-    params = {"sysparm_query": "parent_descriptorIN" + ",".join(query.escape(kind) for kind in kinds),
+    params = {"sysparm_query": "parent_descriptorIN" + ",".join(query.escape(kind, "relations") for kind in kinds),
               "sysparm_fields": "sys_id,parent_descriptor,name", "sysparm_limit": 1000,
               "sysparm_exclude_reference_link": "true", "sysparm_no_count": "true"}
     return "GET", url(TABLE_API + "cmdb_rel_type", params)
@@ -376,7 +372,5 @@ def _type_ids(client: ServiceNowClient, kinds: list[str], rows: list[dict]) -> d
     found = {row["parent_descriptor"]: row["sys_id"] for row in sorted(rows, key=lambda row: row["name"])}
     missing = [kind for kind in kinds if kind not in found]
     if missing:
-        raise ItsmNotFoundError(f"relations: {client.settings.url} has no relationship type whose parent descriptor "
-                                f"is {missing[0]!r} (the part before :: of a name such as Runs on::Runs)",
-                                option="relations", value=missing[0])
+        raise inputs.unknown_relation_type(client.settings.url, missing[0])
     return found

@@ -4,7 +4,7 @@
 """Work notes and comments of the servicenow backend (``sys_journal_field``). FOR INTERNAL COLLECTION USE ONLY.
 
 - Work notes and comments (``add_journal``, or with an update) note the record's journal entries first
-  (one more GET, unless ``journal()`` or ``missing_journal()`` has just shown none carries the text) and,
+  (one more GET, unless the caller's ``known_notes``, what its look-up read, show none carries the text) and,
   after a failure that may have landed, resend only if no new entry carries the text.
 - ``journals_for`` reads a hundred records' work notes and comments in one ``sys_journal_field`` request
   (``element_idIN``).
@@ -17,12 +17,11 @@ import typing as t
 from ... import _input as inputs
 from ... import _records as records
 from ..._http import Response
+from ..._lookup import JournalTexts
 from . import mapping
-from . import prefetch
 from . import query
 from .client import TABLE_API, ServiceNowClient
 from .codec import journal_entry, label
-from .prefetch import Prefetch
 from .reads import RecordReader
 
 Record = dict[str, t.Any]
@@ -31,19 +30,17 @@ JOURNAL_PAGE_SIZE = 10000
 
 
 class Journal:
-    """Reading and appending journal entries; which texts the last read saw is kept in ``prefetched``."""
+    """Reading and appending journal entries."""
 
-    def __init__(self, client: ServiceNowClient, reads: RecordReader, prefetched: Prefetch):
+    def __init__(self, client: ServiceNowClient, reads: RecordReader):
         self.client = client
         self.reads = reads
-        self.prefetched = prefetched
 
     def journal(self, kind: str, record: Record) -> list[Record]:
         record_id = self.reads.id_of(kind, record)
         rows = self.client.rows("sys_journal_field", f"element_id={record_id}^elementINwork_notes,comments"
                                 "^ORDERBYsys_created_on", ["element", "value", "sys_created_by", "sys_created_on"],
                                 1000, what=f"read the journal of {label(kind, record)}")
-        self.prefetched.journal_seen[record_id] = {(row["element"], str(row["value"]).strip()) for row in rows}
         return [journal_entry(row) for row in rows]
 
     def journals_for(self, kind: str, ids: t.Sequence[str]) -> dict[str, list[Record]]:
@@ -68,42 +65,30 @@ class Journal:
             offset += len(rows)
         return found
 
-    def missing_from_prefetched(self, kind: str, record: Record,
-                                entries: t.Mapping[str, str]) -> dict[str, str] | None:
-        """missing_journal answered from the journal read with the look-up, or None when it was not read."""
-        record_id = self.reads.id_of(kind, record)
-        history = self.prefetched.take("journal", record_id)
-        if history is None:
-            return None
-        carried = {field: text for field, text in entries.items() if prefetch.carries(history.get(field, ""), text)}
-        self.prefetched.journal_seen[record_id] = {(field, text.strip()) for field, text in carried.items()}
-        return {field: text for field, text in entries.items() if field not in carried}
-
-    def add_journal(self, kind: str, record: Record, field: str, text: str, check_mode: bool = False) -> None:
+    def add_journal(self, kind: str, record: Record, field: str, text: str, check_mode: bool = False,
+                    known_notes: JournalTexts | None = None) -> None:
         records.require_choice("field", field, inputs.NOTE_FIELDS)
         inputs.require_text(field, text)
         if check_mode:
             return
         record_id = self.reads.id_of(kind, record)
-        self.prefetched.take("journal", record_id)  # the entry changes the journal read with the look-up
-        recover = self.guard(record_id, {field: text}, lambda: Response(200, {}, None, ""))
+        recover = self.guard(record_id, {field: text}, lambda: Response(200, {}, None, ""), known_notes)
         self.client.http.request("PATCH", f"{TABLE_API}{mapping.TABLES[kind]}/{record_id}",
                                  params={"sysparm_fields": "sys_id"}, json_body={field: text}, idempotent=False,
                                  recover=recover, what=f"add {field} to {label(kind, record)}")
 
-    def guard(self, record_id: str, entries: t.Mapping[str, str],
-              landed: t.Callable[[], Response]) -> t.Callable[[], Response | None]:
+    def guard(self, record_id: str, entries: t.Mapping[str, str], landed: t.Callable[[], Response],
+              known_notes: JournalTexts | None = None) -> t.Callable[[], Response | None]:
         """A ``recover`` for a write that appends journal entries: resend only if none of them arrived.
 
         Appending is not idempotent, so the entries already on the record are noted first; after a
         failure, the write landed if a new entry carries the text sent (one update writes them all).
-        When journal() has just shown that no entry carries any of the texts (the workflow reads it to
-        skip notes already there), every entry carrying one later is new: no read before writing.
+        When ``known_notes`` (what the caller's look-up read of the journal) show that no entry carries
+        any of the texts, every entry carrying one later is new: no read before writing.
         """
         query_ = f"element_id={record_id}^elementIN{','.join(entries)}"
-        seen = self.prefetched.journal_seen.pop(record_id, None)
         before: set[str] = set()
-        if seen is None or any((field, text.strip()) in seen for field, text in entries.items()):
+        if known_notes is None or any(known_notes.has(field, text) for field, text in entries.items()):
             rows = self.client.rows("sys_journal_field", query_, ["sys_id"], 10000,
                                     what="read the journal before writing")
             before = {row["sys_id"] for row in rows}

@@ -13,10 +13,15 @@ from __future__ import annotations
 import typing as t
 import urllib.parse
 
-from ..._errors import ItsmNotFoundError
+from ... import _input as inputs
 from . import mapping
 from . import query
 from .client import TABLE_API, Call, ServiceNowClient, url
+
+
+# How a refusal names what a table holds (_input.unknown_name), as every backend words it; others: "<table> record".
+WHAT = {"sys_user_group": "group", "sys_user": "user", "cmdb_ci": "configuration item",
+        "std_change_producer_version": "standard change template", "change_request": "change"}
 
 
 class Names:
@@ -74,5 +79,4 @@ class Names:
         """Refuse, naming ``option``, the first of ``names`` the instance has no record of."""
         for name in names:
             if (table, name.lower()) not in self.ids:
-                raise ItsmNotFoundError(f"{option}: {self.client.settings.url} has no {table} record named "
-                                        f"{name!r}", option=option, value=name)
+                raise inputs.unknown_name(option, self.client.settings.url, WHAT.get(table, f"{table} record"), name)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import typing as t
 
+from ... import _input as inputs
 from ... import _records as records
 from ..._errors import ItsmValidationError
 from ..._lookup import OPEN_STATES
@@ -39,12 +40,10 @@ def from_sn_date(value: t.Any) -> str | None:
     return records.format_datetime(parsed.replace(tzinfo=dt.timezone.utc))
 
 
-def escape(value: t.Any) -> str:
-    """A value inside an encoded query: ``^`` would start a new condition, so it cannot appear."""
-    text = str(value)
-    if "^" in text:
-        raise ItsmValidationError("filters", text, "a value in a ServiceNow query cannot contain '^'")
-    return text
+def escape(value: t.Any, option: str = "filters") -> str:
+    """A value inside an encoded query: ``^`` would start a new condition, so it cannot appear (nor a control
+    character). The values a task gives were checked by _input already, naming their options; this is the guard."""
+    return inputs.query_text(option, value)
 
 
 def choice(kind: str, field: str, value: str) -> str:
@@ -60,6 +59,7 @@ def find_query(kind: str, filters: t.Mapping[str, t.Any]) -> tuple[list[str], tu
     """Conditions (ANDed) for canonical filters, and a window to re-check on the rows (empty end dates)."""
     allowed = _FILTERS[kind]
     conditions: list[str] = []
+    inputs.query_filters(filters)
     for key, value in filters.items():
         if key not in allowed:
             raise ItsmValidationError("filters", key,

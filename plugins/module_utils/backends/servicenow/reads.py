@@ -7,8 +7,10 @@
   their names), page by a (``sys_created_on``, ``number``, ``sys_id``) keyset (oldest first, stable under
   concurrent inserts, whatever the numbers: they may repeat, and sort as strings), and read a page's
   affected CIs in one more request, never one per record.
-- A look-up reads a change and its CIs in one Batch API request, together with the names and parts the
-  task announced (prefetch.py); a find by correlation id alone reads the changes and their CIs in one batch.
+- A look-up (``holders``) reads the records a key names in one request: for a change, with its CIs in one
+  Batch API request, together with the parts the look-up includes and the names it will write
+  (lookup_batch.py); an incident look-up without either is one plain GET. Nothing is kept for later calls.
+  A find by correlation id alone reads the changes holding it and their CIs in one batch too.
 - ``find_limited`` costs what ``find`` costs: its first page asks for ``X-Total-Count``, the total (unknown
   with ``window_start``, re-checked on the rows).
 """
@@ -19,59 +21,62 @@ import itertools
 import typing as t
 
 from ... import _records as records
-from ..._errors import ItsmNotFoundError, ItsmValidationError
-from ..._lookup import choose
+from ..._errors import ItsmNotFoundError
+from ..._lookup import LookupResult, RecordKey, record_key
 from .._base import Found, check_limit
+from . import lookup_batch
 from . import mapping
-from . import prefetch
 from . import query
 from .client import TABLE_API, ServiceNowClient, url
 from .codec import RecordCodec, ci_params, total_count
 from .names import Names
-from .prefetch import Prefetch
 
 Record = dict[str, t.Any]
 CHANGE = records.CHANGE
-#: records per request of a find (and of the changes read by correlation id in one batch)
+#: records per request of a find, and of a look-up's read of the records a key names
 PAGE_SIZE = 100
 
 
 class RecordReader:
-    """Look-ups, finds and the affected CIs of changes; what a look-up read besides goes to ``prefetched``."""
+    """Look-ups, finds and the affected CIs of changes."""
 
-    def __init__(self, client: ServiceNowClient, names: Names, codec: RecordCodec, prefetched: Prefetch):
+    def __init__(self, client: ServiceNowClient, names: Names, codec: RecordCodec):
         self.client = client
         self.names = names
         self.codec = codec
-        self.prefetched = prefetched
 
-    def get(self, kind: str, number: str | None = None, id: str | None = None,
-            correlation_id: str | None = None, open_only: bool = False) -> Record | None:
-        """The record with this number or id; by correlation id alone, the one _lookup.choose picks among its
-        holders (the open one, else unless ``open_only`` the newest)."""
+    def holders(self, kind: str, key: RecordKey, open_only: bool, include: t.Collection[str] = frozenset(),
+                writes: t.Mapping[str, t.Any] | None = None) -> list[LookupResult]:
+        """The records the key names (its keys ANDed; with ``open_only`` and a correlation id, the open ones),
+        oldest first, each with the ``include`` parts, read in one request with the names ``writes`` will need.
+
+        Few records share a key (retries and re-runs reuse a correlation id); past a page, find pages as usual
+        and the parts are left to the contract's read_parts, for the one record the look-up picks.
+        """
         records.require_choice("kind", kind, records.KINDS)
-        keys = [(column, value) for column, value in (("number", number), ("sys_id", id),
-                                                      ("correlation_id", correlation_id)) if value]
-        if not keys:
-            raise ItsmValidationError("number", number, "give a number, id or correlation_id to look a record up")
+        keys = lookup_batch.key_columns(key)
         conditions = [f"{column}={query.escape(value)}" for column, value in keys]
-        if open_only and correlation_id:
+        if open_only and key.correlation_id:
             conditions.append(query.open_condition(kind))
-        what = f"read {kind} {number or id or correlation_id}"
-        if keys == [("correlation_id", correlation_id)]:
-            return choose(kind, correlation_id, self.records_holding(kind, conditions, keys, what), open_only)
-        found = self.read(kind, conditions, 10, keys, what)
-        records.refuse_shared_correlation(kind, correlation_id, found)
-        return found[0] if found else None
+        what = f"read {kind} {key.number or key.id or key.correlation_id}"
+        found = self.read(kind, conditions, keys, include, writes or {}, what)
+        if len(found) < PAGE_SIZE:
+            return found
+        return [LookupResult(record) for record in self.pages(kind, conditions, None, None)]
+
+    def get(self, kind: str, number: str | None = None, id: str | None = None) -> Record | None:
+        """The record with this number or id, or None: the backend's own reads (a sys_id, a write's result)."""
+        found = self.holders(kind, record_key(number, id, None), False)
+        return found[0].record if found else None
 
     def find(self, kind: str, filters: t.Mapping[str, t.Any], limit: int | None = None) -> t.Iterator[Record]:
         records.require_choice("kind", kind, records.KINDS)
         conditions, window = query.find_query(kind, filters or {})
         check_limit(limit)
         if kind == CHANGE and limit is None and list(filters) == ["correlation_id"] and filters["correlation_id"]:
-            correlation_id = filters["correlation_id"]
-            return iter(self.records_holding(CHANGE, conditions, [("correlation_id", correlation_id)],
-                                             f"find changes of correlation_id {correlation_id}"))
+            # the holders of a correlation id and their CIs in one batch, as a look-up reads them
+            holding = self.holders(CHANGE, RecordKey(correlation_id=filters["correlation_id"]), False)
+            return iter([found.record for found in holding])
         return self.pages(kind, conditions, window, limit)
 
     def find_limited(self, kind: str, filters: t.Mapping[str, t.Any], limit: int) -> Found:
@@ -93,38 +98,34 @@ class RecordReader:
         total = counted[0] if counted else None
         return Found(found, more if total is None else total > len(found), total)
 
-    def read(self, kind: str, conditions: list[str], limit: int, keys: prefetch.Keys, what: str,
-             order: str = "^ORDERBYnumber") -> list[Record]:
-        """Records matching all conditions (``keys``: the look-up's (column, value) pairs), read in one request
-        with, for changes, their CIs and the names expect_write announced, and what expect_read announced."""
-        params = self.codec.params(kind, "^".join(conditions) + order, limit)
-        parts = prefetch.part_calls(kind, self.prefetched.take_parts(kind), conditions, keys, limit)
-        self.prefetched.answers = {}
-        if kind != CHANGE and not parts:
-            return [self.codec.to_record(kind, row) for row in self.client.get_rows(mapping.TABLES[kind], params, what)]
+    def read(self, kind: str, conditions: list[str], keys: lookup_batch.Keys, include: t.Collection[str],
+             writes: t.Mapping[str, t.Any], what: str) -> list[LookupResult]:
+        """The first PAGE_SIZE records matching all conditions (``keys``: the look-up's (column, value) pairs),
+        oldest first, with the ``include`` parts, in one request: for changes (with their CIs), parts or names
+        to look up, one Batch API request; else one GET."""
+        params = self.codec.params(kind, "^".join(conditions) + query.OLDEST_FIRST, PAGE_SIZE)
+        parts = lookup_batch.part_calls(kind, include, conditions, keys, PAGE_SIZE)
+        names = self.names.lookup_calls(lookup_batch.names_written(kind, writes))
+        if kind != CHANGE and not parts and not names:
+            rows = self.client.get_rows(mapping.TABLES[kind], params, what)
+            return [LookupResult(self.codec.to_record(kind, row)) for row in rows]
         calls = [("GET", url(TABLE_API + mapping.TABLES[kind], params))]
         if kind == CHANGE:
-            calls.append(("GET", url(TABLE_API + "task_ci", ci_params(prefetch.related("task", keys)))))
+            calls.append(("GET", url(TABLE_API + "task_ci", ci_params(lookup_batch.related("task", keys)))))
         calls += [call for _part, call in parts]
-        expected = self.prefetched.take_names()  # a batched read uses them up; only a change read looks them up
-        names = self.names.lookup_calls(expected) if kind == CHANGE else []
         bodies = self.client.batch(calls + names, what)
         self.names.remember(names, bodies[len(calls):])
         rows = bodies[0]["result"]
-        self.prefetched.answers = prefetch.answers([part for part, _call in parts],
-                                                   bodies[len(calls) - len(parts):len(calls)],
-                                                   [row["sys_id"] for row in rows])
-        if kind != CHANGE:
-            return [self.codec.to_record(kind, row) for row in rows]
-        return self.with_cis(rows, bodies[1]["result"])
-
-    def records_holding(self, kind: str, conditions: list[str], keys: prefetch.Keys, what: str) -> list[Record]:
-        """The records matching all conditions, oldest first, read in one request as ``read`` reads them.
-
-        Few records share one correlation id (retries and re-runs reuse it); past a page, find pages as usual.
-        """
-        found = self.read(kind, conditions, PAGE_SIZE, keys, what, order=query.OLDEST_FIRST)
-        return found if len(found) < PAGE_SIZE else list(self.pages(kind, conditions, None, None))
+        if kind == CHANGE:
+            found, ci_ids = self.with_cis(rows, bodies[1]["result"])
+        else:
+            found, ci_ids = [self.codec.to_record(kind, row) for row in rows], {}
+        read = lookup_batch.parts_read([part for part, _call in parts], bodies[len(calls) - len(parts):len(calls)],
+                                       [row["sys_id"] for row in rows])
+        return [LookupResult(record, approvals=read[record["id"]].get("approvals"),
+                             notes=read[record["id"]].get("journal"),
+                             ci_ids=ci_ids.get(record["id"], []) if "cis" in include and kind == CHANGE else None)
+                for record in found]
 
     def pages(self, kind: str, conditions: list[str], window, limit: int | None,
               counted: list[int | None] | None = None) -> t.Iterator[Record]:
@@ -145,7 +146,7 @@ class RecordReader:
             if kind == CHANGE and rows:
                 links = self.client.get_rows("task_ci", ci_params("taskIN" + ",".join(r["sys_id"] for r in rows)),
                                              "read affected CIs")
-                found = self.with_cis(rows, links)
+                found = self.with_cis(rows, links)[0]
             else:
                 found = [self.codec.to_record(kind, row) for row in rows]
             kept = [record for record in found if query.in_window(record, window)]
@@ -155,20 +156,17 @@ class RecordReader:
             last = (rows[-1]["sys_created_on"], rows[-1]["number"], rows[-1]["sys_id"])
             remaining = None if remaining is None else remaining - len(kept)
 
-    def with_cis(self, rows: list[dict], links: list[dict]) -> list[Record]:
-        """Change rows as records with their affected CIs (``task_ci`` rows); the CIs' sys_ids are kept."""
+    def with_cis(self, rows: list[dict], links: list[dict]) -> tuple[list[Record], dict[str, list[str]]]:
+        """Change rows as records with their affected CIs (``task_ci`` rows), and the CIs' sys_ids by change id
+        (names are not unique)."""
         names: dict[str, list[str]] = {}
-        ci_ids = self.prefetched.ci_ids
+        ids: dict[str, set[str]] = {}
         for link in links:
             names.setdefault(link["task"], []).append(link["ci_item.name"])
-            ci_ids.setdefault(link["task"], []).append(link["ci_item"])
-        for row in rows:
-            ci_ids[row["sys_id"]] = sorted(set(ci_ids.pop(row["sys_id"], [])))
-        return [self.codec.to_record(CHANGE, row, names.get(row["sys_id"], [])) for row in rows]
-
-    def ci_ids_read(self, record: Record) -> list[str] | None:
-        """The sys_ids of the change's CIs read with it (names are not unique), or None if not read."""
-        return self.prefetched.ci_ids.get(record.get("id") or "")
+            if link.get("ci_item"):
+                ids.setdefault(link["task"], set()).add(link["ci_item"])
+        found = [self.codec.to_record(CHANGE, row, names.get(row["sys_id"], [])) for row in rows]
+        return found, {change_id: sorted(ci_ids) for change_id, ci_ids in ids.items()}
 
     def current_cis(self, change_id: str, resolve: t.Sequence[str] = ()) -> tuple[list[str], list[dict]]:
         """The names of the change's CIs and their ``task_ci`` rows, read with the sys_ids of ``resolve``."""
@@ -205,7 +203,7 @@ class RecordReader:
 
     def template(self, name: str) -> Record | None:
         """A standard change template by name: ``{name, fields}`` (its sys_id is kept in names), or None."""
-        rows = self.client.rows("std_change_producer_version", f"name={query.escape(name)}",
+        rows = self.client.rows("std_change_producer_version", f"name={query.escape(name, 'template')}",
                                 ["sys_id", "name", "template"], 1, what=f"read template {name}")
         if not rows:
             return None

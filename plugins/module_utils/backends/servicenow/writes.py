@@ -30,13 +30,13 @@ from ... import _lifecycle as lifecycle
 from ... import _records as records
 from ..._errors import ItsmNotFoundError, ItsmTransientError, ItsmTransitionError, ItsmValidationError
 from ..._http import ItsmHttpError, Response
+from ..._lookup import JournalTexts
 from . import mapping
 from . import query
 from .client import TABLE_API, ServiceNowClient, url
 from .codec import RecordCodec, label
 from .journal import Journal
 from .names import Names
-from .prefetch import Prefetch
 from .reads import RecordReader
 
 Record = dict[str, t.Any]
@@ -47,13 +47,12 @@ class RecordWriter:
     """Writes of changes and incidents and of a change's affected CIs."""
 
     def __init__(self, client: ServiceNowClient, names: Names, codec: RecordCodec, reads: RecordReader,
-                 journal: Journal, prefetched: Prefetch):
+                 journal: Journal):
         self.client = client
         self.names = names
         self.codec = codec
         self.reads = reads
         self.journal = journal
-        self.prefetched = prefetched
 
     def create(self, kind: str, fields: t.Mapping[str, t.Any], check_mode: bool = False) -> Record:
         records.require_choice("kind", kind, records.KINDS)
@@ -94,18 +93,21 @@ class RecordWriter:
         survivor = self.one_per_correlation(kind, row, correlation_id) if correlation_id else row
         return self.codec.to_record(kind, survivor, cis)
 
-    def update(self, kind: str, record: Record, fields: t.Mapping[str, t.Any], check_mode: bool = False) -> Record:
+    def update(self, kind: str, record: Record, fields: t.Mapping[str, t.Any], check_mode: bool = False,
+               known_notes: JournalTexts | None = None) -> Record:
         records.require_choice("kind", kind, records.KINDS)
-        return self.write(kind, record, inputs.parse_input(kind, fields), None, check_mode)
+        return self.write(kind, record, inputs.parse_input(kind, fields), None, check_mode, known_notes)
 
     def transition(self, kind: str, record: Record, state: str, fields: t.Mapping[str, t.Any] | None = None,
-                   check_mode: bool = False) -> Record:
+                   check_mode: bool = False, known_notes: JournalTexts | None = None) -> Record:
         records.require_choice("kind", kind, records.KINDS)
         records.require_choice("state", state, mapping.CHOICES[(kind, "state")])
-        return self.write(kind, record, inputs.parse_input(kind, fields or {}), state, check_mode)
+        return self.write(kind, record, inputs.parse_input(kind, fields or {}), state, check_mode, known_notes)
 
-    def write(self, kind: str, record: Record, parsed: inputs.Input, state: str | None, check_mode: bool) -> Record:
-        """The update (``state`` None) or transition of ``record`` with ``parsed``, and its CIs after it."""
+    def write(self, kind: str, record: Record, parsed: inputs.Input, state: str | None, check_mode: bool,
+              known_notes: JournalTexts | None = None) -> Record:
+        """The update (``state`` None) or transition of ``record`` with ``parsed``, and its CIs after it
+        (``known_notes``: what the caller's look-up read of the journal, for the guard of the notes)."""
         name = label(kind, record)
         if kind == CHANGE:
             lifecycle.refuse_type_change(name, record.get("type"), parsed.values.get("type"))
@@ -124,7 +126,7 @@ class RecordWriter:
         if moving:
             body["state"] = mapping.CHOICES[(kind, "state")][state]
         record_id = self.reads.id_of(kind, record)
-        updated = self.patch(kind, record, record_id, body, state if moving else None) if body else (
+        updated = self.patch(kind, record, record_id, body, state if moving else None, known_notes) if body else (
             record if record.get("id") else self.reads.get(kind, id=record_id))
         # The CIs follow the record's own write, which the instance may still refuse (a business rule): a
         # refused task leaves the CIs as they were (issue 12). Every name was resolved above, before either.
@@ -132,14 +134,15 @@ class RecordWriter:
             updated = self.set_affected_cis(dict(updated, id=record_id), parsed.cis)
         return updated
 
-    def patch(self, kind: str, record: Record, record_id: str, body: dict[str, t.Any], state: str | None) -> Record:
+    def patch(self, kind: str, record: Record, record_id: str, body: dict[str, t.Any], state: str | None,
+              known_notes: JournalTexts | None = None) -> Record:
         """One PATCH of the record (``state``: the transition it makes, verified from the answer)."""
         name = label(kind, record)
         moving = state is not None
         cis = record.get("configuration_items") if kind == CHANGE else None
         notes = {field: body[field] for field in inputs.NOTE_FIELDS if field in body}
-        self.prefetched.forget(record_id)  # the write may change what was read with the look-up
-        recover = self.journal.guard(record_id, notes, lambda: self.reread(kind, record_id)) if notes else None
+        recover = (self.journal.guard(record_id, notes, lambda: self.reread(kind, record_id), known_notes)
+                   if notes else None)
         try:
             answer = self.client.http.request(
                 "PATCH", f"{TABLE_API}{mapping.TABLES[kind]}/{record_id}", params=self.codec.params(kind, "", 1),
@@ -260,7 +263,6 @@ class RecordWriter:
                   reads: t.Sequence[tuple[str, str]] = ()) -> list[t.Any]:
         """Add and remove the change's CI rows in one batch, then ``reads`` in it; the reads' bodies, or [] when
         the batch was recovered after a failure (the caller reads again)."""
-        self.prefetched.ci_ids.pop(change_id, None)
         calls: list[t.Any] = [("POST", TABLE_API + "task_ci?sysparm_fields=sys_id",
                                {"task": change_id, "ci_item": self.names.id("cmdb_ci", name)}) for name in added]
         calls += [("DELETE", f"{TABLE_API}task_ci/{sys_id}") for sys_id in removed]

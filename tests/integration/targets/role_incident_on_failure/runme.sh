@@ -24,11 +24,13 @@ done
 
 # A check that registered its result instead of failing (failed_when: false) is recorded outside a rescue
 # section: one incident for the two hosts whose check failed, with the key the recorder gives a failure of that
-# task, and no error in the output.
+# task, and no error in the output. The hosts are no CIs of this store: the incident is raised without one.
 ITSM_LOCAL_DB="$WORK/check.sqlite" ansible-playbook -i inventory.yml -f 4 check_result.yml > "$WORK/check.log" 2>&1 \
     || { cat "$WORK/check.log"; exit 1; }
 cat "$WORK/check.log"
 if grep -nE '\[ERROR\]|\[WARNING\]|FAILED!' "$WORK/check.log"; then echo "recording a registered check showed an error"; exit 1; fi
+grep -q "incident_on_failure: configuration_item: local_db .* has no configuration item named 'web2'; the incident is raised without a configuration item" \
+    "$WORK/check.log" || { echo "the role did not say it raised the incident without the unknown CI"; exit 1; }
 "$PYTHON" check_result.py "$WORK/check.sqlite"
 
 # Neither in a rescue section nor given a check: refused, saying how to use the role.

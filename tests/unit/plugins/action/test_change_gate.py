@@ -50,7 +50,7 @@ class StubDisplay:
 def test_progress_lines_reach_the_console_at_normal_verbosity(monkeypatch, local_backend):
     stub = StubDisplay()
     monkeypatch.setattr(action, "display", stub)
-    opens = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=1)
+    opens = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=3)
     change = local_backend.create("change", dict(
         correlation_id="deploy", short_description="Deploy", type="standard", configuration_items=["web01.example.com"],
         start_date=opens.isoformat(timespec="seconds"), end_date=(opens + dt.timedelta(hours=1)).isoformat()))

@@ -52,7 +52,7 @@ def test_filters_list_means_any_of_and_compare_as_text():
 def test_a_backend_without_a_cmdb_says_so():
     class Bare(ItsmBackend):
         name = "bare"
-        get = find = create = update = transition = journal = add_journal = None
+        records_holding = find = create = update = transition = journal = add_journal = None
 
     with pytest.raises(ItsmUnavailableError, match="bare backend does not support reading the CMDB"):
         Bare(None).iter_cmdb()

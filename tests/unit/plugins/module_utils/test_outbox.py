@@ -42,6 +42,20 @@ def test_the_start_item_opens_the_change_in_implement_and_the_end_item_closes_it
     assert ended["number"] == started["number"] and ended["state"] == "closed"
 
 
+def test_an_end_item_resent_after_a_later_attempts_change_finds_its_own_closed_change(local_backend):
+    # The outbox delivers late: attempt a1's end was sent (its change closed) but not confirmed, attempt a2 then ran
+    # and closed a change of its own; a1's end, sent again, finds a1's change by its marker, not the newest one.
+    end_a1 = rec.change_item(run("a1"), note="recap a1", code="successful")
+    first = ob.deliver(local_backend, end_a1, print)
+    later = ob.deliver(local_backend, rec.change_item(run("a2"), note="recap a2", code="successful"), print)
+
+    again = ob.deliver(local_backend, end_a1, print)
+
+    assert later["number"] != first["number"]
+    assert again["number"] == first["number"] and again["outcome"] == "closed successful"
+    assert len(list(local_backend.find("change", {}))) == 2
+
+
 def test_a_restarted_job_reuses_its_open_change(local_backend):
     first = ob.deliver(local_backend, rec.change_item(run("a1")), print)
     restarted = ob.deliver(local_backend, rec.change_item(run("a2")), print)

@@ -7,7 +7,8 @@ needs something outside the example itself, namely
   - a file of the user's (``path``, ``policy``) other than the ``bundle_path`` the test provides;
   - a record it finds by ``correlation_id`` without creating it (no ``short_description`` in the task);
   - a variable that neither an earlier run task registers nor the test provides (``PROVIDED``, and
-    ``change``: the test opens a change first, as the examples assume a play that opened one);
+    ``change``: the test opens a change first, as the examples assume a play that opened one; it also
+    registers the CI web01, which the examples take to be in the CMDB, as an incident's CI must be);
   - a step of a process the example leaves to people (``NEEDS_PEOPLE``, each with its reason).
 Everything else runs in order, in one play per module, and must succeed. A module whose examples all
 need the outside world is listed in ``NOTHING_SELF_CONTAINED``; every other module runs at least one.
@@ -41,6 +42,8 @@ NOTHING_SELF_CONTAINED: dict[str, str] = {}  # today every module has at least o
 SETUP = {"name": "Test set-up: the change the examples refer to as `change`",
          "opsgate.itsm.change_request": {"correlation_id": "examples-setup", "short_description": "Examples"},
          "register": "change"}
+SETUP_CI = {"name": "Test set-up: the CI the examples name, in the CMDB",
+            "opsgate.itsm.configuration_item": {"name": "web01", "ci_class": "linux_server"}}
 
 
 def _examples(module):
@@ -105,7 +108,7 @@ def test_the_self_contained_examples_run(module, tmp_path):
     bundle = tmp_path / "diagnostics.tar.gz"
     bundle.write_bytes(b"diagnostics")
     play = [{"name": f"EXAMPLES of opsgate.itsm.{module}", "hosts": "localhost", "gather_facts": False,
-             "vars": dict(PROVIDED, bundle_path=str(bundle)), "tasks": [SETUP, *chosen]}]
+             "vars": dict(PROVIDED, bundle_path=str(bundle)), "tasks": [SETUP, SETUP_CI, *chosen]}]
     playbook = tmp_path / "examples.yml"
     playbook.write_text(yaml.safe_dump(play, sort_keys=False), encoding="utf-8")
     env = {key: value for key, value in os.environ.items() if not key.startswith(("ITSM_", "ANSIBLE_"))}
@@ -117,4 +120,4 @@ def test_the_self_contained_examples_run(module, tmp_path):
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     # Every chosen task ran (a loop over an empty result counts as skipped) and none failed.
     recap = re.search(r"ok=(\d+)\s+changed=\d+\s+unreachable=0\s+failed=0\s+skipped=(\d+)", done.stdout)
-    assert recap and int(recap.group(1)) + int(recap.group(2)) == len(chosen) + 1, done.stdout[-2000:]
+    assert recap and int(recap.group(1)) + int(recap.group(2)) == len(chosen) + 2, done.stdout[-2000:]

@@ -4,6 +4,7 @@
 """What the CMDB inventory reads (plugin_utils/_inventory_source.py): its options and the change scope."""
 
 import datetime as dt
+from unittest import mock
 
 import pytest
 
@@ -12,6 +13,8 @@ from ansible_collections.opsgate.itsm.plugins.module_utils._errors import (
     ItsmNotFoundError,
     ItsmValidationError,
 )
+from ansible_collections.opsgate.itsm.plugins.module_utils._lookup import LookupResult
+from ansible_collections.opsgate.itsm.plugins.module_utils.backends._base import ItsmBackend
 from ansible_collections.opsgate.itsm.plugins.plugin_utils import _inventory_source as source
 
 DEFAULTS = dict(ci_class=None, fields=list(source.DEFAULT_FIELDS), filters={}, query=None,
@@ -99,3 +102,23 @@ def test_change_scope_refuses_an_unapproved_change(local_backend):
 def test_change_scope_of_an_unknown_change(local_backend):
     with pytest.raises(ItsmNotFoundError, match="change_correlation_id: no change 'nope'"):
         source.change_scope(local_backend, None, "nope", True)
+
+
+@pytest.mark.parametrize("number, correlation_id, required, key, include", [
+    ("CHG0000003", None, False, dict(number="CHG0000003"), {"cis"}),
+    (None, "patch-1", False, dict(correlation_id="patch-1", open_only=True), {"cis"}),
+    (None, "patch-1", True, dict(correlation_id="patch-1", open_only=True), {"cis", "approvals"}),
+])
+def test_the_change_scope_is_one_look_up_declaring_the_cis_and_the_approvals_it_checks(
+        number, correlation_id, required, key, include):
+    change = dict(id="c3", number="CHG0000003", state="new", type="normal", approval="not_requested")
+    backend = mock.create_autospec(ItsmBackend, instance=True)
+    backend.lookup.return_value = LookupResult(change, approvals=[] if required else None, ci_ids=["ci-1", "ci-2"])
+
+    if required:
+        with pytest.raises(ItsmConflictError, match="approval"):  # the approvals read with it are checked
+            source.change_scope(backend, number, correlation_id, required)
+    else:
+        assert source.change_scope(backend, number, correlation_id, required) == (change, ["ci-1", "ci-2"])
+
+    assert backend.method_calls == [mock.call.lookup("change", **key, include=include)]

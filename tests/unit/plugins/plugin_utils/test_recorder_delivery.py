@@ -49,6 +49,7 @@ def backend(monkeypatch):
     double = mock.create_autospec(ItsmBackend, instance=True)
     double.name = "local"
     double.find.side_effect = lambda kind, filters, limit=None: iter([])
+    double.lookup.return_value = None
     monkeypatch.setattr(_recorder_delivery, "build_backend", lambda settings, warn=None: double)
     return double
 
@@ -75,7 +76,7 @@ def test_start_opens_the_runs_change_and_returns_its_number(delivery, backend):
 
 
 def test_an_outage_at_the_start_is_a_warning_never_an_error(delivery, backend):
-    backend.find.side_effect = ItsmTransientError("the backend is down")
+    backend.lookup.side_effect = backend.find.side_effect = ItsmTransientError("the backend is down")
 
     assert delivery.start(recorder.change_item(RUN), flush=True) is None
 
@@ -86,7 +87,7 @@ def test_an_outage_at_the_start_is_a_warning_never_an_error(delivery, backend):
 
 
 def test_an_outage_queues_every_record_as_pending_with_the_reason(delivery, backend):
-    backend.find.side_effect = ItsmTransientError("the backend is down")
+    backend.lookup.side_effect = backend.find.side_effect = ItsmTransientError("the backend is down")
 
     delivery.send(items())
 

@@ -1,13 +1,15 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, opsgate.itsm contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The attachment module's run() against a real local store."""
+"""The attachment module's run() against a real local store, and its look-up on a double of the contract."""
 
 import hashlib
+from unittest import mock
 
 import pytest
 
 from ansible_collections.opsgate.itsm.plugins.module_utils._errors import ItsmNotFoundError, ItsmValidationError
+from ansible_collections.opsgate.itsm.plugins.module_utils._lookup import LookupResult
 from ansible_collections.opsgate.itsm.plugins.module_utils.runners import attachment
 
 
@@ -90,3 +92,16 @@ def test_unreadable_file_is_refused_naming_the_path(task, change, tmp_path):
 def test_unknown_record_is_an_error(task):
     with pytest.raises(ItsmNotFoundError):
         task(attachment, number="CHG9999999", path="/etc/hostname")
+
+
+def test_the_record_is_looked_up_with_nothing_declared_but_its_kind(double_task, backend_double):
+    record = dict(id="i1", number="INC0000002", state="new")
+    backend_double.lookup.return_value = LookupResult(record)
+    backend_double.attachments.return_value = []
+
+    result = double_task(attachment, number="INC0000002")
+
+    assert backend_double.method_calls == [
+        mock.call.lookup("incident", number="INC0000002", include=frozenset(), writes=None),
+        mock.call.attachments("incident", record)]
+    assert result == dict(changed=False, record=record, attachments=[])

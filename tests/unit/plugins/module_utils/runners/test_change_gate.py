@@ -7,6 +7,7 @@ import pytest
 
 from ansible_collections.opsgate.itsm.plugins.module_utils._errors import ItsmNotFoundError, ItsmValidationError
 from ansible_collections.opsgate.itsm.plugins.module_utils._gate import Clock, GateOptions
+from ansible_collections.opsgate.itsm.plugins.module_utils._lookup import LookupResult
 from ansible_collections.opsgate.itsm.plugins.module_utils.runners import change_gate
 
 UTC = dt.timezone.utc
@@ -236,12 +237,13 @@ def test_a_freeze_over_the_rest_of_the_window_fails_without_waiting(gate, local_
 def test_one_poll_is_one_round_of_backend_requests(gate, local_backend, clock, monkeypatch):
     number = open_change(local_backend, approvals=("alice",))["number"]
     calls = []
-    for name in ("get", "approvals", "affected_cis", "blackouts"):
+    for name in ("lookup", "approvals", "affected_cis", "blackouts"):
         original = getattr(local_backend, name)
         monkeypatch.setattr(local_backend, name, lambda *a, _o=original, _n=name, **k: calls.append(_n) or _o(*a, **k))
     result = gate(number=number, wait=True, wait_timeout=25, interval=10, max_interval=10)
     assert result["polls"] == 4
-    assert calls == ["get", "approvals", "affected_cis", "blackouts"] * 4
+    # the look-up reads the approvals it includes (local: with approvals(); servicenow: in its own request)
+    assert calls == ["lookup", "approvals", "affected_cis", "blackouts"] * 4
 
 
 @pytest.mark.parametrize("args, option", [
@@ -280,37 +282,52 @@ CHANGE = dict(id="c1", number="CHG0000007", state="scheduled", type="normal", ap
               configuration_items=["web01"])
 
 
+APPROVALS = [dict(approver="alice", state="approved")]
+CI_IDS = ["ci-web01"]
+
+
 @pytest.fixture
 def gate_backend(backend_double):
-    backend_double.get.return_value = CHANGE
-    backend_double.find.return_value = iter([CHANGE])
-    backend_double.approvals.return_value = [dict(approver="alice", state="approved")]
+    def look_up(kind, number=None, correlation_id=None, *, id=None, open_only=False, include=frozenset(),
+                writes=None):
+        # as the contract answers: the parts asked for, and only those
+        return LookupResult(CHANGE, approvals=APPROVALS if "approvals" in include else None,
+                            ci_ids=CI_IDS if "cis" in include else None)
+    backend_double.lookup.side_effect = look_up
     backend_double.affected_cis.return_value = ["web01"]
     backend_double.blackouts.return_value = []
     return backend_double
 
 
+def look_up(*parts, **key):
+    return mock.call.lookup("change", **key, include=frozenset(parts), writes=None)
+
+
 @pytest.mark.parametrize("checks, reads", [
-    (("state",), []),
-    (("window",), []),
-    (("approval",), [mock.call.expect_read("change", ["approvals"]), "look-up", mock.call.approvals(CHANGE)]),
-    (("scope",), ["look-up", mock.call.affected_cis(CHANGE)]),
-    (("freeze",), ["look-up", mock.call.affected_cis(CHANGE),
-                   mock.call.blackouts(iso(NOW), iso(NOW + dt.timedelta(hours=2, seconds=1)), CHANGE)]),
+    (("state",), [look_up(number="CHG0000007")]),
+    (("window",), [look_up(number="CHG0000007")]),
+    (("approval",), [look_up("approvals", number="CHG0000007")]),
+    (("scope",), [look_up(number="CHG0000007"), mock.call.affected_cis(CHANGE)]),
+    (("freeze",), [look_up("cis", number="CHG0000007"), mock.call.affected_cis(CHANGE),
+                   mock.call.blackouts(iso(NOW), iso(NOW + dt.timedelta(hours=2, seconds=1)), CHANGE, ci_ids=CI_IDS)]),
 ])
 def test_a_poll_asks_the_backend_for_what_its_checks_need_and_nothing_else(gate_backend, checks, reads):
     snapshot = change_gate.poll(gate_backend, {"number": "CHG0000007"}, GateOptions(checks=checks), NOW)
 
-    look_up = mock.call.get("change", number="CHG0000007")
-    assert gate_backend.method_calls == [look_up if read == "look-up" else read for read in reads or ["look-up"]]
+    assert gate_backend.method_calls == reads
+    assert snapshot.change == CHANGE
+    assert snapshot.approvals == (APPROVALS if "approval" in checks else [])
+
+
+def test_a_poll_by_correlation_id_is_one_look_up_by_the_one_rule_settled_changes_included(gate_backend):
+    snapshot = change_gate.poll(gate_backend, {"correlation_id": "deploy-7"}, GateOptions(checks=("state",)), NOW)
+
+    assert gate_backend.method_calls == [look_up(correlation_id="deploy-7", open_only=False)]
     assert snapshot.change == CHANGE
 
 
-def test_a_poll_by_correlation_id_finds_the_holders_once_and_picks_by_the_one_rule(gate_backend):
-    settled_later = dict(CHANGE, id="c9", number="CHG0000009", state="closed")
-    gate_backend.find.return_value = iter([CHANGE, settled_later])  # oldest first
+def test_without_backend_blackouts_a_freeze_poll_does_not_ask_for_the_cis_ids(gate_backend):
+    change_gate.poll(gate_backend, {"number": "CHG0000007", "backend_blackouts": False}, GateOptions(checks=("freeze",)),
+                     NOW)
 
-    snapshot = change_gate.poll(gate_backend, {"correlation_id": "deploy-7"}, GateOptions(checks=("state",)), NOW)
-
-    assert gate_backend.method_calls == [mock.call.find("change", {"correlation_id": "deploy-7"})]
-    assert snapshot.change == CHANGE  # the open holder, not the newest one
+    assert gate_backend.method_calls == [look_up(number="CHG0000007"), mock.call.affected_cis(CHANGE)]

@@ -1,4 +1,7 @@
-"""change_request run() against a real local store: create, idempotence, walks, refusals, check mode."""
+"""change_request run() against a real local store: create, idempotence, walks, refusals, check mode; what a task
+declares with its look-up, on a double of the contract."""
+
+from unittest import mock
 
 import pytest
 
@@ -10,6 +13,7 @@ from ansible_collections.opsgate.itsm.plugins.module_utils._errors import (
     ItsmTransitionError,
     ItsmValidationError,
 )
+from ansible_collections.opsgate.itsm.plugins.module_utils._lookup import JournalTexts, LookupResult
 from ansible_collections.opsgate.itsm.plugins.module_utils.runners import change_approval, change_gate, change_request
 
 BASE = dict(correlation_id="deploy-42", short_description="Deploy 42", assignment_group="Platform",
@@ -141,7 +145,7 @@ def test_an_old_canceled_change_does_not_hide_the_open_one(task):
     assert current["number"] != old["number"]
     result = task(change_request, correlation_id="P", risk="low")
     assert result["record"]["number"] == current["number"] and result["record"]["risk"] == "low"
-    assert workflow.find_existing(task.backend, "change", None, "P")["number"] == current["number"]
+    assert workflow.find_existing(task.backend, "change", None, "P").record["number"] == current["number"]
 
 
 def test_the_gate_finds_the_open_change_past_a_canceled_one(task):
@@ -159,7 +163,7 @@ def test_without_an_open_change_the_newest_closed_one_is_found(task):
         record = task.backend.create("change", dict(correlation_id="P", short_description=attempt))
         task(change_request, number=record["number"], state="canceled")
         numbers.append(record["number"])
-    assert workflow.find_existing(task.backend, "change", None, "P")["number"] == numbers[-1]
+    assert workflow.find_existing(task.backend, "change", None, "P").record["number"] == numbers[-1]
     assert workflow.find_existing(task.backend, "change", None, "P", open_only=True) is None
 
 
@@ -170,6 +174,18 @@ def test_two_open_changes_sharing_a_correlation_id_are_refused(task):
     task.backend.update("change", second, dict(correlation_id="first"))
     with pytest.raises(ItsmConflictError, match="correlation_id: 'first' names 2 changes"):
         task(change_request, correlation_id="first", risk="low")
+
+
+def test_a_correlation_id_two_open_changes_hold_already_is_refused_naming_both(task):
+    for attempt in ("first", "second"):
+        task.backend.create("change", dict(correlation_id=attempt, short_description=attempt))
+    second = task.backend.get("change", correlation_id="second")
+    task.backend.update("change", second, dict(correlation_id="first"))
+    third = task.backend.create("change", dict(correlation_id="third", short_description="third"))
+
+    with pytest.raises(ItsmConflictError, match="'first' is held by open change CHG0000001, CHG0000002; giving it "
+                                                "to CHG0000003 too"):
+        task(change_request, number=third["number"], correlation_id="first")
 
 
 def test_a_note_rides_on_the_transition_once_and_a_rerun_adds_none(task):
@@ -192,3 +208,50 @@ def test_a_refused_transition_writes_no_note(task):
         task(change_request, number=number, state="closed", work_notes="Closing")
 
     assert task.backend.journal("change", task.backend.get("change", number=number)) == []
+
+
+# -- what a task declares with its look-up (a double of the contract, no store) ----------------------------
+
+DOUBLE = dict(id="c1", number="CHG0000005", state="new", type="normal", approval="not_requested",
+              short_description="Deploy 5", assignment_group="Platform", configuration_items=["web01"])
+
+
+def test_an_update_with_notes_declares_the_journal_and_the_names_it_may_write(double_task, backend_double):
+    notes = JournalTexts.from_entries([dict(field="work_notes", text="plan attached")])
+    backend_double.lookup.return_value = LookupResult(DOUBLE, notes=notes)
+    backend_double.affected_cis.return_value = ["web01"]
+    backend_double.update.return_value = dict(DOUBLE, assignment_group="Network", configuration_items=["web01", "web02"])
+
+    result = double_task(change_request, number="CHG0000005", assignment_group="Network",
+                         configuration_items=["web02", "web01"], work_notes="plan attached", comments="go")
+
+    assert backend_double.lookup.call_args_list == [mock.call(
+        "change", number="CHG0000005", include=frozenset({"journal"}),
+        writes={"assignment_group": "Network", "template": None, "configuration_items": ["web02", "web01"]})]
+    # one write: the fields, the CIs and the one note not there yet, guarded with what the look-up read
+    assert backend_double.update.call_args_list == [mock.call(
+        "change", DOUBLE, {"assignment_group": "Network", "configuration_items": ["web01", "web02"], "comments": "go"},
+        check_mode=False, known_notes=notes)]
+    assert backend_double.journal.call_count == 0 and backend_double.add_journal.call_count == 0
+    assert result["changed"] is True
+
+
+def test_a_create_by_correlation_id_declares_the_names_and_no_journal_without_notes(double_task, backend_double):
+    backend_double.lookup.return_value = None
+    backend_double.create.return_value = dict(DOUBLE, correlation_id="deploy-5")
+
+    double_task(change_request, correlation_id="deploy-5", short_description="Deploy 5", assignment_group="Platform")
+
+    assert backend_double.lookup.call_args_list == [mock.call(
+        "change", correlation_id="deploy-5", open_only=False, include=frozenset(),
+        writes={"correlation_id": "deploy-5", "short_description": "Deploy 5", "assignment_group": "Platform",
+                "template": None, "configuration_items": []})]
+    assert [call[0] for call in backend_double.method_calls] == ["lookup", "create"]
+
+
+def test_a_create_without_a_key_looks_nothing_up(double_task, backend_double):
+    backend_double.create.return_value = DOUBLE
+
+    double_task(change_request, short_description="Deploy 5")
+
+    assert [call[0] for call in backend_double.method_calls] == ["create"]

@@ -9,10 +9,18 @@ from ansible_collections.opsgate.itsm.plugins.module_utils._errors import (
     ItsmTransitionError,
     ItsmValidationError,
 )
+from ansible_collections.opsgate.itsm.plugins.module_utils._lookup import JournalTexts, LookupResult
 from ansible_collections.opsgate.itsm.plugins.module_utils.runners import change_request, incident, incident_info
 
 FAILURE = dict(correlation_id="site.yml/web/restart", short_description="Restart failed", impact="high",
                urgency="medium", configuration_item="web01")
+
+
+@pytest.fixture
+def task(task):
+    """The incidents here name web01, a CI of the store: an incident's CI must exist on every backend (issue 16)."""
+    task.backend.put_ci("web01", "linux_server", {})
+    return task
 
 
 def test_recurrence_updates_the_open_incident(task):
@@ -32,7 +40,7 @@ def test_a_recurrence_is_looked_up_open_only_and_numbered_from_the_work_notes_al
     # One look-up rule and one recurrence count (_lookup), as the recorder's outbox uses them.
     held = dict(id="i1", number="INC0000004", state="in_progress", correlation_id=FAILURE["correlation_id"],
                 short_description="Restart failed", impact="high", urgency="medium", configuration_item="web01")
-    backend_double.get.return_value = held
+    backend_double.lookup.return_value = LookupResult(held)
     backend_double.journal.return_value = [
         dict(field="work_notes", text="Recurrence #2: the failure happened again."),
         dict(field="comments", text="Recurrence #1 of this, says the caller"),
@@ -40,13 +48,33 @@ def test_a_recurrence_is_looked_up_open_only_and_numbered_from_the_work_notes_al
 
     result = double_task(incident, **FAILURE)
 
-    assert backend_double.get.call_args_list == [
-        mock.call("incident", correlation_id=FAILURE["correlation_id"], open_only=True)]
+    # no notes given: nothing to read with the incident but the names a write may need
+    assert backend_double.lookup.call_args_list == [
+        mock.call("incident", correlation_id=FAILURE["correlation_id"], open_only=True, include=frozenset(),
+                  writes=FAILURE)]
+    note = f"Recurrence #3: the failure with correlation id {FAILURE['correlation_id']} happened again.\nRestart failed"
     assert backend_double.add_journal.call_args_list == [mock.call(
-        "incident", held, "work_notes",
-        f"Recurrence #3: the failure with correlation id {FAILURE['correlation_id']} happened again.\nRestart failed",
-        check_mode=False)]
+        "incident", held, "work_notes", note, check_mode=False, known_notes=mock.ANY)]
+    # the journal read for the count tells the write which texts are there already
+    known = backend_double.add_journal.call_args.kwargs["known_notes"]
+    assert known.has("work_notes", "Recurrence #2: the failure happened again.") and not known.has("work_notes", note)
     assert result["recurred"] is True and backend_double.create.call_count == 0
+
+
+def test_an_update_with_notes_reads_the_journal_with_the_incident_and_writes_the_new_note_only(
+        double_task, backend_double):
+    held = dict(id="i1", number="INC0000004", state="in_progress", urgency="low")
+    notes = JournalTexts.from_entries([dict(field="work_notes", text="disk cleaned")])
+    backend_double.lookup.return_value = LookupResult(held, notes=notes)
+    backend_double.update.return_value = dict(held, urgency="high")
+
+    double_task(incident, number="INC0000004", urgency="high", work_notes="disk cleaned", comments="all good")
+
+    assert backend_double.lookup.call_args_list == [
+        mock.call("incident", number="INC0000004", include=frozenset({"journal"}), writes={"urgency": "high"})]
+    assert backend_double.update.call_args_list == [
+        mock.call("incident", held, {"urgency": "high", "comments": "all good"}, check_mode=False, known_notes=notes)]
+    assert backend_double.journal.call_count == 0 and backend_double.add_journal.call_count == 0
 
 
 def test_resolved_incident_does_not_absorb_a_new_failure(task):

@@ -80,7 +80,7 @@ def test_a_correlation_id_another_open_record_holds_is_refused_naming_it(backend
 
     assert stored(backend, kind, other["number"]) == before
     # still names one record
-    assert workflow.find_existing(backend, kind, None, taken)["number"] == holder["number"]
+    assert workflow.find_existing(backend, kind, None, taken).record["number"] == holder["number"]
 
 
 def test_a_correlation_id_only_a_settled_change_holds_can_be_taken(backend):
@@ -92,7 +92,7 @@ def test_a_correlation_id_only_a_settled_change_holds_can_be_taken(backend):
 
     assert holder["record"]["state"] == "canceled"
     assert moved["record"]["correlation_id"] == taken
-    assert workflow.find_existing(backend, "change", None, taken)["number"] == other["number"]
+    assert workflow.find_existing(backend, "change", None, taken).record["number"] == other["number"]
 
 
 # -- every check before the first write, CIs included (item 3) -----------------------------------

@@ -60,7 +60,7 @@ def test_local_reads_of_a_store_that_does_not_exist_are_empty(local_backend):
 
 
 def test_local_relations_follow_types_to_the_depth_each_target_once(local_backend):
-    for name in ("web01", "esx01", "db01"):
+    for name in ("web01", "esx01", "db01", "cluster1"):
         local_backend.put_ci(name, "linux_server", {})
     local_backend.put_ci_relations("web01", [{"type": "Runs on", "target": "esx01"},
                                              {"type": "Depends on", "target": "db01"}])
@@ -74,6 +74,7 @@ def test_local_relations_follow_types_to_the_depth_each_target_once(local_backen
 
 def test_local_put_ci_relations_is_idempotent_and_honours_check_mode(local_backend):
     wanted = [{"type": "Runs on", "target": "esx01"}]
+    local_backend.put_ci("esx01", "esx_server", {})
     assert local_backend.put_ci_relations("web01", wanted, check_mode=True) is True  # a CI check mode would create
     local_backend.put_ci("web01", "linux_server", {})
     assert local_backend.put_ci_relations("web01", wanted, check_mode=True) is True
@@ -112,3 +113,71 @@ def test_cmdb_upsert_and_iterate(local):
     assert [ci["fields"]["ip"] for ci in local.iter_cis({"name": ["web01", "db01"]})] == ["10.0.0.2", "10.0.0.1"]
     with pytest.raises(ItsmValidationError):
         local.iter_cis({"os": "linux"})
+
+
+# -- what ServiceNow refuses, refused here too (issue 16; the shared table is backends/test_refusals.py) -------------
+
+def _store_directly(backend, sql, *params):
+    """A row as a store written before issue 16 may hold it (a class in table form, any relationship type)."""
+    conn = backend.store.connection(create=True)
+    with conn:
+        conn.execute(sql, params)
+
+
+def test_a_class_given_as_its_table_is_stored_as_the_class(local_backend):
+    local_backend.put_ci("web01", "cmdb_ci_linux_server", {})
+
+    assert [ci["ci_class"] for ci in local_backend.iter_cmdb()] == ["linux_server"]
+    assert local_backend.put_ci("web01", "linux_server", {}) is False  # the same class in either form
+
+
+def test_a_class_filter_also_matches_the_table_form_an_older_store_holds(local_backend):
+    local_backend.put_ci("web01", "server", {})
+    _store_directly(local_backend, "INSERT INTO cis (name, ci_class, fields, updated_at) VALUES (?, ?, '{}', ?)",
+                    "old01", "cmdb_ci_server", "2026-01-01T00:00:00Z")
+
+    for given in ("server", "cmdb_ci_server"):
+        assert [ci["name"] for ci in local_backend.iter_cmdb(given)] == ["old01", "web01"]
+        assert [ci["name"] for ci in local_backend.iter_cmdb(filters={"ci_class": [given]})] == ["old01", "web01"]
+
+
+def test_a_ci_keeps_its_class_and_no_class_given_keeps_it(local_backend):
+    local_backend.put_ci("web01", "linux_server", {"fqdn": "web01.example.com"})
+
+    with pytest.raises(ItsmValidationError) as raised:
+        local_backend.put_ci("web01", "win_server", {})
+    assert local_backend.put_ci("web01", None, {"fqdn": "web01.example.org"}) is True
+
+    assert raised.value.details["option"] == "ci_class"
+    assert [(ci["ci_class"], ci["fields"]) for ci in local_backend.iter_cmdb()] == [
+        ("linux_server", {"fqdn": "web01.example.org"})]
+
+
+def test_relationships_already_stored_are_not_checked_again(local_backend):
+    for name in ("web01", "esx01"):
+        local_backend.put_ci(name, "linux_server", {})
+    _store_directly(local_backend, "INSERT INTO ci_relations (source, type, target) VALUES (?, ?, ?)",
+                    "web01", "Members of", "gone01")  # a type and a target no longer taken, from an older store
+    kept = [{"type": "Members of", "target": "gone01"}]
+
+    assert local_backend.put_ci_relations("web01", kept) is False
+    assert local_backend.put_ci_relations("web01", kept + [{"type": "Runs on", "target": "esx01"}]) is True
+    assert sorted((item["type"], item["target"]) for item in local_backend.ci_relations(["web01"])) == [
+        ("Members of", "gone01"), ("Runs on", "esx01")]
+
+
+def test_every_relationship_type_is_one_of_servicenows_base_system(local_backend):
+    for name in ("web01", "esx01"):
+        local_backend.put_ci(name, "linux_server", {})
+
+    for kind in sorted(local_cmdb.RELATION_TYPES):
+        assert local_backend.put_ci_relations("web01", [{"type": kind, "target": "esx01"}]) is True
+
+
+def test_a_class_an_older_store_holds_in_table_form_is_the_same_class(local_backend):
+    _store_directly(local_backend, "INSERT INTO cis (name, ci_class, fields, updated_at) VALUES (?, ?, '{}', ?)",
+                    "old01", "cmdb_ci_server", "2026-01-01T00:00:00Z")
+
+    assert local_backend.put_ci("old01", "server", {}) is False
+    with pytest.raises(ItsmValidationError):
+        local_backend.put_ci("old01", "linux_server", {})

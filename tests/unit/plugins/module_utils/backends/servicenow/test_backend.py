@@ -119,16 +119,41 @@ def test_gate_poll_reads_change_approvals_cis_and_blackouts_in_two_requests(sim,
     backend.transition("change", change, "assess")
     mark = last_seq(sim)
 
-    backend.expect_read("change", ["approvals"])
-    record = (backend.get("change", number=change["number"]) if key == "number"
-              else next(iter(backend.find("change", {"correlation_id": change["correlation_id"]}))))
-    approvals = backend.approvals(record)
+    found = backend.lookup("change", **{key: change[key]}, include={"approvals", "cis"})
+    record = found.record
     cis = backend.affected_cis(record)
-    backend.blackouts("2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", record)
+    backend.blackouts("2026-01-01T00:00:00Z", "2027-01-01T00:00:00Z", record, ci_ids=found.ci_ids)
 
     assert cis == ["web01"]
     assert len(requests_since(sim, mark)) == 2  # unscoped blackouts: no condition to check
-    assert approvals and approvals == make().approvals(record)
+    assert found.approvals and found.approvals == make().approvals(record)
+    assert found.ci_ids == make().affected_ci_ids(record)
+
+
+def test_a_look_up_costs_one_request_whatever_it_includes_and_leaves_nothing_for_the_next_call(sim, make):
+    backend = make()
+    change = backend.create("change", {"short_description": "declared", "configuration_items": ["web01"],
+                                       "assignment_group": "CAB Approval"})
+    backend.transition("change", change, "assess")
+    backend.add_journal("change", change, "work_notes", "plan attached")
+    fresh = make()
+
+    costs = []
+    for include in ({"approvals", "journal", "cis"}, set(), {"approvals"}):
+        mark = last_seq(sim)
+        found = fresh.lookup("change", number=change["number"], include=include,
+                             writes={"assignment_group": "Network", "configuration_items": ["web02"]})
+        costs.append(len(requests_since(sim, mark)))
+        assert (found.approvals is not None, found.notes is not None, found.ci_ids is not None) == (
+            "approvals" in include, "journal" in include, "cis" in include)
+    mark = last_seq(sim)
+    approvals = fresh.approvals(found.record)  # read afresh: the look-up's approvals were returned, not kept
+
+    assert costs == [1, 1, 1]
+    assert len(requests_since(sim, mark)) == 1 and approvals == found.approvals
+    mark = last_seq(sim)
+    fresh.update("change", found.record, {"assignment_group": "Network"})
+    assert [item["method"] for item in requests_since(sim, mark)] == ["PATCH"]  # the name came with the look-up
 
 
 def test_find_reads_pages_not_records(sim, make):
@@ -641,25 +666,35 @@ def test_a_task_adding_a_note_with_an_update_takes_two_requests_and_a_rerun_adds
     assert [entry["text"] for entry in make().journal("change", created)] == ["plan attached"]
 
 
+@pytest.mark.parametrize("text", ["\n  an indented plan\n", "  plan, then a blank line\n\n"])
+def test_a_rerun_adds_no_note_whose_text_has_blank_space_around_it(sim, make, text):
+    created = change_request_task(make, short_description="patch")
+
+    for _run in range(2):
+        change_request_task(make, number=created["number"], work_notes=text)
+
+    assert [entry["text"] for entry in make().journal("change", created)] == [text]
+
+
 @pytest.mark.parametrize("kind", ["change", "incident"])
-def test_a_note_read_ahead_tells_a_new_text_from_one_already_there(sim, make, kind):
+def test_the_notes_a_look_up_reads_tell_a_new_text_from_one_already_there(sim, make, kind):
     backend = make()
     record = backend.create(kind, {"short_description": "notes"})
     for text in ("first line\nplan attached", "plan", "plan attached, part two"):
         backend.add_journal(kind, record, "work_notes", text)
     fresh = make()
-    fresh.expect_read(kind, ["journal"])
-    found = fresh.get(kind, number=record["number"])
+    mark = last_seq(sim)
+    found = fresh.lookup(kind, number=record["number"], include={"journal"})
+    assert len(requests_since(sim, mark)) == 1  # the record and its journal's display values in one batch
     mark = last_seq(sim)
 
-    missing = fresh.missing_journal(kind, found, {"work_notes": "plan attached", "comments": "plan"})
+    missing = found.notes.missing({"work_notes": "plan attached", "comments": "plan"})
 
     assert missing == {"work_notes": "plan attached", "comments": "plan"}
-    assert requests_since(sim, mark) == []  # answered from the look-up's batch
-    fresh.expect_read(kind, ["journal"])
-    found = fresh.get(kind, number=record["number"])
-    assert fresh.missing_journal(kind, found, {"work_notes": "plan", "comments": "plan"}) == {"comments": "plan"}
-    assert fresh.missing_journal(kind, found, {"work_notes": "plan"}) == {}  # read afresh, same answer
+    assert requests_since(sim, mark) == []  # answered from what the look-up read
+    assert found.notes.missing({"work_notes": "plan", "comments": "plan"}) == {"comments": "plan"}
+    assert found.notes.missing({"work_notes": "plan"}) == {}  # asked again, same answer: nothing is used up
+    assert found.notes.mentions("part two") and not found.notes.mentions("part three")
 
 
 def test_an_incident_task_adding_a_note_with_an_update_takes_two_requests(sim, make):

@@ -187,9 +187,12 @@ def test_a_scoped_blackout_matches_the_changes_cis_by_id_not_by_a_shared_name(in
         instance.post("task_ci", {"task": changes[environment]["id"], "ci_item": ci["sys_id"]})
     fresh = instance.backend()
 
-    found = {environment: mine(fresh.blackouts("2030-04-01T00:00:00Z", "2030-04-10T00:00:00Z",
-                                               fresh.get("change", id=change["id"])), "Prod freeze")
-             for environment, change in changes.items()}
+    def blackouts(change):
+        looked_up = fresh.lookup("change", id=change["id"], include={"cis"})  # the CIs' ids, read with the change
+        return mine(fresh.blackouts("2030-04-01T00:00:00Z", "2030-04-10T00:00:00Z", looked_up.record,
+                                    ci_ids=looked_up.ci_ids), "Prod freeze")
+
+    found = {environment: blackouts(change) for environment, change in changes.items()}
 
     assert fresh.get("change", id=changes["Development"]["id"])["configuration_items"] == ["twin01"]
     assert found == {"Development": [],

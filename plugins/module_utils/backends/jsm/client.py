@@ -1,0 +1,322 @@
+# -*- coding: utf-8 -*-
+# Copyright: (c) 2026, opsgate.itsm contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The bottom of the jsm backend: Jira platform, Service Management and Assets REST calls.
+FOR INTERNAL COLLECTION USE ONLY.
+
+Every other file of the package talks to the site through a JsmClient, on the shared transport
+(_http.HttpClient: one session, TLS, proxies, timeouts, retries honouring Retry-After and naming Jira's
+RateLimit-Reason, secrets redacted, error bodies read into the collection's error tree). Credentials
+(jira-api.md section 2): ``username`` + ``token`` is an API token sent as Basic (Cloud), ``token`` alone a
+personal access token sent as Bearer (Data Center), ``username`` + ``password`` Basic (Data Center). ``url``
+is the site, or the scoped-token form ``https://api.atlassian.com/ex/jira/{cloudId}``.
+
+The deployment type (one ``serverInfo`` request) and the field list (one request) are read once per
+client. Search is one generator on both flavours (section 4): Data Center pages ``/search`` by startAt
+and total; Cloud follows ``nextPageToken`` on ``/search/jql``, passing just-created issues in
+``reconcileIssues`` since its index lags. Assets AQL pages on the Cloud workspace form or Data Center's
+``/rest/insight/1.0``.
+"""
+
+from __future__ import annotations
+
+import re
+import typing as t
+import urllib.parse
+
+from ..._errors import ItsmSettingsError, ItsmUnexpectedResponseError, ItsmValidationError
+from ..._http import HttpClient, Response
+from ..._options import ConnectionSettings
+
+API = "/rest/api/2"
+DESK_API = "/rest/servicedeskapi"
+INSIGHT_API = "/rest/insight/1.0"
+# Sent on every service-desk call: experimental endpoints need it, the others ignore it (section 5.5).
+DESK_HEADERS = {"X-ExperimentalApi": "opt-in"}
+#: the comment property that makes a JSM comment internal (an agent's work note), section 8.5
+INTERNAL_COMMENT = "sd.public.comment"
+SEARCH_PAGE = 100  # Cloud's most with fields; Data Center allows more but pages are cheap
+RECONCILE_MAX = 50
+DESK_PAGE = 50
+SCOPED_HOST = "api.atlassian.com"
+_SCOPED_PATH = re.compile(r"^(?P<root>.*)/ex/jira/[A-Za-z0-9-]+$")
+CREDENTIALS = ("give username and token (an API token, Jira Cloud), token alone (a personal access token, "
+               "Data Center) or username and password (Data Center)")
+
+
+def auth_method(settings: ConnectionSettings) -> str:
+    """The transport's method for these credentials: ``api_token`` (Basic username:token), ``token`` (Bearer),
+    ``basic`` (username:password). OAuth client credentials and API keys are ServiceNow's, refused by name."""
+    for option in ("client_id", "client_secret", "api_key"):
+        if getattr(settings, option):
+            raise ItsmSettingsError(option, "(set)", f"the jsm backend does not use {option}; {CREDENTIALS}",
+                                    message=f"{option}: the jsm backend does not use {option}; {CREDENTIALS}")
+    if settings.token:
+        return "api_token" if settings.username else "token"
+    if settings.username and settings.password:
+        return "basic"
+    raise ItsmSettingsError("token", None, CREDENTIALS, message=f"token: no credentials for the jsm backend; "
+                            f"{CREDENTIALS}")
+
+
+def check_url(url: str | None) -> str:
+    """The site's address, or the scoped-token base ``https://api.atlassian.com/ex/jira/{cloudId}``."""
+    parts = urllib.parse.urlsplit(url or "")
+    if parts.hostname == SCOPED_HOST and not _SCOPED_PATH.match(parts.path.rstrip("/")):
+        raise ItsmSettingsError("url", url, "with a scoped API token the address is https://api.atlassian.com/ex/"
+                                "jira/{cloudId} (the cloudId is in https://<site>.atlassian.net/_edge/tenant_info)")
+    if parts.query or parts.fragment:
+        raise ItsmSettingsError("url", url, "expected the site's address without ?query or #fragment, like "
+                                "https://example.atlassian.net or https://jira.example.com/jira")
+    return (url or "").rstrip("/")
+
+
+class JsmClient:
+    """The site as the backend's files see it: ``http`` for single requests, typed reads on top."""
+
+    def __init__(self, settings: ConnectionSettings, warn: t.Callable[[str], None], **http_options: t.Any):
+        check_url(settings.url)
+        self.settings = settings
+        self.warn = warn
+        self.http = HttpClient(settings, warn, auth_method=auth_method(settings), **http_options)
+        self._server: dict | None = None
+        self._fields: list[dict] | None = None
+        self._assets_base: str | None = None
+
+    def call(self, method: str, path: str, what: str, **options: t.Any) -> t.Any:
+        """One request (options as HttpClient.request takes them); the decoded JSON body, None when empty."""
+        return self.http.request(method, path, what=what, **options).body
+
+    # -- the site ------------------------------------------------------------------------------------
+
+    def server_info(self) -> dict:
+        if self._server is None:
+            body = self.call("GET", f"{API}/serverInfo", "read the Jira server information")
+            if not isinstance(body, dict) or "deploymentType" not in body:
+                raise ItsmUnexpectedResponseError(f"url: {self.http.base} did not answer /rest/api/2/serverInfo "
+                                                  "as Jira does; is it a Jira site?", url=self.http.base)
+            self._server = body
+        return self._server
+
+    @property
+    def cloud(self) -> bool:
+        """Jira Cloud (``deploymentType: Cloud``); anything else is Server / Data Center."""
+        return self.server_info().get("deploymentType") == "Cloud"
+
+    def fields(self) -> list[dict]:
+        """The site's fields ``{id, name, custom, schema, ...}``, read once."""
+        if self._fields is None:
+            self._fields = list(self.call("GET", f"{API}/field", "read the Jira field list") or [])
+        return self._fields
+
+    def field_ids(self, names: t.Iterable[str], option: str = "mapping") -> dict[str, str]:
+        """Field name (case-insensitive; an id is accepted as itself) -> id. Every name the site lacks is
+        refused at once, naming ``option`` and listing the site's custom fields."""
+        by_name: dict[str, str] = {}
+        for field in self.fields():
+            by_name.setdefault(str(field.get("name", "")).lower(), field["id"])
+        known_ids = {field["id"] for field in self.fields()}
+        found, missing = {}, []
+        for name in names:
+            field_id = name if name in known_ids else by_name.get(name.lower())
+            if field_id is None:
+                missing.append(name)
+            else:
+                found[name] = field_id
+        if missing:
+            custom = sorted(str(f.get("name")) for f in self.fields() if f.get("custom"))
+            raise ItsmValidationError(option, missing[0] if len(missing) == 1 else missing,
+                                      f"{self.http.base} has no field of that name; its custom fields are: "
+                                      + ", ".join(custom))
+        return found
+
+    # -- issues --------------------------------------------------------------------------------------
+
+    def issue(self, key: str, fields: t.Sequence[str] = ("*all",), properties: t.Sequence[str] = ()) -> dict:
+        params = {"fields": ",".join(fields)}
+        if properties:
+            params["properties"] = ",".join(properties)
+        return self.call("GET", f"{API}/issue/{_segment(key)}", f"read {key}", params=params)
+
+    def create_issue(self, fields: t.Mapping[str, t.Any], properties: t.Mapping[str, t.Any] | None = None,
+                     recover: t.Callable[[], Response | None] | None = None) -> dict:
+        """``{id, key, self}`` of a new issue; its properties (a correlation id) are set in the same request."""
+        body: dict[str, t.Any] = {"fields": dict(fields)}
+        if properties:
+            body["properties"] = [{"key": key, "value": value} for key, value in properties.items()]
+        return self.call("POST", f"{API}/issue", "create issue", json_body=body, recover=recover)
+
+    def edit_issue(self, key: str, fields: t.Mapping[str, t.Any] | None = None,
+                   update: t.Mapping[str, t.Any] | None = None) -> None:
+        self.call("PUT", f"{API}/issue/{_segment(key)}", f"update {key}",
+                  json_body={"fields": dict(fields or {}), "update": dict(update or {})})
+
+    def get_property(self, key: str, name: str) -> t.Any:
+        """The issue property's value, None when the issue has none of that name (a missing issue raises)."""
+        return (self.issue(key, fields=("status",), properties=(name,)).get("properties") or {}).get(name)
+
+    def set_property(self, key: str, name: str, value: t.Any) -> None:
+        self.call("PUT", f"{API}/issue/{_segment(key)}/properties/{_segment(name)}", f"set property {name} of {key}",
+                  json_body=value)
+
+    def transitions(self, key: str) -> list[dict]:
+        """What the workflow offers from the issue's status now: ``{id, name, to: {name, ...}}``."""
+        body = self.call("GET", f"{API}/issue/{_segment(key)}/transitions", f"read the transitions of {key}")
+        return list((body or {}).get("transitions") or [])
+
+    def transition(self, key: str, transition_id: str, fields: t.Mapping[str, t.Any] | None = None,
+                   comment: str | None = None) -> None:
+        body: dict[str, t.Any] = {"transition": {"id": str(transition_id)}, "fields": dict(fields or {})}
+        if comment:
+            body["update"] = {"comment": [{"add": {"body": comment}}]}
+        # Not idempotent (a retried POST could fire an on-transition action twice): resent only when unsent.
+        self.call("POST", f"{API}/issue/{_segment(key)}/transitions", f"transition {key}", json_body=body)
+
+    def add_comment(self, key: str, body: str, internal: bool,
+                    recover: t.Callable[[], Response | None] | None = None) -> dict:
+        """A comment: internal (a work note, seen by agents only) or public (seen by the customer too)."""
+        payload: dict[str, t.Any] = {"body": body,
+                                     "properties": [{"key": INTERNAL_COMMENT, "value": {"internal": bool(internal)}}]}
+        what = f"add {'an internal' if internal else 'a public'} comment to {key}"
+        return self.call("POST", f"{API}/issue/{_segment(key)}/comment", what, json_body=payload, recover=recover)
+
+    def comments(self, key: str, page_size: int = 100) -> t.Iterator[dict]:
+        """Every comment of the issue, oldest first, each with its properties (``internal`` is read from them)."""
+        start = 0
+        while True:
+            body = self.call("GET", f"{API}/issue/{_segment(key)}/comment", f"read the comments of {key}",
+                             params={"startAt": start, "maxResults": page_size, "expand": "properties"})
+            chunk = list(body.get("comments") or [])
+            yield from chunk
+            start += len(chunk)
+            if not chunk or start >= int(body.get("total") or 0):
+                return
+
+    # -- search ----------------------------------------------------------------------------------------
+
+    def search(self, jql_text: str, fields: t.Sequence[str] = ("status",), page_size: int = SEARCH_PAGE,
+               reconcile: t.Sequence[str] = (), what: str = "search issues") -> t.Iterator[dict]:
+        """Every issue matching ``jql_text`` (built with jql.py), page by page, with ``fields``.
+
+        ``reconcile``: ids of issues this run created, which Cloud's lagging index may not show yet (the last
+        50 count); Data Center's search is consistent and ignores them.
+        """
+        if self.cloud:
+            return self._search_cloud(jql_text, list(fields), page_size, [int(i) for i in reconcile][-RECONCILE_MAX:],
+                                      what)
+        return self._search_datacenter(jql_text, list(fields), page_size, what)
+
+    def _search_cloud(self, jql_text: str, fields: list[str], page_size: int, reconcile: list[int],
+                      what: str) -> t.Iterator[dict]:
+        body: dict[str, t.Any] = {"jql": jql_text, "fields": fields, "maxResults": page_size}
+        if reconcile:
+            body["reconcileIssues"] = reconcile
+        seen_tokens: set[str] = set()
+        while True:
+            page = self.call("POST", f"{API}/search/jql", what, json_body=body, idempotent=True)
+            yield from page.get("issues") or []
+            token = page.get("nextPageToken")
+            if page.get("isLast", not token) or not token:
+                return
+            if token in seen_tokens:
+                raise ItsmUnexpectedResponseError(f"{what}: {self.http.base} sent the same page token twice")
+            seen_tokens.add(token)
+            body["nextPageToken"] = token
+
+    def _search_datacenter(self, jql_text: str, fields: list[str], page_size: int, what: str) -> t.Iterator[dict]:
+        start = 0
+        while True:
+            page = self.call("POST", f"{API}/search", what, idempotent=True,
+                             json_body={"jql": jql_text, "startAt": start, "maxResults": page_size, "fields": fields})
+            issues = list(page.get("issues") or [])
+            yield from issues
+            start += len(issues)  # the server may cap maxResults below what was asked
+            if not issues or start >= int(page.get("total") or 0):
+                return
+
+    # -- service desk ----------------------------------------------------------------------------------
+
+    def desk_values(self, path: str, what: str, params: t.Mapping[str, t.Any] | None = None) -> t.Iterator[dict]:
+        """The ``values`` of a paged service-desk list (``start``/``limit``/``isLastPage``, section 4.3)."""
+        start = 0
+        while True:
+            page = self.call("GET", DESK_API + path, what, headers=DESK_HEADERS,
+                             params={**(params or {}), "start": start, "limit": DESK_PAGE})
+            values = list(page.get("values") or [])
+            yield from values
+            start += len(values)
+            if page.get("isLastPage", True) or not values:
+                return
+
+    def service_desk(self, project_key: str) -> dict:
+        """The service desk of a project (``{id, projectId, projectKey, ...}``), refused naming ``project``."""
+        desks = list(self.desk_values("/servicedesk", "read the service desks"))
+        for desk in desks:
+            if str(desk.get("projectKey", "")).lower() == project_key.lower():
+                return desk
+        raise ItsmValidationError("project", project_key, f"{self.http.base} has no service project of that key; "
+                                  "its service projects are: " + ", ".join(str(d.get("projectKey")) for d in desks))
+
+    def request_types(self, desk_id: str) -> list[dict]:
+        """The request types of a service desk: ``{id, name, issueTypeId, ...}``."""
+        return list(self.desk_values(f"/servicedesk/{_segment(desk_id)}/requesttype",
+                                     f"read the request types of service desk {desk_id}"))
+
+    # -- Assets ----------------------------------------------------------------------------------------
+
+    def assets_base(self) -> str:
+        """The Assets REST root: Cloud's workspace form (its id read once from the service desk API, under the
+        site or api.atlassian.com, never the scoped ``/ex/jira`` prefix) or Data Center's ``/rest/insight/1.0``."""
+        if self._assets_base is None:
+            if self.cloud:
+                values = list(self.desk_values("/assets/workspace", "read the Assets workspace"))
+                if not values:
+                    raise ItsmUnexpectedResponseError(f"{self.http.base} has no Assets workspace", url=self.http.base)
+                match = _SCOPED_PATH.match(self.http.base)
+                root = match.group("root") if match else self.http.base
+                self._assets_base = f"{root}/jsm/assets/workspace/{_segment(values[0]['workspaceId'])}/v1"
+            else:
+                self._assets_base = self.http.base + INSIGHT_API
+        return self._assets_base
+
+    def aql(self, query: str, page_size: int = 50, attributes: bool = True,
+            what: str = "search Assets objects") -> t.Iterator[dict]:
+        """Every Assets object matching the AQL ``query``, page by page; each carries ``values``
+        ({attribute name: value}) read from its attributes."""
+        base, start = self.assets_base(), 0
+        while True:
+            if self.cloud:
+                page = self.call("POST", f"{base}/object/aql", what, idempotent=True, json_body={"qlQuery": query},
+                                 params={"startAt": start, "maxResults": page_size,
+                                         "includeAttributes": str(attributes).lower()})
+                objects, total = list(page.get("values") or []), int(page.get("total") or 0)
+            else:
+                page = self.call("GET", f"{base}/aql/objects", what, params={
+                    "qlQuery": query, "page": start // page_size + 1, "resultPerPage": page_size,
+                    "includeAttributes": str(attributes).lower()})
+                objects, total = list(page.get("objectEntries") or []), int(page.get("totalFilterCount") or 0)
+            names = {str(a.get("id")): a.get("name") for a in page.get("objectTypeAttributes") or []}
+            for item in objects:
+                item["values"] = _attribute_values(item, names)
+                yield item
+            start += len(objects)
+            if not objects or start >= total or (self.cloud and page.get("isLast")):
+                return
+
+    def close(self) -> None:
+        self.http.close()
+
+
+def _attribute_values(item: dict, names: t.Mapping[str, t.Any]) -> dict[str, t.Any]:
+    values = {}
+    for attribute in item.get("attributes") or []:
+        name = names.get(str(attribute.get("objectTypeAttributeId")))
+        given = [v.get("value") for v in attribute.get("objectAttributeValues") or [] if isinstance(v, dict)]
+        if name:
+            values[name] = given[0] if len(given) == 1 else given or None
+    return values
+
+
+def _segment(value: t.Any) -> str:
+    """A value as one path segment: ``/``, ``?`` and ``#`` cannot leave it."""
+    return urllib.parse.quote(str(value), safe="")
