@@ -117,7 +117,8 @@ class HttpClient:
         if not settings.url:
             raise ItsmSettingsError("url", settings.url, "set url (or ITSM_URL) to the instance's https:// address")
         if not settings.url.startswith(("https://", "http://")):
-            raise ItsmSettingsError("url", settings.url, "expected an https:// address like https://dev123.service-now.com")
+            raise ItsmSettingsError("url", settings.url,
+                                    "expected an https:// address like https://dev123.service-now.com")
         _check_timeout(settings.timeout)
         self.settings = settings
         self.base = settings.url.rstrip("/")
@@ -340,7 +341,8 @@ class HttpClient:
 
     def _token_key(self) -> str:
         s = self.settings
-        material = "\0".join(str(part) for part in (self.token_url, s.client_id, s.client_secret, s.username, s.password))
+        parts = (self.token_url, s.client_id, s.client_secret, s.username, s.password)
+        material = "\0".join(str(part) for part in parts)
         return hashlib.sha256(material.encode()).hexdigest()
 
     def _oauth_token(self) -> str:

@@ -262,12 +262,18 @@ def flush(outbox: Outbox, backend: ItsmBackend, target: str, warn: t.Callable[[s
                 remaining=len(outbox.list(("pending",), target)))
 
 
+def count_of(count: int) -> str:
+    """"1 item", "2 items": counts in the outbox's messages."""
+    return f"{count} item" if count == 1 else f"{count} items"
+
+
 def refused_text(items: t.Sequence[Record], backend_name: str, path: str) -> str:
     """The warning about items the backend refused for good earlier, with why (the first few)."""
     shown = "; ".join(f"{item['description']}: {item['last_error']}" for item in items[:3])
     more = f"; and {len(items) - 3} more" if len(items) > 3 else ""
-    return (f"outbox: {len(items)} items in {path} were refused for good by the {backend_name} backend and are not "
-            f"sent again ({shown}{more}); fix the cause and flush with retry_failed, or remove them with the "
+    verb = "was" if len(items) == 1 else "were"
+    return (f"outbox: {count_of(len(items))} in {path} {verb} refused for good by the {backend_name} backend and "
+            f"are not sent again ({shown}{more}); fix the cause and flush with retry_failed, or remove them with the "
             "outbox module (action=purge, states=[failed])")
 
 

@@ -52,8 +52,9 @@ def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
                     remaining=len(waiting), other_targets=elsewhere, queued=waiting, permanent_failures=len(refused))
     report = _outbox.flush(store, backend, target, warn, retry_failed=params["retry_failed"])
     if report["outage"]:
+        left = report["remaining"]
         warn(f"outbox: the {backend.name} backend failed ({report['outage']}); "
-             f"{report['remaining']} items stay queued for the next flush")
+             f"{_outbox.count_of(left)} {'stays' if left == 1 else 'stay'} queued for the next flush")
     return dict(result, target=target, changed=bool(report["delivered"]), delivered=report["delivered"],
                 refused=report["refused"], remaining=report["remaining"], other_targets=elsewhere,
                 permanent_failures=report["permanent_failures"], queued=store.list(("pending", "failed"), target))
@@ -69,6 +70,8 @@ def _waiting_elsewhere(store: _outbox.Outbox, target: str, states: tuple[str, ..
             counts[item["target"]] = counts.get(item["target"], 0) + 1
     if counts:
         named = ", ".join(f"{count} for {other}" for other, count in sorted(counts.items()))
-        warn(f"outbox: {sum(counts.values())} items in {store.path} wait for another backend than {target} "
+        total = sum(counts.values())
+        verb = "waits" if total == 1 else "wait"
+        warn(f"outbox: {_outbox.count_of(total)} in {store.path} {verb} for another backend than {target} "
              f"({named}); flush them with that backend's connection")
     return counts

@@ -114,6 +114,9 @@ class Simulator:
             return self.assets.route(req, parts[5:], self._require(user))
         if not self.site.cloud and parts[:3] == ["rest", "insight", "1.0"]:
             return self.assets.route(req, parts[3:], self._require(user))
+        if not self.site.cloud and parts[:2] == ["secure", "attachment"] and len(parts) == 4 and req.method == "GET":
+            self._require(user)
+            return self.platform.attachments.content(parts[2], parts[3])
         if parts == ["rest", "auth", "1", "session"] and req.method == "GET":
             user = self._require(user)
             return json_response(200, {"self": f"{req.base_url}/rest/api/2/user?username={user['name']}",
@@ -175,6 +178,8 @@ class Simulator:
             self.site.comment_cap = int(body["comment_cap"])
         if "link_cap" in body:
             self.site.link_cap = int(body["link_cap"])
+        if "attachment_cap" in body:
+            self.site.attachment_cap = int(body["attachment_cap"])
 
     def _reset(self, body: dict) -> Response:
         self.log.clear()
@@ -182,7 +187,7 @@ class Simulator:
         self.limits.clear()
         self.clock.set_offset(0)
         self.site.index_lag = self.default_lag if self.site.cloud else 0.0
-        self.site.comment_cap, self.site.link_cap = 5000, 2000
+        self.site.comment_cap, self.site.link_cap, self.site.attachment_cap = 5000, 2000, 2000
         if body.get("data"):
             with self.store.transaction():
                 self.store.wipe()
@@ -193,5 +198,5 @@ class Simulator:
     def _describe(self) -> dict:
         return {"flavour": self.site.flavour, "cloud_id": self.store.meta("site"), "workspace": self.site.workspace,
                 "index_lag": self.site.index_lag, "comment_cap": self.site.comment_cap,
-                "link_cap": self.site.link_cap,
+                "link_cap": self.site.link_cap, "attachment_cap": self.site.attachment_cap,
                 "fields": {f["name"]: f["id"] for f in self.site.custom_fields()}}

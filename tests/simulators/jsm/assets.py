@@ -57,6 +57,10 @@ class Assets:
                 self.store.delete("object", doc["id"])
                 return empty(204)
             return json_response(200, self.render(doc, req, True))
+        if parts == ["objecttype", "create"] and method == "POST":
+            return self._create_type(req)
+        if len(parts) == 2 and parts[0] == "objecttypeattribute" and method == "POST":
+            return self._create_attribute(req, parts[1])
         if parts == ["objectschema", "list"] and method == "GET":
             schemas = [self._schema(s, req) for s in self.store.all("objectschema")]
             if self.site.cloud:
@@ -72,6 +76,43 @@ class Assets:
                 raise JiraError(404, f"No object type with id {parts[1]}.")
             return json_response(200, [self._attribute(kind, a) for a in kind["attributes"]])
         raise JiraError(404, "null for uri: " + req.path)
+
+    def _create_type(self, req: Request) -> object:
+        """``{name, objectSchemaId, description?, iconId?}``: a new type with the system attributes (Key, Name as
+        the label, Created, Updated); a name already in the schema is a 400."""
+        body = req.json() if isinstance(req.json(), dict) else {}
+        name, schema = str(body.get("name") or "").strip(), str(body.get("objectSchemaId") or "")
+        if self.store.get("objectschema", schema) is None:
+            raise JiraError(400, errors={"objectSchemaId": f"No object schema with id {schema or None}"})
+        if not name or any(t["name"].lower() == name.lower() for t in self.store.all("objecttype")
+                           if t["objectSchemaId"] == schema):
+            raise JiraError(400, errors={"name": f"The object type name {name!r} is empty or already in use."})
+        type_id = str(self.store.next_id("objecttype", len(self.store.all("objecttype")) + 1))
+        kind = {"id": type_id, "name": name, "objectSchemaId": schema, "attributes": []}
+        for attr in ("Key", "Name", "Created", "Updated"):
+            kind["attributes"].append({"id": self._next_attribute(), "name": attr, "label": attr == "Name"})
+        self.store.put("objecttype", type_id, kind)
+        return json_response(201, self._type(kind))
+
+    def _create_attribute(self, req: Request, type_id: str) -> object:
+        """``{name, type: 0}``: a text attribute (the only default type simulated) added to the object type."""
+        kind = self.store.get("objecttype", type_id)
+        if kind is None:
+            raise JiraError(404, f"No object type with id {type_id}.")
+        body = req.json() if isinstance(req.json(), dict) else {}
+        name = str(body.get("name") or "").strip()
+        if not name or any(a["name"].lower() == name.lower() for a in kind["attributes"]):
+            raise JiraError(400, errors={"name": f"The attribute name {name!r} is empty or already in use."})
+        if body.get("type", 0) != 0:
+            raise JiraError(400, errors={"type": "Only default (text) attributes are simulated."})
+        attr = {"id": self._next_attribute(), "name": name, "label": False}
+        kind["attributes"].append(attr)
+        self.store.put("objecttype", type_id, kind)
+        return json_response(201, self._attribute(kind, attr))
+
+    def _next_attribute(self) -> str:
+        used = [int(a["id"]) for t in self.store.all("objecttype") for a in t["attributes"]]
+        return str(self.store.next_id("objecttypeattribute", max(used, default=99) + 1))
 
     def _values(self, kind: dict, attributes: object) -> dict:
         values = {}

@@ -122,15 +122,18 @@ class Issues:
         return issue
 
     def edit(self, issue: dict, user: dict, fields: object, update: object, version: str,
-             transition: bool = False) -> None:
+             transition: bool = False, properties: object = None) -> None:
+        """Fields, update operations and (as Jira's edit takes them) entity properties, all or nothing."""
         errors: dict = {}
         fields = fields if isinstance(fields, dict) else {}
         changes = self._field_changes(fields, version, errors, transition=transition)
         changes += self._update_ops(update, version, errors)
+        props = self._properties_in(properties, errors)
         if errors:
             raise JiraError(400, errors=errors)
         for text in self._apply(issue, changes):
             self.add_comment(issue, user, text, public=True)
+        issue["properties"].update(props)
         self.save(issue)
 
     def _field_changes(self, fields: dict, version: str, errors: dict, creating: bool = False,

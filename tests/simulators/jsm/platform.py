@@ -4,6 +4,7 @@ carrying Atlassian Document Format bodies for descriptions, textarea fields and 
 
 from __future__ import annotations
 
+from .attachments import Attachments
 from .issues import body_in
 from .render import render_issue, render_transition
 from .search import Search
@@ -19,6 +20,7 @@ class Platform:
         self.issues = issues
         self.site = issues.site
         self.search = Search(issues)
+        self.attachments = Attachments(issues)
 
     def server_info(self, req: Request) -> object:
         version, numbers, deployment, build = BUILD[self.site.flavour]
@@ -44,8 +46,12 @@ class Platform:
             return self.search.enhanced(req, version, user)
         if head == "search" and rest == ["approximate-count"] and method == "POST":
             return self.search.approximate_count(req, user)
+        if head == "attachment" and rest:
+            return self.attachments.route(req, rest, user)
         if head == "issueLink" and method == "POST" and not rest:
             return self._link(req, user)
+        if head == "issueLink" and method == "DELETE" and len(rest) == 1:
+            return self._unlink(rest[0], user)
         if method != "GET":
             raise JiraError(405, "Method Not Allowed")
         if head == "field" and not rest:
@@ -140,7 +146,8 @@ class Platform:
         if not sub and method == "PUT":
             body = req.json()
             body = body if isinstance(body, dict) else {}
-            issues.edit(issue, user, body.get("fields"), body.get("update"), version)
+            issues.edit(issue, user, body.get("fields"), body.get("update"), version,
+                        properties=body.get("properties"))
             return empty(204)
         if sub == ["transitions"] and method == "GET":
             wanted = req.param("transitionId")
@@ -154,6 +161,8 @@ class Platform:
                 raise JiraError(400, "Missing 'transition' identifier")
             issues.transition(issue, user, body["transition"], body.get("fields"), body.get("update"), version)
             return empty(204)
+        if sub == ["attachments"] and method == "POST":
+            return self.attachments.upload(req, issue, user)
         if sub and sub[0] == "comment":
             return self._comments(req, version, issue, sub[1:], user)
         if sub and sub[0] == "properties":
@@ -242,3 +251,13 @@ class Platform:
         self.issues.save(inward, user)
         self.issues.save(outward, user)
         return empty(201)
+
+    def _unlink(self, link_id: str, user: dict) -> object:
+        """``DELETE /issueLink/{id}``: both ends lose the link (204), an unknown id is a 404."""
+        linked = [issue for issue in self.issues.all() if any(link["id"] == link_id for link in issue["links"])]
+        if not linked:
+            raise JiraError(404, f"No issue link with id '{link_id}' exists.")
+        for issue in linked:
+            issue["links"] = [link for link in issue["links"] if link["id"] != link_id]
+            self.issues.save(issue, user)
+        return empty(204)

@@ -5,6 +5,7 @@ filters.  Nested objects carry routable ``self`` URLs because the ``jira`` clien
 from __future__ import annotations
 
 from . import approvals
+from .attachments import Attachments
 from .issues import Issues, body_out
 
 NAVIGABLE_SKIP = {"comment"}  # *navigable leaves out the comment page, as Jira does
@@ -61,6 +62,7 @@ def field_values(issues: Issues, issue: dict, base: str, version: str, comment_l
         "resolutiondate": issue["resolutiondate"], "created": issue["created"], "updated": issue["updated"],
         "statuscategorychangedate": issue["history"][-1]["date"],
         "issuelinks": [render_link(issues, link, base) for link in issue.get("links", [])],
+        "attachment": Attachments(issues).render_field(issue, base),
         "comment": {"comments": [issues.render_comment(c, base, version) for c in shown],
                     "self": f"{base}/rest/api/{version}/issue/{issue['id']}/comment",
                     "maxResults": len(shown), "total": len(comments), "startAt": 0},

@@ -23,6 +23,7 @@ SYSTEM_FIELDS = [  # id, name, schema type, orderable (settable), navigable
     ("resolutiondate", "Resolved", "datetime", False), ("created", "Created", "datetime", False),
     ("updated", "Updated", "datetime", False), ("comment", "Comment", "comments-page", True),
     ("issuelinks", "Linked Issues", "array", True), ("issuekey", "Key", "issuekey", False),
+    ("attachment", "Attachment", "array", False),
 ]
 CUSTOM_SCHEMA = {
     "select": ("option", None, "com.atlassian.jira.plugin.system.customfieldtypes:select"),
@@ -46,6 +47,7 @@ class Site:
         self.index_lag = index_lag if flavour == "cloud" else 0.0
         self.comment_cap = 5000
         self.link_cap = 2000
+        self.attachment_cap = 2000
 
     @property
     def cloud(self) -> bool:
@@ -173,7 +175,7 @@ class Site:
         for field_id, name, kind, orderable in SYSTEM_FIELDS:
             schema = {"type": kind, "system": field_id}
             if kind == "array":
-                schema["items"] = "string" if field_id == "labels" else "issuelinks"
+                schema["items"] = {"labels": "string", "attachment": "attachment"}.get(field_id, "issuelinks")
             fields.append({"id": field_id, "key": field_id, "name": name, "custom": False, "orderable": orderable,
                            "navigable": True, "searchable": True, "clauseNames": [field_id], "schema": schema})
         for field in self.custom_fields():

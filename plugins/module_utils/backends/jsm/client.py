@@ -23,6 +23,7 @@ from __future__ import annotations
 import re
 import typing as t
 import urllib.parse
+import uuid
 
 from ..._errors import ItsmSettingsError, ItsmUnexpectedResponseError, ItsmValidationError
 from ..._http import HttpClient, Response
@@ -195,20 +196,23 @@ class JsmClient:
     # -- search ----------------------------------------------------------------------------------------
 
     def search(self, jql_text: str, fields: t.Sequence[str] = ("status",), page_size: int = SEARCH_PAGE,
-               reconcile: t.Sequence[str] = (), what: str = "search issues") -> t.Iterator[dict]:
-        """Every issue matching ``jql_text`` (built with jql.py), page by page, with ``fields``.
+               reconcile: t.Sequence[str] = (), what: str = "search issues",
+               properties: t.Sequence[str] = ()) -> t.Iterator[dict]:
+        """Every issue matching ``jql_text`` (built with jql.py), page by page, with ``fields`` (and the issue
+        ``properties`` named).
 
         ``reconcile``: ids of issues this run created, which Cloud's lagging index may not show yet (the last
         50 count); Data Center's search is consistent and ignores them.
         """
+        extra = {"properties": list(properties)} if properties else {}
         if self.cloud:
             return self._search_cloud(jql_text, list(fields), page_size, [int(i) for i in reconcile][-RECONCILE_MAX:],
-                                      what)
-        return self._search_datacenter(jql_text, list(fields), page_size, what)
+                                      what, extra)
+        return self._search_datacenter(jql_text, list(fields), page_size, what, extra)
 
     def _search_cloud(self, jql_text: str, fields: list[str], page_size: int, reconcile: list[int],
-                      what: str) -> t.Iterator[dict]:
-        body: dict[str, t.Any] = {"jql": jql_text, "fields": fields, "maxResults": page_size}
+                      what: str, extra: dict) -> t.Iterator[dict]:
+        body: dict[str, t.Any] = {"jql": jql_text, "fields": fields, "maxResults": page_size, **extra}
         if reconcile:
             body["reconcileIssues"] = reconcile
         seen_tokens: set[str] = set()
@@ -223,11 +227,12 @@ class JsmClient:
             seen_tokens.add(token)
             body["nextPageToken"] = token
 
-    def _search_datacenter(self, jql_text: str, fields: list[str], page_size: int, what: str) -> t.Iterator[dict]:
+    def _search_datacenter(self, jql_text: str, fields: list[str], page_size: int, what: str,
+                           extra: dict) -> t.Iterator[dict]:
         start = 0
         while True:
-            page = self.call("POST", f"{API}/search", what, idempotent=True,
-                             json_body={"jql": jql_text, "startAt": start, "maxResults": page_size, "fields": fields})
+            page = self.call("POST", f"{API}/search", what, idempotent=True, json_body={
+                "jql": jql_text, "startAt": start, "maxResults": page_size, "fields": fields, **extra})
             issues = list(page.get("issues") or [])
             yield from issues
             start += len(issues)  # the server may cap maxResults below what was asked
@@ -283,25 +288,68 @@ class JsmClient:
             what: str = "search Assets objects") -> t.Iterator[dict]:
         """Every Assets object matching the AQL ``query``, page by page; each carries ``values``
         ({attribute name: value}) read from its attributes."""
-        base, start = self.assets_base(), 0
+        start = 0
         while True:
-            if self.cloud:
-                page = self.call("POST", f"{base}/object/aql", what, idempotent=True, json_body={"qlQuery": query},
-                                 params={"startAt": start, "maxResults": page_size,
-                                         "includeAttributes": str(attributes).lower()})
-                objects, total = list(page.get("values") or []), int(page.get("total") or 0)
-            else:
-                page = self.call("GET", f"{base}/aql/objects", what, params={
-                    "qlQuery": query, "page": start // page_size + 1, "resultPerPage": page_size,
-                    "includeAttributes": str(attributes).lower()})
-                objects, total = list(page.get("objectEntries") or []), int(page.get("totalFilterCount") or 0)
-            names = {str(a.get("id")): a.get("name") for a in page.get("objectTypeAttributes") or []}
-            for item in objects:
-                item["values"] = _attribute_values(item, names)
-                yield item
+            objects, total, last = self.aql_page(query, start, page_size, attributes, what)
+            yield from objects
             start += len(objects)
-            if not objects or start >= total or (self.cloud and page.get("isLast")):
+            if not objects or start >= total or last:
                 return
+
+    # -- Assets: one AQL page at an offset (cmdb.py reads pages in parallel with it) --------------------
+
+    def aql_page(self, query: str, start: int, page_size: int, attributes: bool = True,
+                 what: str = "search Assets objects") -> tuple[list[dict], int, bool]:
+        """The objects from ``start`` (a multiple of ``page_size`` on Data Center, which pages by number),
+        the total that match, and whether this is the last page. Each object carries ``values``."""
+        base = self.assets_base()
+        if self.cloud:
+            page = self.call("POST", f"{base}/object/aql", what, idempotent=True, json_body={"qlQuery": query},
+                             params={"startAt": start, "maxResults": page_size,
+                                     "includeAttributes": str(attributes).lower()})
+            objects, total = list(page.get("values") or []), int(page.get("total") or 0)
+        else:
+            page = self.call("GET", f"{base}/aql/objects", what, params={
+                "qlQuery": query, "page": start // page_size + 1, "resultPerPage": page_size,
+                "includeAttributes": str(attributes).lower()})
+            objects, total = list(page.get("objectEntries") or []), int(page.get("totalFilterCount") or 0)
+        names = {str(a.get("id")): a.get("name") for a in page.get("objectTypeAttributes") or []}
+        for item in objects:
+            item["values"] = _attribute_values(item, names)
+        return objects, total, bool(self.cloud and page.get("isLast"))
+
+    # -- attachments, issue links, the caller (approvals.py, links.py, attachments.py) ----------------------
+
+    def myself(self) -> dict:
+        """The connection's own user: ``accountId`` on Cloud, ``name`` and ``key`` on Data Center."""
+        return self.call("GET", f"{API}/myself", "read the connection's user")
+
+    def upload_attachment(self, key: str, name: str, content: bytes, content_type: str,
+                          recover: t.Callable[[], Response | None] | None = None) -> dict:
+        """One file attached to the issue (multipart, with the XSRF opt-out Jira requires); its metadata
+        ``{id, filename, size, mimeType, created, content, ...}``. A POST: resent only when unsent or when
+        ``recover`` cannot find it."""
+        body, multipart_type = multipart_file(name, content, content_type)
+        answer = self.call("POST", f"{API}/issue/{_segment(key)}/attachments", f"attach {name} to {key}", data=body,
+                           headers={"Content-Type": multipart_type, "X-Atlassian-Token": "no-check"},
+                           idempotent=False, recover=recover)
+        if not isinstance(answer, list) or not answer or not isinstance(answer[0], dict):
+            raise ItsmUnexpectedResponseError(f"attach {name} to {key}: {self.http.base} did not answer with the "
+                                              "attachment's metadata", url=self.http.base)
+        return answer[0]
+
+    def delete_attachment(self, attachment_id: str, what: str) -> None:
+        self.call("DELETE", f"{API}/attachment/{_segment(attachment_id)}", what)
+
+    def add_link(self, link_type: str, inward_key: str, outward_key: str, what: str,
+                 recover: t.Callable[[], Response | None] | None = None) -> None:
+        """An issue link of ``link_type`` (``Causes``): the outward issue then shows the type's inward phrase
+        (``is caused by``) towards the inward issue, which shows the outward phrase (``causes``)."""
+        self.call("POST", f"{API}/issueLink", what, idempotent=False, recover=recover, json_body={
+            "type": {"name": link_type}, "inwardIssue": {"key": inward_key}, "outwardIssue": {"key": outward_key}})
+
+    def delete_link(self, link_id: str, what: str) -> None:
+        self.call("DELETE", f"{API}/issueLink/{_segment(link_id)}", what)
 
     def close(self) -> None:
         self.http.close()
@@ -320,3 +368,14 @@ def _attribute_values(item: dict, names: t.Mapping[str, t.Any]) -> dict[str, t.A
 def _segment(value: t.Any) -> str:
     """A value as one path segment: ``/``, ``?`` and ``#`` cannot leave it."""
     return urllib.parse.quote(str(value), safe="")
+
+
+def multipart_file(name: str, content: bytes, content_type: str) -> tuple[bytes, str]:
+    """A multipart/form-data body holding one part ``file`` (what Jira's attachment endpoint reads) and its
+    Content-Type. The file name is sent as UTF-8 with quotes and line breaks percent-encoded, as browsers do,
+    so a name can never close the header it sits in."""
+    boundary = uuid.uuid4().hex
+    quoted = name.replace("\\", "%5C").replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")
+    head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{quoted}\"\r\n"
+            f"Content-Type: {content_type}\r\n\r\n").encode("utf-8")
+    return head + content + f"\r\n--{boundary}--\r\n".encode("ascii"), f"multipart/form-data; boundary={boundary}"

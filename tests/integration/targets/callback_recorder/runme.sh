@@ -226,9 +226,9 @@ assert listed["permanent_failures"] == 1, listed
 PY
 ansible-playbook -i options_inventory.yml options.yml -e fail_now=false > "$WORK/unknown-next.log" 2>&1 \
     || { cat "$WORK/unknown-next.log"; exit 1; }
-grep -q "1 items in $ITSM_OUTBOX were refused for good by the local backend" "$WORK/unknown-next.log" \
+grep -q "1 item in $ITSM_OUTBOX was refused for good by the local backend" "$WORK/unknown-next.log" \
     || { cat "$WORK/unknown-next.log"; exit 1; }
 flush unknown-flush
-grep -q "1 items in $ITSM_OUTBOX were refused for good by the local backend" "$WORK/unknown-flush.log"
+grep -q "1 item in $ITSM_OUTBOX was refused for good by the local backend" "$WORK/unknown-flush.log"
 
 echo "callback_recorder: all checks passed"

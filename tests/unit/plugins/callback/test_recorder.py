@@ -421,7 +421,7 @@ def test_itsm_change_naming_no_change_warns_at_start_and_keeps_the_end_as_refuse
     assert len(list(backend(store).find("incident", {}))) == 2
     following = callback()
     play_run(following, {"web1": {"ok": 1}}, [])
-    assert any("1 items in" in text and "were refused for good" in text for text in following._display.warnings)
+    assert any("1 item in" in text and "was refused for good" in text for text in following._display.warnings)
 
 
 @pytest.mark.parametrize("option, value", [("recorder_timeout", 0), ("recorder_timeout", -1.0),

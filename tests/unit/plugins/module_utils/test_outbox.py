@@ -276,7 +276,7 @@ def test_an_item_refused_earlier_is_not_resent_but_every_flush_says_why_it_waits
 
     assert report["refused"] == [] and report["permanent_failures"] == 1
     [warning] = warnings
-    assert warning.startswith(f"outbox: 1 items in {box.path} were refused for good by the local backend")
+    assert warning.startswith(f"outbox: 1 item in {box.path} was refused for good by the local backend")
     assert "the end of change CHG9999999: change: CHG9999999 does not exist on the local backend (local:" in warning
     assert "retry_failed" in warning and "states=[failed]" in warning
     [item] = box.list()

@@ -23,6 +23,13 @@ from ansible_collections.opsgate.itsm.plugins.module_utils._errors import (
 )
 
 ISO_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+# A record's number: CHG0000001 / INC0000001, or on jsm the issue key (ITSM-42) whatever the kind.
+NUMBERS = {"change": re.compile(r"^CHG\d+$"), "incident": re.compile(r"^INC\d+$")}
+ISSUE_KEY = re.compile(r"^[A-Z][A-Z0-9_]*-\d+$")
+
+
+def is_number_of(kind, number, backend):
+    return bool((ISSUE_KEY if backend.name == "jsm" else NUMBERS[kind]).match(number))
 
 
 def new_change(backend, **fields):
@@ -38,7 +45,7 @@ def assert_canonical(record, kind, backend):
     assert set(record) == set(expected)
     assert record["backend"] == backend.name
     assert record["id"] and isinstance(record["id"], str)
-    assert re.match(r"^(CHG|INC)\d+$", record["number"])
+    assert is_number_of(kind, record["number"], backend)
     assert record["state"] in (records.CHANGE_STATES if kind == "change" else records.INCIDENT_STATES)
     assert isinstance(record["active"], bool)
     assert isinstance(record["fields"], dict)
@@ -54,7 +61,7 @@ def test_create_change_returns_canonical_record_in_state_new(backend):
                         end_date="2026-11-24T12:00:00+01:00")
 
     assert_canonical(change, "change", backend)
-    assert change["number"].startswith("CHG")
+    assert is_number_of("change", change["number"], backend)
     assert change["state"] == "new"
     assert change["type"] == "normal"
     assert change["approval"] == "not_requested"
@@ -67,7 +74,7 @@ def test_create_incident_derives_priority(backend):
     incident = new_incident(backend, impact="high", urgency="medium")
 
     assert_canonical(incident, "incident", backend)
-    assert incident["number"].startswith("INC")
+    assert is_number_of("incident", incident["number"], backend)
     assert incident["state"] == "new"
     assert incident["priority"] == "high"
 
