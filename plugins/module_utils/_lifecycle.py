@@ -181,6 +181,16 @@ def refuse_type_change(label: str, current_type: str | None, wanted_type: str | 
                                   "its type; create a new change instead")
 
 
+def refuse_missing_to_enter(kind: str, label: str, state: str, values: t.Mapping[str, t.Any]) -> None:
+    """The one refusal of a single step whose required fields ``values`` lacks, on every backend (the domain
+    plans a whole walk with plan_path and missing_on_path before the first write)."""
+    missing = missing_fields(kind, state, values)
+    if missing:
+        raise ItsmTransitionError(
+            f"state: cannot move {label} to {state}: {', '.join(missing)} must be set; give them with the "
+            "transition or set them first", option="state", value=state, missing=missing)
+
+
 def missing_fields(kind: str, state: str, values: t.Mapping[str, t.Any]) -> list[str]:
     return [name for name in required_to_enter(kind, state) if not values.get(name)]
 

@@ -15,6 +15,7 @@ import abc
 import dataclasses
 import hashlib
 import itertools
+import mimetypes
 import os
 import typing as t
 
@@ -34,7 +35,8 @@ class ItsmBackend(abc.ABC):
 
     #: the value of the ``backend`` option that selects this class
     name: str = ""
-    #: optional features: "approvals", "affected_cis", "blackouts", "templates", "attachments", "cmdb"
+    #: optional features: "approvals", "affected_cis", "blackouts", "templates", "attachments", "cmdb" (iter_cmdb,
+    #: put_ci) and "cmdb_relations" (ci_relations, resolve_ci_relations, put_ci_relations)
     capabilities: frozenset[str] = frozenset()
     #: how messages name this system ("<where> has no configuration item named 'x'"): servicenow the instance URL,
     #: local ``local_db <path>``
@@ -249,9 +251,15 @@ class ItsmBackend(abc.ABC):
         ``query`` is a raw query in the backend's own language (ServiceNow encoded query; ``local``
         understands the same subset, see _cmdb.parse_query), ANDed with the filters. ``page_size``
         items per request; ``workers`` bounds the concurrent page requests a backend may run (backends
-        that page by key read one page at a time and ignore it). Pages arrive in order.
+        that page by key read one page at a time and ignore it). Pages arrive in order: ``ci_id_order``'s.
         """
         raise self.unsupported("reading the CMDB")
+
+    @staticmethod
+    def ci_id_order(ci_id: str) -> t.Any:
+        """The sort key of a CI ``id`` in the order iter_cmdb gives: the text itself (local: names; servicenow:
+        sys_ids), unless a backend's ids order otherwise (jsm: Assets object ids, numbers)."""
+        return ci_id
 
     def ci_relations(self, ids: t.Sequence[str], types: t.Sequence[str] | None = None,
                      depth: int = 1) -> t.Iterator[Record]:
@@ -318,11 +326,32 @@ class CiRelations(t.NamedTuple):
     resolved: t.Any = None
 
 
-def read_attachment(path: str) -> tuple[bytes, str]:
-    """The bytes of a file to attach and their sha256 (what every backend compares), or an error naming ``path``."""
+class AttachmentFile(t.NamedTuple):
+    """A file to attach, read once: what every backend compares (``sha256``) and stores."""
+
+    content: bytes
+    sha256: str
+    name: str
+    content_type: str
+
+    def already_attached(self, existing: t.Iterable[Record]) -> Record | None:
+        """The attachment among ``existing`` with this name and content, if any (then nothing is sent)."""
+        return next((item for item in existing if item["name"] == self.name and item["sha256"] == self.sha256), None)
+
+    def planned(self) -> Record:
+        """The attachment check mode reports: what would be stored, with no id yet."""
+        return {"id": None, "name": self.name, "size": len(self.content), "sha256": self.sha256,
+                "content_type": self.content_type, "created": None, "url": None}
+
+
+def attachment_file(path: str, name: str | None = None, content_type: str | None = None) -> AttachmentFile:
+    """Read the file at ``path`` (an error naming ``path``), with its attachment name (default: its base name;
+    a file name, never a path) and content type (default: guessed from the name)."""
     try:
         with open(os.path.expanduser(path), "rb") as handle:
             content = handle.read()
     except OSError as exc:
         raise ItsmValidationError("path", path, f"cannot read the file: {exc.strerror or exc}") from None
-    return content, hashlib.sha256(content).hexdigest()
+    name = records.require_file_name("name", os.path.basename(path) if name is None else name)
+    content_type = content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
+    return AttachmentFile(content, hashlib.sha256(content).hexdigest(), name, content_type)

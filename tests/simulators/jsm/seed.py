@@ -77,6 +77,9 @@ OBJECT_TYPES = [  # id, name, attributes beyond Key/Name/Created/Updated
                      "Support group"]),
     ("2", "Virtual Machine", ["Hostname", "Operating System", "Environment", "IP Address", "Status"]),
     ("3", "Service", ["Description", "Owner group"]),
+    # the object types the backend contract suite's CIs (ci_class linux_server / win_server) are written to
+    ("4", "Linux Server", ["FQDN", "IP Address", "Environment", "Operational status", "OS"]),
+    ("5", "Win Server", ["FQDN", "IP Address", "Environment", "Operational status", "OS"]),
 ]
 SERVICES = [("Online Banking", "Network"), ("Payroll", "Service Desk"), ("Email", "Service Desk"),
             ("CRM", "Service Desk"), ("Web Portal", "Network")]

@@ -18,13 +18,10 @@ The issue read lists the attachments (field ``attachment``) and the property in 
 
 from __future__ import annotations
 
-import mimetypes
-import os
 import typing as t
 
-from ... import _records as records
 from ..._http import Response
-from .._base import read_attachment
+from .._base import attachment_file
 from .client import JsmClient
 from .codec import canonical_time
 
@@ -42,17 +39,13 @@ def add_attachment(client: JsmClient, key: str, path: str, name: str | None, con
                    check_mode: bool) -> tuple[bool, Record]:
     """Upload unless an attachment of this name with the same sha256 is on the issue ``key`` (its key or id);
     an older content of the same name is replaced. ``(changed, attachment)``."""
-    content, digest = read_attachment(path)
-    name = records.require_file_name("name", os.path.basename(path) if name is None else name)
-    content_type = content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
+    file = attachment_file(path, name, content_type)
+    name, content = file.name, file.content
     existing, hashes = _read(client, key)
+    attached = file.already_attached(existing)
+    if attached or check_mode:
+        return attached is None, attached or file.planned()
     same = [item for item in existing if item["name"] == name]
-    for item in same:
-        if item["sha256"] == digest:
-            return False, item
-    if check_mode:
-        return True, {"id": None, "name": name, "size": len(content), "sha256": digest, "content_type": content_type,
-                      "created": None, "url": None}
     before = {item["id"] for item in existing}
 
     def recover() -> Response | None:
@@ -60,14 +53,13 @@ def add_attachment(client: JsmClient, key: str, path: str, name: str | None, con
                   and item["size"] == len(content)]
         return Response(200, {}, [{"id": landed[-1]["id"]}], "") if landed else None
 
-    new_id = str(client.upload_attachment(key, name, content, content_type, recover=recover)["id"])
+    new_id = str(client.upload_attachment(key, name, content, file.content_type, recover=recover)["id"])
     kept = {item["id"]: hashes[item["id"]] for item in existing if item["id"] in hashes and item not in same}
-    client.set_property(key, HASH_PROPERTY, dict(kept, **{new_id: digest}))
+    client.set_property(key, HASH_PROPERTY, dict(kept, **{new_id: file.sha256}))
     for item in same:
         client.delete_attachment(item["id"], f"replace {name} on {key}")
     added = [item for item in attachments(client, key) if item["id"] == new_id]
-    return True, added[0] if added else {"id": new_id, "name": name, "size": len(content), "sha256": digest,
-                                         "content_type": content_type, "created": None, "url": None}
+    return True, added[0] if added else dict(file.planned(), id=new_id)
 
 
 def from_issue(issue: t.Mapping[str, t.Any]) -> list[Record]:

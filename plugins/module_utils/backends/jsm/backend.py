@@ -124,6 +124,10 @@ class JsmBackend(ItsmBackend):
                   page_size: int = 1000, workers: int = 1) -> t.Iterator[Record]:
         return cmdb.iter_cmdb(self.client, self.catalog, ci_class, fields, filters, query, page_size, workers)
 
+    @staticmethod
+    def ci_id_order(ci_id: str) -> t.Any:
+        return int(ci_id)  # Assets object ids are numbers: "9" before "10"
+
     def put_ci(self, name: str, ci_class: str | None, fields: t.Mapping[str, t.Any], check_mode: bool = False) -> bool:
         return cmdb.put_ci(self.client, self.catalog, name, ci_class, fields, check_mode)
 

@@ -259,11 +259,7 @@ class JsmRecords:
         if current["state"] == state:
             return self.update(kind, current, fields or {}, check_mode, known_notes=known_notes)
         merged = {**current, **parsed.values}
-        missing = lifecycle.missing_fields(kind, state, merged)
-        if missing:
-            raise ItsmTransitionError(
-                f"state: cannot move {current['number']} to {state}: {', '.join(missing)} must be set; give them "
-                "with the transition or set them first", option="state", value=state, missing=missing)
+        lifecycle.refuse_missing_to_enter(kind, current["number"], state, merged)
         offered = self.client.transitions(current["id"])
         status = self.codec.of(kind).statuses[current["state"]][0]
         move = self.codec.of(kind).choose_transition(current["number"], status, state, offered,

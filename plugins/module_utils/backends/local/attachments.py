@@ -8,14 +8,12 @@ The bytes live in the store; a file with the same name and sha256 as one the rec
 
 from __future__ import annotations
 
-import mimetypes
-import os
 import typing as t
 import uuid
 
 from ... import _input as inputs
 from ... import _records as records
-from .._base import read_attachment
+from .._base import attachment_file
 from . import schema
 from .schema import Record
 from .store import LocalStore
@@ -27,9 +25,8 @@ def add_attachment(store: LocalStore, kind: str, record: Record, path: str, name
                    content_type: str | None, check_mode: bool) -> tuple[bool, Record]:
     """Store the file's bytes; same name and sha256 is a no-op, a new content replaces the old one."""
     records.require_choice("kind", kind, records.KINDS)
-    content, digest = read_attachment(path)
-    name = records.require_file_name("name", os.path.basename(path) if name is None else name)
-    content_type = content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
+    file = attachment_file(path, name, content_type)
+    content, digest, name, content_type = file
     now = inputs.now()
     with store.write(check_mode) as conn:
         row = store.row_for(conn, kind, record)

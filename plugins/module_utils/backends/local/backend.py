@@ -51,7 +51,8 @@ class LocalBackend(ItsmBackend):
     """Changes and incidents in an embedded SQLite store that enforces the ITIL models of _lifecycle."""
 
     name = NAME
-    capabilities = frozenset({"approvals", "affected_cis", "blackouts", "templates", "cmdb", "attachments"})
+    capabilities = frozenset({"approvals", "affected_cis", "blackouts", "templates", "cmdb", "cmdb_relations",
+                              "attachments"})
 
     def __init__(self, settings: ConnectionSettings, warn: Warn | None = None):
         super().__init__(settings, warn)

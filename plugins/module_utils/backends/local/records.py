@@ -20,7 +20,6 @@ from ... import _input as inputs
 from ... import _lifecycle as lifecycle
 from ... import _lookup as lookup
 from ... import _records as records
-from ..._errors import ItsmTransitionError
 from ..._records import CHANGE, INCIDENT
 from .._base import Found, check_limit
 from . import cmdb, model, query, schema
@@ -121,11 +120,7 @@ def transition(store: LocalStore, kind: str, record: Record, state: str, fields:
         new = model.apply_fields(kind, row, parsed)
         if row["state"] != state:
             model.check_move(kind, row, state)
-            missing = lifecycle.missing_fields(kind, state, new)
-            if missing:
-                raise ItsmTransitionError(
-                    f"state: cannot move {model.label(kind, row)} to {state}: {', '.join(missing)} must be set; "
-                    "give them with the transition or set them first", option="state", value=state, missing=missing)
+            lifecycle.refuse_missing_to_enter(kind, model.label(kind, row), state, new)
             model.enter(kind, row, new, state, now)
         return new
 

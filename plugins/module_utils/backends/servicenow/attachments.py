@@ -10,13 +10,10 @@ for before it is sent again.
 
 from __future__ import annotations
 
-import mimetypes
-import os
 import typing as t
 
-from ... import _records as records
 from ..._http import Response
-from .._base import read_attachment
+from .._base import attachment_file
 from . import mapping
 from . import query
 from .client import ServiceNowClient
@@ -40,35 +37,29 @@ def attachments(client: ServiceNowClient, reads: RecordReader, kind: str, record
 def add_attachment(client: ServiceNowClient, reads: RecordReader, kind: str, record: Record, path: str,
                    name: str | None, content_type: str | None, check_mode: bool) -> tuple[bool, Record]:
     """Upload unless a file of this name with the same sha256 is attached; an older version is replaced."""
-    content, digest = read_attachment(path)
-    name = records.require_file_name("name", os.path.basename(path) if name is None else name)
-    content_type = content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
+    file = attachment_file(path, name, content_type)
+    name = file.name
     existing = attachments(client, reads, kind, record)
+    attached = file.already_attached(existing)
+    if attached or check_mode:
+        return attached is None, attached or file.planned()
     same = [item for item in existing if item["name"] == name]
-    for item in same:
-        if item["sha256"] == digest:
-            return False, item
-    if check_mode:
-        return True, {"id": None, "name": name, "size": len(content), "sha256": digest, "content_type": content_type,
-                      "created": None, "url": None}
 
     def recover() -> Response | None:
-        landed = [item for item in attachments(client, reads, kind, record) if item["name"] == name
-                  and item["sha256"] == digest]
-        return Response(201, {}, {"result": {"sys_id": landed[0]["id"]}}, "") if landed else None
+        landed = file.already_attached(attachments(client, reads, kind, record))
+        return Response(201, {}, {"result": {"sys_id": landed["id"]}}, "") if landed else None
 
     answer = client.http.request(
         "POST", f"{ATTACHMENT_API}/file", params={"table_name": mapping.TABLES[kind],
                                                   "table_sys_id": reads.id_of(kind, record), "file_name": name},
-        data=content, headers={"Content-Type": content_type}, idempotent=False, recover=recover,
+        data=file.content, headers={"Content-Type": file.content_type}, idempotent=False, recover=recover,
         what=f"attach {name} to {record.get('number')}")
     for item in same:
         client.http.request("DELETE", f"{ATTACHMENT_API}/{item['id']}",
                             what=f"replace {name} on {record.get('number')}")
     new_id = answer.body["result"]["sys_id"]
     added = [item for item in attachments(client, reads, kind, record) if item["id"] == new_id]
-    return True, added[0] if added else {"id": new_id, "name": name, "size": len(content), "sha256": digest,
-                                         "content_type": content_type, "created": None, "url": None}
+    return True, added[0] if added else dict(file.planned(), id=new_id)
 
 
 def _attachment(row: t.Mapping[str, t.Any]) -> Record:

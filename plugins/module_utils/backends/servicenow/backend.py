@@ -52,7 +52,8 @@ class ServiceNowBackend(ItsmBackend):
     """Changes and incidents on a ServiceNow instance; the instance enforces its own models."""
 
     name = mapping.BACKEND_NAME
-    capabilities = frozenset({"approvals", "affected_cis", "blackouts", "templates", "attachments", "cmdb"})
+    capabilities = frozenset({"approvals", "affected_cis", "blackouts", "templates", "attachments", "cmdb",
+                              "cmdb_relations"})
 
     def __init__(self, settings: ConnectionSettings, warn: Warn | None = None, **http_options: t.Any):
         super().__init__(settings, warn)

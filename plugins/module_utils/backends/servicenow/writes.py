@@ -113,12 +113,7 @@ class RecordWriter:
             lifecycle.refuse_type_change(name, record.get("type"), parsed.values.get("type"))
         moving = state is not None and state != record.get("state")
         if moving:
-            merged = dict(record, **parsed.values)
-            missing = lifecycle.missing_fields(kind, state, merged)
-            if missing:
-                raise ItsmTransitionError(
-                    f"state: cannot move {name} to {state}: {', '.join(missing)} must be set; give them with the "
-                    "transition or set them first", option="state", value=state, missing=missing)
+            lifecycle.refuse_missing_to_enter(kind, name, state, dict(record, **parsed.values))
         self.names.resolve(kind, parsed.values, parsed.cis or [], None)
         if check_mode:
             return approximate_write(kind, record, parsed, state if moving else None)

@@ -5,15 +5,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import typing as t
 
 import pytest
 
 from ansible_collections.opsgate.itsm.plugins.module_utils._options import ConnectionSettings
-from ansible_collections.opsgate.itsm.plugins.module_utils.backends._base import ItsmBackend
+from ansible_collections.opsgate.itsm.plugins.module_utils.backends._base import ItsmBackend, Record
+from ansible_collections.opsgate.itsm.plugins.module_utils.backends.jsm import JsmBackend
+from ansible_collections.opsgate.itsm.plugins.module_utils.backends.jsm.approvals import user_id
 from ansible_collections.opsgate.itsm.plugins.module_utils.backends.local import LocalBackend
 from ansible_collections.opsgate.itsm.plugins.module_utils.backends.servicenow import ServiceNowBackend
-from tests.unit.plugins.module_utils.backends import sn_sim
+from tests.unit.plugins.module_utils.backends import jsm_sim, sn_sim
 
 
 def _local_for_contract(tmp_path) -> ItsmBackend:
@@ -25,14 +28,17 @@ def _local_for_contract(tmp_path) -> ItsmBackend:
 CONTRACT_BACKENDS: dict[str, tuple[type[ItsmBackend], t.Callable[..., ItsmBackend]]] = {
     "local": (LocalBackend, _local_for_contract),
     "servicenow": (ServiceNowBackend, sn_sim.contract_backend),
+    "jsm-cloud": (JsmBackend, jsm_sim.contract_backend("cloud")),
+    "jsm-datacenter": (JsmBackend, jsm_sim.contract_backend("datacenter")),
 }
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _stop_servicenow_simulator():
-    """The simulator starts on first use (only tests that need it pay for it) and stops with the session."""
+def _stop_simulators():
+    """The simulators start on first use (only tests that need them pay for them) and stop with the session."""
     yield
     sn_sim.stop()
+    jsm_sim.stop()
 
 
 def backends_with(*capabilities: str) -> list[str]:
@@ -52,9 +58,76 @@ def backend(request, tmp_path) -> t.Iterator[ItsmBackend]:
     yield from _build(request.param, tmp_path)
 
 
+@pytest.fixture
+def make_contract_backend(tmp_path) -> t.Iterator[t.Callable[[str], ItsmBackend]]:
+    """``make(name)``: the contract backend ``name``, for tests parametrized by name themselves; closed afterwards."""
+    built: list[t.Iterator[ItsmBackend]] = []
+
+    def make(name: str) -> ItsmBackend:
+        built.append(_build(name, tmp_path))
+        return next(built[-1])
+
+    yield make
+    for each in built:
+        next(each, None)
+
+
 @pytest.fixture(params=backends_with("approvals"))
 def approvals_backend(request, tmp_path) -> t.Iterator[ItsmBackend]:
     yield from _build(request.param, tmp_path)
+
+
+@pytest.fixture(params=backends_with("cmdb_relations"))
+def relations_backend(request, tmp_path) -> t.Iterator[ItsmBackend]:
+    yield from _build(request.param, tmp_path)
+
+
+@dataclasses.dataclass
+class ApprovalScenario:
+    """How a backend's workflow asks for a normal change's approval and who answers it, stage by stage.
+
+    local and ServiceNow: assess with an assignment group asks the group's technical approver (tech.lead, then
+    authorize), then the CAB (cab.chair, then scheduled); a rejection sends the change back to new. The admin
+    connection may decide for anyone. JSM: the project's workflow has one step, the CAB Approval group's, opened
+    by the Request approval transition (Planning -> Authorize); Jira lets only the assigned approver answer, as
+    themselves, so each stage carries a backend connected as its approver; a rejection declines the change.
+    """
+
+    request: t.Callable[[ItsmBackend, Record], Record]  # a new change -> the change awaiting its first approval
+    stages: list[tuple[str, ItsmBackend, tuple[str, str]]]  # approver, connected as them, (state, approval) after
+    rejected: tuple[str, str]  # (state, approval) after the first stage's rejection
+
+
+def _assess(backend: ItsmBackend, change: Record) -> Record:
+    return backend.transition("change", change, "assess", {"assignment_group": "ops"})
+
+
+def _admin_decides(backend: ItsmBackend) -> ApprovalScenario:
+    return ApprovalScenario(_assess, [("tech.lead", backend, ("authorize", "requested")),
+                                      ("cab.chair", backend, ("scheduled", "approved"))], ("new", "rejected"))
+
+
+def _jsm_approver_decides(backend: ItsmBackend) -> ApprovalScenario:
+    username, token = jsm_sim.APPROVER
+    approver = JsmBackend(dataclasses.replace(backend.settings, username=username, token=token),
+                          sleep=lambda seconds: None)
+    return ApprovalScenario(lambda backend, change: backend.transition("change", _assess(backend, change), "authorize"),
+                            [(user_id(approver.client, approver.client.myself()), approver, ("scheduled", "approved"))],
+                            ("canceled", "rejected"))
+
+
+APPROVAL_SCENARIOS: dict[str, t.Callable[[ItsmBackend], ApprovalScenario]] = {
+    "local": _admin_decides, "servicenow": _admin_decides, "jsm": _jsm_approver_decides}
+
+
+@pytest.fixture
+def approval_scenario(approvals_backend) -> t.Iterator[ApprovalScenario]:
+    """The approval scenario of ``approvals_backend``'s workflow; the approvers' own connections closed afterwards."""
+    scenario = APPROVAL_SCENARIOS[approvals_backend.name](approvals_backend)
+    yield scenario
+    for _approver, connected, _after in scenario.stages:
+        if connected is not approvals_backend:
+            connected.close()
 
 
 @pytest.fixture(params=backends_with("affected_cis"))

@@ -6,16 +6,16 @@
 from __future__ import annotations
 
 
-def test_approvals_for_lists_each_change_as_approvals_does(approvals_backend):
+def test_approvals_for_lists_each_change_as_approvals_does(approvals_backend, approval_scenario):
     backend = approvals_backend
-    decided = backend.transition("change", backend.create("change", {"short_description": "bulk a"}), "assess",
-                                 {"assignment_group": "ops"})
-    decided = backend.decide_approval(decided, "tech.lead", "approved", "fine by me")
+    approver, connected, _after = approval_scenario.stages[0]
+    decided = approval_scenario.request(backend, backend.create("change", {"short_description": "bulk a"}))
+    decided = connected.decide_approval(decided, approver, "approved", "fine by me")
     untouched = backend.create("change", {"short_description": "bulk b"})
 
     found = backend.approvals_for([decided["id"], untouched["id"]])
 
     assert found == {decided["id"]: backend.approvals(decided), untouched["id"]: []}
-    assert ("tech.lead", "approved", "fine by me") in [
+    assert (approver, "approved", "fine by me") in [
         (item["approver"], item["state"], item["comments"]) for item in found[decided["id"]]]
     assert backend.approvals_for([]) == {}

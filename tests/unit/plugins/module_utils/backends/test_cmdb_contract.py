@@ -3,8 +3,10 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The CMDB part of the backend contract (iter_cmdb, ci_relations, put_ci, put_ci_relations) on every backend.
 
-The simulator is shared by the session, so each test names its CIs with a prefix of its own and reads
-them back through a STARTSWITH query, which every backend understands.
+Relationships are tested where a backend claims them (``cmdb_relations``); their input checks run everywhere.
+CI ids are compared in the backend's own order (``ci_id_order``: text for local names and ServiceNow sys_ids,
+numbers for Assets object ids). The simulators are shared by the session, so each test names its CIs with a
+prefix of its own and reads them back through a STARTSWITH query, which every backend understands.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ import uuid
 import pytest
 
 from ansible_collections.opsgate.itsm.plugins.module_utils._errors import ItsmNotFoundError, ItsmValidationError
+from ansible_collections.opsgate.itsm.plugins.module_utils.backends.jsm import JsmBackend
+from ansible_collections.opsgate.itsm.plugins.module_utils.backends.local import LocalBackend
+from ansible_collections.opsgate.itsm.plugins.module_utils.backends.servicenow import ServiceNowBackend
 from ansible_collections.opsgate.itsm.plugins.module_utils.runners import configuration_item
 
 
@@ -64,9 +69,16 @@ def test_pages_return_every_ci_once_in_id_order(backend, prefix, workers):
     items = _mine(backend, prefix, fields=["fqdn"], page_size=2, workers=workers)
 
     ids = [ci["id"] for ci in items]
-    assert ids == sorted(ids) and len(set(ids)) == 7
+    assert ids == sorted(ids, key=backend.ci_id_order) and len(set(ids)) == 7
     assert sorted(ci["name"] for ci in items) == names
     assert all(ci["fields"] == {"fqdn": f"{ci['name']}.example.com"} for ci in items)
+
+
+def test_ci_ids_sort_in_each_backends_own_order():
+    """The key the id-order assertions use: text for local names and ServiceNow sys_ids, numbers for Assets."""
+    assert sorted(["web10", "web9"], key=LocalBackend.ci_id_order) == ["web10", "web9"]
+    assert sorted(["f" * 32, "0" * 32], key=ServiceNowBackend.ci_id_order) == ["0" * 32, "f" * 32]
+    assert sorted(["10", "9"], key=JsmBackend.ci_id_order) == ["9", "10"]
 
 
 def test_filters_and_class_are_anded_with_the_query(backend, prefix):
@@ -91,10 +103,11 @@ def test_a_long_name_list_is_read_in_full(backend, prefix):
     found = list(backend.iter_cmdb(filters={"name": names}, fields=[], page_size=4))
 
     assert sorted(ci["name"] for ci in found) == names[::13]
-    assert [ci["id"] for ci in found] == sorted(ci["id"] for ci in found)
+    assert [ci["id"] for ci in found] == sorted((ci["id"] for ci in found), key=backend.ci_id_order)
 
 
-def test_relations_are_exact_and_walk_to_the_depth(backend, prefix):
+def test_relations_are_exact_and_walk_to_the_depth(relations_backend, prefix):
+    backend = relations_backend
     web, esx, cluster, db = (f"{prefix}-{name}" for name in ("web", "esx", "cluster", "db"))
     for name in (web, esx, cluster, db):
         backend.put_ci(name, "linux_server", {})
@@ -122,13 +135,15 @@ def test_a_relation_without_type_is_refused_naming_the_option(backend, prefix):
     assert raised.value.details["option"] == "relations"
 
 
-def test_relations_of_an_unknown_ci_are_refused(backend, prefix):
+def test_relations_of_an_unknown_ci_are_refused(relations_backend, prefix):
+    backend = relations_backend
     with pytest.raises(ItsmNotFoundError) as raised:
         backend.put_ci_relations(f"{prefix}-nowhere", [{"type": "Runs on", "target": "x"}])
     assert raised.value.details["option"] == "name"
 
 
-def test_resolved_relations_are_written_once_the_ci_exists(backend, prefix):
+def test_resolved_relations_are_written_once_the_ci_exists(relations_backend, prefix):
+    backend = relations_backend
     web, esx = f"{prefix}-web", f"{prefix}-esx"
     backend.put_ci(esx, "linux_server", {})
 

@@ -270,41 +270,46 @@ def test_check_mode_create_writes_nothing(backend):
 
 # -- approvals ---------------------------------------------------------------------------------
 
-def test_normal_change_needs_two_approvals(approvals_backend):
+def test_normal_change_needs_every_stage_approval(approvals_backend, approval_scenario):
+    """local and ServiceNow: two approvals, the technical then the CAB's; JSM's workflow: one, the CAB's."""
     backend = approvals_backend
-    change = backend.transition("change", new_change(backend), "assess", {"assignment_group": "ops"})
+    change = approval_scenario.request(backend, new_change(backend))
 
-    authorize = backend.decide_approval(change, "tech.lead", "approved", None)
-    scheduled = backend.decide_approval(authorize, "cab.chair", "approved", "fine")
+    for approver, connected, after in approval_scenario.stages:
+        change = connected.decide_approval(change, approver, "approved", "fine")
+        assert (change["state"], change["approval"]) == after
 
-    assert (authorize["state"], authorize["approval"]) == ("authorize", "requested")
-    assert (scheduled["state"], scheduled["approval"]) == ("scheduled", "approved")
-    approvals = backend.approvals(scheduled)
-    assert [(a["approver"], a["state"]) for a in approvals] == [("tech.lead", "approved"), ("cab.chair", "approved")]
+    assert change["approval"] == "approved"
+    approvals = backend.approvals(change)
+    assert [(a["approver"], a["state"]) for a in approvals] == [
+        (approver, "approved") for approver, _connected, _after in approval_scenario.stages]
     for approval in approvals:
         assert set(approval) == {"approver", "state", "comments", "stage", "decided_at"}
 
 
-def test_repeating_the_same_decision_changes_nothing(approvals_backend):
+def test_repeating_the_same_decision_changes_nothing(approvals_backend, approval_scenario):
     backend = approvals_backend
-    change = backend.transition("change", new_change(backend), "assess", {"assignment_group": "ops"})
-    decided = backend.decide_approval(change, "tech.lead", "approved", None)
+    change = approval_scenario.request(backend, new_change(backend))
+    approver, connected, _after = approval_scenario.stages[0]
+    decided = connected.decide_approval(change, approver, "approved", None)
 
-    again = backend.decide_approval(backend.get("change", id=change["id"]), "tech.lead", "approved", None)
+    again = connected.decide_approval(backend.get("change", id=change["id"]), approver, "approved", None)
 
     assert again == decided
     # Pending requests to other approvers (ServiceNow lists the CAB's) are not decisions.
     decisions = [a for a in backend.approvals(again) if a["state"] != "requested"]
-    assert [(a["approver"], a["state"]) for a in decisions] == [("tech.lead", "approved")]
+    assert [(a["approver"], a["state"]) for a in decisions] == [(approver, "approved")]
 
 
-def test_rejection_returns_the_change_to_new(approvals_backend):
+def test_rejection_ends_the_approval_where_the_workflow_says(approvals_backend, approval_scenario):
+    """local and ServiceNow: back to new; JSM: Declined (canceled), reopened by its workflow's Reopen."""
     backend = approvals_backend
-    change = backend.transition("change", new_change(backend), "assess", {"assignment_group": "ops"})
+    change = approval_scenario.request(backend, new_change(backend))
+    approver, connected, _after = approval_scenario.stages[0]
 
-    rejected = backend.decide_approval(change, "tech.lead", "rejected", "no backout plan")
+    rejected = connected.decide_approval(change, approver, "rejected", "no backout plan")
 
-    assert (rejected["state"], rejected["approval"]) == ("new", "rejected")
+    assert (rejected["state"], rejected["approval"]) == approval_scenario.rejected
 
 
 def test_affected_cis_round_trip(cis_backend):

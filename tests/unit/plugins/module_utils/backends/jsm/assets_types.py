@@ -1,8 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, opsgate.itsm contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Assets object types the CMDB tests write (the contract suite's linux_server and win_server), made through
-the Assets REST API as a site administrator would (objecttype/create, objecttypeattribute/{id})."""
+"""Assets object types the CMDB tests write (the contract suite's linux_server and win_server), ensured through
+the Assets REST API as a site administrator would (objecttype/create, objecttypeattribute/{id}). The simulator
+seeds both types now, so on it this only proves that those endpoints find them and create nothing twice."""
 
 from __future__ import annotations
 

@@ -58,7 +58,8 @@ def test_registry_builds_the_local_backend(db_path):
 
     assert isinstance(backend, LocalBackend)
     assert backend.name == "local"
-    assert backend.capabilities == {"approvals", "affected_cis", "blackouts", "templates", "cmdb", "attachments"}
+    assert backend.capabilities == {"approvals", "affected_cis", "blackouts", "templates", "cmdb", "cmdb_relations",
+                                    "attachments"}
 
 
 def test_a_second_backend_sees_the_first_ones_records(make_local):
