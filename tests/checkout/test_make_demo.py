@@ -120,3 +120,30 @@ def test_the_readme_commands_work_as_shown_in_a_new_shell(clone, tmp_path):
     # Reading a module's documentation after make install.
     doc = run(readme_block(readme, "Modules", "sh"), clone)
     assert "MODULE opsgate.itsm.change_request " in doc and "Finds a change by" in doc, doc
+
+
+def test_the_readme_servicenow_commands_work_as_shown(clone):
+    """The three commands of "Try it against ServiceNow", after the `make install` and export line it names,
+    each line as shown; the simulator's line runs in the background as its `&` says, and the next lines wait
+    for the "ready" line it prints, as a person reading it would."""
+    with open(os.path.join(clone, "README.md"), encoding="utf-8") as handle:
+        readme = handle.read()
+    intro = readme[readme.index("\n## Try it against ServiceNow\n"):]
+    export = re.search(r"`(export ANSIBLE_COLLECTIONS_PATH=[^`]*)`", intro).group(1)
+    start, *commands = [line for line in readme_block(readme, "Try it against ServiceNow", "bash").splitlines() if line]
+    start = start.split("#", 1)[0].strip()
+    assert start.endswith("&"), start
+    run("make install", clone)
+    simulator = subprocess.Popen(["bash", "-c", f"{export}\nexec {start[:-1]}"], cwd=clone, env=new_shell_env(),
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        ready = simulator.stdout.readline()
+        assert ready.startswith("ServiceNow simulator ready at https://127.0.0.1:8443"), ready
+        output = run("\n".join([export] + commands), clone)
+    finally:
+        simulator.terminate()
+        simulator.wait(timeout=30)
+    assert "localhost | CHANGED => {" in output, output
+    for shown in ('"short_description": "My first change"', '"assignment_group": "Network"', '"state": "assess"',
+                  '"backend": "servicenow"'):
+        assert shown in output, output

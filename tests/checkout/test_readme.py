@@ -1,8 +1,9 @@
 """The README shows what the repository runs: the tour's playbook verbatim, the commands the tests run, the line
 `make install` prints. A checkout-level test (it reads the Makefile, which the built collection does not ship).
 
-The commands themselves are run as shown by test_make_demo.py (the tour, `ansible-doc` from a new shell, what
-`make demo` prints) and by the integration targets playbook_tour and playbook_flush_outbox.
+The commands themselves are run as shown by test_make_demo.py (the tour, `ansible-doc` from a new shell, the
+"Try it against ServiceNow" commands, what `make demo` prints) and by the integration targets playbook_tour and
+playbook_flush_outbox.
 """
 
 import os
