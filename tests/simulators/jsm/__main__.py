@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import os
-import signal
-import ssl
 import sys
-import threading
 
-from tests.simulators.servicenow.certs import write_certificate
+from tests.simulators._serving import serve
 
 from .app import FLAVOURS, Simulator
 from .server import JsmServer
@@ -37,26 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    context = None
-    if not args.plain_http:
-        cert, key = os.path.join(args.state_dir, "cert.pem"), os.path.join(args.state_dir, "key.pem")
-        write_certificate(cert, key)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(cert, key)
-    server = JsmServer(("127.0.0.1", args.port), app, context, args.verbose)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    worker = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
-    worker.start()
-    scheme = "http" if args.plain_http else "https"
-    print(f"JSM simulator ready at {scheme}://127.0.0.1:{server.server_address[1]}", flush=True)
-    while not stop.wait(0.5):
-        pass
-    server.shutdown()
-    server.server_close()
-    app.close()
-    return 0
+    return serve(app, JsmServer, "JSM", args.state_dir, args.port, args.plain_http, args.verbose)
 
 
 if __name__ == "__main__":

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import os
-import signal
-import ssl
-import threading
+
+from tests.simulators._serving import serve
 
 from .app import Simulator
-from .certs import write_certificate
 from .server import SimServer
 
 
@@ -29,26 +26,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     app = Simulator(args.state_dir, args.seed_cmdb, args.faults, args.token_ttl)
-    context = None
-    if not args.plain_http:
-        cert, key = os.path.join(args.state_dir, "cert.pem"), os.path.join(args.state_dir, "key.pem")
-        write_certificate(cert, key)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(cert, key)
-    server = SimServer(("127.0.0.1", args.port), app, context, args.verbose)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    worker = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True)
-    worker.start()
-    scheme = "http" if args.plain_http else "https"
-    print(f"ServiceNow simulator ready at {scheme}://127.0.0.1:{server.server_address[1]}", flush=True)
-    while not stop.wait(0.5):
-        pass
-    server.shutdown()
-    server.server_close()
-    app.close()
-    return 0
+    return serve(app, SimServer, "ServiceNow", args.state_dir, args.port, args.plain_http, args.verbose)
 
 
 if __name__ == "__main__":
