@@ -2,12 +2,15 @@
 
 import hashlib
 import os
+import shutil
 import sys
 import tempfile
 
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Tests that start ansible-* subprocesses read the tree's location from here (ANSIBLE_COLLECTIONS_PATH).
 COLLECTIONS_ENV = "OPSGATE_ITSM_TEST_COLLECTIONS"
+# tests/postgresql_server.SESSION_ENV (that module is imported only when a session stops a server)
+SESSION_POSTGRESQL_ENV = "OPSGATE_ITSM_TEST_POSTGRESQL"
 
 
 def _collection_path() -> str:
@@ -30,3 +33,22 @@ def _collection_path() -> str:
 os.environ[COLLECTIONS_ENV] = _collection_path()
 if "ansible_collections.opsgate.itsm" not in sys.modules:
     sys.path.insert(0, os.environ[COLLECTIONS_ENV])
+
+
+def pytest_configure(config):
+    """The controlling process names the directory of the session's PostgreSQL server (tests/postgresql_server.py):
+    the first test that needs the server starts it there, every xdist worker (which inherits the environment)
+    shares it, and pytest_unconfigure stops it."""
+    if not hasattr(config, "workerinput") and SESSION_POSTGRESQL_ENV not in os.environ:
+        config.opsgate_itsm_postgresql = tempfile.mkdtemp(prefix="opsgate-itsm-pg-session-")
+        os.environ[SESSION_POSTGRESQL_ENV] = os.path.join(config.opsgate_itsm_postgresql, "server")
+
+
+def pytest_unconfigure(config):
+    directory = getattr(config, "opsgate_itsm_postgresql", None)
+    if directory:
+        from tests import postgresql_server  # here: the hook runs once, and only then needs it
+
+        postgresql_server.stop(os.path.join(directory, "server"))
+        shutil.rmtree(directory, ignore_errors=True)
+        os.environ.pop(SESSION_POSTGRESQL_ENV, None)

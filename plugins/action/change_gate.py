@@ -21,6 +21,7 @@ display = Display()
 
 class ActionModule(ItsmAction):
     runner = change_gate
+    one_transaction = False
 
     def run_task(self, params: dict, backend, task_vars: dict, warn: t.Callable[[str], None]) -> dict:
         hosts = ci_names(params.get("hosts"), params["ci_name_var"], task_vars)

@@ -11,3 +11,4 @@ from ansible_collections.opsgate.itsm.plugins.plugin_utils._action import ItsmAc
 
 class ActionModule(ItsmAction):
     runner = change_request_info
+    one_transaction = False

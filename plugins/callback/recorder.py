@@ -189,6 +189,22 @@ options:
     ini:
       - section: opsgate_itsm_recorder
         key: outbox
+  outbox_durable:
+    description:
+      - Declares that O(outbox) is on storage that outlives the job, such as a volume mounted into the execution
+        environment of AWX / Automation Platform.
+      - "In an AWX / Automation Platform job (C(AWX_HOST), or C(JOB_ID) with other C(AWX_*) variables) whose outbox
+        is not declared durable, and in any ansible-runner run whose outbox lies in the runner's private data dir
+        (below C(AWX_ISOLATED_DATA_DIR)'s parent), the recorder warns once per run that records it could not
+        deliver would be lost with the job. A path inside the private data dir is never durable."
+    type: bool
+    default: false
+    version_added: 0.2.0
+    env:
+      - name: ITSM_OUTBOX_DURABLE
+    ini:
+      - section: opsgate_itsm_recorder
+        key: outbox_durable
   flush_on_start:
     description: Send what the outbox holds for this backend when the playbook starts.
     type: bool
@@ -251,6 +267,7 @@ from ansible.plugins.callback import CallbackBase
 from ansible_collections.opsgate.itsm.plugins.module_utils import _recorder as recorder
 from ansible_collections.opsgate.itsm.plugins.module_utils._errors import ItsmError, ItsmValidationError
 from ansible_collections.opsgate.itsm.plugins.module_utils._options import ConnectionSettings
+from ansible_collections.opsgate.itsm.plugins.plugin_utils import _job_environment as job_environment
 from ansible_collections.opsgate.itsm.plugins.plugin_utils._home import publish_ansible_home
 
 if t.TYPE_CHECKING:
@@ -327,6 +344,8 @@ class CallbackModule(CallbackBase):
         self.ended = False
         self.main_pid = os.getpid()
         self.previous_sigterm: t.Any = None
+        # The warning that the outbox goes with the job is given once per run, not per playbook of the run.
+        self.job_checked = False
 
     def set_options(self, task_keys=None, var_options=None, direct=None):
         super().set_options(task_keys=task_keys, var_options=var_options, direct=direct)
@@ -370,6 +389,7 @@ class CallbackModule(CallbackBase):
             return
         if not self._connect():
             return
+        self._warn_if_lost_with_job()
         tags = tuple(tag for tag in context.CLIARGS.get("tags") or () if tag != "all")
         self.run = recorder.Run(
             run_id=self.get_option("run_id") or uuid.uuid4().hex, attempt=uuid.uuid4().hex[:16], playbook=name,
@@ -454,6 +474,24 @@ class CallbackModule(CallbackBase):
         self.delivery.send([recorder.change_item(self.run, note, "unsuccessful", outcome="interrupted")])
 
     # -- helpers ---------------------------------------------------------------------------------
+
+    def _warn_if_lost_with_job(self) -> None:
+        """Once per run, in a job whose container or private data dir goes with it: an outbox there would keep
+        nothing for the next run (issue 17)."""
+        if self.job_checked:
+            return
+        self.job_checked = True
+        job = job_environment.detect()
+        path = self.delivery.outbox.path
+        why = job_environment.lost_with_job(path, job, bool(self.get_option("outbox_durable")))
+        if why is None:
+            return
+        self._display.warning(
+            f"opsgate.itsm.recorder: this {job.label} keeps the recorder's outbox at {path}, which does not outlive "
+            f"the job: {why}. Records the {self.connection.backend} backend cannot take at the end of the run would "
+            "be lost with it. Put the outbox on a volume mounted into the execution environment (AWX: Settings > "
+            "Jobs > Paths to expose to isolated jobs), point ITSM_OUTBOX at a file there and set "
+            "ITSM_OUTBOX_DURABLE=true (docs/awx.md in the collection).")
 
     def _connect(self) -> bool:
         """Import and set up the delivery to the backend (the first time it is needed); False when the backend

@@ -10,14 +10,17 @@ short_description: Inventory from the CMDB of the configured ITSM backend
 version_added: 0.1.0
 author: opsgate.itsm contributors (@opsgate)
 description:
-  - Builds an inventory from configuration items (CIs) of the CMDB of the C(local) backend (its own CI table)
-    or the C(servicenow) backend (the C(cmdb_ci*) tables).
-  - The C(jsm) backend has no CMDB support yet (Jira Service Management Assets is not read); selecting it
-    fails the source with an error that says so.
+  - Builds an inventory from configuration items (CIs) of the CMDB of the C(local) backend (its own CI table),
+    the C(servicenow) backend (the C(cmdb_ci*) tables) or the C(jsm) backend (Jira Service Management Assets
+    objects, read by AQL through the Cloud workspace API or the Data Center C(/rest/insight) API).
+  - On C(jsm) a CI is an Assets object; its label is the name, its object id the id and its object type the
+    class, made canonical (C(Virtual Machine) is C(virtual_machine)); fields are attributes named the same way
+    (C(IP Address) is C(ip_address)) and hold the site's own values. Relationships (O(relations)) are not read
+    on C(jsm), where Assets keeps them as reference attributes, and a source that asks for them fails saying so.
   - Reads the CIs in pages ordered by their id, requests only the fields the inventory uses (dot-walked
     fields in the same request) and adds each CI to the inventory as it arrives. On ServiceNow the first page
     tells the total and the other pages are read by up to O(workers) parallel requests, so N CIs cost
-    ceil(N / O(page_size)) requests.
+    ceil(N / O(page_size)) requests. C(jsm) reads its AQL pages the same way, ordered by object key.
   - ServiceNow pages are read by offset. A CI returned twice because rows moved during the read is dropped,
     so no CI is listed twice; but a CI can be missed when another CI is deleted during the read (or, when
     the number of CIs is a multiple of O(page_size), inserted before it). C(local) pages by id and misses
@@ -30,11 +33,23 @@ description:
   - Each CI becomes one host with the variables C(<variable_prefix>id), C(<variable_prefix>name),
     C(<variable_prefix>class) and one C(<variable_prefix><field>) per fetched field (dots become
     underscores, so C(location.country) gives C(cmdb_location_country)), plus C(ansible_host).
+  - O(compose), O(groups) and O(keyed_groups) give exactly the results of ansible-core's C(constructed) logic
+    (prefix, separator, sanitized names, O(keyed_groups[].parent_group), O(keyed_groups[].default_value),
+    O(keyed_groups[].trailing_separator), O(leading_separator), lists and dicts as keys, O(strict)). The entries
+    people usually write are evaluated without Jinja, which keeps a large inventory as fast as a static file;
+    they are an expression that is a variable name, optionally followed by attributes and items (C(cmdb_os),
+    C(tags.Name), C(tags['Name']), C(roles[0])) and by C(| default(literal)) or C(| default(literal, true)),
+    and a O(groups) condition that is such an expression with a boolean value, compares it with C(==) or
+    C(!=) to a literal, or tests C('text' in) or C('text' not in) it. A literal is a quoted string, a whole
+    number, C(true), C(false) or C(none). Every other expression, a host whose value only Jinja can judge (a
+    variable set by another source, a missing variable under O(strict)), and every source with
+    O(use_extra_vars) is templated by ansible-core as usual.
   - With O(change) or O(change_correlation_id) the inventory holds only the CIs that change affects, and only
     while the change is approved, in state C(scheduled) or C(implement) and inside its planned window;
     otherwise the source fails with an error, so a play cannot reach a host outside an approved change.
-    The affected CIs are matched by id (the ServiceNow sys_id), never by name, so a CI that only shares a
-    name with an affected one is not listed; O(filters) and O(query) still apply within them.
+    The affected CIs are matched by id (the ServiceNow sys_id, the Assets object id of the change's
+    C(Affected objects) on C(jsm)), never by name, so a CI that only shares a name with an affected one is not
+    listed; O(filters) and O(query) still apply within them.
   - With O(cache), a hit serves the CIs and relationships stored by the last fetch and does not rewrite the
     entry, so the entry keeps its age and expires O(cache_timeout) seconds after that fetch. The key covers
     the backend and its connection, O(ci_class), the fetched fields, O(filters), O(query) and O(relations);
@@ -51,7 +66,8 @@ options:
     description:
       - The CI class or source table to read, for example C(linux_server). On ServiceNow it is the table
         C(cmdb_ci_<class>) (a name starting with C(cmdb_) is taken as the table itself) with its child classes;
-        on C(local) the stored class must match exactly.
+        on C(local) the stored class must match exactly; on C(jsm) it names the Assets object type (C(server) is
+        C(Server)), and a type the site lacks is refused with the list of the site's.
       - All CIs when not set.
     type: str
     aliases: [table]
@@ -73,7 +89,8 @@ options:
     description:
       - A raw query in the backend's language, ANDed with O(filters). ServiceNow takes an encoded query; C(local)
         understands terms joined with C(^) using C(=), C(!=), C(IN), C(NOT IN), C(LIKE), C(NOT LIKE),
-        C(STARTSWITH), C(ENDSWITH), C(ISEMPTY) and C(ISNOTEMPTY).
+        C(STARTSWITH), C(ENDSWITH), C(ISEMPTY) and C(ISNOTEMPTY). C(jsm) takes AQL without C(ORDER BY)
+        (C(Location NOT IN (Tokyo, Singapore))), or that encoded-query subset, which it translates to AQL.
     type: str
   hostnames:
     description:
@@ -115,7 +132,8 @@ options:
     default: first
   change:
     description:
-      - A change number (C(CHG0000001)). The inventory then holds only the CIs this change affects.
+      - A change number (C(CHG0000001); on C(jsm) the issue key, C(ITSM-42)). The inventory then holds only the
+        CIs this change affects.
       - Mutually exclusive with O(change_correlation_id).
     type: str
   change_correlation_id:
@@ -194,6 +212,9 @@ options:
   local_db:
     vars:
       - name: itsm_local_db
+  jsm_mapping:
+    vars:
+      - name: itsm_jsm_mapping
 extends_documentation_fragment:
   - opsgate.itsm.connection
   - opsgate.itsm.connection.plugins
@@ -277,7 +298,8 @@ class InventoryModule(BaseInventoryPlugin, Constructable, Cacheable):
             filters = options.filters if scope is None else _inventory_source.scoped_filters(options.filters, scope)
             key = _inventory.cache_key(self, path, {
                 "backend": settings.backend, "url": settings.url, "username": settings.username,
-                "local_db": settings.local_db, "ci_class": options.ci_class, "fields": options.request_fields(),
+                "local_db": settings.local_db, "jsm_mapping": settings.jsm_mapping, "ci_class": options.ci_class,
+                "fields": options.request_fields(),
                 "filters": filters, "query": options.query,
                 "relations": [list(options.relation_types), options.relation_depth], "format": 2})
             hit, cached = _inventory.get_cached_result(self, key, cache)

@@ -18,7 +18,10 @@ or the OS escapes.
 
 A write that is not idempotent (POST, or a PATCH that appends a journal entry) is resent only when
 the failure proves it never reached the server (429, a connection that was never made), or when the
-caller's ``recover`` look-up says it did not land; so a retry never writes a record twice.
+caller's ``recover`` look-up says it did not land; so a retry never writes a record twice. A write the
+server did not answer within the timeout may still be in progress (issue 14): it is looked for only after
+the server has had as long again as the timeout, then again with the backoff until the call's budget is
+spent, and it is never sent again (found: its answer; never found: an error saying it may still land).
 """
 
 from __future__ import annotations
@@ -99,11 +102,12 @@ def missing_library() -> ItsmUnavailableError:
 
 
 class _Transient(Exception):
-    """Internal: one attempt failed in a way worth retrying. ``sent``: the server may have acted on it."""
+    """Internal: one attempt failed in a way worth retrying. ``sent``: the server may have acted on it;
+    ``pending``: it may still be acting on it (no answer came within the timeout)."""
 
-    def __init__(self, reason: str, sent: bool, retry_after: float | None = None):
+    def __init__(self, reason: str, sent: bool, retry_after: float | None = None, pending: bool = False):
         super().__init__(reason)
-        self.reason, self.sent, self.retry_after = reason, sent, retry_after
+        self.reason, self.sent, self.retry_after, self.pending = reason, sent, retry_after, pending
 
 
 class HttpClient:
@@ -126,6 +130,12 @@ class HttpClient:
         self.sleep = sleep
         self.rng = rng
         self.verify = _verify(settings)
+        if self.verify is False:
+            # Said once per backend (one per task), in the collection's words: urllib3's own warning is hidden by
+            # PYTHONWARNINGS=ignore and does not say which setting turned verification off.
+            warn(f"validate_certs: false: the certificate of {self.base} is not verified, so anyone on the network "
+                 "path can read and change what is sent (credentials included); use ca_path instead outside "
+                 "throw-away tests")
         self.proxies = {"http": settings.proxy, "https": settings.proxy} if settings.proxy else None
         self.token_url = token_url or f"{self.base}/oauth_token.do"
         # A backend with its own precedence (jsm: username + token is Basic) names the method it chose.
@@ -171,16 +181,24 @@ class HttpClient:
                 return self.check_response(response, what)
             except _Transient as failure:
                 if failure.sent and not idempotent:
-                    found = self._recover(recover, what, failure) if recover is not None else None
-                    if found is not None:
-                        return found
                     if recover is None:
                         raise ItsmTransientError(
                             f"{what} failed: {self.redact(failure.reason)}; not retried because the request may "
                             "have been carried out and nothing can tell whether it was; check the instance before "
                             "running again", url=self.base) from None
+                    found = (self._await_landing(recover, what, failure, deadline) if failure.pending
+                             else self._recover(recover, what, failure))
+                    if found is not None:
+                        return found
                 delay = failure.retry_after if failure.retry_after is not None else next(delays)
-                if attempt > self.settings.retries or time.monotonic() + delay > deadline:
+                left = max(0.0, deadline - time.monotonic())
+                if failure.retry_after is not None and delay > left:
+                    raise ItsmTransientError(
+                        f"{what} failed: {self.redact(failure.reason)}; the server asked to wait {delay:g} seconds "
+                        f"(Retry-After), longer than the {left:.0f} seconds left of the budget of "
+                        f"{self.budget():g} seconds (timeout x (retries + 1) + {_MAX_DELAY:g}); try again later, or "
+                        "raise timeout or retries", url=self.base, attempts=attempt, retry_after=delay) from None
+                if attempt > self.settings.retries or delay > left:
                     raise ItsmTransientError(
                         f"{what} failed after {attempt} attempt(s) within the budget of {self.budget():g} "
                         f"seconds: {self.redact(failure.reason)}; raise retries or timeout, or try again later",
@@ -189,6 +207,33 @@ class HttpClient:
                 self.warn(f"{what}: {self.redact(failure.reason)}; retrying in {delay:.1f} s "
                           f"({self.settings.retries - attempt + 1} retries left)")
                 self.sleep(delay)
+
+    def _await_landing(self, recover: t.Callable[[], Response | None], what: str, failure: _Transient,
+                       deadline: float) -> Response | None:
+        """The answer ``recover`` finds for a write the server did not answer in time, looked for only after the
+        server has had as long again as the timeout (it may still be carrying the write out), then with the
+        backoff until the budget is spent. Never None: not found by then, the write is not sent again (it may
+        still land) and the error says so."""
+        reason = self.redact(failure.reason)
+        left = max(0.0, deadline - time.monotonic())
+        delays = iter(Backoff(0.5, factor=2.0, max_delay=_MAX_DELAY, jitter=0.3, rng=self.rng))
+        wait, waited = float(self.settings.timeout), 0.0
+        self.warn(f"{what}: {reason}; the server may still be carrying it out: looking for it in {wait:g} s, "
+                  "not sending it again")
+        while True:
+            # Counted as well as timed: the time a (test's) sleep does not pass still uses up the budget.
+            wait = min(wait, left - waited, max(0.0, deadline - time.monotonic()))
+            self.sleep(max(0.0, wait))
+            waited += max(0.0, wait)
+            found = self._recover(recover, what, failure)
+            if found is not None:
+                return found
+            if waited >= left or time.monotonic() >= deadline:
+                raise ItsmTransientError(
+                    f"{what} failed: {reason}; not sent again because the server may still carry it out: it had "
+                    f"not appeared {waited:.0f} seconds later, at the end of the budget of {self.budget():g} "
+                    f"seconds; check {self.base} before running again", url=self.base) from None
+            wait = next(delays)
 
     def _recover(self, recover: t.Callable[[], Response | None], what: str, failure: _Transient) -> Response | None:
         try:
@@ -246,6 +291,9 @@ class HttpClient:
             raise _Transient(f"connecting to {self.base} timed out ({_short(exc)})", sent=False) from None
         except (requests.exceptions.ConnectionError, requests.exceptions.ChunkedEncodingError,
                 requests.exceptions.ReadTimeout) as exc:
+            if isinstance(exc, requests.exceptions.ReadTimeout) or "Read timed out" in str(exc):
+                raise _Transient(f"{self.base} did not answer within the timeout of {self.settings.timeout:g} "
+                                 f"seconds ({_short(exc)})", sent=True, pending=True) from None
             raise _Transient(f"the connection to {self.base} failed ({_short(exc)})", sent=_maybe_sent(exc)) from None
         except _SETUP_ERRORS as exc:
             raise self._setup_error(exc) from None

@@ -6,10 +6,10 @@
 Below every backend and backend-neutral: field names, choices, dates, notes, CI names and extras are
 checked here, so every backend refuses the same input with the same message naming the option, and
 each backend only maps what passed. So are the values a backend puts in a query (names, numbers,
-correlation ids: no ``^``, which starts a new condition of a ServiceNow encoded query, and no control
-characters), CI classes and relationships, and the messages of what only the system can tell (a name
-it has no record of), which each backend sends with its own ``where`` (servicenow: the instance URL;
-local: ``local_db <path>``).
+correlation ids: no ``^``, which starts a new condition of a ServiceNow encoded query, no control
+characters, and no ``javascript:`` value, which ServiceNow evaluates as a script), CI classes and
+relationships, and the messages of what only the system can tell (a name it has no record of), which
+each backend sends with its own ``where`` (servicenow: the instance URL; local: ``local_db <path>``).
 """
 
 from __future__ import annotations
@@ -100,6 +100,8 @@ def _clean(kind: str, key: str, value: t.Any) -> t.Any:
         raise ItsmValidationError(key, value, "expected text")
     if key == "correlation_id":
         return require_correlation_id(value)
+    if key == "caused_by":
+        return record_number(value, key)
     return query_text(key, value) if key in QUERY_FIELDS else str(value)
 
 
@@ -160,32 +162,62 @@ def window(start: t.Any, end: t.Any, start_option: str, end_option: str) -> tupl
 
 # -- values a backend puts in a query ---------------------------------------------------------------
 
+#: the prefix that makes ServiceNow evaluate a query value as a script (any case, spaces around it ignored)
+SCRIPT_PREFIX = "javascript:"
+SCRIPT_REFUSED = (f"expected a plain value, not one starting with {SCRIPT_PREFIX} (ServiceNow would run it as a script "
+                  "and match whatever it returns)")
+
+
 def _unsafe(text: str) -> bool:
     """``^`` (a new condition in a ServiceNow encoded query) or a control character (a newline, a tab, NUL)."""
     return "^" in text or any(unicodedata.category(char) == "Cc" for char in text)
 
 
+def _script(text: str) -> bool:
+    """A value ServiceNow evaluates instead of matching: ``javascript:...``, in any case, with spaces before it."""
+    return text.strip().lower().startswith(SCRIPT_PREFIX)
+
+
+def _refuse_script(option: str, value: t.Any, text: str) -> None:
+    if _script(text):
+        raise ItsmValidationError(option, value, SCRIPT_REFUSED)
+
+
 def query_text(option: str, value: t.Any) -> str:
-    """A value that names a record (a group, a user, a CI, a number): text without ^ or control characters."""
+    """A value that names a record (a group, a user, a CI, a number): text without ^ or control characters, not a
+    ``javascript:`` script."""
     text = str(value)
     if _unsafe(text):
         raise ItsmValidationError(option, value, "expected text without ^ or control characters")
+    _refuse_script(option, value, text)
     return text
 
 
 def require_correlation_id(value: t.Any, option: str = "correlation_id") -> str:
-    """A correlation id: 1 to 100 characters (ServiceNow's column), none of them ^ or a control character."""
+    """A correlation id: 1 to 100 characters (ServiceNow's column), none of them ^ or a control character, not a
+    ``javascript:`` script."""
     text = str(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else value
     if not isinstance(text, str) or not 0 < len(text) <= CORRELATION_ID_LENGTH or _unsafe(text):
         raise ItsmValidationError(option, value, "expected text without ^ or control characters, up to "
                                   f"{CORRELATION_ID_LENGTH} characters")
+    _refuse_script(option, value, text)
+    return text
+
+
+def record_number(value: t.Any, option: str = "number") -> str:
+    """A record's number (``CHG0000001``, a Jira key ``ITSM-12``): one value, so no comma either (a query would take
+    ``INC1,INC2`` as a list of two)."""
+    text = query_text(option, value)
+    if "," in text:
+        raise ItsmValidationError(option, value, "expected one record number without commas (a comma would "
+                                  "make it a list of several)")
     return text
 
 
 def lookup_keys(number: t.Any = None, id: t.Any = None, correlation_id: t.Any = None) -> None:
     """The keys of a look-up (``get``), checked as query values, each naming its option."""
     if number:
-        query_text("number", number)
+        record_number(number)
     if id:
         query_text("id", id)
     if correlation_id:
@@ -201,6 +233,8 @@ def query_filters(filters: t.Mapping[str, t.Any]) -> None:
         for item in value if isinstance(value, (list, tuple)) else [value]:
             if key == "correlation_id":
                 require_correlation_id(item)
+            elif key in ("number", "caused_by"):
+                record_number(item, key)
             else:
                 query_text(key, item)
 
@@ -252,6 +286,7 @@ def relation_type(option: str, value: t.Any) -> str:
     (``Runs on::Runs``), without ^ or control characters."""
     if not isinstance(value, str) or not value.strip() or "::" in value or _unsafe(value):
         raise ItsmValidationError(option, value, "expected a relationship type's parent descriptor, such as Runs on")
+    _refuse_script(option, value, value)
     return value.strip()
 
 

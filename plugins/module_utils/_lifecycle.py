@@ -97,8 +97,10 @@ def required_to_enter(kind: str, state: str) -> tuple[str, ...]:
 
 
 def plan_path(kind: str, current: str, target: str, change_type: str | None = None,
-              label: str = "record", values: t.Mapping[str, t.Any] | None = None) -> list[str]:
-    """The shortest list of user transitions from ``current`` to ``target`` (empty when already there).
+              label: str = "record", values: t.Mapping[str, t.Any] | None = None,
+              extra: t.Mapping[str, t.Sequence[str]] | None = None) -> list[str]:
+    """The shortest list of user transitions from ``current`` to ``target`` (empty when already there);
+    ``extra``: the moves a user makes on the backend beyond the model's (ItsmBackend.extra_user_transitions).
 
     Raises ItsmTransitionError naming the states reachable from ``current`` when there is none,
     e.g. a normal change cannot be moved from new to implement: approvals move it past authorize.
@@ -106,6 +108,9 @@ def plan_path(kind: str, current: str, target: str, change_type: str | None = No
     (closing needs close_code and close_notes, approvals or not), so one answer lists all that is missing.
     """
     transitions = user_transitions(kind, change_type)
+    if extra:
+        transitions = {state: tuple(following) + tuple(extra.get(state, ()))
+                       for state, following in transitions.items()}
     if current == target:
         return []
     path = _shortest(transitions, current, target)
@@ -182,13 +187,21 @@ def refuse_type_change(label: str, current_type: str | None, wanted_type: str | 
 
 
 def refuse_missing_to_enter(kind: str, label: str, state: str, values: t.Mapping[str, t.Any]) -> None:
-    """The one refusal of a single step whose required fields ``values`` lacks, on every backend (the domain
-    plans a whole walk with plan_path and missing_on_path before the first write)."""
+    """A single step whose required fields ``values`` lacks, refused by a backend that holds those fields as
+    the system (the local store, and jsm for the fields Jira keeps in an issue property); the domain plans a
+    whole walk with plan_path and missing_on_path before the first write."""
     missing = missing_fields(kind, state, values)
     if missing:
-        raise ItsmTransitionError(
-            f"state: cannot move {label} to {state}: {', '.join(missing)} must be set; give them with the "
-            "transition or set them first", option="state", value=state, missing=missing)
+        raise missing_fields_error(label, state, missing)
+
+
+def missing_fields_error(label: str, state: str, missing: t.Sequence[str]) -> ItsmTransitionError:
+    """The canonical refusal of a step into ``state`` that lacks ``missing``, whoever refuses it: the domain's
+    plan, the local store, or a system's own refusal mapped back to canonical field names (ServiceNow's data
+    policy)."""
+    return ItsmTransitionError(
+        f"state: cannot move {label} to {state}: {', '.join(missing)} must be set; give them with the "
+        "transition or set them first", option="state", value=state, missing=list(missing))
 
 
 def missing_fields(kind: str, state: str, values: t.Mapping[str, t.Any]) -> list[str]:

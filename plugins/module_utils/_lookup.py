@@ -10,7 +10,10 @@ open-record queries, the local store's dedup on create, ServiceNow's twin retire
 - by number (or id): that record;
 - by correlation id: the one *open* holder (two open holders are a conflict); when none is open and
   the caller does not ask for open records only, the newest holder (retries and re-runs reuse an id,
-  so an old settled record sharing it must not make the current one ambiguous).
+  so an old settled record sharing it must not make the current one ambiguous). On a backend whose
+  creates retire their twins (servicenow), two open holders may be twins of a create race being settled: the
+  look-up reads again after TWIN_WAITS, and meets the oldest, the one the retirement keeps; two open holders
+  that outlast the waits are a conflict.
 
 "Open": a change that is not closed or canceled; an incident that is new, in progress or on hold (a
 resolved incident does not absorb a new failure).
@@ -42,6 +45,11 @@ OPEN_STATES: dict[str, frozenset[str]] = {
     INCIDENT: frozenset(OPEN_INCIDENT_STATES),
 }
 
+#: on a backend whose creates retire their twins, a look-up that meets two open holders reads again after these
+#: pauses (seconds) before it calls them a conflict: twins of a create race (forks that looked the id up, found
+#: nothing and created at once) last until their creators retire all but the oldest, a request or two later
+TWIN_WAITS = (0.5, 1.0, 2.0, 4.0)
+
 #: the work note that marks a recurrence of a deduplicated incident: "Recurrence #2: ..."
 RECURRENCE_PREFIX = "Recurrence #"
 
@@ -57,6 +65,7 @@ def choose(kind: str, correlation_id: str | None, holders: t.Sequence[Record], o
     The one open holder; none open: the newest holder, or None when ``open_only``. Two or more open
     holders raise ItsmConflictError naming them.
     """
+    holders = holding(holders, correlation_id=correlation_id) if correlation_id else holders
     current = [record for record in holders if is_open(kind, record)]
     refuse_shared_correlation(kind, correlation_id, current)
     if current:
@@ -152,9 +161,31 @@ class LookupResult:
     ci_ids: list[str] | None = None
 
 
+def holding(records: t.Iterable[Record], **keys: str | None) -> list[Record]:
+    """The records whose key fields (``number``, ``id``, ``correlation_id``) equal the values asked for, exactly.
+
+    Defence in depth below the input checks: a system may match more than the value it was given (ServiceNow
+    evaluates a ``javascript:`` value, compares text loosely: ``victim2`` for ``victim2\\n``), and a record whose
+    key differs from the one asked for is never acted on, whatever the query returned. A number is compared in
+    any case (a Jira key given in lower case names its issue).
+    """
+    wanted = {field: _comparable(field, value) for field, value in keys.items() if value}
+    return [record for record in records
+            if all(_comparable(field, record.get(field)) == value for field, value in wanted.items())]
+
+
+def _comparable(field: str, value: t.Any) -> str:
+    """A key as compared: exactly, but a number in any case (ServiceNow's and Jira's numbers are; ``itsm-12``
+    names ``ITSM-12``)."""
+    return str(value).upper() if field == "number" else str(value)
+
+
 def pick(kind: str, key: RecordKey, holders: t.Sequence[LookupResult], open_only: bool) -> LookupResult | None:
     """The look-up's record among ``holders`` (what the key names, oldest first): by correlation id, the one
-    ``choose`` picks; by number or id alone, that record."""
+    ``choose`` picks; by number or id alone, that record. Holders whose key fields differ from the key are left
+    out first (``holding``)."""
+    kept = {id(record) for record in holding([holder.record for holder in holders], **key._asdict())}
+    holders = [holder for holder in holders if id(holder.record) in kept]
     if not key.correlation_id:
         return holders[0] if holders else None
     chosen = choose(kind, key.correlation_id, [holder.record for holder in holders], open_only)

@@ -15,6 +15,7 @@ import os
 import typing as t
 
 from ._errors import ItsmValidationError
+from ._local_db import secrets as local_db_secrets
 
 BACKEND_NAMES = ("local", "servicenow", "jsm")
 
@@ -25,20 +26,22 @@ CONNECTION_OPTIONS: dict[str, dict[str, t.Any]] = {
     ),
     "url": dict(
         type="str", env="ITSM_URL",
-        description="Base URL of the ServiceNow instance or Jira site. Not used by C(local).",
+        description="Base URL of the ServiceNow instance or Jira site (on C(jsm), also the scoped API token form "
+                    "C(https://api.atlassian.com/ex/jira/{cloudId})). Not used by C(local).",
     ),
     "username": dict(
         type="str", env="ITSM_USERNAME",
-        description="User for basic authentication (Jira Cloud: the account e-mail). On C(local), the actor "
-                    "written to the journal; defaults to the operating-system user.",
+        description="User for basic authentication (Jira Cloud: the account e-mail, with its API token in "
+                    "C(token)). On C(local), the actor written to the journal; defaults to the operating-system user.",
     ),
     "password": dict(
         type="str", no_log=True, env="ITSM_PASSWORD",
-        description="Password for basic authentication (Jira Cloud: the API token).",
+        description="Password for basic authentication (ServiceNow, Jira Data Center).",
     ),
     "token": dict(
         type="str", no_log=True, env="ITSM_TOKEN",
-        description="Bearer token (a pre-issued ServiceNow OAuth token or a Jira personal access token).",
+        description="Bearer token (a pre-issued ServiceNow OAuth token or a Jira Data Center personal access "
+                    "token). On C(jsm) with C(username), a Jira Cloud API token, sent as basic authentication.",
     ),
     "api_key": dict(
         type="str", no_log=True, env="ITSM_API_KEY",
@@ -62,7 +65,7 @@ CONNECTION_OPTIONS: dict[str, dict[str, t.Any]] = {
     ),
     "proxy": dict(
         type="str", env="ITSM_PROXY",
-        description="HTTP(S) proxy for the C(servicenow) backend, such as C(http://proxy.example.com:3128) "
+        description="HTTP(S) proxy for the C(servicenow) and C(jsm) backends, such as C(http://proxy.example.com:3128) "
                     "(HTTPS goes through it with C(CONNECT)). A password in the URL is never shown. "
                     "Unset, the standard C(https_proxy) and C(no_proxy) variables apply.",
     ),
@@ -75,9 +78,22 @@ CONNECTION_OPTIONS: dict[str, dict[str, t.Any]] = {
         description="How many times a transient failure (rate limit, 502/503/504, reset) is retried.",
     ),
     "local_db": dict(
-        type="path", env="ITSM_LOCAL_DB",
-        description="SQLite file of the C(local) backend. Defaults to C(opsgate_itsm/itsm.sqlite) under the "
-                    "Ansible home (C(ANSIBLE_HOME), else C(home) in C(ansible.cfg), else C(~/.ansible)).",
+        # str, not path: a path option would turn a PostgreSQL URL into a file path (a plugin's even into an
+        # absolute one); _local_db.read expands a file path as the path type did.
+        type="str", env="ITSM_LOCAL_DB",
+        description="Store of the C(local) backend: the path of an SQLite file, or a PostgreSQL URL such as "
+                    "C(postgresql://itsm@db.example.com:5432/itsm?sslmode=verify-full) (the password comes from "
+                    "C(password), else from the URL; TLS and other libpq options go in the URL; needs the "
+                    "C(psycopg) Python package). Any other C(scheme://) is refused. Defaults to the file "
+                    "C(opsgate_itsm/itsm.sqlite) under the Ansible home (C(ANSIBLE_HOME), else C(home) in "
+                    "C(ansible.cfg), else C(~/.ansible)).",
+    ),
+    "jsm_mapping": dict(
+        type="path", env="ITSM_JSM_MAPPING",
+        description="YAML file mapping the canonical states, fields and values to a customised Jira Service "
+                    "Management project (its key, issue and request types, statuses, field names and option "
+                    "values), for the C(jsm) backend. Unset, the mapping of the standard ITSM templates "
+                    "applies. Not used by the other backends.",
     ),
 }
 
@@ -148,6 +164,7 @@ class ConnectionSettings:
     timeout: float = 30.0
     retries: int = 3
     local_db: str | None = None
+    jsm_mapping: str | None = None
 
     @classmethod
     def from_mapping(cls, values: t.Mapping[str, t.Any]) -> "ConnectionSettings":
@@ -160,7 +177,9 @@ class ConnectionSettings:
         return cls.from_mapping({name: get_option(name) for name in CONNECTION_OPTIONS})
 
     def secrets(self) -> list[str]:
-        return [value for value in (getattr(self, name) for name in SECRET_OPTIONS) if value]
+        """The values to mask wherever text is shown: the secret options, and a password in a local_db URL."""
+        return [value for value in (getattr(self, name) for name in SECRET_OPTIONS) if value] + list(
+            local_db_secrets(self.local_db))
 
 
 def default_local_db() -> str:

@@ -10,8 +10,10 @@ An item is a plain dict made by _recorder (``type`` change / incident / resolve,
   note and description an item writes carries the item's marker, so re-sending an item whose reply
   was lost (the write landed, the answer did not) finds the marker and writes nothing twice;
 - the store hands each pending item to one flusher at a time (a lease taken in a ``BEGIN IMMEDIATE``
-  transaction) and marks it delivered when the backend confirmed it. A flusher that dies leaves a
-  lease that expires; the next one re-sends, which the first point makes harmless.
+  transaction) and marks it delivered when the backend confirmed it. The lease is short (LEASE_SECONDS) and
+  renewed while the flush works, so a flusher that dies (kill -9) leaves a lease that ends soon; the next
+  one re-sends, which the first point makes harmless. A flush says how many items another flush holds, and
+  until when.
 
 Items are kept per ``target`` (backend and URL or database, never a credential) and only sent to the
 system they were meant for.
@@ -27,17 +29,20 @@ why it waits.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import json
 import os
 import sqlite3
+import threading
 import time
 import typing as t
 import uuid
 
-from . import _lookup, _workflow as workflow
+from . import _lookup, _private_files as private_files, _workflow as workflow
 from ._errors import (ItsmAuthError, ItsmConflictError, ItsmError, ItsmNotFoundError, ItsmSettingsError,
                       ItsmStorageError, ItsmTransientError, ItsmTransitionError, ItsmUnavailableError,
                       ItsmUnexpectedResponseError, ItsmValidationError)
+from ._local_db import shown as local_db_shown
 from ._lookup import JournalTexts
 from ._options import ConnectionSettings, default_local_db
 from ._records import CHANGE, CLOSED_CHANGE_STATES, INCIDENT, utcnow, format_datetime
@@ -53,7 +58,10 @@ _ITEM_ERRORS = (ItsmNotFoundError, ItsmValidationError, ItsmConflictError, ItsmT
 _REFUSING_STATUSES = frozenset({400, 403, 404, 405, 409, 410, 413, 422})
 OUTBOX_ENV = "ITSM_OUTBOX"
 STATES = ("pending", "delivered", "failed")
-LEASE_SECONDS = 300.0
+#: how long a flush holds its items without renewing: a flusher that dies (kill -9) gives them back this soon
+LEASE_SECONDS = 30.0
+#: how often a working flush renews its lease (a few renewals per lease: a slow disk does not lose it)
+RENEW_SECONDS = LEASE_SECONDS / 3
 _BEFORE_IMPLEMENT = ("new", "assess", "authorize", "scheduled")
 
 _SCHEMA = (
@@ -98,16 +106,18 @@ def default_path() -> str:
 def target_of(settings: ConnectionSettings) -> str:
     """Which system an item is for: the backend and its URL or database file (no credential)."""
     if settings.backend == "local":
-        return "local:" + os.path.abspath(os.path.expanduser(settings.local_db or default_local_db()))
+        return "local:" + local_db_shown(settings.local_db or default_local_db())
     return f"{settings.backend}:{(settings.url or '').rstrip('/')}"
 
 
 class Outbox:
     """A small SQLite queue of items; opening a missing file for reading creates nothing."""
 
-    def __init__(self, path: str | None = None, timeout: float = 10.0):
+    def __init__(self, path: str | None = None, timeout: float = 10.0, warn: t.Callable[[str], None] | None = None):
         self.path = os.path.abspath(os.path.expanduser(path or default_path()))
         self.timeout = timeout
+        #: says (once per path) that the file is readable by others
+        self.warn = warn
 
     @contextlib.contextmanager
     def _connect(self, write: bool) -> t.Iterator[sqlite3.Connection | None]:
@@ -115,11 +125,12 @@ class Outbox:
             yield None
             return
         try:
-            if write:
-                os.makedirs(os.path.dirname(self.path) or ".", exist_ok=True)
+            if write and not os.path.exists(self.path):
+                private_files.create_file(self.path)  # 0600 in a 0700 directory: it holds recorder payloads
             conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
         except (OSError, sqlite3.Error) as exc:
             raise self._error(exc) from None
+        private_files.warn_if_readable(self.path, "outbox", self.warn)
         try:
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA journal_mode=WAL")
@@ -170,9 +181,11 @@ class Outbox:
             return [_public(row) for row in conn.execute(sql + " ORDER BY seq", params)]
 
     def claim(self, target: str, owner: str, retry_failed: bool = False,
-              lease: float = LEASE_SECONDS) -> list[dict[str, t.Any]]:
-        """Take the lease on every sendable item for ``target``, oldest first; returns their payloads."""
+              lease: float | None = None) -> list[dict[str, t.Any]]:
+        """Take the lease (``lease`` seconds, LEASE_SECONDS by default) on every sendable item for ``target``,
+        oldest first; returns their payloads."""
         states = ("pending", "failed") if retry_failed else ("pending",)
+        lease = LEASE_SECONDS if lease is None else lease
         now = time.time()
         with self._connect(write=True) as conn:
             conn.execute(
@@ -191,6 +204,26 @@ class Outbox:
                          "result = ?, lease_owner = NULL, lease_until = NULL WHERE id = ?",
                          (state, format_datetime(utcnow()), error,
                           json.dumps(result, sort_keys=True) if result is not None else None, item_id))
+
+    def renew(self, owner: str, lease: float | None = None) -> int:
+        """Extend ``owner``'s leases to ``lease`` seconds (LEASE_SECONDS) from now, a flush still working; returns
+        how many."""
+        until = time.time() + (LEASE_SECONDS if lease is None else lease)
+        with self._connect(write=True) as conn:
+            return conn.execute("UPDATE items SET lease_until = ? WHERE lease_owner = ? AND lease_until IS NOT NULL",
+                                (until, owner)).rowcount
+
+    def leased_elsewhere(self, target: str, owner: str = "",
+                         states: t.Sequence[str] = ("pending",)) -> tuple[int, str | None]:
+        """How many sendable items for ``target`` another flush holds right now, and when the last lease ends."""
+        with self._connect(write=False) as conn:
+            if conn is None:
+                return 0, None
+            row = conn.execute(
+                f"SELECT count(*), max(lease_until) FROM items WHERE target = ? AND state IN "
+                f"({', '.join('?' * len(states))}) AND lease_until >= ? AND lease_owner IS NOT ?",
+                [target, *states, time.time(), owner]).fetchone()
+            return row[0], _utc(row[1])
 
     def release(self, owner: str) -> None:
         with self._connect(write=True) as conn:
@@ -218,7 +251,17 @@ def _public(row: sqlite3.Row) -> Record:
                 created=row["created"], updated=row["updated"], last_error=row["last_error"],
                 permanent=row["state"] == "failed", description=describe(payload),
                 correlation_id=payload.get("correlation_id"), number=payload.get("number"),
-                result=json.loads(row["result"]) if row["result"] else None)
+                result=json.loads(row["result"]) if row["result"] else None, leased_until=_lease_end(row))
+
+
+def _lease_end(row: sqlite3.Row) -> str | None:
+    """When the flush holding the item gives it back, None when no flush holds it."""
+    until = row["lease_until"]
+    return _utc(until) if until is not None and until >= time.time() else None
+
+
+def _utc(timestamp: float | None) -> str | None:
+    return format_datetime(datetime.datetime.fromtimestamp(timestamp, datetime.timezone.utc)) if timestamp else None
 
 
 # -- sending -------------------------------------------------------------------------------------
@@ -234,7 +277,9 @@ def flush(outbox: Outbox, backend: ItsmBackend, target: str, warn: t.Callable[[s
     delivered: list[Record] = []
     refused: list[Record] = []
     outage = None
+    renewal = _Renewal(outbox, owner)  # keeps the lease short: renewed while this flush works
     try:
+        renewal.start()
         for item in outbox.claim(target, owner, retry_failed):
             try:
                 result = deliver(backend, item, warn)
@@ -252,14 +297,52 @@ def flush(outbox: Outbox, backend: ItsmBackend, target: str, warn: t.Callable[[s
             outbox.finish(item["id"], owner, "delivered", result=result)
             delivered.append(dict(id=item["id"], **result))
     finally:
+        renewal.stop()
         outbox.release(owner)
     waiting = outbox.list(("failed",), target)
     earlier = [item for item in waiting if item["id"] not in {entry["id"] for entry in refused}]
     if earlier and report_refused:
         warn(refused_text(earlier, backend.name, outbox.path))
+    # Items another flush holds were not sent: say so, and when they come back (issue 14: a killed flush's items
+    # waited 300 s without a word).
+    leased, leased_until = outbox.leased_elsewhere(target, owner, ("pending", "failed") if retry_failed else ("pending",))
+    if leased:
+        warn(leased_text(leased, leased_until, outbox.path))
     # "refused", not "failed": a result key "failed" holding a list would fail the outbox module's task.
     return dict(delivered=delivered, refused=refused, outage=outage, permanent_failures=len(waiting),
-                remaining=len(outbox.list(("pending",), target)))
+                remaining=len(outbox.list(("pending",), target)), leased=leased, leased_until=leased_until)
+
+
+class _Renewal:
+    """A thread that renews a flush's leases every RENEW_SECONDS while it works, so the lease itself can be short:
+    the items of a flusher that dies come back LEASE_SECONDS after its last renewal."""
+
+    def __init__(self, outbox: Outbox, owner: str):
+        self.outbox, self.owner = outbox, owner
+        self.stopped = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="opsgate-itsm-outbox-lease", daemon=True)
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.thread.join()
+
+    def _run(self) -> None:
+        while not self.stopped.wait(RENEW_SECONDS):
+            try:
+                self.outbox.renew(self.owner)
+            except ItsmStorageError:  # the file stayed locked this once: the next renewal comes before the lease ends
+                pass
+
+
+def leased_text(leased: int, until: str | None, path: str) -> str:
+    """The warning about items another flush holds: not sent now, and when they come back."""
+    one = leased == 1
+    return (f"outbox: {count_of(leased)} in {path} {'is' if one else 'are'} leased by another flush until {until} and "
+            f"{'was' if one else 'were'} not sent now; if that flush was killed, a flush after {until} sends "
+            f"{'it' if one else 'them'}")
 
 
 def count_of(count: int) -> str:
@@ -365,7 +448,7 @@ def _walk(backend: ItsmBackend, record: Record, target: str, fields: dict[str, t
           warn: t.Callable[[str], None], what: str) -> Record:
     """Move along the model; a refusal (approval pending, wrong state) is a warning, not a lost item."""
     try:
-        path = workflow.plan(CHANGE, record, target, fields)
+        path = workflow.plan(CHANGE, record, target, fields, backend)
         return workflow.move(backend, CHANGE, record, path, fields, check_mode=False)
     except ItsmTransitionError as error:
         warn(f"recorder: {what}: {error.message}")
@@ -381,12 +464,10 @@ def _deliver_incident(backend: ItsmBackend, item: t.Mapping[str, t.Any], warn: t
     if existing is not None:
         if marker in (existing.get("description") or ""):
             return dict(type="incident", number=existing["number"], outcome="unchanged")
-        journal = backend.journal(INCIDENT, existing)  # read once: for the marker, then for the recurrence count
-        if _carries(journal, marker):
-            return dict(type="incident", number=existing["number"], outcome="unchanged")
-        backend.add_journal(INCIDENT, existing, "work_notes", _lookup.recurrence_note(journal, item["note"]),
-                            known_notes=JournalTexts.from_entries(journal))
-        return dict(type="incident", number=existing["number"], outcome="recurred")
+        # The marker names this run's occurrence (the note carries it): a delivery retried is not counted again.
+        recurrence = backend.record_recurrence(existing, item["note"], once_key=marker)
+        outcome = "recurred" if recurrence.counted else "unchanged"
+        return dict(type="incident", number=existing["number"], outcome=outcome)
     for candidate in holders:
         if marker in (candidate.get("description") or ""):
             return dict(type="incident", number=candidate["number"], outcome="unchanged")

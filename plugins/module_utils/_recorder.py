@@ -29,12 +29,24 @@ MARKER_PREFIX = "opsgate.itsm recorder attempt "
 CHANGE_CORRELATION_PREFIX = "ansible-run-"
 INCIDENT_CORRELATION_PREFIX = "ansible-failure-"
 
-# key=value / key: value pairs whose value is a credential, bearer tokens, and user:password@ in URLs.
+# The secret-bearing forms redact() hides: key=value / key: value pairs whose key names a credential, command-line
+# options naming one, a password tool's -p, Authorization headers, bearer tokens, user:password@ in URLs, PEM keys.
+_SECRET_WORD = r"(?:password|passwd|pwd|secret|token|api[_-]?key|apikey|private[_-]?key|credential)"
 _SECRET_PAIR = re.compile(
-    r"(?i)\b([\w.-]*(?:password|passwd|pwd|secret|token|api[_-]?key|apikey|private[_-]?key|credential)[\w.-]*)"
-    r"([\"']?\s*[=:]\s*[\"']?)([^\s,;&\"'}]+)")
+    r"(?i)\b([\w.-]*" + _SECRET_WORD + r"[\w.-]*)"
+    r"([\"']?\s*[=:]\s*)(\"[^\"\n]*\"|'[^'\n]*'|[^\s,;&\"'}]+)")
+# A command-line option naming a secret, its value after a space: --password X, --db-token 'X'.
+_SECRET_OPTION = re.compile(r"(?i)(?<![\w-])(--?[\w-]*" + _SECRET_WORD + r"[\w-]*)(\s+)(\"[^\"\n]*\"|'[^'\n]*'|(?!-)\S+)")
+# -p of the tools whose -p is a password (mysql and its kin, sshpass; psql's is a port, hidden all the same):
+# "-p X" and "-pX", anywhere on the tool's command line.
+_TOOL_P = re.compile(r"(?i)\b((?:mysql|mysqldump|mysqladmin|mysqlimport|mysqlcheck|mysqlshow|mariadb|mariadb-dump|"
+                     r"sshpass|psql|pg_dump)\b[^\n|;&]*?\s-p)(\s*)(?!\s*-)(\S+)")
+# An Authorization header: its scheme (Bearer, Basic, Token...) stays, its credentials go.
+_AUTHORIZATION = re.compile(r"(?i)\b((?:proxy-)?authorization[\"']?\s*[=:]\s*[\"']?[A-Za-z-]+\s+)([^\s\"',;}]+)")
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
 _URL_CREDENTIALS = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)([^/\s:@]+):([^/\s@]+)@")
+# A PEM private key block, to its END line or, cut off, to the end of the text.
+_PRIVATE_KEY = re.compile(r"-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----.*?(?:-----END \1PRIVATE KEY-----|\Z)", re.S)
 REDACTED = "********"
 
 
@@ -262,7 +274,11 @@ def redact(text: str, secrets: t.Iterable[str] = (), patterns: t.Iterable[str] =
     """Known secrets, credential-looking pairs, bearer tokens, URL passwords and user patterns -> ********."""
     for secret in sorted((s for s in secrets if s and len(s) >= 3), key=len, reverse=True):
         text = text.replace(secret, REDACTED)
+    text = _PRIVATE_KEY.sub(lambda match: f"-----BEGIN {match.group(1)}PRIVATE KEY----- {REDACTED}", text)
+    text = _AUTHORIZATION.sub(lambda match: match.group(1) + REDACTED, text)
     text = _SECRET_PAIR.sub(lambda match: match.group(1) + match.group(2) + REDACTED, text)
+    text = _SECRET_OPTION.sub(lambda match: match.group(1) + match.group(2) + REDACTED, text)
+    text = _TOOL_P.sub(lambda match: match.group(1) + match.group(2) + REDACTED, text)
     text = _BEARER.sub(lambda match: match.group(1) + " " + REDACTED, text)
     text = _URL_CREDENTIALS.sub(lambda match: match.group(1) + match.group(2) + ":" + REDACTED + "@", text)
     for pattern in patterns:

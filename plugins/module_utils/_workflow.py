@@ -85,15 +85,19 @@ def differing(record: Record, wanted: t.Mapping[str, t.Any]) -> dict[str, t.Any]
     return changes
 
 
-def plan(kind: str, record: Record, target: str | None, changes: t.Mapping[str, t.Any]) -> list[str]:
-    """The transitions to reach ``target``, refused before anything is written if a step lacks a field.
+def plan(kind: str, record: Record, target: str | None, changes: t.Mapping[str, t.Any],
+         backend: ItsmBackend | None = None) -> list[str]:
+    """The transitions to reach ``target``, refused before anything is written if a step lacks a field
+    (on ``backend``'s model: the canonical one plus the moves it lets a user make besides).
 
     A refusal names every field the walk lacks at once (issue 12), also when the target is out of reach.
     """
     if not target or target == record.get("state"):
         return []
     merged = dict(record, **changes)
-    path = _lifecycle.plan_path(kind, record["state"], target, record.get("type"), label(kind, record), values=merged)
+    extra = backend.extra_user_transitions(kind, record.get("type")) if backend is not None else None
+    path = _lifecycle.plan_path(kind, record["state"], target, record.get("type"), label(kind, record), values=merged,
+                                extra=extra)
     needs = _lifecycle.missing_on_path(kind, path, merged)
     if needs:
         fields = [name for _state, names in needs for name in names]

@@ -43,6 +43,10 @@ options:
   content_type:
     description: The MIME type. Defaults to a guess from the name, else C(application/octet-stream).
     type: str
+notes:
+  - "On C(jsm) the file is a Jira attachment of the issue; Jira keeps no hash, so the SHA-256 of each file the module
+    attached is kept in the issue property C(opsgate.attachments). An attachment added in Jira's UI has no recorded
+    hash and counts as different content. O(number) is the issue key, for example C(ITSM-42)."
 extends_documentation_fragment:
   - opsgate.itsm.connection
   - opsgate.itsm.attributes

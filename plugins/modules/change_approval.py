@@ -38,6 +38,18 @@ options:
   comments:
     description: The approver's comments; required to reject.
     type: str
+notes:
+  - "On C(jsm) a normal change passes the same two stages. The technical approval, in C(assess), takes the project
+    workflow's transition to C(authorize) (the standard ITSM template's C(Request approval)) or, rejected, back to
+    C(new), and is kept in an issue property; the CAB's is the workflow's approval step in C(authorize) (the
+    C(CAB Approval) group's, in the standard ITSM template). Jira lets an approver answer only as themselves, and
+    the backend holds both stages to that rule: run the task with the approver's own credentials (O(username) and
+    O(token)); deciding for anyone else is refused before anything is sent. Jira keeps no comment with a decision on
+    Cloud, so O(comments) go to an issue property and an internal comment."
+  - "On C(jsm) a rejection ends as on the other backends (state C(new), approval C(rejected)). The CAB's step
+    declines the change into its rejection status and the backend reopens it through the workflow, as the
+    mapping's C(change.rejection) says (O(jsm_mapping)); with C(reopen: false), or a workflow offering no way back
+    (a warning says so), the change stays there, state C(canceled), approval C(rejected)."
 extends_documentation_fragment:
   - opsgate.itsm.connection
   - opsgate.itsm.attributes

@@ -117,7 +117,10 @@ options:
     type: bool
     default: true
   wait:
-    description: Poll until the gate passes, fails for good, or O(wait_timeout) runs out.
+    description:
+      - Poll until the gate passes, fails for good, or O(wait_timeout) runs out.
+      - While waiting, a poll the backend cannot answer (an outage longer than one request's O(retries)) is
+        reported in the progress lines and tried again; it fails the task only once O(wait_timeout) is spent.
     type: bool
     default: false
   wait_timeout:
@@ -164,6 +167,9 @@ notes:
     DST changes. A local time that does not exist or happens twice on a DST day is read so the window only
     grows: it starts at the earlier reading and ends at the later one. C(duration) counts elapsed time."
   - Recurring windows are expanded up to 400 days ahead of now.
+  - "On C(jsm) there are no blackout schedules of the backend's own: the freeze windows come from the policy file
+    (O(policy) or O(policy_data)), and O(backend_blackouts) adds nothing. O(number) is the issue key, for example
+    C(ITSM-42); the approval is the project workflow's approval step."
 extends_documentation_fragment:
   - opsgate.itsm.connection
   - opsgate.itsm.attributes
@@ -306,4 +312,24 @@ diff:
   description: The change before and after the transition.
   returned: when O(transition_to) moved the change
   type: dict
+ansible_stats:
+  description:
+    - "The gated change as a custom stat named C(itsm_change), as M(ansible.builtin.set_stats) would set it (not per
+      host, not aggregated): C(number), C(id), C(state), C(approval), C(url) and C(verdict) (C(passed) or C(failed))."
+    - AWX and Automation Platform make a job's custom stats its artifacts, which the following nodes of a workflow
+      receive as the extra variable C(itsm_change). ansible-core keeps custom stats only from a task that did not
+      fail, so a failed verdict is published only when the gate warns instead of failing (O(on_timeout=warn)).
+  returned: when the gate read a change
+  type: dict
+  sample:
+    data:
+      itsm_change:
+        number: CHG0000042
+        id: 42
+        state: implement
+        approval: approved
+        url: null
+        verdict: passed
+    per_host: false
+    aggregate: false
 """

@@ -125,6 +125,15 @@ options:
     description:
       - Backend-specific fields as a dictionary of name to value, set as given.
     type: dict
+notes:
+  - "On C(jsm) O(number) is the issue key (C(ITSM-42)). States, fields and option values go through the mapping
+    (O(jsm_mapping)); the site's workflow holds the model, so a move it does not offer from the change's status is
+    refused before anything is written, listing the transitions it offers, and a status the mapping does not map is
+    an error listing the mapped ones."
+  - "On C(jsm) O(work_notes) are internal comments and O(comments) public ones; O(assignment_group), O(assigned_to),
+    O(requested_by), the close code and notes and O(fields) are kept in the issue property C(opsgate.record) as
+    given (Jira has no field for them); O(template) is refused (Jira Service Management has no standard change
+    templates); the affected CIs are Assets objects in the C(Affected objects) field."
 extends_documentation_fragment:
   - opsgate.itsm.connection
   - opsgate.itsm.attributes

@@ -71,6 +71,11 @@ options:
       - The same as V(approvals) in O(include), which it predates.
     type: bool
     default: false
+notes:
+  - "On C(jsm) O(number) is the issue key (C(ITSM-42)) and the filters become one JQL search of the mapped
+    project. Filters JQL cannot answer exactly (O(approval), O(configuration_item), O(window_start),
+    O(window_end)) are checked on the issues read, and C(total) is then not known. The approval is read from the
+    change's status and its Approvals field."
 extends_documentation_fragment:
   - opsgate.itsm.connection
   - opsgate.itsm.attributes

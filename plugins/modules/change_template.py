@@ -13,7 +13,8 @@ author: opsgate.itsm contributors (@opsgate)
 description:
   - Stores a named set of change field values. A change created with O(opsgate.itsm.change_request#module:template)
     takes these values for the fields it does not set, and is a pre-approved standard change.
-  - Supported by the C(local) backend; ServiceNow and Jira keep their templates in the instance.
+  - Supported by the C(local) backend; ServiceNow keeps its templates in the instance, and Jira Service Management
+    has none.
 options:
   name:
     description: The template's name.
@@ -26,6 +27,9 @@ options:
         C(assignment_group), C(assigned_to), C(requested_by).
     type: dict
     required: true
+notes:
+  - "Not supported on C(jsm): Jira Service Management has no standard change templates; the task fails naming
+    the backend."
 extends_documentation_fragment:
   - opsgate.itsm.connection
   - opsgate.itsm.attributes

@@ -16,7 +16,7 @@ description:
   - The relationships are checked before anything is written, so a task refused for a relationship creates no
     CI and changes none of its fields.
   - The CIs feed the P(opsgate.itsm.cmdb#inventory) inventory and the affected CIs of changes.
-  - Supported by the C(local) and C(servicenow) backends, which refuse the same input with the same message.
+  - Supported by the C(local), C(servicenow) and C(jsm) backends, which refuse the same input with the same message.
     On ServiceNow the CI lives in the table C(cmdb_ci_<ci_class>). On every backend a CI keeps its class once it
     exists, and C(environment), C(operational_status) and C(install_status) take the same words (C(production),
     C(operational), C(installed)).
@@ -65,6 +65,10 @@ options:
           - The name of the CI it points at, an existing CI on every backend.
         type: str
         required: true
+notes:
+  - "On C(jsm) a CI is a Jira Service Management Assets object: O(ci_class) names its object type (C(linux_server) is
+    C(Linux Server)) and O(fields) its attributes. Relationships are not supported (Assets keeps them as reference
+    attributes): a task with O(relations) fails naming the backend before anything is written."
 extends_documentation_fragment:
   - opsgate.itsm.connection
   - opsgate.itsm.attributes

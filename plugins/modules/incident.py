@@ -98,6 +98,15 @@ options:
   fields:
     description: Backend-specific fields as a dictionary of name to value, set as given.
     type: dict
+notes:
+  - "On C(jsm) O(number) is the issue key (C(ITSM-42)); O(caused_by) is a C(Causes) issue link to the change;
+    O(work_notes) are internal comments and O(comments) public ones. States, fields and values go through the
+    mapping (O(jsm_mapping))."
+  - "On C(jsm) every recurrence increments a counter in the issue property C(opsgate.recurrence) (N of
+    C(Recurrence #N) is the counter's), and the work note is added at a bounded rate whatever its text: for
+    recurrences #2 to #5, then at most one an hour (saying how many recurrences went unnoted since the last note),
+    and no more than 1,000 in all, so a failure recurring thousands of times stays far below Jira's per-issue comment
+    cap. RV(recurred) is true for every recurrence counted, noted or not."
 extends_documentation_fragment:
   - opsgate.itsm.connection
   - opsgate.itsm.attributes
@@ -221,7 +230,9 @@ record:
       description: Backend-specific fields, as set with O(fields).
       type: dict
 recurred:
-  description: True when an open incident with the same correlation id was found and a recurrence note added.
+  description:
+    - True when an open incident with the same correlation id was found and the recurrence recorded (a work note added;
+      on C(jsm) the recurrence counted, its note added at a bounded rate).
   returned: success
   type: bool
 diff:

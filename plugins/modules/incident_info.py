@@ -48,6 +48,10 @@ options:
     type: list
     elements: str
     choices: [notes]
+notes:
+  - "On C(jsm) O(number) is the issue key (C(ITSM-42)) and the filters become one JQL search of the mapped
+    project. Filters JQL cannot answer exactly (O(configuration_item), O(caused_by)) are checked on the issues
+    read, and C(total) is then not known."
 extends_documentation_fragment:
   - opsgate.itsm.connection
   - opsgate.itsm.attributes

@@ -63,6 +63,10 @@ options:
         task's connection options. O(action=flush) always sends only to this task's backend.
     type: bool
     default: false
+notes:
+  - "Items bound for C(jsm) are sent with the same guarantees as on the other backends (found by correlation id
+    before a create, a recurrence counted once per run marker); a broken connection setting, such as an unreadable
+    O(jsm_mapping) file, leaves them pending."
 extends_documentation_fragment:
   - opsgate.itsm.connection
   - opsgate.itsm.attributes
@@ -158,6 +162,11 @@ queued:
     result:
       description: For a delivered item, what the delivery returned (as in RV(delivered)); else null.
       type: dict
+    leased_until:
+      description:
+        - While a flush holds the item, when its lease ends (ISO 8601, UTC); else null. A flush renews its lease while
+          it works; a flush that was killed gives the item back at this time.
+      type: str
   sample:
     - id: "opsgate.itsm recorder attempt 1f0c9a7e5d3b4a21:incident:ansible-failure-9b1d..."
       type: incident
@@ -206,6 +215,20 @@ remaining:
   returned: when O(action=flush)
   type: int
   sample: 0
+leased:
+  description:
+    - How many of the items for this backend another flush holds (leased), so that this flush did not send them; the
+      task warns when there are any, saying until when (RV(leased_until)).
+    - A lease lasts 30 seconds and is renewed while its flush works, so the items of a flush that was killed
+      (kill -9) are sent by the first flush after its lease ends.
+  returned: when O(action=flush)
+  type: int
+  sample: 0
+leased_until:
+  description: When the last lease of RV(leased) ends (ISO 8601, UTC); null when RV(leased) is 0.
+  returned: when O(action=flush)
+  type: str
+  sample: "2026-12-06T04:20:31Z"
 other_targets:
   description:
     - Items this flush could not send because another backend or URL queued them, counted per target

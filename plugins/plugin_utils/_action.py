@@ -11,6 +11,7 @@ values and the connection's credentials) are removed from everything returned.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import types
 import typing as t
@@ -36,6 +37,10 @@ class ItsmAction(ActionBase):
     TRANSFERS_FILES = False
     _requires_connection = False
     runner: types.ModuleType
+    #: the task's writes are one transaction where the backend can (backend.task(): on local a process killed
+    #: mid-task leaves all of it or none). Off for a task that reads only, waits (the change gate: others must
+    #: write meanwhile) or sends each item on its own (the outbox: an item is marked delivered once it is stored).
+    one_transaction = True
 
     def run(self, tmp=None, task_vars=None):
         result = super().run(tmp, task_vars)
@@ -49,7 +54,9 @@ class ItsmAction(ActionBase):
             secrets.update(settings.secrets())
             backend = build_backend(settings, warn=warnings.append)
             try:
-                result.update(self.run_task(params, backend, task_vars or {}, warnings.append))
+                one = self.one_transaction and not self._task.check_mode
+                with backend.task() if one else contextlib.nullcontext():
+                    result.update(self.run_task(params, backend, task_vars or {}, warnings.append))
             finally:
                 backend.close()
         except ItsmError as error:

@@ -21,6 +21,7 @@ import typing as t
 
 from ansible_collections.opsgate.itsm.plugins.module_utils._cmdb import CI, TOP_LEVEL, value_of
 from ansible_collections.opsgate.itsm.plugins.module_utils._errors import ItsmConflictError
+from ansible_collections.opsgate.itsm.plugins.plugin_utils._constructed import Constructor
 from ansible_collections.opsgate.itsm.plugins.plugin_utils._inventory_source import GROUP_KINDS, InventoryOptions
 
 Warn = t.Callable[[str], None]
@@ -149,10 +150,9 @@ class HostWriter:
         self.options = options
         self.names = variable_names(options.variable_prefix, options.request_fields())
         self.hostnames = Hostnames(options.duplicate_hostnames)
-        self.compose = constructed.get("compose") or {}
-        self.groups = constructed.get("groups") or {}
-        self.keyed_groups = constructed.get("keyed_groups") or []
-        self.strict = bool(constructed.get("strict"))
+        # compose, groups and keyed_groups: natively for the simple expressions, by ansible-core for the rest
+        self.constructor = Constructor(plugin, constructed.get("compose"), constructed.get("groups"),
+                                       constructed.get("keyed_groups"), bool(constructed.get("strict")))
         self.hosts_by_ci: dict[str, str] = {}
         self._group_names: dict[str, str] = {}
 
@@ -171,14 +171,8 @@ class HostWriter:
             inventory.set_variable(host, name, value)
         for kind, value in default_groups(ci, self.options.default_groups):
             inventory.add_child(self._group(f"{self.options.group_prefix}{kind}_{value}"), host)
-        if self.compose or self.groups or self.keyed_groups:
-            self._construct(host, variables)
-
-    def _construct(self, host: str, variables: dict[str, t.Any]) -> None:
-        plugin = self.plugin
-        plugin._set_composite_vars(self.compose, variables, host, strict=self.strict)
-        plugin._add_host_to_composed_groups(self.groups, variables, host, strict=self.strict)
-        plugin._add_host_to_keyed_groups(self.keyed_groups, variables, host, strict=self.strict)
+        if self.constructor:
+            self.constructor.construct(host, variables)
 
     def _group(self, raw: str) -> str:
         name = self._group_names.get(raw)

@@ -35,7 +35,7 @@ class Delivery:
     def __init__(self, connection: ConnectionSettings, outbox_path: str | None, settings: recorder.Settings,
                  display: t.Any) -> None:
         self.connection, self.settings, self.display = connection, settings, display
-        self.outbox = outbox.Outbox(outbox_path, timeout=10.0)
+        self.outbox = outbox.Outbox(outbox_path, timeout=10.0, warn=display.warning)
         self.target = outbox.target_of(connection)
         self.refused_reported = False
         # Any other set-up error (a ca_path that is no CA bundle, missing credentials) is met again, and warned

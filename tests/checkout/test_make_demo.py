@@ -122,28 +122,44 @@ def test_the_readme_commands_work_as_shown_in_a_new_shell(clone, tmp_path):
     assert "MODULE opsgate.itsm.change_request " in doc and "Finds a change by" in doc, doc
 
 
-def test_the_readme_servicenow_commands_work_as_shown(clone):
-    """The three commands of "Try it against ServiceNow", after the `make install` and export line it names,
-    each line as shown; the simulator's line runs in the background as its `&` says, and the next lines wait
-    for the "ready" line it prints, as a person reading it would."""
+def try_it(clone: str, title: str, ready: str) -> str:
+    """The three commands of the README's section TITLE, after the `make install` and export line it names, each
+    line as shown; the simulator's line runs in the background as its `&` says, and the next lines wait for the
+    READY line it prints, as a person reading it would. Returns what the last two lines printed."""
     with open(os.path.join(clone, "README.md"), encoding="utf-8") as handle:
         readme = handle.read()
-    intro = readme[readme.index("\n## Try it against ServiceNow\n"):]
+    intro = readme[readme.index(f"\n## {title}\n"):]
     export = re.search(r"`(export ANSIBLE_COLLECTIONS_PATH=[^`]*)`", intro).group(1)
-    start, *commands = [line for line in readme_block(readme, "Try it against ServiceNow", "bash").splitlines() if line]
+    start, *commands = [line for line in readme_block(readme, title, "bash").splitlines() if line]
     start = start.split("#", 1)[0].strip()
     assert start.endswith("&"), start
     run("make install", clone)
     simulator = subprocess.Popen(["bash", "-c", f"{export}\nexec {start[:-1]}"], cwd=clone, env=new_shell_env(),
                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
-        ready = simulator.stdout.readline()
-        assert ready.startswith("ServiceNow simulator ready at https://127.0.0.1:8443"), ready
-        output = run("\n".join([export] + commands), clone)
+        line = simulator.stdout.readline()
+        assert line.startswith(ready), line
+        return run("\n".join([export] + commands), clone)
     finally:
         simulator.terminate()
         simulator.wait(timeout=30)
+
+
+def test_the_readme_servicenow_commands_work_as_shown(clone):
+    """The three commands of "Try it against ServiceNow" (try_it)."""
+    output = try_it(clone, "Try it against ServiceNow", "ServiceNow simulator ready at https://127.0.0.1:8443")
     assert "localhost | CHANGED => {" in output, output
     for shown in ('"short_description": "My first change"', '"assignment_group": "Network"', '"state": "assess"',
                   '"backend": "servicenow"'):
         assert shown in output, output
+
+
+def test_the_readme_jsm_commands_work_as_shown(clone):
+    """The three commands of "Try it against Jira Service Management" (try_it): the tour, unchanged, on the JSM
+    simulator, each approver answering with their own login: the gate waits, passes, the change is closed."""
+    output = try_it(clone, "Try it against Jira Service Management", "JSM simulator ready at https://127.0.0.1:8444")
+    assert re.search(r"^changed: \[web1\] => \(item=cab\.approver\)$", output, flags=re.MULTILINE), output
+    assert re.search(r"^ITSM-\d+ waiting for the window to open in \d+s", output, flags=re.MULTILINE), output
+    assert re.search(r'"msg": "ITSM-\d+ closed \(successful_issues\): Release 1\.0 deployed\. Incidents: ITSM-\d+\."',
+                     output), output
+    assert "cab-token" not in output and "admin-token" not in output, output

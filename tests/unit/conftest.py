@@ -3,12 +3,16 @@
 import os
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
 from ansible_collections.opsgate.itsm.plugins.module_utils._options import ConnectionSettings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# The jsm backend keeps site metadata under $XDG_CACHE_HOME (backends/jsm/client.py SiteCache): one directory per
+# test process, so tests never read or write the user's own cache.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="opsgate-itsm-unit-cache-")
 # The per-checkout tree tests/conftest.py links (it always runs first).
 COLLECTIONS_BASE = os.environ["OPSGATE_ITSM_TEST_COLLECTIONS"]
 

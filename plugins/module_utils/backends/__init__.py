@@ -27,13 +27,10 @@ from ._base import ItsmBackend, Warn
 _PACKAGES: dict[str, tuple[str, str]] = {
     "local": ("local", "LocalBackend"),
     "servicenow": ("servicenow", "ServiceNowBackend"),
+    "jsm": ("jsm", "JsmBackend"),
 }
 #: the backend names a user may give
 NAMES = tuple(sorted(_PACKAGES))
-
-_COMING = {
-    "jsm": "the jsm backend is not available yet in this release of opsgate.itsm",
-}
 
 
 def backend_class(name: str) -> type[ItsmBackend]:
@@ -45,7 +42,7 @@ def backend_class(name: str) -> type[ItsmBackend]:
 
 def build_backend(settings: ConnectionSettings, warn: Warn | None = None) -> ItsmBackend:
     if settings.backend not in _PACKAGES:
-        reason = _COMING.get(settings.backend, "expected one of: " + ", ".join(NAMES))
-        raise ItsmUnavailableError(f"backend: {settings.backend!r} cannot be used; {reason}",
+        raise ItsmUnavailableError(f"backend: {settings.backend!r} cannot be used; expected one of: "
+                                   + ", ".join(NAMES),
                                    option="backend", value=settings.backend)
     return backend_class(settings.backend)(settings, warn=warn)

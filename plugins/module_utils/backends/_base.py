@@ -12,17 +12,19 @@ here: with ``check_mode=True`` a write sends nothing and returns an approximate 
 from __future__ import annotations
 
 import abc
+import contextlib
 import dataclasses
 import hashlib
 import itertools
 import mimetypes
 import os
+import time
 import typing as t
 
 from .. import _input as inputs
 from .. import _lookup
 from .. import _records as records
-from .._errors import ItsmUnavailableError, ItsmValidationError
+from .._errors import ItsmConflictError, ItsmUnavailableError, ItsmValidationError
 from .._lookup import JournalTexts, LookupResult, RecordKey
 from .._options import ConnectionSettings
 
@@ -41,6 +43,10 @@ class ItsmBackend(abc.ABC):
     #: how messages name this system ("<where> has no configuration item named 'x'"): servicenow the instance URL,
     #: local ``local_db <path>``
     where: str = ""
+    #: whether a create can race another with the same correlation id and then retires its own twin (servicenow:
+    #: the look-up and the create are two requests): a look-up meeting two open holders reads again after
+    #: _lookup.TWIN_WAITS before it calls them a conflict, so it meets the oldest, the one the retirement keeps
+    twins_retired: bool = False
 
     def __init__(self, settings: ConnectionSettings, warn: Warn | None = None):
         self.settings = settings
@@ -54,7 +60,9 @@ class ItsmBackend(abc.ABC):
         """The record a number, id or correlation id names, with what the caller reads of it next; or None.
 
         The one look-up rule (_lookup): by number or id, that record; by correlation id, the one open holder
-        (two open holders raise ItsmConflictError), else, unless ``open_only``, the newest holder. Open
+        (two open holders raise ItsmConflictError; on a backend that retires the twins of a create race,
+        ``twins_retired``, only once they outlast _lookup.TWIN_WAITS), else, unless ``open_only``, the newest
+        holder. Open
         (_lookup.OPEN_STATES): a change not closed or canceled, an incident new, in progress or on hold.
         Keys given together are ANDed.
 
@@ -72,8 +80,21 @@ class ItsmBackend(abc.ABC):
         key = _lookup.record_key(number, id, correlation_id)
         inputs.lookup_keys(*key)  # what a query cannot hold is refused alike on every backend, naming the key
         parts = _lookup.parts(kind, include)
-        found = _lookup.pick(kind, key, self.read_holders(kind, key, open_only, parts, writes or {}), open_only)
+        waits = list(_lookup.TWIN_WAITS) if self.twins_retired and key.correlation_id else []
+        while True:
+            holders = self.read_holders(kind, key, open_only, parts, writes or {})
+            try:
+                found = _lookup.pick(kind, key, holders, open_only)
+                break
+            except ItsmConflictError:
+                if not waits:
+                    raise
+                self.pause(waits.pop(0))  # twins of a create race are being retired: read again
         return None if found is None else self.read_parts(kind, found, parts)
+
+    def pause(self, seconds: float) -> None:
+        """Wait before reading again (twins being retired); a backend whose waits a test replaces overrides it."""
+        time.sleep(seconds)
 
     def get(self, kind: str, number: str | None = None, id: str | None = None,
             correlation_id: str | None = None, open_only: bool = False) -> Record | None:
@@ -173,6 +194,25 @@ class ItsmBackend(abc.ABC):
     def add_journal(self, kind: str, record: Record, field: str, text: str, check_mode: bool = False, *,
                     known_notes: JournalTexts | None = None) -> None:
         """Append one ``work_notes`` or ``comments`` entry (``known_notes`` as for update)."""
+
+    def record_recurrence(self, record: Record, text: str, *, once_key: str | None = None,
+                          check_mode: bool = False) -> Recurrence:
+        """Record that the failure behind the open incident ``record`` happened again (a deduplicated incident).
+
+        By default a ``Recurrence #N: <text>`` work note each time, ``N`` counted from the recurrence notes already
+        in the journal (_lookup.recurrence_number: 2 for the first recurrence). ``once_key`` names one occurrence and
+        is part of ``text``: when an entry of the journal carries it, the occurrence was recorded already (a delivery
+        retried) and nothing is written. A backend may keep a counter and note at a bounded rate instead (jsm: the
+        site caps comments per issue); ``Recurrence.note`` says what was (check mode: would be) written.
+        """
+        journal = self.journal(records.INCIDENT, record)
+        number = _lookup.recurrence_number(journal)
+        if once_key is not None and any(once_key in (entry.get("text") or "") for entry in journal):
+            return Recurrence(number - 1, False, None)
+        note = _lookup.recurrence_note(journal, text)
+        self.add_journal(records.INCIDENT, record, "work_notes", note, check_mode=check_mode,
+                         known_notes=JournalTexts.from_entries(journal))
+        return Recurrence(number, True, note)
 
     # -- changes ---------------------------------------------------------------------------------
 
@@ -296,12 +336,33 @@ class ItsmBackend(abc.ABC):
         relationships leaving ``name``; True when something changed."""
         raise self.unsupported("writing CMDB relationships")
 
+    def extra_user_transitions(self, kind: str, change_type: str | None) -> t.Mapping[str, t.Sequence[str]]:
+        """state -> the states a user may move a record to on this backend beyond the canonical model's
+        (_lifecycle), which the runners plan with: none by default."""
+        return {}
+
     def unsupported(self, what: str) -> ItsmUnavailableError:
         return ItsmUnavailableError(f"backend: the {self.name} backend does not support {what}",
                                     option="backend", value=self.name)
 
+    def task(self) -> t.ContextManager[None]:
+        """One task's writes as one unit where the backend can make them one (local: one transaction, so a process
+        killed mid-task leaves all of it or none of it); elsewhere each write stands alone. The action plugin opens
+        it around a task that writes and does not wait (not around the change gate's wait or an outbox flush)."""
+        return contextlib.nullcontext()
+
     def close(self) -> None:
         """Release connections; the backend is not used afterwards."""
+
+
+class Recurrence(t.NamedTuple):
+    """What record_recurrence did: ``number`` the occurrence it counted (2 for the first recurrence; when not
+    ``counted``, the count so far), ``counted`` False when ``once_key`` had been recorded already, ``note`` the work
+    note added (in check mode: that would be), None when none was."""
+
+    number: int
+    counted: bool
+    note: str | None
 
 
 class Found(t.NamedTuple):

@@ -9,6 +9,7 @@ import typing as t
 
 from .. import _workflow as workflow
 from .._errors import ItsmValidationError
+from .._lookup import LookupResult
 from .._records import CHANGE, KINDS, NUMBER_PREFIXES, kind_of_number
 from ..backends._base import ItsmBackend
 
@@ -29,7 +30,10 @@ ARGUMENT_RULES = dict(
 def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
         warn: t.Callable[[str], None]) -> dict[str, t.Any]:
     kind = record_kind(params)
-    found = workflow.find_existing(backend, kind, params.get("number"), params.get("correlation_id"))
+    if kind is None:
+        kind, found = _by_number(backend, params["number"])
+    else:
+        found = workflow.find_existing(backend, kind, params.get("number"), params.get("correlation_id"))
     if found is None:
         hint = "" if params.get("kind") else " (or set kind: incident, if an incident holds it)"
         raise ItsmValidationError("correlation_id", params.get("correlation_id"),
@@ -50,8 +54,9 @@ def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
                 diff={"before": _summary(before), "after": _summary(after)})
 
 
-def record_kind(params: t.Mapping[str, t.Any]) -> str:
-    """``kind`` when given, else the kind the number's prefix names; by correlation id alone, a change.
+def record_kind(params: t.Mapping[str, t.Any]) -> str | None:
+    """``kind`` when given, else the kind the number's prefix names; by correlation id alone, a change; None for a
+    number whose prefix names no kind (a Jira issue key, ``ITSM-42``): the record itself says (_by_number).
 
     Without it, an incident's number was looked up as a change and reported missing (issue 12).
     """
@@ -59,12 +64,20 @@ def record_kind(params: t.Mapping[str, t.Any]) -> str:
         return params["kind"]
     if not params.get("number"):
         return CHANGE
-    kind = kind_of_number(params["number"])
-    if kind is None:
-        known = ", ".join(f"{prefix} for {name}" for name, prefix in NUMBER_PREFIXES.items())
-        raise ItsmValidationError("number", params["number"], f"its prefix does not say which kind of record it is "
-                                  f"({known}); set kind to change or incident")
-    return kind
+    return kind_of_number(params["number"])
+
+
+def _by_number(backend: ItsmBackend, number: str) -> tuple[str, LookupResult]:
+    """The kind and record of a number whose prefix names no kind: a change, else an incident (one look-up
+    each, as a playbook written for CHG/INC numbers names the record the same way on every backend)."""
+    for kind in KINDS:
+        found = backend.lookup(kind, number=number)
+        if found is not None:
+            return kind, found
+    known = ", ".join(f"{prefix} for {name}" for name, prefix in NUMBER_PREFIXES.items())
+    raise ItsmValidationError("number", number, f"no {' or '.join(KINDS)} of that number exists on the {backend.name} "
+                              f"backend, and its prefix does not say which kind of record it is ({known}); set kind to "
+                              "change or incident")
 
 
 def _summary(items: list[dict[str, t.Any]]) -> dict[str, t.Any]:

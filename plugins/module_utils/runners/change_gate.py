@@ -16,7 +16,7 @@ import typing as t
 
 from .. import _workflow as workflow
 from .._backoff import Backoff
-from .._errors import ItsmNotFoundError, ItsmValidationError
+from .._errors import ItsmNotFoundError, ItsmTransientError, ItsmValidationError
 from .._gate import CHECK_NAMES, Clock, GateOptions, Verdict, evaluate
 from .._policy import Policy, build_policy, format_duration, load_policy, parse_duration
 from .._records import CHANGE, CHANGE_STATES, format_datetime, parse_datetime
@@ -49,6 +49,9 @@ JITTER = 0.2
 # A waiting gate prints a progress line when what it waits for changes, or after this many seconds.
 PROGRESS_EVERY = 60.0
 NO_CHANGE_LABEL = "The deployment"
+# The custom stat the gated change is published under: AWX / Automation Platform hands a job's custom stats to the
+# next nodes of its workflow as extra variables (workflow artifacts), so they use the change without a look-up.
+ARTIFACT_NAME = "itsm_change"
 
 Progress = t.Callable[[str], None]
 
@@ -87,7 +90,22 @@ def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool, w
     reporter = _Reporter(progress, clock)
     polls, gave_up = 0, False
     while True:
-        snapshot = poll(backend, params, options, clock.now())
+        try:
+            snapshot = poll(backend, params, options, clock.now())
+        except ItsmTransientError as error:
+            # An outage longer than one request's retries: a waiting gate keeps polling within its own budget.
+            elapsed = clock.monotonic() - started
+            if not waiting:
+                raise
+            if elapsed >= timeout:
+                raise ItsmTransientError(
+                    f"{error.message}; the gate kept trying for {format_duration(elapsed)} and its wait_timeout of "
+                    f"{format_duration(timeout)} is spent", **error.details) from None
+            delay = min(next(delays), timeout - elapsed)
+            reporter.outage(f"{_subject(params)} could not be read ({error.message}); trying again in "
+                            f"{format_duration(delay)}, {format_duration(elapsed)} elapsed")
+            clock.sleep(delay)
+            continue
         verdict = evaluate(snapshot.change, snapshot.approvals, snapshot.cis, policy, snapshot.now, hosts, options,
                            blackouts=snapshot.blackouts)
         polls += 1
@@ -115,8 +133,27 @@ def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool, w
     if verdict.passed:
         if params.get("transition_to"):
             result.update(_transition(backend, snapshot, verdict, params["transition_to"], check_mode))
-        return result
-    return _failed(result, verdict, params, check_mode, gave_up, timeout, warn)
+        return _published(result)
+    return _published(_failed(result, verdict, params, check_mode, gave_up, timeout, warn))
+
+
+def workflow_artifact(record: Record | None, passed: bool) -> dict[str, t.Any] | None:
+    """What a later workflow node needs of the gated change: number, id, state and the gate's verdict."""
+    if not record:
+        return None
+    return dict(number=record.get("number"), id=record.get("id"), state=record.get("state"),
+                approval=record.get("approval"), url=record.get("url"), verdict="passed" if passed else "failed")
+
+
+def _published(result: dict[str, t.Any]) -> dict[str, t.Any]:
+    """The result with the change as a custom stat (what ``set_stats`` returns): ansible-core keeps it for the
+    run's stats (ansible-playbook shows it with ``show_custom_stats``), and AWX makes it the job's artifacts. Core
+    reads custom stats only from a task that did not fail (``ignore_errors`` does not change that), so a failed
+    verdict reaches the next workflow node only when the gate warns instead (``on_timeout: warn``)."""
+    artifact = workflow_artifact(result.get("record"), bool(result.get("passed")))
+    if artifact is not None:
+        result["ansible_stats"] = dict(data={ARTIFACT_NAME: artifact}, per_host=False, aggregate=False)
+    return result
 
 
 def poll(backend: ItsmBackend, params: t.Mapping[str, t.Any], options: GateOptions, now: dt.datetime) -> Snapshot:
@@ -179,6 +216,11 @@ def _backoff(params: t.Mapping[str, t.Any]) -> Backoff:
     return Backoff(interval, factor=BACKOFF_FACTOR, max_delay=max(ceiling, interval), jitter=JITTER)
 
 
+def _subject(params: t.Mapping[str, t.Any]) -> str:
+    """The change as the task names it, for a line written before it could be read."""
+    return str(params.get("number") or params.get("correlation_id") or NO_CHANGE_LABEL)
+
+
 def _label(change: Record | None) -> str:
     return str(change.get("number") or "the change") if change else NO_CHANGE_LABEL
 
@@ -187,7 +229,7 @@ def _transition(backend: ItsmBackend, snapshot: Snapshot, verdict: Verdict, targ
                 check_mode: bool) -> dict[str, t.Any]:
     """Move the change to ``target`` and write the verdict as a work note (once, with the move)."""
     change = snapshot.change
-    path = workflow.plan(CHANGE, change, target, {})
+    path = workflow.plan(CHANGE, change, target, {}, backend)
     if not path:
         return {}
     record = workflow.move(backend, CHANGE, change, path, {}, check_mode)
@@ -242,3 +284,9 @@ class _Reporter:
             return
         self.last_key, self.last_time = key, now
         self.sink(line)
+
+    def outage(self, line: str) -> None:
+        """Every failed poll is news: said each time, and the next verdict is said again."""
+        self.last_key = None
+        if self.sink is not None:
+            self.sink(line)

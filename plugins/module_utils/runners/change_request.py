@@ -57,7 +57,7 @@ def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
     if existing is None:
         record = _create(backend, params, wanted, cis, check_mode)
         changes: dict[str, t.Any] = {}
-        path = workflow.plan(CHANGE, record, params.get("state"), changes)
+        path = workflow.plan(CHANGE, record, params.get("state"), changes, backend)
     else:
         record = existing
         changes = workflow.differing(existing, wanted)
@@ -65,7 +65,7 @@ def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
             warn(f"template: {existing['number']} already exists; a template only applies when a change is created")
         # A retype is refused as what it is, before the walk is planned on the wrong model.
         _lifecycle.refuse_type_change(existing["number"], existing.get("type"), changes.get("type"))
-        path = workflow.plan(CHANGE, existing, params.get("state"), changes)
+        path = workflow.plan(CHANGE, existing, params.get("state"), changes, backend)
         # The CIs ride on the same write as the fields (the update, or the first transition): the backend
         # resolves every name and makes every check before that one write, and check mode predicts it (issue 12).
         if cis is not None and cis != sorted(backend.affected_cis(existing)):
@@ -90,5 +90,6 @@ def _create(backend: ItsmBackend, params: t.Mapping[str, t.Any], wanted: dict[st
     # Refuse an impossible target state before the change exists, so a failed task leaves nothing behind.
     template_fields = ((backend.template(template) or {}).get("fields") or {}) if template else {}
     change_type = wanted.get("type") or ("standard" if template else "normal")
-    workflow.plan(CHANGE, {**template_fields, **wanted, "state": "new", "type": change_type}, params.get("state"), {})
+    workflow.plan(CHANGE, {**template_fields, **wanted, "state": "new", "type": change_type}, params.get("state"), {},
+                  backend)
     return backend.create(CHANGE, wanted, check_mode=check_mode)

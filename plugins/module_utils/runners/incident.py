@@ -9,7 +9,7 @@ import typing as t
 
 from .. import _lookup, _workflow as workflow
 from .._errors import ItsmValidationError
-from .._lookup import JournalTexts, LookupResult
+from .._lookup import LookupResult
 from .._records import (CLOSED_INCIDENT_STATES, HOLD_REASONS, INCIDENT, INCIDENT_CLOSE_CODES, INCIDENT_STATES,
                         INCIDENT_WRITABLE, LEVELS)
 from ..backends._base import ItsmBackend, Record
@@ -49,18 +49,16 @@ def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
     workflow.require_summary(INCIDENT, params.get("short_description"), existing is None)
     if wanted.get("caused_by") and wanted["caused_by"] != (existing or {}).get("caused_by"):
         workflow.require_existing_change(backend, "caused_by", wanted["caused_by"])
-    journal: list[Record] | None = None  # read for a recurrence's count
+    recurring = False
     if existing is None:
         path = workflow.plan(INCIDENT, dict(wanted, state="new"), params.get("state"), {})
         record = backend.create(INCIDENT, wanted, check_mode=check_mode)
         changes: dict[str, t.Any] = {}
-        recurrence = None
     else:
         record = existing
         changes = workflow.differing(existing, wanted)
         path = workflow.plan(INCIDENT, existing, params.get("state"), changes)
-        journal = backend.journal(INCIDENT, existing) if _is_recurrence(params, existing) else None
-        recurrence = _recurrence_note(journal, params) if journal is not None else None
+        recurring = _is_recurrence(params, existing)
         # The notes ride on the update or first transition: one write, not one per note.
         notes = found.notes.missing(notes) if found.notes is not None else {}
         workflow.refuse_taken_correlation(backend, INCIDENT, existing, changes.get("correlation_id"),
@@ -68,13 +66,12 @@ def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
     record = workflow.move(backend, INCIDENT, record, path, dict(changes, **notes) if existing else changes,
                            check_mode, known_notes=found.notes if found else None)
     noted = bool(notes) if existing else workflow.append_journal(backend, INCIDENT, record, notes, check_mode)
-    if recurrence:
-        # The journal read for the count is what the guard of the note needs, unless notes were written since.
-        known = JournalTexts.from_entries(journal) if journal is not None and not notes else None
-        backend.add_journal(INCIDENT, record, "work_notes", recurrence, check_mode=check_mode, known_notes=known)
-    changed = existing is None or bool(noted or recurrence) or record != existing
+    # After the update: the backend counts the recurrence (and notes it, on its own terms) against the journal as
+    # it is now, the task's own notes included. Each run of the task is an occurrence, as on every backend.
+    recurred = recurring and backend.record_recurrence(record, _recurrence_text(params), check_mode=check_mode).counted
+    changed = existing is None or bool(noted or recurred) or record != existing
     result = dict(changed=changed, record=record, diff=workflow.diff(existing, record))
-    result["recurred"] = bool(recurrence)
+    result["recurred"] = bool(recurred)
     return result
 
 
@@ -109,8 +106,8 @@ def _is_recurrence(params: t.Mapping[str, t.Any], existing: Record) -> bool:
                 and (params.get("state") is None or params["state"] in _lookup.OPEN_STATES[INCIDENT]))
 
 
-def _recurrence_note(journal: list[Record], params: t.Mapping[str, t.Any]) -> str:
+def _recurrence_text(params: t.Mapping[str, t.Any]) -> str:
     text = f"the failure with correlation id {params['correlation_id']} happened again."
     if params.get("short_description"):
         text += f"\n{params['short_description']}"
-    return _lookup.recurrence_note(journal, text)
+    return text

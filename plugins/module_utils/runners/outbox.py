@@ -28,7 +28,7 @@ _DEFAULT_STATES = {"list": ("pending", "failed"), "purge": ("delivered",)}
 
 def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
         warn: t.Callable[[str], None]) -> dict[str, t.Any]:
-    store = _outbox.Outbox(params.get("path"), timeout=backend.settings.timeout)
+    store = _outbox.Outbox(params.get("path"), timeout=backend.settings.timeout, warn=warn)
     target = None if params["all_targets"] else _outbox.target_of(backend.settings)
     action = params["action"]
     states = tuple(params.get("states") or _DEFAULT_STATES.get(action, ()))
@@ -48,8 +48,12 @@ def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
         refused = store.list(("failed",), target)
         if refused and not params["retry_failed"]:
             warn(_outbox.refused_text(refused, backend.name, store.path))
+        leased, leased_until = store.leased_elsewhere(target, states=sendable)
+        if leased:
+            warn(_outbox.leased_text(leased, leased_until, store.path))
         return dict(result, target=target, changed=bool(waiting), delivered=[], refused=[],
-                    remaining=len(waiting), other_targets=elsewhere, queued=waiting, permanent_failures=len(refused))
+                    remaining=len(waiting), other_targets=elsewhere, queued=waiting, permanent_failures=len(refused),
+                    leased=leased, leased_until=leased_until)
     report = _outbox.flush(store, backend, target, warn, retry_failed=params["retry_failed"])
     if report["outage"]:
         left = report["remaining"]
@@ -57,6 +61,7 @@ def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
              f"{_outbox.count_of(left)} {'stays' if left == 1 else 'stay'} queued for the next flush")
     return dict(result, target=target, changed=bool(report["delivered"]), delivered=report["delivered"],
                 refused=report["refused"], remaining=report["remaining"], other_targets=elsewhere,
+                leased=report["leased"], leased_until=report["leased_until"],
                 permanent_failures=report["permanent_failures"], queued=store.list(("pending", "failed"), target))
 
 

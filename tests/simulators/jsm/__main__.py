@@ -8,6 +8,7 @@ import sys
 from tests.simulators._serving import serve
 
 from .app import FLAVOURS, Simulator
+from .seed import CHANGE_WORKFLOWS
 from .server import JsmServer
 
 
@@ -21,6 +22,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seed-assets", type=int, default=0, metavar="N", help="seed N Assets server objects")
     parser.add_argument("--index-lag", type=float, default=None, metavar="SECONDS",
                         help="Cloud search lag behind creation (default 2; 0 = consistent)")
+    parser.add_argument("--change-workflow", choices=CHANGE_WORKFLOWS, default="standard",
+                        help="the standard ITSM change workflow, or a customised one (seed.CUSTOM_CHANGE_WORKFLOW)")
     parser.add_argument("--faults", default="", metavar="SPEC", help="fault rules (see limits.py)")
     parser.add_argument("--verbose", action="store_true", help="log every request to stderr")
     return parser.parse_args(argv)
@@ -29,7 +32,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
-        app = Simulator(args.state_dir, args.flavour, args.seed_assets, args.faults, args.index_lag)
+        app = Simulator(args.state_dir, args.flavour, args.seed_assets, args.faults, args.index_lag,
+                        args.change_workflow)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

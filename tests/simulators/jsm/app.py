@@ -5,11 +5,15 @@ fails, so an error answer never leaves half a write behind.
 
 from __future__ import annotations
 
+import contextlib
+import email.utils
 import json
 import os
 import sqlite3
 import sys
+import threading
 import traceback
+from datetime import datetime
 from urllib.parse import unquote, urlencode
 
 from tests.simulators.servicenow.timeutil import Clock
@@ -28,19 +32,41 @@ from .wire import JiraError, Request, Response, json_response
 FLAVOURS = ("cloud", "datacenter")
 
 
+class RequestClock(Clock):
+    """The site's clock, read once per request: every time a request stamps (an issue's created and updated, its
+    answer's ``Date``) is the same instant, as one Jira transaction stamps one time."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._request = threading.local()
+
+    def now(self) -> datetime:
+        frozen = getattr(self._request, "now", None)
+        return frozen if frozen is not None else super().now()
+
+    @contextlib.contextmanager
+    def one_request(self):
+        self._request.now = super().now()
+        try:
+            yield self._request.now
+        finally:
+            self._request.now = None
+
+
 class Simulator:
     """One simulated Jira Service Management site with its state directory."""
 
     def __init__(self, state_dir: str, flavour: str = "cloud", seed_assets: int = 0, fault_spec: str = "",
-                 index_lag: float | None = None) -> None:
+                 index_lag: float | None = None, change_workflow: str = "standard") -> None:
         os.makedirs(state_dir, exist_ok=True)
-        self.clock = Clock()
+        self.clock = RequestClock()
         self.store = Store(os.path.join(state_dir, "jsm.sqlite3"))
         if self.store.created:
             if flavour not in FLAVOURS:
                 raise ValueError(f"flavour must be one of {', '.join(FLAVOURS)}, not {flavour!r}")
             with self.store.transaction():
-                seed.seed(self.store, flavour, seed_assets, Site(self.store, self.clock, flavour, 0).now_str())
+                seed.seed(self.store, flavour, seed_assets, Site(self.store, self.clock, flavour, 0).now_str(),
+                          change_workflow)
         stored = self.store.meta("flavour") or flavour
         if flavour != stored:
             raise ValueError(f"the state directory {state_dir} holds a {stored} site; start it with --flavour {stored}")
@@ -64,6 +90,12 @@ class Simulator:
     def handle(self, req: Request) -> Response:
         if req.path.startswith("/__sim"):
             return self._admin(req)
+        with self.clock.one_request() as now:
+            response = self._handle(req)
+        response.headers.append(("Date", email.utils.format_datetime(now, usegmt=True)))
+        return response
+
+    def _handle(self, req: Request) -> Response:
         rule = self.faults.take(req.method, req.path)
         response = limits.before(rule, self.site.cloud, req) if rule else None
         user = None
@@ -189,10 +221,11 @@ class Simulator:
         self.site.index_lag = self.default_lag if self.site.cloud else 0.0
         self.site.comment_cap, self.site.link_cap, self.site.attachment_cap = 5000, 2000, 2000
         if body.get("data"):
+            change_workflow = self.store.meta("change_workflow") or "standard"
             with self.store.transaction():
                 self.store.wipe()
                 seed.seed(self.store, self.site.flavour, int(body.get("seed_assets", self.seed_assets)),
-                          self.site.now_str())
+                          self.site.now_str(), change_workflow)
         return json_response(200, {"reset": True})
 
     def _describe(self) -> dict:

@@ -18,8 +18,13 @@ SERVICE_DESK_ID = "1"
 USERS = [  # name, display name, API token (basic auth secret), Data Center personal access token, groups
     ("admin", "Site Administrator", "admin-token", "admin-pat", ["Network", "Service Desk", "jira-administrators"]),
     ("cab.approver", "CAB Approver", "cab-token", "cab-pat", ["CAB Approval"]),
+    # the people `make demo` and the README's tour name (approver_logins.yml holds their logins)
+    ("tech.lead", "Technical Lead", "tech-lead-token", "tech-lead-pat", ["Platform", "Network"]),
+    ("cab.chair", "CAB Chair", "cab-chair-token", "cab-chair-pat", ["CAB Approval"]),
+    # the service account `make demo`'s playbook connects as (its module_defaults name it)
+    ("deploy-bot", "Deploy Bot", "deploy-bot-token", "deploy-bot-pat", ["Service Desk"]),
 ]
-GROUPS = ["CAB Approval", "Network", "Service Desk", "jira-administrators"]
+GROUPS = ["CAB Approval", "Network", "Platform", "Service Desk", "jira-administrators"]
 PRIORITIES = [("1", "Highest"), ("2", "High"), ("3", "Medium"), ("4", "Low"), ("5", "Lowest")]
 RESOLUTIONS = [("10000", "Done"), ("10001", "Won't Do"), ("10002", "Declined")]
 LEVELS = ["Critical", "High", "Medium", "Low"]
@@ -40,12 +45,21 @@ STATUSES = [("Open", "new"), ("Planning", "indeterminate"), ("Authorize", "indet
             ("Awaiting implementation", "indeterminate"), ("Implementing", "indeterminate"),
             ("Review", "indeterminate"), ("Completed", "done"), ("Failed", "done"), ("Declined", "done"),
             ("Canceled", "done"), ("Work in progress", "indeterminate"), ("Pending", "indeterminate"),
-            ("Resolved", "done"), ("Closed", "done")]
+            ("Resolved", "done"), ("Closed", "done"),
+            # the customised change workflow's own (--change-workflow custom); every site has them, as Jira's
+            # statuses are global, but only that workflow uses them
+            ("Draft", "new"), ("Assessment", "indeterminate"), ("CAB review", "indeterminate"),
+            ("Ready", "indeterminate"), ("In progress", "indeterminate"), ("Verification", "indeterminate"),
+            ("Done", "done"), ("Rolled back", "done"), ("Rejected", "done"), ("Withdrawn", "done")]
 # workflow: initial status, transitions (id, name, from statuses (empty: global), to), approval step
 WORKFLOWS = {
     "change": ("Open", [
         ("11", "Plan", ["Open"], "Planning"),
+        # the route JSM sites add for pre-approved (standard) changes, which need no approval
+        ("15", "Pre-approved: ready to implement", ["Open"], "Awaiting implementation"),
         ("21", "Request approval", ["Planning"], "Authorize"),
+        # a change sent back from Planning (its technical approval declined), as sites configure it
+        ("25", "Back to open", ["Planning"], "Open"),
         ("31", "Implement", ["Awaiting implementation"], "Implementing"),
         ("41", "Review", ["Implementing"], "Review"),
         ("51", "Complete", ["Review"], "Completed"),
@@ -63,6 +77,22 @@ WORKFLOWS = {
         ("161", "Cancel", ["Open", "Work in progress", "Pending"], "Canceled"),
     ], None),
 }
+# A site whose administrators customised the change workflow: other status names, a Rework transition out of
+# Rejected. The default mapping cannot read it; the example mapping of docs/jsm-mapping.md (a user's jsm_mapping)
+# can (tests/unit/plugins/module_utils/backends/jsm/test_user_mapping.py).
+CUSTOM_CHANGE_WORKFLOW = ("Draft", [
+    ("201", "Submit", ["Draft"], "Assessment"),
+    ("205", "Back to draft", ["Assessment"], "Draft"),
+    ("211", "Send to CAB", ["Assessment"], "CAB review"),
+    ("221", "Start", ["Ready"], "In progress"),
+    ("231", "Verify", ["In progress"], "Verification"),
+    ("241", "Done", ["Verification"], "Done"),
+    ("251", "Roll back", ["In progress", "Verification"], "Rolled back"),
+    ("261", "Withdraw", ["Draft", "Assessment", "CAB review", "Ready", "In progress"], "Withdrawn"),
+    ("271", "Rework", ["Rejected"], "Draft"),
+], {"status": "CAB review", "approved": "Ready", "declined": "Rejected", "group": "CAB Approval",
+    "name": "CAB approval"})
+CHANGE_WORKFLOWS = ("standard", "custom")
 ISSUE_TYPES = [("10100", "Change", "change", "A change to the IT environment."),
                ("10101", "Incident", "incident", "An unplanned interruption of a service.")]
 REQUEST_TYPES = [  # id, name, issue type, fields (by name; summary required)
@@ -94,8 +124,9 @@ def account_id(name: str) -> str:
     return "5b10" + hashlib.md5(f"opsgate-jsm:{name}".encode()).hexdigest()[:20]
 
 
-def seed(store: Store, flavour: str, seed_assets: int, now: str) -> None:
+def seed(store: Store, flavour: str, seed_assets: int, now: str, change_workflow: str = "standard") -> None:
     store.set_meta("flavour", flavour)
+    store.set_meta("change_workflow", change_workflow)
     site = secrets.token_hex(8)
     store.set_meta("site", site)
     store.set_meta("workspace", hashlib.md5(f"ws:{site}".encode()).hexdigest()[:8] + "-ws")
@@ -109,7 +140,8 @@ def seed(store: Store, flavour: str, seed_assets: int, now: str) -> None:
     for index, (name, category) in enumerate(STATUSES):
         store.put("status", str(10200 + index), {"id": str(10200 + index), "name": name, "category": category})
     status_id = {s["name"]: s["id"] for s in store.all("status")}
-    for name, (initial, transitions, approval) in WORKFLOWS.items():
+    workflows = dict(WORKFLOWS, **({"change": CUSTOM_CHANGE_WORKFLOW} if change_workflow == "custom" else {}))
+    for name, (initial, transitions, approval) in workflows.items():
         store.put("workflow", name, {
             "name": name, "initial": status_id[initial],
             "transitions": [{"id": tid, "name": tname, "from": [status_id[s] for s in sources], "to": status_id[to]}

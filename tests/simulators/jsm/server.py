@@ -9,7 +9,19 @@ from tests.simulators.servicenow.server import Handler, SimServer
 
 
 class JiraHandler(Handler):
+    """Jira's server name, and the ``Date`` the site's clock gave the request (Simulator.handle), so a client that
+    dates a write by the answer (the jsm backend's create and edit) reads the time the issue was stamped with."""
+
     server_version = "Jira"
+    _answer_date: str | None = None
+
+    def _send(self, response, head: bool) -> None:
+        self._answer_date = response.header("Date")
+        response.headers = [(name, value) for name, value in response.headers if name.lower() != "date"]
+        super()._send(response, head)
+
+    def date_time_string(self, timestamp=None) -> str:
+        return self._answer_date or super().date_time_string(timestamp)
 
 
 class JsmServer(SimServer):

@@ -11,12 +11,17 @@ update, transition, journal) and the feature files. None of them imports this fi
 Behaviour a caller may rely on, beyond the contract in _base (each file's docstring has the details):
 
 - Numbers are issue keys (``ITSM-42``); ``where`` is the site's URL.
-- The correlation id is the issue property ``opsgate.correlation_id``, searched by JQL; the issues this backend
-  created are passed to Cloud's search in ``reconcileIssues``, so its lagging index never hides them.
+- The correlation id is the issue property ``opsgate.correlation_id``, searched by JQL; the issues created from
+  this controller in the last 15 minutes (remembered next to the site cache, so by every task's process) are
+  passed to Cloud's search in ``reconcileIssues``, so its lagging index never hides them from the next task, and
+  forks creating one correlation id at once end with one record. The limit: two controllers creating the same
+  correlation id within Cloud's index lag can still both create (records.py).
 - Fields Jira has no field for (assignment group, people, close code and notes, hold reason, ``fields``) are
   kept in the issue property ``opsgate.record`` and taken as given.
 - JSM has no standard change templates: a ``template`` is refused as unknown, ``put_template`` as unsupported;
   and no blackout schedules of its own (the gate's freeze windows come from the policy file).
+- A recurrence of a deduplicated incident is counted in the issue property ``opsgate.recurrence`` and noted at a
+  bounded rate (recurrence.py), not with a work note each time: Jira caps the comments of an issue.
 """
 
 from __future__ import annotations
@@ -24,12 +29,14 @@ from __future__ import annotations
 import typing as t
 
 from ... import _records as records
-from ..._lookup import JournalTexts, RecordKey
+from ..._errors import ItsmTransitionError
+from ..._lookup import JournalTexts, LookupResult, RecordKey
 from ..._options import ConnectionSettings
-from .._base import CiRelations, Found, ItsmBackend, Record, Warn
+from .._base import CiRelations, Found, ItsmBackend, Record, Recurrence, Warn
 from . import approvals
 from . import attachments
 from . import cmdb
+from . import recurrence
 from .client import JsmClient
 from .codec import RecordCodec
 from .mapping import load_mapping
@@ -40,14 +47,14 @@ class JsmBackend(ItsmBackend):
     """Changes and incidents as issues of a JSM service project; the site's workflow enforces its model."""
 
     name = "jsm"
-    capabilities: frozenset[str] = frozenset({"cmdb", "approvals", "attachments"})
+    capabilities: frozenset[str] = frozenset({"cmdb", "approvals", "affected_cis", "attachments"})
 
     def __init__(self, settings: ConnectionSettings, warn: Warn | None = None, **http_options: t.Any):
         super().__init__(settings, warn)
         self.client = JsmClient(settings, self.warn, **http_options)
         self.where = settings.url
         self.http = self.client.http
-        self.mapping = load_mapping()
+        self.mapping = load_mapping(settings.jsm_mapping)
         self.codec = RecordCodec(self.client, self.mapping)
         self.records = JsmRecords(self.client, self.codec, self.where)
         self.catalog = cmdb.Catalog(self.client)  # Assets object types and attributes, read once
@@ -59,6 +66,11 @@ class JsmBackend(ItsmBackend):
 
     def records_holding(self, kind: str, key: RecordKey, open_only: bool) -> list[Record]:
         return self.records.holders(kind, key, open_only)
+
+    def read_holders(self, kind: str, key: RecordKey, open_only: bool, include: frozenset[str],
+                     writes: t.Mapping[str, t.Any]) -> list[LookupResult]:
+        """The holders with the parts their issues carry, in the same request (records.holders_with)."""
+        return self.records.holders_with(kind, key, open_only, include)
 
     def find(self, kind: str, filters: t.Mapping[str, t.Any], limit: int | None = None) -> t.Iterator[Record]:
         return self.records.find(kind, filters, limit)
@@ -99,8 +111,34 @@ class JsmBackend(ItsmBackend):
 
     def decide_approval(self, record: Record, approver: str, decision: str, comments: str | None,
                         check_mode: bool = False) -> Record:
-        return approvals.decide_approval(self.client, record, approver, decision, comments, check_mode,
-                                         lambda: self.records.read(records.CHANGE, record["id"]))
+        decided = approvals.decide_approval(self.client, record, approver, decision, comments, check_mode,
+                                            lambda: self.records.read(records.CHANGE, record["id"]),
+                                            self.mapping.of(records.CHANGE))
+        # the technical stage's rejection moves the change to new itself; the CAB step's leaves it declined
+        return self._after_rejection(decided, check_mode) if decision == "rejected" and \
+            record.get("state") != approvals.FIRST_STAGE else decided
+
+    def _after_rejection(self, change: Record, check_mode: bool) -> Record:
+        """A declined change left in the mapping's rejection status (``Declined``) is moved on to ``new`` when the
+        mapping says ``reopen``, so a rejection ends as on local and ServiceNow (new, approval rejected); a
+        workflow with no way back leaves it canceled, with a warning saying how to make that the mapping's word."""
+        part = self.mapping.of(records.CHANGE)
+        if check_mode:  # approvals.decide_approval predicted the canonical outcome, new
+            predicted_new = (change.get("state"), change.get("approval")) == ("new", "rejected")
+            return {**change, "state": "canceled"} if predicted_new and not part.reopen_after_rejection else change
+        # ``change`` was read back after the decision; the codec reads (canceled, rejected) in the rejection status
+        if not part.reopen_after_rejection or (change.get("state"), change.get("approval")) != ("canceled", "rejected"):
+            return change
+        try:
+            return self.records.transition(records.CHANGE, change, "new")
+        except ItsmTransitionError as error:
+            self.warn(f"{change['number']} was declined and stays {part.rejection_status} (canceled): "
+                      f"{error.message}; set change.rejection.reopen to false in the jsm_mapping file if this "
+                      "workflow keeps declined changes there")
+            return change
+
+    def extra_user_transitions(self, kind: str, change_type: str | None) -> t.Mapping[str, t.Sequence[str]]:
+        return approvals.USER_MOVES.get(change_type or "", {}) if kind == records.CHANGE else {}
 
     def affected_cis(self, record: Record) -> list[str]:
         return cmdb.affected_cis(self.client, record["number"])
@@ -154,3 +192,8 @@ class JsmBackend(ItsmBackend):
 
     def attachments(self, kind: str, record: Record) -> list[Record]:
         return attachments.attachments(self.client, record["id"])
+
+    def record_recurrence(self, record: Record, text: str, *, once_key: str | None = None,
+                          check_mode: bool = False) -> Recurrence:
+        """A counter in an issue property and notes at a bounded rate (recurrence.py): Jira caps comments per issue."""
+        return recurrence.record_recurrence(self.client, record["number"], text, check_mode, once_key=once_key)

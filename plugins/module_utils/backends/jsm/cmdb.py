@@ -11,7 +11,8 @@
   and a new CI needs one: Assets has no base type.
 - Fields are attributes, named the same way (``ip_address`` reads the attribute ``IP Address``); ``fields``
   None gives every attribute but the label. Values are the site's own, as text (no canonical words: Assets
-  types choose their own status values); a field given None empties the attribute.
+  types choose their own status values); a field given None empties the attribute. A read-only attribute (Key,
+  Created, Updated) given back unchanged is left out of a write, so a task may write back what it read.
 - Reads are one AQL search, ``ORDER BY Key`` (Key order is object id order), paged by offset: the first page
   tells the total, the others are fetched by a bounded pool (_cmdb.ordered_pages), so N CIs cost
   ceil(N / page size) requests, plus the type list (read once per Catalog) when a class or attribute is named.
@@ -234,12 +235,12 @@ def put_ci(client: JsmClient, catalog: Catalog, name: str, ci_class: str | None,
         raise ItsmValidationError("ci_class", ci_class, f"a new CI needs its class, an Assets object type of "
                                   f"{client.settings.url}: {', '.join(sorted(catalog.types())) or '(none)'}")
     type_id = str(wanted_type["id"] if wanted_type else current_type["id"])
-    wanted = _attribute_texts(catalog, type_id, fields)
+    have = {canonical(key): _text(value) for key, value in ((current or {}).get("values") or {}).items()}
+    wanted = _attribute_texts(catalog, type_id, fields, have)
     if current is None:
         if not check_mode:
             _create(client, catalog, type_id, name, wanted)
         return True
-    have = {canonical(key): _text(value) for key, value in (current.get("values") or {}).items()}
     changes = {attribute_id: text for attribute_id, (attribute_name, text) in wanted.items()
                if have.get(canonical(attribute_name), "") != text}
     if changes and not check_mode:
@@ -248,9 +249,13 @@ def put_ci(client: JsmClient, catalog: Catalog, name: str, ci_class: str | None,
     return bool(changes)
 
 
-def _attribute_texts(catalog: Catalog, type_id: str, fields: t.Mapping[str, t.Any]) -> dict[str, tuple[str, str]]:
+def _attribute_texts(catalog: Catalog, type_id: str, fields: t.Mapping[str, t.Any],
+                     have: t.Mapping[str, str]) -> dict[str, tuple[str, str]]:
     """attribute id -> (attribute name, text) for ``fields``; a field the type has no writable attribute for, or
-    a value that is not plain, is refused naming ``fields.<field>`` before anything is written."""
+    a value that is not plain, is refused naming ``fields.<field>`` before anything is written. A read-only
+    attribute (Key, Created, Updated) given the value the object has (``have``: canonical name -> text) is left
+    out, not refused: a task that writes back the fields it read (configuration_item keeps the fields it does
+    not name) carries them."""
     attributes = {canonical(item["name"]): item for item in catalog.attributes(type_id)}
     writable = sorted(key for key, item in attributes.items()
                       if item["name"] not in SYSTEM_ATTRIBUTES and item.get("editable") is not False)
@@ -258,7 +263,11 @@ def _attribute_texts(catalog: Catalog, type_id: str, fields: t.Mapping[str, t.An
     for field, value in fields.items():
         option = f"fields.{field}"
         attribute = attributes.get(canonical(field))
-        if attribute is None or attribute["name"] in SYSTEM_ATTRIBUTES or attribute.get("editable") is False:
+        read_only = attribute is not None and (attribute["name"] in SYSTEM_ATTRIBUTES
+                                               or attribute.get("editable") is False)
+        if read_only and canonical(field) in have and have[canonical(field)] == _text(value):
+            continue
+        if attribute is None or read_only:
             raise ItsmValidationError(option, value, f"the object type has no writable attribute {field!r}; its "
                                       f"attributes are: {', '.join(writable) or '(none)'}")
         if isinstance(value, (dict, list)):
@@ -347,6 +356,12 @@ def affected_cis(client: JsmClient, key: str) -> list[str]:
 def affected_value(client: JsmClient, names: t.Sequence[str], option: str = "configuration_items") -> list[dict]:
     """The "Affected objects" value naming the objects labelled ``names`` (one AQL search): the global id on
     Cloud, the key on Data Center. A name no object has is refused naming ``option``, a name two have too."""
+    return [value for value, _label in named_objects(client, names, option)]
+
+
+def named_objects(client: JsmClient, names: t.Sequence[str],
+                  option: str = "configuration_items") -> list[tuple[dict, str]]:
+    """affected_value's entries, each with the object's label as Assets spells it (what a read gives back)."""
     wanted = inputs.ci_names(names, option)
     if not wanted:
         return []
@@ -363,8 +378,8 @@ def affected_value(client: JsmClient, names: t.Sequence[str], option: str = "con
             raise ItsmConflictError(f"{option}: more than one Assets object is labelled {name!r} on "
                                     f"{client.settings.url}; rename one of them", option=option, value=name)
         item = found[0]
-        value.append({"id": item.get("globalId") or f"{item.get('workspaceId')}:{item['id']}"} if client.cloud
-                     else {"key": item["objectKey"]})
+        value.append(({"id": item.get("globalId") or f"{item.get('workspaceId')}:{item['id']}"} if client.cloud
+                      else {"key": item["objectKey"]}, str(item.get("label") or name)))
     return value
 
 

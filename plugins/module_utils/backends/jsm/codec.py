@@ -26,6 +26,7 @@ import typing as t
 from ... import _records as records
 from ..._lookup import OPEN_STATES
 from . import links
+from .approvals import APPROVALS_FIELD_TYPE, COMMENTS_PROPERTY, first_stage
 from .client import JsmClient
 from .mapping import KindMapping, Mapping
 
@@ -33,7 +34,8 @@ Record = dict[str, t.Any]
 
 CORRELATION_PROPERTY = "opsgate.correlation_id"
 RECORD_PROPERTY = "opsgate.record"
-PROPERTIES = (CORRELATION_PROPERTY, RECORD_PROPERTY)
+#: read with every record: a change's approval depends on its technical decisions, kept in COMMENTS_PROPERTY
+PROPERTIES = (CORRELATION_PROPERTY, RECORD_PROPERTY, COMMENTS_PROPERTY)
 #: canonical fields that are Jira system fields
 SYSTEM = {"short_description": "summary", "description": "description"}
 #: mapped fields read as lists of Assets objects (names), not as option values or text
@@ -70,20 +72,29 @@ class RecordCodec:
         self.client = client
         self.mapping = mapping
         self._ids: dict[str, dict[str, str]] = {}
+        self._generation = client.site_generation
 
     def of(self, kind: str) -> KindMapping:
         return self.mapping.of(kind)
 
     def field_ids(self, kind: str) -> dict[str, str]:
-        """Canonical field -> the site's field id, for the fields the mapping names (looked up once)."""
+        """Canonical field -> the site's field id, for the fields the mapping names (looked up once, and again
+        after the client re-read a field list it had from its cache)."""
+        if self._generation != self.client.site_generation:
+            self._ids, self._generation = {}, self.client.site_generation
         if kind not in self._ids:
             self._ids[kind] = self.of(kind).field_ids(self.client.field_ids)
         return self._ids[kind]
 
     def read_fields(self, kind: str) -> list[str]:
-        """The issue fields a record is read from."""
-        extra = list(links.ISSUE_FIELDS) if kind == records.INCIDENT else []
+        """The issue fields a record is read from (a change's Approvals too: whether it was declined)."""
+        extra = list(links.ISSUE_FIELDS) if kind == records.INCIDENT else list(filter(None, [self.approvals_id()]))
         return list(_BASE_FIELDS) + extra + sorted(set(self.field_ids(kind).values()))
+
+    def approvals_id(self) -> str | None:
+        """The id of the Approvals field (found by its type, from the field list read once), None without one."""
+        return next((field["id"] for field in self.client.fields()
+                     if (field.get("schema") or {}).get("custom") == APPROVALS_FIELD_TYPE), None)
 
     def kind_of(self, issue: t.Mapping[str, t.Any]) -> str | None:
         """The kind an issue's type means in the mapping, None for another type."""
@@ -132,7 +143,9 @@ class RecordCodec:
             record["type"] = record.get("type") or "normal"
             record["configuration_items"] = record.get("configuration_items") or []
             record["template"] = None
-            record["approval"] = default_approval(record["type"], state, fields.get("status"))
+            record["approval"] = default_approval(record["type"], state, kind_map.declined(fields.get("status")),
+                                                  fields.get(self.approvals_id() or ""),
+                                                  first_stage(properties.get(COMMENTS_PROPERTY)))
         else:
             record["priority"] = records.priority_for(record.get("impact"), record.get("urgency"))
             record["reopen_count"] = int(kept.get("reopen_count") or 0)
@@ -181,10 +194,24 @@ class RecordCodec:
         return {name: value for name, value in current.items() if value not in (None, {}, [])}
 
 
-def default_approval(change_type: str, state: str, status: t.Any) -> str:
-    """A change's approval as its status tells it, when the approvals code recorded none."""
-    if state == "canceled" and str((status or {}).get("name", "")).lower() == "declined":
+def default_approval(change_type: str, state: str, declined: bool, steps: t.Any = None,
+                     technical: t.Sequence[Record] = ()) -> str:
+    """A change's approval as its status tells it: rejected in the mapping's rejection status (``declined``) or
+    back in new after its latest decision was a rejection (an approval step declined and the change reopened, or
+    its technical approval rejected: approvals.py), as local and ServiceNow leave it."""
+    steps = [step for step in steps or [] if isinstance(step, dict)]
+    latest = max(steps, default={}, key=_step_order).get("finalDecision")
+    if technical and int(technical[-1].get("after_steps") or 0) >= len(steps):  # decided after every step
+        latest = "declined" if technical[-1].get("state") == "rejected" else "approved"
+    if (state == "canceled" and declined) or (state == "new" and latest == "declined"):
         return "rejected"
     if state in ("new", "canceled") or change_type == "standard":
         return "not_requested"
     return "requested" if state in ("assess", "authorize") else "approved"
+
+
+def _step_order(step: t.Mapping[str, t.Any]) -> tuple[int, int]:
+    """Approval steps oldest first: by creation, then id."""
+    created, ident = (step.get("createdDate") or {}), str(step.get("id") or "")
+    millis = created.get("epochMillis") if isinstance(created, dict) else None
+    return (int(millis) if isinstance(millis, (int, float)) else 0, int(ident) if ident.isdigit() else 0)

@@ -7,8 +7,12 @@ The mapping is YAML (safe-loaded, validated with jsonschema): per kind, the issu
 JSM statuses of each canonical state, the status a close code lands in, the NAMES of the fields holding
 canonical fields (their ``customfield_N`` ids differ per site and are looked up through the client) and the
 option values of canonical choices. ``default_mapping.yml`` next to this file describes the standard ITSM
-templates; a customised workflow needs another mapping file, not code (a user ``mapping`` option is for
-later: ``load_mapping(path)`` already takes one).
+templates; a customised workflow needs another mapping file, not code: the connection option ``jsm_mapping``
+(``ITSM_JSM_MAPPING``) names it, and docs/jsm-mapping.md describes the format with a tested example.
+
+A change's ``rejection`` says where the workflow's approval step leaves a declined change (``status``) and
+whether the backend moves it on to ``new`` through the workflow (``reopen``), so that a rejection ends as on
+local and ServiceNow: state ``new``, approval ``rejected``.
 
 A status the mapping does not know, or a state the workflow offers no transition to, is an error naming the
 issue, the status and what the mapping or the workflow offers.
@@ -22,7 +26,7 @@ import os
 import typing as t
 
 from ... import _records as records
-from ..._errors import ItsmTransitionError, ItsmUnavailableError, ItsmUnexpectedResponseError, ItsmValidationError
+from ..._errors import ItsmSettingsError, ItsmTransitionError, ItsmUnavailableError, ItsmUnexpectedResponseError
 
 try:
     import yaml
@@ -34,6 +38,8 @@ except ImportError:  # pragma: no cover
     jsonschema = None
 
 DEFAULT_MAPPING = os.path.join(os.path.dirname(os.path.abspath(__file__)), "default_mapping.yml")
+#: the connection option naming a user's mapping file (module_utils/_options.py)
+OPTION = "jsm_mapping"
 #: canonical fields a mapping may name a JSM field for, and the canonical choices of those with options
 FIELDS = {
     records.CHANGE: ("type", "risk", "impact", "urgency", "start_date", "end_date", "implementation_plan",
@@ -68,6 +74,9 @@ def _kind_schema(kind: str) -> dict:
         "values": {"type": "object", "additionalProperties": False,
                    "properties": {field: _all_of(choices, _NAMES) for field, choices in CHOICES[kind].items()}},
     }
+    if kind == records.CHANGE:
+        properties["rejection"] = {"type": "object", "additionalProperties": False, "required": ["status"],
+                                   "properties": {"status": _NAME, "reopen": {"type": "boolean"}}}
     return {"type": "object", "additionalProperties": False, "required": ["issue_type", "statuses", "fields"],
             "properties": properties}
 
@@ -96,6 +105,9 @@ class KindMapping:
     close_statuses: dict[str, str]
     fields: dict[str, str]
     values: dict[str, dict[str, tuple[str, ...]]]
+    #: the status a declined approval leaves a change in, and whether the backend then reopens it (to new)
+    rejection_status: str | None = None
+    reopen_after_rejection: bool = False
 
     # -- states ----------------------------------------------------------------------------------------
 
@@ -110,6 +122,10 @@ class KindMapping:
             f"{self.kind} {key or ''}".rstrip() + f" is in the JSM status {name!r}, which the mapping maps to no "
             f"{self.kind} state; it maps: {mapped}; add the status under {self.kind}.statuses of the mapping",
             status=name)
+
+    def declined(self, status: t.Any) -> bool:
+        """Whether ``status`` is where the workflow's approval step leaves a declined change."""
+        return bool(self.rejection_status) and status_name(status).lower() == str(self.rejection_status).lower()
 
     def choose_transition(self, key: str, current: t.Any, target: str, offered: t.Sequence[dict],
                           close_code: str | None = None) -> dict:
@@ -168,16 +184,20 @@ class Mapping:
         return self.kinds[kind]
 
 
-def load_mapping(path: str | None = None, option: str = "mapping") -> Mapping:
-    """Read, validate and build the mapping in the YAML file ``path`` (the default mapping when None)."""
-    if path is None:
+def load_mapping(path: str | None = None, option: str = OPTION) -> Mapping:
+    """Read, validate and build the mapping in the YAML file ``path`` (the default mapping when None or empty).
+
+    A file that cannot be read, is not YAML or does not follow the schema is an ItsmSettingsError naming
+    ``option``, the path and every problem with where it is (a connection setting to fix, not a record's fault:
+    the recorder's outbox keeps what waits for it)."""
+    if not path:
         return _default_mapping()
-    return _load(path, option)
+    return _load(os.path.expanduser(path), option)
 
 
 @functools.lru_cache(maxsize=1)
 def _default_mapping() -> Mapping:
-    return _load(DEFAULT_MAPPING, "mapping")
+    return _load(DEFAULT_MAPPING, OPTION)
 
 
 def _load(path: str, option: str) -> Mapping:
@@ -185,17 +205,19 @@ def _load(path: str, option: str) -> Mapping:
     try:
         with open(path, encoding="utf-8") as handle:
             data = yaml.safe_load(handle)
-    except OSError as exc:
-        raise ItsmValidationError(option, path, f"the file cannot be read ({exc.strerror or exc})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ItsmSettingsError(option, path, f"the file cannot be read ({reason}); give the path of a YAML "
+                                "mapping file (docs/jsm-mapping.md)") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
-        raise ItsmValidationError(option, path, f"{where}not valid YAML ({getattr(exc, 'problem', None) or exc})"
-                                  ) from None
+        problem = getattr(exc, "problem", None) or exc
+        raise ItsmSettingsError(option, path, f"{where}not valid YAML ({problem})") from None
     return build_mapping(data, path, option)
 
 
-def build_mapping(data: t.Any, source: str, option: str = "mapping") -> Mapping:
+def build_mapping(data: t.Any, source: str, option: str = OPTION) -> Mapping:
     """Validate parsed mapping data (the schema, then: no status in two states of a kind) and build it."""
     _libraries(option)
     validator = jsonschema.Draft7Validator(SCHEMA)
@@ -212,16 +234,24 @@ def build_mapping(data: t.Any, source: str, option: str = "mapping") -> Mapping:
             for field in sorted(set(CHOICES[kind]) & set(data[kind]["fields"]) - set(data[kind].get("values") or {})):
                 problems.append((f"{kind}.values", f"{field} names a JSM field but has no values; give the option "
                                  "value of each of: " + ", ".join(CHOICES[kind][field])))
+    if not problems:
+        rejection = data[records.CHANGE].get("rejection")
+        statuses = {name.lower() for names in data[records.CHANGE]["statuses"].values() for name in names}
+        if rejection and rejection["status"].lower() not in statuses:
+            problems.append(("change.rejection.status", f"{rejection['status']!r} is none of the change's statuses; "
+                             "name the status a declined approval leaves the change in, mapped under change.statuses"))
     if problems:
         listed = "; ".join(f"{where}: {problem}" for where, problem in problems[:10])
         more = f" (and {len(problems) - 10} more)" if len(problems) > 10 else ""
-        raise ItsmValidationError(option, source, listed + more)
+        raise ItsmSettingsError(option, source, listed + more + " (the format: docs/jsm-mapping.md)")
     kinds = {kind: KindMapping(
         kind=kind, issue_type=data[kind]["issue_type"], request_type=data[kind].get("request_type"),
         statuses={state: tuple(names) for state, names in data[kind]["statuses"].items()},
         close_statuses=dict(data[kind].get("close_statuses") or {}), fields=dict(data[kind]["fields"]),
         values={field: {choice: tuple(names) for choice, names in options.items()}
                 for field, options in (data[kind].get("values") or {}).items()},
+        rejection_status=(data[kind].get("rejection") or {}).get("status"),
+        reopen_after_rejection=bool((data[kind].get("rejection") or {}).get("reopen")),
     ) for kind in records.KINDS}
     return Mapping(project=data["project"], source=source, kinds=kinds)
 

@@ -6,17 +6,35 @@ FOR INTERNAL COLLECTION USE ONLY.
 
 - Look-ups: by number (the issue key) or id, one GET; by correlation id, one JQL search on the issue property
   ``opsgate.correlation_id``. A value that is no issue key (``CHG0000001``) names no issue and costs nothing.
-- Cloud's search index lags behind writes: every search passes the issues this backend created in
-  ``reconcileIssues`` (the last 50), so a record is found right after its creation.
-- Create: one POST (fields, CIs and properties together) and one GET. A POST that failed in a way that may
-  have landed is looked up by its correlation id before anything is sent again (_http's ``recover``).
-- Update: one PUT (fields and properties) and one GET; transition: the workflow's transitions (GET), the POST,
-  the properties' PUT when the move sets fields Jira has no field for, and a GET that verifies the new status.
+- Cloud's search index lags behind writes: every search passes the issues created from this controller lately
+  (the client's CreatedIssues, shared by the tasks' processes) in ``reconcileIssues`` (the newest 50, Cloud's
+  most), so a record is found right after its creation by the next task too; a ``number`` filter reconciles the
+  issues its keys name, read by GET (consistent).
+- Concurrent creates of one correlation id on one controller (forks of a play) take a lock per correlation id
+  (CreatedIssues.claiming) around the POST: a fork that looked the id up before the first create landed finds
+  the remembered issue, still open, and returns it instead of creating a twin. Two controllers creating the same
+  correlation id within Cloud's index lag (or at the same moment on Data Center) can still both create.
+- Look-ups read what they declare in the same request as the record (``include``): the journal from the issue's
+  ``comment`` field (a second request only when the issue has more comments than a search returns, 20 on
+  Cloud), a change's approvals and affected objects from its fields when it is read by number.
+- Create: one POST (fields, CIs and properties together); update: one PUT (fields and properties). Jira answers
+  neither with the issue, and what they wrote is known, so the record is built from what was sent (written():
+  as the codec would read it back; a create is in the workflow's initial status, ``new``; the times are the
+  site's ``Date`` answer) instead of a GET. A POST that failed in a way that may have landed is looked up by its
+  correlation id before anything is sent again (_http's ``recover``); on Cloud, whose index may not hold the
+  issue yet, the keys above the newest indexed one are read one by one (GET by key is consistent):
+  find_unindexed().
+- Transition: the workflow's transitions (GET), the POST (an attempt whose answer was lost is resent only when
+  the status read back shows it did not take), the properties' PUT when the move sets fields Jira has no field
+  for, and a GET that verifies the new status.
+- Site metadata from the client's cache file is checked by use: an issue read without a field the list names,
+  or a write refused naming a field id, makes the client read the list again and the request is repeated once.
 - Journal: work notes are internal comments, comments public ones (the ``sd.public.comment`` property).
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import typing as t
 
@@ -24,19 +42,27 @@ from ... import _input as inputs
 from ... import _lifecycle as lifecycle
 from ... import _lookup as lookup
 from ... import _records as records
-from ..._errors import ItsmNotFoundError, ItsmTransitionError, ItsmValidationError
-from ..._http import Response
+from ..._errors import ItsmNotFoundError, ItsmTransientError, ItsmTransitionError, ItsmValidationError
+from ..._http import ItsmHttpError, Response
 from .._base import Found, check_limit
+from . import approvals
 from . import cmdb
 from . import jql
 from . import links
-from .client import API, JsmClient
+from .client import API, RECONCILE_MAX, JsmClient
 from .codec import (CORRELATION_PROPERTY, PROPERTIES, RECORD_PROPERTY, SYSTEM, RecordCodec, canonical_time,
-                    correlation_value)
+                    correlation_value, jira_time)
+from .mapping import status_name
 
 Record = dict[str, t.Any]
 ISSUE_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_]*-[0-9]+$")
 COUNT_PAGE = 5000  # Cloud lists up to 5000 ids per page when no field is asked for
+#: find_unindexed: keys read past the newest indexed one at most, and missing keys in a row that end the walk
+#: (one deleted issue is stepped over; the next key not yet given is the end)
+PROBE_MAX = 200
+PROBE_GAP = 2
+#: (Assets value, label) of each object a write names: cmdb.named_objects
+Objects = list[tuple[dict, str]]
 #: filters answered after the search (their JQL would be coarser than the canonical rule)
 _CHECKED_AFTER = ("approval", "configuration_item", "caused_by", "window_start", "window_end", "opened_after",
                   "opened_before")
@@ -49,23 +75,90 @@ FILTERS = {
 
 
 class JsmRecords:
-    """The record operations of one backend: its client, codec and the issues it created (for reconcile)."""
+    """The record operations of one backend: its client and codec."""
 
     def __init__(self, client: JsmClient, codec: RecordCodec, where: str):
         self.client = client
         self.codec = codec
         self.where = where
-        self.created: list[str] = []
 
     # -- reads -----------------------------------------------------------------------------------------
 
     def read(self, kind: str, ref: str) -> Record | None:
         """The record of issue ``ref`` (key or id), None when there is none or it is another kind."""
+        issue = self._issue(kind, ref)
+        return None if issue is None else self.codec.record(kind, issue)
+
+    def _issue(self, kind: str, ref: str, parts: t.Collection[str] = ()) -> dict | None:
+        """Issue ``ref`` as a record of ``kind`` is read (with the fields the ``parts`` need), None when there is
+        none or it is another kind."""
+        fields, properties = self._read_fields(kind, parts), list(PROPERTIES)  # with the approvals' property
         try:
-            issue = self.client.issue(ref, self.codec.read_fields(kind), PROPERTIES)
+            issue = self.client.issue(ref, fields, properties)
         except ItsmNotFoundError:
             return None
-        return self.codec.record(kind, issue) if self.codec.kind_of(issue) == kind else None
+        if self.codec.kind_of(issue) != kind:
+            return None
+        return self._issue(kind, ref, parts) if self._stale(kind, issue) else issue
+
+    def _read_fields(self, kind: str, parts: t.Collection[str]) -> list[str]:
+        fields = self.codec.read_fields(kind)  # a change's already name the Approvals field (codec.approvals_id)
+        for part, field in (("journal", "comment"), ("approvals", None)):
+            if part in parts:
+                field = field or approvals.approvals_field(self.client)
+                fields += [] if field in fields else [field]
+        return fields
+
+    def _stale(self, kind: str, issue: t.Mapping[str, t.Any]) -> bool:
+        """Whether ``issue`` lacks a field the site's field list names (Jira sends every field of an issue, null
+        when empty): the list came from the client's cache and is out of date. The client then forgets it."""
+        missing = set(self.codec.field_ids(kind).values()) - set(issue.get("fields") or {})
+        return bool(missing) and self.client.forget_site()
+
+    def holders_with(self, kind: str, key: lookup.RecordKey, open_only: bool,
+                     parts: t.Collection[str]) -> list[lookup.LookupResult]:
+        """holders(), each with the ``parts`` read in the same request where the issue carries them: the journal
+        (its ``comment`` field, when it holds every comment), and by number or id a change's approvals and
+        affected objects. What is left None is read by the caller (ItsmBackend.read_parts)."""
+        if key.number or key.id:
+            if key.number and not ISSUE_KEY.match(key.number):
+                return []
+            issue = self._issue(kind, key.number or key.id, parts)
+            if issue is None:
+                return []
+            found = self.codec.record(kind, issue)
+            other_number = bool(key.number) and found["number"].upper() != key.number.upper()
+            if (key.id and found["id"] != key.id) or other_number or (
+                    key.correlation_id and found["correlation_id"] != key.correlation_id):
+                return []
+            return [self._result(kind, found, issue, parts)]
+        filters: dict[str, t.Any] = {"correlation_id": key.correlation_id}
+        if open_only:
+            filters["state"] = sorted(lookup.OPEN_STATES[kind])
+        self._check_filters(kind, filters)
+        fields = self._read_fields(kind, parts)
+        return [self._result(kind, record, issue, parts) for record, issue in self._found_issues(
+            kind, self.jql(kind, filters), filters, None, fields[len(self.codec.read_fields(kind)):])]
+
+    def _result(self, kind: str, record: Record, issue: t.Mapping[str, t.Any],
+                parts: t.Collection[str]) -> lookup.LookupResult:
+        fields = issue.get("fields") or {}
+        notes = None
+        comment = fields.get("comment")
+        if "journal" in parts and isinstance(comment, dict):
+            shown = list(comment.get("comments") or [])
+            if len(shown) >= int(comment.get("total") or 0):
+                notes = lookup.JournalTexts.from_entries(entry(item, self.client.cloud) for item in shown)
+        found_approvals = ci_ids = None
+        if "approvals" in parts:
+            field_id = approvals.approvals_field(self.client)
+            if field_id in fields:
+                found_approvals = approvals.from_field(self.client, fields.get(field_id),
+                                                       (issue.get("properties") or {}).get(approvals.COMMENTS_PROPERTY))
+        ci_field = self.codec.field_ids(kind).get("configuration_items")
+        if "cis" in parts and ci_field and ci_field in fields:
+            ci_ids = cmdb.object_ids(fields.get(ci_field))
+        return lookup.LookupResult(record, approvals=found_approvals, notes=notes, ci_ids=ci_ids)
 
     def holders(self, kind: str, key: lookup.RecordKey, open_only: bool) -> list[Record]:
         if key.number or key.id:
@@ -127,17 +220,42 @@ class JsmRecords:
         records.require_choice("kind", kind, records.KINDS)
         self._check_filters(kind, filters)
         text = self.jql(kind, filters)
-        return self._found(kind, text, filters, limit)
+        return self._found(kind, text, filters, limit, self.numbered_ids(filters))
 
-    def _found(self, kind: str, text: str, filters: t.Mapping[str, t.Any], limit: int | None) -> t.Iterator[Record]:
+    def numbered_ids(self, filters: t.Mapping[str, t.Any]) -> list[str]:
+        """On Cloud, the ids of the issues a ``number`` filter names, read by key (consistent; the first
+        RECONCILE_MAX keys), for the search's ``reconcileIssues``: a number names its issue even while the index
+        does not show it yet (created by another controller or a task whose memory is gone). None elsewhere."""
+        named = filters.get("number")
+        keys = [str(key) for key in (named if isinstance(named, (list, tuple)) else [named] if named else [])]
+        if not keys or not all(ISSUE_KEY.match(key) for key in keys) or not self.client.cloud:
+            return []
+        ids = []
+        for key in keys[:RECONCILE_MAX]:
+            try:
+                ids.append(str(self.client.issue(key, fields=("issuetype",))["id"]))
+            except ItsmNotFoundError:
+                continue
+        return ids
+
+    def _found(self, kind: str, text: str, filters: t.Mapping[str, t.Any], limit: int | None,
+               reconcile: t.Sequence[str] = ()) -> t.Iterator[Record]:
+        return (record for record, _issue in self._found_issues(kind, text, filters, limit, reconcile=reconcile))
+
+    def _found_issues(self, kind: str, text: str, filters: t.Mapping[str, t.Any], limit: int | None,
+                      extra_fields: t.Sequence[str] = (), extra_properties: t.Sequence[str] = (),
+                      reconcile: t.Sequence[str] = ()) -> t.Iterator[tuple[Record, dict]]:
         if limit is not None and limit <= 0:
             return
         count = 0
-        for issue in self.client.search(text, self.codec.read_fields(kind), reconcile=self.created,
-                                        properties=PROPERTIES, what=f"search {kind}s"):
+        for issue in self.client.search(text, self.codec.read_fields(kind) + list(extra_fields), reconcile=reconcile,
+                                        properties=PROPERTIES + tuple(extra_properties), what=f"search {kind}s"):
+            if count == 0 and self._stale(kind, issue):  # again, with the site's field ids
+                yield from self._found_issues(kind, text, filters, limit, extra_fields, extra_properties, reconcile)
+                return
             record = self.codec.record(kind, issue)
             if matches(record, filters):
-                yield record
+                yield record, issue
                 count += 1
                 if limit is not None and count >= limit:
                     return
@@ -147,18 +265,18 @@ class JsmRecords:
         records.require_choice("kind", kind, records.KINDS)
         check_limit(limit)
         self._check_filters(kind, filters)
-        text = self.jql(kind, filters)
+        text, numbered = self.jql(kind, filters), self.numbered_ids(filters)
         if any(filters.get(name) for name in _CHECKED_AFTER):
-            found = list(self._found(kind, text, filters, limit + 1))
+            found = list(self._found(kind, text, filters, limit + 1, numbered))
             return Found(found[:limit], len(found) > limit, None)
-        total = self.count(text)
-        found = list(self._found(kind, text, filters, limit)) if limit else []
+        total = self.count(text, numbered)
+        found = list(self._found(kind, text, filters, limit, numbered)) if limit else []
         return Found(found, total > len(found), total)
 
-    def count(self, text: str) -> int:
+    def count(self, text: str, reconcile: t.Sequence[str] = ()) -> int:
         """How many issues match ``text``: Data Center's ``total``; on Cloud, the ids counted (no total there)."""
         if self.client.cloud:
-            return sum(1 for _issue in self.client.search(text, (), page_size=COUNT_PAGE, reconcile=self.created,
+            return sum(1 for _issue in self.client.search(text, (), page_size=COUNT_PAGE, reconcile=reconcile,
                                                           what="count issues"))
         body = self.client.call("POST", f"{API}/search", "count issues", idempotent=True,
                                 json_body={"jql": text, "startAt": 0, "maxResults": 0, "fields": ["id"]})
@@ -166,20 +284,21 @@ class JsmRecords:
 
     # -- writes ----------------------------------------------------------------------------------------
 
-    def check_names(self, kind: str, parsed: inputs.Input) -> list[dict] | None:
+    def check_names(self, kind: str, parsed: inputs.Input) -> Objects | None:
         """What the site must have before a write, checked before it: no template (JSM has none), the CIs in
-        Assets (their "Affected objects" value is returned; None when the write sets no CI), the cause."""
+        Assets (their "Affected objects" values and labels are returned; None when the write sets no CI), the
+        cause."""
         if parsed.template:
             raise inputs.unknown_name("template", self.where, "standard change template", parsed.template)
         cause = parsed.values.get("caused_by")
         if cause and not (ISSUE_KEY.match(cause) and self.read(records.CHANGE, cause)):
             raise inputs.unknown_name("caused_by", self.where, "change", cause)
         if kind == records.CHANGE:
-            return None if parsed.cis is None else cmdb.affected_value(self.client, parsed.cis)
+            return None if parsed.cis is None else cmdb.named_objects(self.client, parsed.cis)
         if "configuration_item" not in parsed.values:
             return None
         ci = parsed.values["configuration_item"]
-        return cmdb.affected_value(self.client, [ci], "configuration_item") if ci else []
+        return cmdb.named_objects(self.client, [ci], "configuration_item") if ci else []
 
     def _link(self, kind: str, key: str, parsed: inputs.Input) -> None:
         cause = parsed.values.get("caused_by") if kind == records.INCIDENT else None
@@ -195,47 +314,152 @@ class JsmRecords:
         values = dict(parsed.values)
         if kind == records.CHANGE:
             values.setdefault("type", "normal")
-        kind_map = self.codec.of(kind)
-        body = {"project": {"key": self.codec.mapping.project}, "issuetype": {"name": kind_map.issue_type},
-                **self.codec.issue_fields(kind, {k: v for k, v in values.items() if v is not None}, objects)}
-        properties = {RECORD_PROPERTY: self.codec.record_property(kind, None, values, parsed.extras or {})}
         cid = values.get("correlation_id")
-        if cid:
-            properties[CORRELATION_PROPERTY] = correlation_value(cid)
         if check_mode:
             return approximate(kind, values, parsed)
 
         def recover() -> Response | None:
-            """A create that may have landed: its correlation id says whether it did."""
+            """A create that may have landed: its correlation id says whether it did (Cloud: find_unindexed)."""
             found = self.holders(kind, lookup.RecordKey(correlation_id=cid), True) if cid else []
-            return Response(201, {}, {"id": found[-1]["id"], "key": found[-1]["number"]}, "") if found else None
+            if found:
+                return Response(201, {}, {"id": found[-1]["id"], "key": found[-1]["number"]}, "")
+            issue = self.find_unindexed(cid) if cid and self.client.cloud else None
+            return Response(201, {}, {"id": str(issue["id"]), "key": issue["key"]}, "") if issue else None
 
-        made = self.client.create_issue(body, {k: v for k, v in properties.items() if v is not None},
-                                        recover=recover if cid else None)
-        self.created.append(str(made["id"]))
+        def send() -> tuple[dict, str | None, dict]:
+            kind_map = self.codec.of(kind)
+            body = {"project": {"key": self.codec.mapping.project}, "issuetype": {"name": kind_map.issue_type},
+                    **self.codec.issue_fields(kind, {k: v for k, v in values.items() if v is not None},
+                                              object_values(objects))}
+            properties = {RECORD_PROPERTY: self.codec.record_property(kind, None, values, parsed.extras or {}),
+                          CORRELATION_PROPERTY: correlation_value(cid) if cid else None}
+            made, answered = self.client.create_issue_dated(
+                body, {k: v for k, v in properties.items() if v is not None}, recover=recover if cid else None)
+            return made, answered, body
+
+        with self.client.created.claiming(cid) if cid else contextlib.nullcontext():
+            twin = self._remembered_holder(kind, cid) if cid else None
+            if twin is not None:
+                return twin
+            made, answered, _sent = self._repeating_if_stale(send)
+            self.client.created.remember(str(made["id"]), made["key"], kind, cid)
         self._link(kind, made["key"], parsed)
         for field, text in parsed.notes:
             self.add_journal(kind, {"id": str(made["id"]), "number": made["key"]}, field, text)
-        return self.read(kind, str(made["id"]))
+        if not answered:  # found by recover(): what the lost answer would have said is not known
+            return self.read(kind, str(made["id"]))
+        return self.written(kind, None, {"id": str(made["id"]), "number": made["key"]}, values, parsed, objects,
+                            answered)
+
+    def _remembered_holder(self, kind: str, cid: str) -> Record | None:
+        """The open record of ``kind`` holding ``cid`` that a task on this controller created lately (the client's
+        CreatedIssues), read by id (consistent), None when there is none. A concurrent fork that looked the
+        correlation id up before it was created finds it here, under the claim, instead of creating a twin."""
+        remembered = self.client.created.holder(kind, cid)
+        found = self.read(kind, str(remembered["id"])) if remembered else None
+        if found and found.get("correlation_id") == cid and found.get("state") in lookup.OPEN_STATES[kind]:
+            return found
+        return None
+
+    def written(self, kind: str, base: Record | None, ref: t.Mapping[str, t.Any], values: t.Mapping[str, t.Any],
+                parsed: inputs.Input, objects: Objects | None, answered: str | None) -> Record:
+        """The record a create (``base`` None) or an update of ``base`` leaves, built from what was written as the
+        codec reads an issue back (Jira answers neither write with the issue, and an edit moves no status):
+        the write's values over ``base``, the objects' labels as Assets spells them, ``answered`` the update
+        time (and a create's)."""
+        kind_map, ids = self.codec.of(kind), self.codec.field_ids(kind)
+        writable = records.CHANGE_WRITABLE if kind == records.CHANGE else records.INCIDENT_WRITABLE
+        merged = {name: (base or {}).get(name) for name in writable if base and name in base}
+        merged.update(values)
+        fields = self.codec.issue_fields(kind, merged)
+        state = base["state"] if base else "new"  # the workflow's initial status, in the mappings the backend ships
+        fields.update(status={"name": kind_map.statuses[state][0]}, issuetype={"name": kind_map.issue_type},
+                      created=jira_time((base or {}).get("opened_at") or answered), updated=jira_time(answered),
+                      resolutiondate=jira_time((base or {}).get("closed_at")))
+        ci_field = "configuration_items" if kind == records.CHANGE else "configuration_item"
+        if objects is not None:
+            labels = [label for _value, label in objects]
+        else:
+            held = (base or {}).get(ci_field)
+            labels = list(held) if isinstance(held, list) else [held] if held else []
+        for name, names in ((ci_field, labels), ("affected_services", [(base or {}).get("affected_services")])):
+            if name in ids:
+                fields[ids[name]] = [{"label": label} for label in names if label]
+        extras = parsed.extras if parsed.extras is not None else (base or {}).get("fields") or {}
+        cid = merged.get("correlation_id")
+        issue = {"id": ref["id"], "key": ref["number"], "fields": fields, "properties": {
+            RECORD_PROPERTY: self.codec.record_property(kind, base, values, extras),
+            CORRELATION_PROPERTY: correlation_value(cid) if cid else None}}
+        record = {**(base or {}), **self.codec.record(kind, issue)}
+        if kind == records.INCIDENT:  # an issue link, written apart (_link)
+            record["caused_by"] = merged.get("caused_by")
+        if base:  # what an edit leaves as it was: the status and what the codec derives from it, the counter
+            record.update({name: base.get(name) for name in ("state", "active", "closed_at", "approval", "reopen_count")
+                           if name in base})
+        return record
+
+    def _repeating_if_stale(self, send: t.Callable[[], t.Any]) -> t.Any:
+        """``send()``; once more when Jira refused it naming a field id the client's cached field list gave."""
+        try:
+            return send()
+        except ItsmHttpError as error:
+            if not (error.status == 400 and self.client.site_from_cache and self.client.refuses_field(
+                    error, [field for ids in self.codec_ids() for field in ids]) and self.client.forget_site()):
+                raise
+        return send()
+
+    def codec_ids(self) -> list[list[str]]:
+        """The field ids the codec derived, per kind (what a stale field list would have put in a write)."""
+        return [list(self.codec.field_ids(kind).values()) for kind in records.KINDS]
+
+    def find_unindexed(self, cid: str) -> dict | None:
+        """The issue holding correlation id ``cid`` among those Cloud's search index may not hold yet, or None.
+
+        Keys of a project are given in order and a read by key is consistent, so the issues created since the
+        index last caught up are the keys above the newest one it holds: they are read one by one until a key
+        that is not given yet (PROBE_GAP missing in a row, so one deleted issue is stepped over). Only a create
+        whose answer was lost pays for it. When the walk cannot end within PROBE_MAX keys, whether the create
+        landed is unknown: ItsmTransientError (the transport reports that nothing was sent again)."""
+        project = self.codec.mapping.project
+        newest = next(iter(self.client.search(jql.equals("project", project, "project") + " ORDER BY key DESC",
+                                              ("status",), page_size=1, what="find the newest indexed issue")), None)
+        number = int(str(newest["key"]).rsplit("-", 1)[1]) if newest else 0
+        missing = 0
+        for probe in range(number + 1, number + 1 + PROBE_MAX):
+            try:
+                issue = self.client.issue(f"{project}-{probe}", fields=("issuetype",),
+                                          properties=(CORRELATION_PROPERTY,))
+            except ItsmNotFoundError:
+                missing += 1
+                if missing >= PROBE_GAP:
+                    return None
+                continue
+            missing = 0
+            if ((issue.get("properties") or {}).get(CORRELATION_PROPERTY) or {}).get("value") == cid:
+                return issue
+        raise ItsmTransientError(f"looking for the issue holding correlation id {cid!r} read {PROBE_MAX} keys past "
+                                 f"{project}-{number} without reaching the end", url=self.where)
 
     def update(self, kind: str, record: Record, fields: t.Mapping[str, t.Any], check_mode: bool = False, *,
                known_notes: lookup.JournalTexts | None = None) -> Record:
         records.require_choice("kind", kind, records.KINDS)
         parsed = inputs.parse_input(kind, fields)
-        if kind == records.CHANGE:
-            lifecycle.refuse_type_change(record["number"], record.get("type"), parsed.values.get("type"))
         objects = self.check_names(kind, parsed)
         if check_mode:
             return {**record, **parsed.values, **({"configuration_items": parsed.cis} if parsed.cis is not None
                                                   else {})}
-        self._edit(kind, record, parsed, objects)
+        answered = self._repeating_if_stale(lambda: self._edit(kind, record, parsed, objects))
         self._link(kind, record["number"], parsed)
         self._notes(kind, record, parsed.notes, known_notes)
-        return self.read(kind, record["id"])
+        if not complete(kind, record):  # a caller's partial record: the issue is read back
+            return self.read(kind, record["id"])
+        return self.written(kind, record, record, parsed.values, parsed, objects,
+                            answered or record.get("updated_at"))
 
-    def _edit(self, kind: str, record: Record, parsed: inputs.Input, objects: list[dict] | None) -> None:
-        """One PUT with the fields Jira holds and the properties the values change; nothing when nothing does."""
-        issue_fields = self.codec.issue_fields(kind, parsed.values, objects)
+    def _edit(self, kind: str, record: Record, parsed: inputs.Input, objects: Objects | None) -> str | None:
+        """One PUT with the fields Jira holds and the properties the values change; nothing when nothing does.
+        When the site answered (its Date header; "" without one), None when nothing was sent."""
+        issue_fields = self.codec.issue_fields(kind, parsed.values, object_values(objects))
         properties = {}
         kept = self.codec.record_property(kind, record, parsed.values, parsed.extras)
         if kept is not None:
@@ -244,7 +468,10 @@ class JsmRecords:
             properties[CORRELATION_PROPERTY] = correlation_value(parsed.values["correlation_id"])
         if issue_fields or properties:
             body = {"fields": issue_fields, "properties": [{"key": k, "value": v} for k, v in properties.items()]}
-            self.client.call("PUT", f"{API}/issue/{record['id']}", f"update {record['number']}", json_body=body)
+            _body, answered = self.client.call_dated("PUT", f"{API}/issue/{record['id']}", f"update {record['number']}",
+                                                     json_body=body)
+            return answered or ""
+        return None
 
     def transition(self, kind: str, record: Record, state: str, fields: t.Mapping[str, t.Any] | None = None,
                    check_mode: bool = False, *, known_notes: lookup.JournalTexts | None = None) -> Record:
@@ -255,18 +482,31 @@ class JsmRecords:
                                else records.INCIDENT_STATES)
         parsed = inputs.parse_input(kind, fields or {})
         objects = self.check_names(kind, parsed)
-        current = self.read(kind, record["id"]) or record
+        # A record without an id is the one a check-mode create planned: nothing on the site to read or move yet.
+        issue = self._issue(kind, record["id"]) if record.get("id") else None
+        current = self.codec.record(kind, issue) if issue else record
         if current["state"] == state:
             return self.update(kind, current, fields or {}, check_mode, known_notes=known_notes)
         merged = {**current, **parsed.values}
         lifecycle.refuse_missing_to_enter(kind, current["number"], state, merged)
+        if check_mode and not current.get("id"):
+            return {**merged, "state": state}
         offered = self.client.transitions(current["id"])
-        status = self.codec.of(kind).statuses[current["state"]][0]
+        # The issue's own status names where the move starts (a state may map several: Rejected and Withdrawn).
+        status = ((issue or {}).get("fields") or {}).get("status") or self.codec.of(kind).statuses[current["state"]][0]
         move = self.codec.of(kind).choose_transition(current["number"], status, state, offered,
                                                      merged.get("close_code"))
         if check_mode:
             return {**merged, "state": state}
-        self.client.transition(current["id"], move["id"], self.codec.issue_fields(kind, parsed.values, objects))
+        target = status_name(move.get("to")).lower()
+
+        def landed() -> Response | None:
+            """An attempt whose answer was lost: taken when the issue is in the move's status now."""
+            return Response(204, {}, None, "") if status_name(self.client.status(current["id"])).lower() == target \
+                else None
+
+        self.client.transition(current["id"], move["id"],
+                               self.codec.issue_fields(kind, parsed.values, object_values(objects)), recover=landed)
         kept = self.codec.record_property(kind, current, parsed.values, parsed.extras)
         if kept is not None or "correlation_id" in parsed.values:
             self._edit(kind, current, inputs.Input(values={k: v for k, v in parsed.values.items()
@@ -292,18 +532,21 @@ class JsmRecords:
     def add_journal(self, kind: str, record: Record, field: str, text: str, check_mode: bool = False,
                     known_notes: lookup.JournalTexts | None = None) -> None:
         """One internal (work_notes) or public (comments) comment. A POST that may have landed is not sent
-        again when the journal carries the text now and did not before (``known_notes``, when given)."""
+        again when the journal carries the text more often than before: none before when ``known_notes`` show
+        it absent, else counted before writing (a repeated text is a new entry too, never resent blind)."""
         records.require_choice("field", field, inputs.NOTE_FIELDS)
         inputs.require_text(field, text)
         if check_mode:
             return
 
+        def carrying() -> int:
+            return sum(1 for item in self.journal(kind, record) if (item["field"], item["text"].strip())
+                       == (field, text.strip()))
+
+        before = 0 if known_notes is not None and not known_notes.has(field, text) else carrying()
+
         def recover() -> Response | None:
-            if known_notes is not None and known_notes.has(field, text):
-                return None
-            landed = [item for item in self.journal(kind, record) if (item["field"], item["text"].strip())
-                      == (field, text.strip())]
-            return Response(201, {}, {}, "") if landed else None
+            return Response(201, {}, {}, "") if carrying() > before else None
 
         self.client.add_comment(record["id"], text, internal=field == "work_notes", recover=recover)
 
@@ -311,6 +554,17 @@ class JsmRecords:
                known_notes: lookup.JournalTexts | None) -> None:
         for field, text in notes:
             self.add_journal(kind, record, field, text, known_notes=known_notes)
+
+
+def object_values(objects: Objects | None) -> list[dict] | None:
+    """The "Affected objects" value of named objects (None: the write sets none)."""
+    return None if objects is None else [value for value, _label in objects]
+
+
+def complete(kind: str, record: t.Mapping[str, t.Any]) -> bool:
+    """Whether ``record`` is a whole record of ``kind`` as the backend reads them (a write can be built on it)."""
+    names = records.CHANGE_FIELDS if kind == records.CHANGE else records.INCIDENT_FIELDS
+    return bool(record.get("id")) and all(name in record for name in names) and record.get("backend") == "jsm"
 
 
 def entry(comment: t.Mapping[str, t.Any], cloud: bool) -> Record:

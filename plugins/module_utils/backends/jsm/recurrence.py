@@ -1,38 +1,40 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, opsgate.itsm contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Recurrences of a deduplicated incident on a Jira site: a counter, and notes at a bounded rate.
+"""Recurrences of a deduplicated incident on a Jira site: an exact counter, and notes at a bounded rate.
 FOR INTERNAL COLLECTION USE ONLY.
 
 Jira caps an issue at about 5,000 comments (jira-api.md §12), so a failure that recurs every few minutes must
 not add a comment each time. Each recurrence increments the counter in the issue property
-``opsgate.recurrence``; an internal comment ``Recurrence #N: <text>`` (a work note, as on the other backends)
-is added only when something new is learnt (the text differs from the last note's) or when ``interval``
-seconds have passed since the last note, and then says how many recurrences went unnoted in between. The
-counter counts occurrences, the first included: the first recurrence is #2, as _lookup numbers them.
+``opsgate.recurrence`` (occurrences, the first included: the first recurrence is #2, as _lookup numbers them);
+an internal comment ``Recurrence #N: <text>`` (a work note, as on the other backends, N the counter's) is added
+for the first recurrences (up to #NOTED_FIRST), then at most once an ``interval``, saying how many recurrences
+went unnoted since the last note. The rate does not depend on the text: the recorder's differs on every run
+(run id, change, marker). After ``max_notes`` recurrence notes on one issue, the last saying so, recurrences are
+only counted, so however long a failure recurs its notes stay far below the cap.
 
 ``once_key`` (the outbox's run marker) names one occurrence: a delivery retried with the same key is not
-counted again (the last 20 keys are kept). Two writers recording at the same moment may count one; the notes
-they add stay correct.
+counted again (the last KEPT_KEYS keys are kept). Two writers recording at the same moment may count one; the
+notes they add stay correct.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import re
 import typing as t
 
 from ... import _records as records
 from ..._errors import ItsmValidationError
 from ..._http import Response
 from ..._lookup import RECURRENCE_PREFIX
+from .._base import Recurrence
 from .client import JsmClient
 
 COUNTER_PROPERTY = "opsgate.recurrence"
-DEFAULT_INTERVAL = 3600.0  # seconds: at most one repeated note an hour
+NOTED_FIRST = 5  # recurrences #2 to #5 are each noted: a failure that came back a few times is worth reading
+DEFAULT_INTERVAL = 3600.0  # seconds: after those, at most one note an hour
+MAX_NOTES = 1000  # recurrence notes per issue, whatever the time: a fifth of the comment cap at most
 KEPT_KEYS = 20
-_NUMBERED = re.compile(re.escape(RECURRENCE_PREFIX) + r"\d+: ?")
 
 
 def recurrence_count(client: JsmClient, key: str) -> int:
@@ -40,44 +42,47 @@ def recurrence_count(client: JsmClient, key: str) -> int:
     return _count(client.get_property(key, COUNTER_PROPERTY))
 
 
-def record_recurrence(client: JsmClient, key: str, note: str, check_mode: bool = False, *,
-                      now: dt.datetime | None = None, interval: float = DEFAULT_INTERVAL,
-                      once_key: str | None = None) -> dict[str, t.Any]:
-    """Count one recurrence of the incident ``key`` and note it when due.
+def record_recurrence(client: JsmClient, key: str, text: str, check_mode: bool = False, *,
+                      once_key: str | None = None, now: dt.datetime | None = None,
+                      interval: float = DEFAULT_INTERVAL, max_notes: int = MAX_NOTES) -> Recurrence:
+    """Count one recurrence of the incident ``key`` and note it when due (see the module docstring).
 
-    ``note`` is the recurrence's text, bare or as _lookup.recurrence_note numbered it (the number is replaced
-    by the counter's). Returns ``{count, noted, note}``: the occurrences now counted, whether a comment was
-    added (or would be, in check mode), and its text (None when none). A ``once_key`` already counted
-    changes nothing and returns ``noted`` False.
+    ``text`` is the recurrence's bare text (no number). A ``once_key`` already counted changes nothing.
+    In check mode nothing is written and the Recurrence says what would be.
     """
     now = now or records.utcnow()
-    text = _NUMBERED.sub("", note.strip(), count=1)
     state = client.get_property(key, COUNTER_PROPERTY)
     state = dict(state) if isinstance(state, dict) else {}
     keys = [str(item) for item in state.get("keys") or []]
     if once_key is not None and once_key in keys:
-        return {"count": _count(state), "noted": False, "note": None}
+        return Recurrence(_count(state), False, None)
     count = _count(state) + 1
-    digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
-    due = (state.get("noted_digest") != digest or _since(state.get("noted_at"), now) >= interval)
-    comment = None
-    if due:
-        unnoted = count - int(state.get("noted_count") or 1) - 1
-        comment = f"{RECURRENCE_PREFIX}{count}: {text}"
-        if state.get("noted_count") and unnoted > 0:
-            comment += f"\n({unnoted} recurrence{'s' if unnoted > 1 else ''} since the last note went unnoted)"
+    notes = _int(state.get("notes"), 0)
+    due = notes < max_notes and (count <= NOTED_FIRST or _since(state.get("noted_at"), now) >= interval)
+    comment = _note(count, text, _int(state.get("noted_count"), 0), last=notes + 1 == max_notes) if due else None
     if check_mode:
-        return {"count": count, "noted": due, "note": comment}
+        return Recurrence(count, True, comment)
     state.update(count=count, last_at=records.format_datetime(now))
     if once_key is not None:
         state["keys"] = (keys + [once_key])[-KEPT_KEYS:]
     if due:
-        state.update(noted_at=records.format_datetime(now), noted_count=count, noted_digest=digest)
+        state.update(noted_at=records.format_datetime(now), noted_count=count, notes=notes + 1)
     # The counter first: a comment that then fails costs one note, never a second "#N" with the same number.
     client.set_property(key, COUNTER_PROPERTY, state)
     if comment:
         client.add_comment(key, comment, internal=True, recover=lambda: _landed(client, key, comment))
-    return {"count": count, "noted": due, "note": comment}
+    return Recurrence(count, True, comment)
+
+
+def _note(count: int, text: str, noted_count: int, last: bool) -> str:
+    comment = f"{RECURRENCE_PREFIX}{count}: {text.strip()}"
+    unnoted = count - noted_count - 1 if noted_count else 0
+    if unnoted > 0:
+        comment += f"\n({unnoted} recurrence{'s' if unnoted > 1 else ''} since the last note went unnoted)"
+    if last:
+        comment += ("\n(The last recurrence note: later recurrences are counted in the issue property "
+                    f"{COUNTER_PROPERTY}.)")
+    return comment
 
 
 def _landed(client: JsmClient, key: str, comment: str) -> Response | None:
@@ -89,11 +94,15 @@ def _landed(client: JsmClient, key: str, comment: str) -> Response | None:
     return None
 
 
-def _count(state: t.Any) -> int:
+def _int(value: t.Any, default: int) -> int:
     try:
-        return max(1, int((state or {}).get("count") or 1)) if isinstance(state, dict) else 1
+        return int(value) if value is not None else default
     except (TypeError, ValueError):
-        return 1
+        return default
+
+
+def _count(state: t.Any) -> int:
+    return max(1, _int(state.get("count"), 1)) if isinstance(state, dict) else 1
 
 
 def _since(moment: t.Any, now: dt.datetime) -> float:

@@ -1,15 +1,18 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, opsgate.itsm contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The local backend: changes and incidents in one embedded SQLite file. FOR INTERNAL COLLECTION USE ONLY.
+"""The local backend: changes and incidents in an SQLite file or a PostgreSQL database. FOR INTERNAL COLLECTION USE ONLY.
 
 The facade: it builds the store (store.py) and implements the contract of _base by calling the feature
 files, which take the store and never import this file. Behaviour a caller may rely on, beyond the contract:
 
-- The file is ``local_db`` (default ``_options.default_local_db()``); its directory is created on the
-  first write. Reads of a file that does not exist return None or nothing; nothing creates it but a write.
-- Every write is one ``BEGIN IMMEDIATE`` transaction that re-reads the record under the lock, so many
-  forked workers can write at once; a lock held longer than ``timeout`` raises ItsmTransientError.
+- The store is ``local_db`` (default ``_options.default_local_db()``), read by _local_db.read: a file path (its
+  directory is created on the first write) or a ``postgresql://`` URL (password: the ``password`` option, else
+  the URL's; the tables are made in the URL's database and schema on the first write). Reads of a store that
+  does not exist return None or nothing; nothing creates it but a write. Same schema and behaviour on both.
+- Every write is one transaction that takes the store's write lock first and re-reads the record under it, so
+  many forked workers and controllers can write at once; a lock held longer than ``timeout`` raises
+  ItsmTransientError.
 - ``id`` is a uuid4 hex string; ``number`` is ``CHG0000001`` / ``INC0000001``, allocated in the
   transaction (unique and gapless); ``url`` is ``local://changes/CHG0000001`` (``local://incidents/...``).
 - ``lookup`` (and ``get``) by correlation id follows the one look-up rule (_lookup): the one open holder, else
@@ -35,7 +38,6 @@ files, which take the store and never import this file. Behaviour a caller may r
 
 from __future__ import annotations
 
-import os
 import typing as t
 
 from ... import _input as inputs
@@ -48,7 +50,7 @@ from .store import LocalStore
 
 
 class LocalBackend(ItsmBackend):
-    """Changes and incidents in an embedded SQLite store that enforces the ITIL models of _lifecycle."""
+    """Changes and incidents in an SQLite or PostgreSQL store that enforces the ITIL models of _lifecycle."""
 
     name = NAME
     capabilities = frozenset({"approvals", "affected_cis", "blackouts", "templates", "cmdb", "cmdb_relations",
@@ -56,10 +58,15 @@ class LocalBackend(ItsmBackend):
 
     def __init__(self, settings: ConnectionSettings, warn: Warn | None = None):
         super().__init__(settings, warn)
-        self.path = os.path.abspath(os.path.expanduser(settings.local_db or default_local_db()))
         self.actor = settings.username or inputs.os_user()
-        self.store = LocalStore(self.path, settings.timeout, self.actor)
+        self.store = LocalStore(settings.local_db or default_local_db(), settings.timeout, self.actor, settings.password,
+                                self.warn)
+        #: the SQLite file's absolute path, or the PostgreSQL URL as given
+        self.path = self.store.path
         self.where = self.store.where
+
+    def task(self) -> t.ContextManager[None]:
+        return self.store.task()
 
     def close(self) -> None:
         self.store.close()

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 from ... import _input as inputs
+from . import schema
 from .schema import NAME, Record
 from .store import LocalStore
 
@@ -26,5 +27,5 @@ def put_blackout(store: LocalStore, name: str, start: str, end: str, reason: str
     start, end = inputs.window(start, end, "start", "end")
     wanted = (inputs.require_text("name", name), start, end, reason)
     return store.put_row("SELECT name, start_at, end_at, reason FROM blackouts WHERE name = ?",
-                         "INSERT OR REPLACE INTO blackouts (name, start_at, end_at, reason) VALUES (?, ?, ?, ?)",
+                         schema.upsert_sql("blackouts", ("name", "start_at", "end_at", "reason")),
                          wanted, check_mode)

@@ -19,18 +19,20 @@ CI (require_cis).
 from __future__ import annotations
 
 import json
-import sqlite3
 import typing as t
 
 from ... import _cmdb as cmdb
 from ... import _input as inputs
 from ..._errors import ItsmValidationError
 from .._base import CiRelations
+from . import schema
+from .dialect import Connection
 from .schema import NAME, Record
 from .store import LocalStore
 
 # Few enough for SQLite's smallest variable limit (999); longer name lists are filtered in Python.
 _IN_LIMIT = 500
+_UPSERT_CI = schema.upsert_sql("cis", ("name", "ci_class", "fields", "updated_at"))
 
 #: The relationship types the store knows, by parent descriptor (as a task names them): those of ServiceNow's
 #: base system (``cmdb_rel_type``), so a relationship the store takes, an instance takes too (issue 16, D7).
@@ -87,12 +89,12 @@ class CiQuery:
         self.clauses.append(f"{column} IN ({', '.join('?' * len(values))})")
         self.params.extend(values)
 
-    def page(self, conn: sqlite3.Connection, after: str, size: int) -> list[sqlite3.Row]:
+    def page(self, conn: Connection, after: str, size: int) -> list[t.Any]:
         where = " AND ".join(self.clauses + ["name > ?"])
         return conn.execute(f"SELECT name, ci_class, fields FROM cis WHERE {where} ORDER BY name LIMIT ?",
                             self.params + [after, size]).fetchall()
 
-    def items(self, rows: t.Iterable[sqlite3.Row]) -> t.Iterator[dict[str, t.Any]]:
+    def items(self, rows: t.Iterable[t.Any]) -> t.Iterator[dict[str, t.Any]]:
         for row in rows:
             ci = {"id": row[0], "name": row[0], "ci_class": row[1], "fields": json.loads(row[2])}
             if (self.rest or self.terms) and not cmdb.matches(ci, self.terms, self.rest, get=walk):
@@ -140,7 +142,7 @@ def ci_relations(store: LocalStore, ids: t.Sequence[str], types: t.Sequence[str]
     return iter(found)
 
 
-def _edges(conn: sqlite3.Connection, sources: list[str], types: t.Sequence[str] | None) -> list[tuple[str, str, str]]:
+def _edges(conn: Connection, sources: list[str], types: t.Sequence[str] | None) -> list[tuple[str, str, str]]:
     edges: list[tuple[str, str, str]] = []
     kinds = list(types or [])
     for start in range(0, len(sources), _IN_LIMIT):
@@ -171,7 +173,7 @@ def put_ci(store: LocalStore, name: str, ci_class: str | None, fields: t.Mapping
         if row is not None and tuple(row) == wanted:
             return False
         if not check_mode:
-            conn.execute("INSERT OR REPLACE INTO cis (name, ci_class, fields, updated_at) VALUES (?, ?, ?, ?)",
+            conn.execute(_UPSERT_CI,
                          wanted + (inputs.now(),))
         return True
 
@@ -191,7 +193,7 @@ def put_ci_relations(store: LocalStore, name: str, relations: CiRelations, check
         return _put_relations(store, conn, inputs.ci_name(name), relations.wanted, check_mode)
 
 
-def require_relations(store: LocalStore, conn: sqlite3.Connection | None, name: str,
+def require_relations(store: LocalStore, conn: Connection | None, name: str,
                       wanted: list[tuple[str, str]]) -> None:
     """Refuse, as ServiceNow does, a relationship to add (one ``name`` does not have yet) whose type is not one of
     RELATION_TYPES or whose target is a CI the store does not have."""
@@ -203,7 +205,7 @@ def require_relations(store: LocalStore, conn: sqlite3.Connection | None, name: 
     require_cis(store, conn, "relations", [target for _kind, target in added])
 
 
-def require_cis(store: LocalStore, conn: sqlite3.Connection | None, option: str, names: t.Sequence[str]) -> None:
+def require_cis(store: LocalStore, conn: Connection | None, option: str, names: t.Sequence[str]) -> None:
     """Refuse, naming ``option``, the first of ``names`` that is no CI of the store (read on ``conn``)."""
     known: set[str] = set()
     wanted = list(dict.fromkeys(names))
@@ -216,12 +218,12 @@ def require_cis(store: LocalStore, conn: sqlite3.Connection | None, option: str,
             raise inputs.unknown_name(option, store.where, "configuration item", ci_name)
 
 
-def _relations_of(conn: sqlite3.Connection | None, name: str) -> list[tuple[str, str]]:
+def _relations_of(conn: Connection | None, name: str) -> list[tuple[str, str]]:
     return sorted(tuple(row) for row in conn.execute(
         "SELECT type, target FROM ci_relations WHERE source = ?", (name,))) if conn else []
 
 
-def _put_relations(store: LocalStore, conn: sqlite3.Connection | None, name: str, wanted: list[tuple[str, str]],
+def _put_relations(store: LocalStore, conn: Connection | None, name: str, wanted: list[tuple[str, str]],
                    check_mode: bool) -> bool:
     exists = conn is not None and conn.execute("SELECT 1 FROM cis WHERE name = ?", (name,)).fetchone() is not None
     if not exists and not check_mode:
@@ -247,7 +249,7 @@ def upsert_ci(store: LocalStore, name: str, ci_class: str | None = None, fields:
     encoded = inputs.json_extras(fields or {})
     wanted_class = None if ci_class is None else inputs.ci_class(ci_class)
     return store.put_row("SELECT name, ci_class, fields FROM cis WHERE name = ?",
-                         "INSERT OR REPLACE INTO cis (name, ci_class, fields, updated_at) VALUES (?, ?, ?, ?)",
+                         _UPSERT_CI,
                          (inputs.ci_name(name), wanted_class, encoded), check_mode, inputs.now())
 
 

@@ -44,9 +44,8 @@ def initial_row(kind: str, parsed: inputs.Input, template: dict[str, t.Any], now
 
 
 def apply_fields(kind: str, row: Row, parsed: inputs.Input) -> Row:
-    """The row with the caller's fields set (only those given) and the derived values recomputed."""
-    if kind == CHANGE:
-        lifecycle.refuse_type_change(label(kind, row), row["type"], parsed.values.get("type"))
+    """The row with the caller's fields set (only those given) and the derived values recomputed (that a change
+    keeps its type is the domain's rule, checked by the runner before any write)."""
     new = dict(row, **parsed.values)
     new["fields"] = dict(row.get("fields") or {})
     for key, value in (parsed.extras or {}).items():

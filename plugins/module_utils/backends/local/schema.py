@@ -3,20 +3,21 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The local store's tables, migrations, row codec and audit entries. FOR INTERNAL COLLECTION USE ONLY.
 
-Functions of an open ``sqlite3`` connection, no state: what the tables are, how a record is stored in
-and read back from its row, and how its audit trail is written. Only stdlib ``sqlite3`` and SQL that
-SQLite 3.24 understands (no RETURNING, no JSON functions), so the store works with the SQLite of every
-controller Python.
+Functions of an open connection (SQLite or PostgreSQL), no state: what the tables are, how a record is stored
+in and read back from its row, and how its audit trail is written. One SQL for both databases: what SQLite 3.24
+understands (no RETURNING, no JSON functions), so the store works with the SQLite of every controller Python;
+the few words that differ (key column, text and binary types, string aggregation, catalogue, triggers) come
+from the connection's dialect (dialect.py).
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import typing as t
 
 from ... import _records as records
 from ..._records import CHANGE, CHANGE_WRITABLE, INCIDENT, INCIDENT_WRITABLE
+from .dialect import Connection, Dialect, of_connection
 
 Row = dict[str, t.Any]
 Record = dict[str, t.Any]
@@ -35,6 +36,7 @@ OUTPUT_FIELDS = {CHANGE: records.CHANGE_FIELDS, INCIDENT: records.INCIDENT_FIELD
 _COMMON = ("id", "number", "state", "active", "opened_at", "updated_at", "closed_at")
 _OWN = {CHANGE: ("approval", "template", "approval_round"), INCIDENT: ("priority", "reopen_count")}
 _WRITABLE = {CHANGE: CHANGE_WRITABLE, INCIDENT: INCIDENT_WRITABLE}
+# ``TEXT`` stands for the dialect's text type.
 _DECLARATIONS = {
     "id": "TEXT NOT NULL UNIQUE", "number": "TEXT NOT NULL UNIQUE", "state": "TEXT NOT NULL",
     "active": "INTEGER NOT NULL", "opened_at": "TEXT NOT NULL", "updated_at": "TEXT NOT NULL",
@@ -50,25 +52,41 @@ def columns(kind: str) -> tuple[str, ...]:
 
 # -- migrations ----------------------------------------------------------------------------------
 
-def _v1(conn: sqlite3.Connection) -> None:
+def _ddl(dialect: Dialect, statement: str) -> str:
+    """A statement of the migrations in ``dialect``: ``seq KEY`` is the row key column, ``TEXT`` and ``BLOB`` the
+    dialect's types."""
+    return (statement.replace("seq KEY,", f"seq {dialect.key_column},").replace("TEXT", dialect.text)
+            .replace("BLOB", dialect.blob))
+
+
+def _run(conn: Connection, statements: t.Iterable[str]) -> None:
+    # One by one: executescript() would COMMIT the migration's transaction half-way.
+    dialect = of_connection(conn)
+    for statement in statements:
+        conn.execute(_ddl(dialect, statement))
+
+
+def _v1(conn: Connection) -> None:
+    dialect = of_connection(conn)
     for kind, table in TABLES.items():
         declared = ", ".join(f"{name} {_DECLARATIONS.get(name, 'TEXT')}" for name in columns(kind))
-        conn.execute(f"CREATE TABLE {table} (seq INTEGER PRIMARY KEY, {declared})")
-        conn.execute(f"CREATE INDEX {table}_correlation ON {table} (correlation_id)")
-        conn.execute(f"CREATE INDEX {table}_state ON {table} (state)")
-    # One by one: executescript() would COMMIT the migration's transaction half-way.
-    for statement in _V1_STATEMENTS:
+        _run(conn, (f"CREATE TABLE {table} (seq KEY, {declared})",
+                    f"CREATE INDEX {table}_correlation ON {table} (correlation_id)",
+                    f"CREATE INDEX {table}_state ON {table} (state)"))
+    _run(conn, _V1_STATEMENTS)
+    # The audit trail is append-only: the database itself refuses to rewrite history.
+    for statement in dialect.append_only("journal", "journal is") + dialect.append_only("approvals", "approvals are"):
         conn.execute(statement)
     conn.executemany("INSERT INTO counters (name, value) VALUES (?, 0)", [(p,) for p in PREFIXES.values()])
 
 
 _V1_STATEMENTS = (
     "CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
-    "CREATE TABLE journal (seq INTEGER PRIMARY KEY, kind TEXT NOT NULL, record_id TEXT NOT NULL, "
+    "CREATE TABLE journal (seq KEY, kind TEXT NOT NULL, record_id TEXT NOT NULL, "
     "type TEXT NOT NULL, field TEXT, old_value TEXT, new_value TEXT, text TEXT, author TEXT NOT NULL, "
     "created TEXT NOT NULL)",
     "CREATE INDEX journal_record ON journal (kind, record_id, seq)",
-    "CREATE TABLE approvals (seq INTEGER PRIMARY KEY, change_id TEXT NOT NULL, approver TEXT NOT NULL, "
+    "CREATE TABLE approvals (seq KEY, change_id TEXT NOT NULL, approver TEXT NOT NULL, "
     "state TEXT NOT NULL, comments TEXT, stage TEXT NOT NULL, round INTEGER NOT NULL, decided_at TEXT NOT NULL)",
     "CREATE INDEX approvals_change ON approvals (change_id, seq)",
     "CREATE TABLE affected_cis (change_id TEXT NOT NULL, ci_name TEXT NOT NULL, PRIMARY KEY (change_id, ci_name))",
@@ -77,82 +95,74 @@ _V1_STATEMENTS = (
     "updated_at TEXT NOT NULL)",
     "CREATE TABLE blackouts (name TEXT PRIMARY KEY, start_at TEXT NOT NULL, end_at TEXT NOT NULL, reason TEXT)",
     "CREATE TABLE templates (name TEXT PRIMARY KEY, fields TEXT NOT NULL, updated_at TEXT NOT NULL)",
-    # The audit trail is append-only: the database itself refuses to rewrite history.
-    "CREATE TRIGGER journal_no_update BEFORE UPDATE ON journal "
-    "BEGIN SELECT RAISE(ABORT, 'journal is append-only'); END",
-    "CREATE TRIGGER journal_no_delete BEFORE DELETE ON journal "
-    "BEGIN SELECT RAISE(ABORT, 'journal is append-only'); END",
-    "CREATE TRIGGER approvals_no_update BEFORE UPDATE ON approvals "
-    "BEGIN SELECT RAISE(ABORT, 'approvals are append-only'); END",
-    "CREATE TRIGGER approvals_no_delete BEFORE DELETE ON approvals "
-    "BEGIN SELECT RAISE(ABORT, 'approvals are append-only'); END",
 )
 
 
-def _v2(conn: sqlite3.Connection) -> None:
+def _v2(conn: Connection) -> None:
     """CMDB relationships (``source`` -- ``type`` --> ``target``, by CI name) for the inventory's relation groups."""
-    conn.execute("CREATE TABLE ci_relations (source TEXT NOT NULL, type TEXT NOT NULL, target TEXT NOT NULL, "
-                 "PRIMARY KEY (source, type, target))")
-    conn.execute("CREATE INDEX ci_relations_target ON ci_relations (target)")
+    _run(conn, ("CREATE TABLE ci_relations (source TEXT NOT NULL, type TEXT NOT NULL, target TEXT NOT NULL, "
+                "PRIMARY KEY (source, type, target))",
+                "CREATE INDEX ci_relations_target ON ci_relations (target)"))
 
 
-def _v3(conn: sqlite3.Connection) -> None:
+def _v3(conn: Connection) -> None:
     """Attachments of changes and incidents: the file's bytes in the store, found by record and name."""
-    conn.execute("CREATE TABLE attachments (seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, "
-                 "record_id TEXT NOT NULL, name TEXT NOT NULL, content_type TEXT, size INTEGER NOT NULL, "
-                 "sha256 TEXT NOT NULL, content BLOB NOT NULL, created TEXT NOT NULL)")
-    conn.execute("CREATE INDEX attachments_record ON attachments (kind, record_id, name)")
+    _run(conn, ("CREATE TABLE attachments (seq KEY, id TEXT NOT NULL UNIQUE, kind TEXT NOT NULL, "
+                "record_id TEXT NOT NULL, name TEXT NOT NULL, content_type TEXT, size INTEGER NOT NULL, "
+                "sha256 TEXT NOT NULL, content BLOB NOT NULL, created TEXT NOT NULL)",
+                "CREATE INDEX attachments_record ON attachments (kind, record_id, name)"))
 
 
-# Ordered: MIGRATIONS[n - 1] takes a store from version n - 1 to n. A version 4 is one more function.
-MIGRATIONS: tuple[t.Callable[[sqlite3.Connection], None], ...] = (_v1, _v2, _v3)
+# Ordered: MIGRATIONS[n - 1] takes a store from version n - 1 to n, on either database (the connection's dialect).
+# A version 4 is one more function.
+MIGRATIONS: tuple[t.Callable[[Connection], None], ...] = (_v1, _v2, _v3)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
-def stored_version(conn: sqlite3.Connection) -> int | None:
-    """The store's schema version; 0 for an empty database, None for someone else's database."""
-    names = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+def stored_version(conn: Connection) -> int | None:
+    """The store's schema version; 0 for an empty database (schema, on PostgreSQL), None for someone else's."""
+    names = of_connection(conn).table_names(conn)
     if "schema_version" in names:
         return conn.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0
     return 0 if not names else None
 
 
-def missing_columns(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+def missing_columns(conn: Connection) -> list[tuple[str, str]]:
     """Writable fields added to _records after the store was created (added as plain TEXT columns)."""
     missing = []
     for kind, table in TABLES.items():
-        present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        present = of_connection(conn).column_names(conn, table)
         missing.extend((table, name) for name in columns(kind) if name not in present)
     return missing
 
 
 # -- rows ----------------------------------------------------------------------------------------
 
-def select_sql(kind: str) -> str:
+def select_sql(kind: str, dialect: Dialect) -> str:
     """SELECT of whole records; a change's affected CIs come in the same statement (no query per record)."""
     selected = ", ".join(f"r.{name}" for name in columns(kind))
     if kind == CHANGE:
-        selected += (", (SELECT group_concat(a.ci_name, char(31)) FROM affected_cis AS a "
+        selected += (f", (SELECT {dialect.string_agg('a.ci_name')} FROM affected_cis AS a "
                      "WHERE a.change_id = r.id) AS configuration_items")
     return f"SELECT r.seq, {selected} FROM {TABLES[kind]} AS r"
 
 
-def select_rows(conn: sqlite3.Connection, kind: str, clauses: list[str], params: list[t.Any],
+def select_rows(conn: Connection, kind: str, clauses: list[str], params: list[t.Any],
                 limit: int | None = None) -> list[Row]:
     """The decoded rows matching ``clauses`` (on the alias ``r``), oldest first."""
-    sql = select_sql(kind) + (" WHERE " + " AND ".join(clauses) if clauses else "") + " ORDER BY r.seq"
+    sql = select_sql(kind, of_connection(conn)) + (" WHERE " + " AND ".join(clauses) if clauses else "") + " ORDER BY r.seq"
     if limit is not None:
         sql += f" LIMIT {int(limit)}"
     return [decode_row(kind, row) for row in conn.execute(sql, params)]
 
 
-def count_rows(conn: sqlite3.Connection, kind: str, clauses: list[str], params: list[t.Any]) -> int:
+def count_rows(conn: Connection, kind: str, clauses: list[str], params: list[t.Any]) -> int:
     """How many records match ``clauses`` (as query.translate_filters gives them, on the alias ``r``)."""
     where = " WHERE " + " AND ".join(clauses) if clauses else ""
     return conn.execute(f"SELECT COUNT(*) FROM {TABLES[kind]} AS r{where}", params).fetchone()[0]
 
 
-def decode_row(kind: str, row: sqlite3.Row) -> Row:
+def decode_row(kind: str, row: t.Any) -> Row:
     decoded = {name: row[name] for name in ("seq",) + columns(kind)}
     decoded["active"] = bool(decoded["active"])
     decoded["fields"] = json.loads(decoded["fields"] or "{}")
@@ -189,13 +199,13 @@ def _encode(name: str, value: t.Any) -> t.Any:
     return value
 
 
-def insert_row(conn: sqlite3.Connection, kind: str, row: Row) -> None:
+def insert_row(conn: Connection, kind: str, row: Row) -> None:
     names = [name for name in columns(kind) if name in row]
     conn.execute(f"INSERT INTO {TABLES[kind]} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
                  [_encode(name, row[name]) for name in names])
 
 
-def update_row(conn: sqlite3.Connection, kind: str, record_id: str, changes: Row) -> None:
+def update_row(conn: Connection, kind: str, record_id: str, changes: Row) -> None:
     names = [name for name in columns(kind) if name in changes]
     if names:
         assignments = ", ".join(f"{name} = ?" for name in names)
@@ -203,13 +213,20 @@ def update_row(conn: sqlite3.Connection, kind: str, record_id: str, changes: Row
                      [_encode(name, changes[name]) for name in names] + [record_id])
 
 
-def replace_cis(conn: sqlite3.Connection, change_id: str, names: t.Iterable[str]) -> None:
+def upsert_sql(table: str, names: t.Sequence[str]) -> str:
+    """INSERT of ``names`` that replaces the row with the same first column (the key): one SQL for both databases."""
+    updates = ", ".join(f"{name} = excluded.{name}" for name in names[1:])
+    return (f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "
+            f"ON CONFLICT ({names[0]}) DO UPDATE SET {updates}")
+
+
+def replace_cis(conn: Connection, change_id: str, names: t.Iterable[str]) -> None:
     conn.execute("DELETE FROM affected_cis WHERE change_id = ?", (change_id,))
     conn.executemany("INSERT INTO affected_cis (change_id, ci_name) VALUES (?, ?)",
                      [(change_id, name) for name in names])
 
 
-def next_number(conn: sqlite3.Connection, kind: str) -> str:
+def next_number(conn: Connection, kind: str) -> str:
     """The next number, inside the caller's write transaction: unique, and gapless because a rollback undoes it."""
     prefix = PREFIXES[kind]
     conn.execute("UPDATE counters SET value = value + 1 WHERE name = ?", (prefix,))
@@ -219,7 +236,7 @@ def next_number(conn: sqlite3.Connection, kind: str) -> str:
 
 # -- audit entries -------------------------------------------------------------------------------
 
-def add_events(conn: sqlite3.Connection, kind: str, record_id: str, author: str, created: str,
+def add_events(conn: Connection, kind: str, record_id: str, author: str, created: str,
                events: t.Iterable[Row]) -> None:
     """Append audit entries ``{type, field, old, new, text}``; values are stored as JSON."""
     conn.executemany(
@@ -230,7 +247,7 @@ def add_events(conn: sqlite3.Connection, kind: str, record_id: str, author: str,
     )
 
 
-def read_events(conn: sqlite3.Connection, kind: str, record_id: str, types: t.Sequence[str] | None) -> list[Row]:
+def read_events(conn: Connection, kind: str, record_id: str, types: t.Sequence[str] | None) -> list[Row]:
     sql = ("SELECT type, field, old_value, new_value, text, author, created FROM journal "
            "WHERE kind = ? AND record_id = ?")
     params: list[t.Any] = [kind, record_id]
@@ -248,7 +265,7 @@ def read_events(conn: sqlite3.Connection, kind: str, record_id: str, types: t.Se
 _IDS_PER_STATEMENT = 500
 
 
-def read_notes(conn: sqlite3.Connection, kind: str, record_ids: list[str]) -> list[Row]:
+def read_notes(conn: Connection, kind: str, record_ids: list[str]) -> list[Row]:
     """The notes of many records, oldest first: ``{record_id, field, text, author, created}``; one statement
     per 500 ids (record_id IN, served by the journal_record index)."""
     found: list[Row] = []

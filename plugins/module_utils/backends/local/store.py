@@ -1,86 +1,153 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, opsgate.itsm contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The local store: one SQLite file, its connection and transactions. FOR INTERNAL COLLECTION USE ONLY.
+"""The local store: its database, connection and transactions. FOR INTERNAL COLLECTION USE ONLY.
 
 The client of the local backend, under every feature file (records, approvals, blackouts, templates,
-attachments, cmdb), which take a LocalStore. It opens and migrates the file, keeps one connection per
-process (a connection is never used on both sides of a fork), runs reads and ``BEGIN IMMEDIATE`` write
-transactions, and turns sqlite3 errors into one sentence naming the file.
+attachments, cmdb), which take a LocalStore. It opens and migrates the database (an SQLite file or a
+PostgreSQL database, as ``local_db`` says: _local_db.read; what the two do differently is dialect.py),
+keeps one connection per process (a connection is never used on both sides of a fork), runs reads and
+write transactions that take the store's write lock up front, and turns driver errors into one sentence
+naming local_db.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-import random
-import sqlite3
-import time
 import typing as t
 
-from ..._errors import ItsmError, ItsmNotFoundError, ItsmStorageError, ItsmTransientError, ItsmValidationError
+from ... import _input as inputs, _private_files as private_files
+from ..._errors import ItsmError, ItsmNotFoundError, ItsmStorageError, ItsmValidationError
+from ..._local_db import LocalDb
+from ..._local_db import read as read_local_db
 from ..._records import CHANGE
+from . import dialect as dialects
 from . import schema
+from .dialect import Connection
 from .schema import Record, Row
 
 #: records or CIs per page of a lazy read (find, iter_cis); LocalStore.page_size starts at it
 PAGE_SIZE = 200
-# Connections opened before a fork, kept referenced so the child's garbage collection never closes them.
-_INHERITED: list[sqlite3.Connection | None] = []
 
 
 class LocalStore:
-    """The SQLite file at ``path``: written by ``actor``, waiting up to ``timeout`` seconds for a lock."""
+    """The store ``local_db`` names (a file path or a PostgreSQL URL): written by ``actor``, waiting up to ``timeout``
+    seconds for the write lock; ``password`` (the password option) logs in to PostgreSQL, over the URL's own."""
 
-    def __init__(self, path: str, timeout: float, actor: str):
-        self.path = path
-        #: how messages name the store (_input.unknown_name)
-        self.where = f"local_db {path}"
+    def __init__(self, local_db: str, timeout: float, actor: str, password: str | None = None,
+                 warn: t.Callable[[str], None] | None = None):
+        self.location: LocalDb = read_local_db(local_db)
+        self.dialect = dialects.of(self.location)
+        #: the file's absolute path, or the URL as given
+        self.path = self.location.path or self.location.url
+        #: how messages name the store (_input.unknown_name): never with a password
+        self.where = f"local_db {self.location.shown}"
         self.timeout = timeout
         self.actor = actor
         self.page_size = PAGE_SIZE
-        self._conn: sqlite3.Connection | None = None
+        self._password = password
+        self._warn = warn
+        self._conn: Connection | None = None
+        self._migrated = False
         self._pid = os.getpid()
+        #: inside task(): whether a task is open, and its transaction once its first write began it
+        self._task_open = False
+        self._task_conn: Connection | None = None
+        self._task_pid = self._pid
 
-    def connection(self, create: bool) -> sqlite3.Connection | None:
-        """This process's connection; None when the file does not exist and ``create`` is false."""
+    def connection(self, create: bool) -> Connection | None:
+        """This process's migrated connection; None when the store does not exist and ``create`` is false."""
         if self._pid != os.getpid():
-            # Forked: a connection must not be used, nor closed, on this side of a fork (SQLite "How To
-            # Corrupt", 2.6); keep a reference so garbage collection never closes it here.
-            _INHERITED.append(self._conn)
-            self._conn, self._pid = None, os.getpid()
+            dialects.keep_after_fork(self._conn)
+            self._conn, self._migrated, self._pid = None, False, os.getpid()
         if self._conn is None:
-            self._conn = open_store(self.path, self.timeout, create)
+            self._conn = self.dialect.open(self.location, self._password, self.timeout, create)
+            if self._conn is None:
+                return None
+            if self.location.path:
+                private_files.warn_if_readable(self.location.path, "local_db", self._warn)
+        if not self._migrated:
+            # A file that exists is a store to migrate; a server's database is one only once a write made it so.
+            wanted = create or not self.dialect.must_exist_to_read()
+            self._migrated = migrate(self._conn, self.location, wanted, self.timeout)
+            if not self._migrated:
+                return None
         return self._conn
 
     @contextlib.contextmanager
-    def read(self) -> t.Iterator[sqlite3.Connection | None]:
-        """A connection to read with (autocommit), None when there is no file yet."""
+    def read(self) -> t.Iterator[Connection | None]:
+        """A connection to read with (autocommit), None when there is no store yet."""
         try:
             yield self.connection(create=False)
-        except sqlite3.Error as exc:
-            raise storage_error(self.path, exc, self.timeout) from None
+        except self.dialect.errors as exc:
+            raise self._storage_error(exc) from None
 
     @contextlib.contextmanager
-    def write(self, check_mode: bool) -> t.Iterator[sqlite3.Connection | None]:
-        """A write transaction, or in check mode a read connection (None when there is no file yet)."""
+    def write(self, check_mode: bool) -> t.Iterator[Connection | None]:
+        """A write transaction, or in check mode a read connection (None when there is no store yet). Inside
+        task() the first write begins the task's transaction and every write joins it (a savepoint each)."""
         try:
             if check_mode:
                 yield self.connection(create=False)
-            else:
-                with write_transaction(self.connection(create=True)) as conn:
+            elif self._task_open and self._task_pid == os.getpid():
+                if self._task_conn is None:
+                    conn = self.connection(create=True)
+                    begin(conn, self.dialect.write_begin(self.timeout))  # committed by task()
+                    self._task_conn = conn
+                with Savepoint(self._task_conn) as conn:
                     yield conn
-        except sqlite3.Error as exc:
-            raise storage_error(self.path, exc, self.timeout) from None
+            else:
+                with write_transaction(self.connection(create=True), self.timeout) as conn:
+                    yield conn
+        except self.dialect.errors as exc:
+            raise self._storage_error(exc) from None
+
+    @contextlib.contextmanager
+    def task(self) -> t.Iterator[None]:
+        """One task's writes as one transaction (issue 14): begun by its first write, which takes the write lock,
+        committed when the task ends, so a process killed mid-task leaves all of it or none of it. A task that
+        ends with an ItsmError commits what it wrote, as its result reports it; any other exception rolls back."""
+        if self._task_open:  # already inside a task: this one is part of it
+            yield
+            return
+        self._task_open, self._task_conn, self._task_pid = True, None, os.getpid()
+        try:
+            yield
+        except ItsmError:
+            self._end_task(commit=True)
+            raise
+        except BaseException:
+            self._end_task(commit=False)
+            raise
+        self._end_task(commit=True)
+
+    def _end_task(self, commit: bool) -> None:
+        conn, self._task_open, self._task_conn = self._task_conn, False, None
+        if conn is None or not conn.in_transaction:
+            return
+        try:
+            if commit:
+                conn.execute("COMMIT")
+        except self.dialect.errors as exc:
+            raise self._storage_error(exc) from None
+        finally:
+            if conn.in_transaction and not getattr(conn, "broken", False):  # a lost server rolled it back itself
+                conn.execute("ROLLBACK")
+
+    def _storage_error(self, exc: Exception) -> ItsmError:
+        if getattr(self._conn, "broken", False):  # a lost server connection: open a new one next time
+            self._conn, self._migrated = None, False
+        return self.dialect.error(self.location, exc, self.timeout)
 
     def close(self) -> None:
         if self._conn is not None and self._pid == os.getpid():
             self._conn.close()
-        self._conn = None
+        self._conn, self._migrated = None, False
 
     # -- rows of records -----------------------------------------------------------------------------
 
-    def row_for(self, conn: sqlite3.Connection | None, kind: str, record: Record) -> Row:
+    def row_for(self, conn: Connection | None, kind: str, record: Record) -> Row:
         """The stored row of ``record`` (by id, else number); a check-mode record never stored is its own row."""
         key = "id" if record.get("id") else "number"
         if not record.get(key):
@@ -89,21 +156,21 @@ class LocalStore:
             return schema.row_from_record(kind, record)
         rows = schema.select_rows(conn, kind, [f"r.{key} = ?"], [record[key]]) if conn else []
         if not rows:
-            raise ItsmNotFoundError(f"{kind} {record[key]} does not exist in local_db {self.path}",
+            raise ItsmNotFoundError(f"{kind} {record[key]} does not exist in {self.where}",
                                     option=key, value=record[key])
         return rows[0]
 
-    def record_id(self, conn: sqlite3.Connection, kind: str, record: Record) -> str | None:
+    def record_id(self, conn: Connection, kind: str, record: Record) -> str | None:
         """The stored id of ``record``, read by number when it carries none."""
         if record.get("id") or not record.get("number"):
             return record.get("id")
         return self.row_for(conn, kind, record)["id"]
 
-    def fetch(self, conn: sqlite3.Connection, kind: str, record_id: str) -> Record:
+    def fetch(self, conn: Connection, kind: str, record_id: str) -> Record:
         """The record with this id, as stored (what a write returns)."""
         return schema.record_of(kind, schema.select_rows(conn, kind, ["r.id = ?"], [record_id])[0])
 
-    def write_record(self, conn: sqlite3.Connection, kind: str, old: Row, new: Row, events: list[Row],
+    def write_record(self, conn: Connection, kind: str, old: Row, new: Row, events: list[Row],
                      now: str) -> None:
         """Store the values of ``new`` that differ from ``old`` and append ``events`` to the audit trail."""
         schema.update_row(conn, kind, old["id"], {name: new[name] for name in schema.columns(kind)
@@ -126,13 +193,13 @@ class LocalStore:
 # -- transactions ----------------------------------------------------------------------------------
 
 class Transaction:
-    """``BEGIN`` ... ``COMMIT`` on ``conn``, rolled back on any error (from the body or from COMMIT itself)."""
+    """``begin`` ... ``COMMIT`` on ``conn``, rolled back on any error (from the body or from COMMIT itself)."""
 
-    def __init__(self, conn: sqlite3.Connection, begin: str):
+    def __init__(self, conn: Connection, begin: t.Sequence[str]):
         self.conn, self.begin = conn, begin
 
-    def __enter__(self) -> sqlite3.Connection:
-        self.conn.execute(self.begin)
+    def __enter__(self) -> Connection:
+        begin(self.conn, self.begin)
         return self.conn
 
     def __exit__(self, exc_type, exc, traceback) -> None:
@@ -144,106 +211,90 @@ class Transaction:
                 self.conn.execute("ROLLBACK")
 
 
-def write_transaction(conn: sqlite3.Connection) -> Transaction:
-    """``BEGIN IMMEDIATE``: nothing is half-written. IMMEDIATE takes the write lock up front (waiting up to the
-    busy timeout), so two writers never both read and then fail to upgrade their lock, which is what "database
-    is locked" comes from."""
-    return Transaction(conn, "BEGIN IMMEDIATE")
-
-
-def read_transaction(conn: sqlite3.Connection) -> Transaction:
-    """``BEGIN`` around reads: they all see one snapshot of the store (WAL), so a COUNT and the rows read with
-    it agree even while other processes write."""
-    return Transaction(conn, "BEGIN")
-
-
-# -- opening the file ------------------------------------------------------------------------------
-
-def open_store(path: str, timeout: float, create: bool) -> sqlite3.Connection | None:
-    """A migrated connection in autocommit mode, or None when the file is missing and ``create`` is false."""
-    if not os.path.exists(path):
-        if not create:
-            return None
-        directory = os.path.dirname(path)
-        if directory:
-            try:
-                os.makedirs(directory, exist_ok=True)
-            except OSError as exc:
-                raise ItsmStorageError(f"local_db: cannot create the directory {directory} for {path}: "
-                                       f"{exc.strerror or exc}", option="local_db") from None
-    if os.path.isdir(path):
-        raise ItsmStorageError(f"local_db: {path} is a directory; give the path of a database file",
-                               option="local_db")
-    conn = sqlite3.connect(path, timeout=timeout, isolation_level=None, check_same_thread=False)
+def begin(conn: Connection, statements: t.Sequence[str]) -> None:
+    """Run a transaction's ``statements`` (BEGIN, the lock); rolled back when one of them fails."""
     try:
-        conn.row_factory = sqlite3.Row
-        _enable_wal(conn, timeout)
-        migrate(conn, path)
-    except (sqlite3.Error, ItsmError):
-        conn.close()
+        for statement in statements:
+            conn.execute(statement)
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise
+
+
+def write_transaction(conn: Connection, timeout: float = 30.0) -> Transaction:
+    """A write transaction that takes the store's one write lock up front (waiting up to ``timeout``): nothing is
+    half-written, and what a write re-reads under the lock no other writer changes before it commits."""
+    return Transaction(conn, dialects.of_connection(conn).write_begin(timeout))
+
+
+def read_transaction(conn: Connection) -> t.ContextManager[Connection]:
+    """Reads that all see one snapshot of the store, so a COUNT and the rows read with it agree even while other
+    processes write; inside a task's write transaction (which holds the write lock) that transaction is one."""
+    if conn.in_transaction:
+        return contextlib.nullcontext(conn)
+    return Transaction(conn, (dialects.of_connection(conn).read_begin,))
+
+
+class Savepoint:
+    """A write inside a task's transaction: undone alone when it fails (and on PostgreSQL the transaction stays
+    usable), kept with the task's when it succeeds."""
+
+    def __init__(self, conn: Connection):
+        self.conn = conn
+
+    def __enter__(self) -> Connection:
+        self.conn.execute("SAVEPOINT itsm_write")
+        return self.conn
+
+    def __exit__(self, exc_type, exc, traceback) -> None:
+        if exc_type is not None and self.conn.in_transaction:
+            self.conn.execute("ROLLBACK TO SAVEPOINT itsm_write")
+        if self.conn.in_transaction:
+            self.conn.execute("RELEASE SAVEPOINT itsm_write")
+
+
+# -- opening and migrating -------------------------------------------------------------------------
+
+def open_store(path: str, timeout: float, create: bool) -> Connection | None:
+    """A migrated connection to the SQLite file ``path`` in autocommit mode, or None when it is missing and
+    ``create`` is false."""
+    where = read_local_db(path)
+    conn = dialects.SQLITE.open(where, None, timeout, create)
+    if conn is not None:
+        try:
+            migrate(conn, where, True, timeout)
+        except Exception:
+            conn.close()
+            raise
     return conn
 
 
-def migrate(conn: sqlite3.Connection, path: str) -> None:
-    """Bring the store to schema.SCHEMA_VERSION (and add the columns of new writable fields)."""
+def migrate(conn: Connection, where: LocalDb, create: bool, timeout: float = 30.0) -> bool:
+    """Bring the store to schema.SCHEMA_VERSION (and add the columns of new writable fields); False, changing
+    nothing, when the database holds no store yet and ``create`` is false."""
+    dialect = dialects.of_connection(conn)
     version = schema.stored_version(conn)
     if version == schema.SCHEMA_VERSION and not schema.missing_columns(conn):
-        return
-    with write_transaction(conn):
+        return True
+    if version == 0 and not create:
+        return False
+    with write_transaction(conn, timeout):
         # Re-read under the write lock: a concurrent process may have migrated meanwhile.
         version = schema.stored_version(conn)
         if version is None:
-            raise ItsmStorageError(f"local_db: {path} is an SQLite database of another application, not an "
-                                   "opsgate.itsm store; point local_db at a new file", option="local_db")
+            raise ItsmStorageError(f"local_db: {where.shown} is a database of another application, not an "
+                                   "opsgate.itsm store; point local_db at a new file or an empty database",
+                                   option="local_db")
         if version > schema.SCHEMA_VERSION:
-            raise ItsmStorageError(f"local_db: {path} has schema version {version}, newer than the "
+            raise ItsmStorageError(f"local_db: {where.shown} has schema version {version}, newer than the "
                                    f"{schema.SCHEMA_VERSION} this opsgate.itsm understands; upgrade the collection",
                                    option="local_db")
         if version == 0:
-            conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL, applied_at TEXT NOT NULL)")
+            conn.execute(f"CREATE TABLE schema_version (version INTEGER NOT NULL, applied_at {dialect.text} NOT NULL)")
         for number in range(version + 1, schema.SCHEMA_VERSION + 1):
             schema.MIGRATIONS[number - 1](conn)
-            conn.execute("INSERT INTO schema_version VALUES (?, datetime('now'))", (number,))
+            conn.execute("INSERT INTO schema_version VALUES (?, ?)", (number, inputs.now()))
         for table, name in schema.missing_columns(conn):
-            conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} TEXT")
-
-
-def _enable_wal(conn: sqlite3.Connection, timeout: float) -> None:
-    # Switching a new file to WAL needs an exclusive lock and SQLite does not call the busy
-    # handler for it: when several processes create the store at once, retry within the timeout.
-    deadline = time.monotonic() + timeout
-    delay = 0.002
-    while True:
-        try:
-            conn.execute("PRAGMA journal_mode=WAL").fetchone()
-            return
-        except sqlite3.OperationalError as exc:
-            if not is_busy(exc) or time.monotonic() >= deadline:
-                raise
-        time.sleep(delay * (1 + random.random()))
-        delay = min(delay * 2, 0.05)
-
-
-def is_busy(exc: sqlite3.Error) -> bool:
-    code = getattr(exc, "sqlite_errorcode", None)
-    if code is None:
-        return "locked" in str(exc)
-    return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
-
-
-def storage_error(path: str, exc: sqlite3.Error, timeout: float) -> ItsmError:
-    """One sentence naming the file and the problem, instead of sqlite3's bare message."""
-    if is_busy(exc):
-        return ItsmTransientError(f"local_db: {path} stayed locked by other writers for the whole timeout of "
-                                  f"{timeout:g} seconds; retry, or raise timeout", option="local_db")
-    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
-    if code in (sqlite3.SQLITE_NOTADB, sqlite3.SQLITE_CORRUPT):
-        problem = "is not an SQLite database or is corrupt; move it aside or point local_db at another file"
-    elif code in (sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM):
-        problem = "cannot be opened for writing; check that the file and its directory are writable"
-    elif code == sqlite3.SQLITE_FULL:
-        problem = "cannot grow: the disk is full"
-    else:
-        problem = "cannot be used"
-    return ItsmStorageError(f"local_db: {path} {problem} (sqlite: {exc})", option="local_db")
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {name} {dialect.text}")
+    return True

@@ -6,10 +6,11 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import typing as t
 
 from ... import _input as inputs
+from . import schema
+from .dialect import Connection
 from .schema import Record
 from .store import LocalStore
 
@@ -28,11 +29,11 @@ def put_template(store: LocalStore, name: str, fields: t.Mapping[str, t.Any], ch
     encoded = json.dumps({key: value for key, value in values.items() if value is not None}, sort_keys=True)
     name = inputs.query_text("name", inputs.require_text("name", name))
     return store.put_row("SELECT name, fields FROM templates WHERE name = ?",
-                         "INSERT OR REPLACE INTO templates (name, fields, updated_at) VALUES (?, ?, ?)",
+                         schema.upsert_sql("templates", ("name", "fields", "updated_at")),
                          (name, encoded), check_mode, inputs.now())
 
 
-def template_fields(store: LocalStore, conn: sqlite3.Connection | None, name: str) -> dict[str, t.Any]:
+def template_fields(store: LocalStore, conn: Connection | None, name: str) -> dict[str, t.Any]:
     """The fields of the template ``name``, read on ``conn`` (a create's transaction); unknown: NotFound."""
     row = conn.execute("SELECT fields FROM templates WHERE name = ?", (name,)).fetchone() if conn else None
     if row is None:

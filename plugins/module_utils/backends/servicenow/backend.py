@@ -54,6 +54,8 @@ class ServiceNowBackend(ItsmBackend):
     name = mapping.BACKEND_NAME
     capabilities = frozenset({"approvals", "affected_cis", "blackouts", "templates", "attachments", "cmdb",
                               "cmdb_relations"})
+    # Forks may create twins of one correlation id for a moment: each create retires its own (writes.py).
+    twins_retired = True
 
     def __init__(self, settings: ConnectionSettings, warn: Warn | None = None, **http_options: t.Any):
         super().__init__(settings, warn)
@@ -68,6 +70,10 @@ class ServiceNowBackend(ItsmBackend):
 
     def close(self) -> None:
         self.client.close()
+
+    def pause(self, seconds: float) -> None:
+        """The transport's sleep (tests pass their own): a look-up waiting for twins to be retired."""
+        self.http.sleep(seconds)
 
     # -- records ---------------------------------------------------------------------------------
 

@@ -41,6 +41,27 @@ CHOICES: dict[tuple[str, str], dict[str, str]] = {
         "solution_provided": "Solution provided", "workaround_provided": "Workaround provided"},
 }
 
+# The labels an instance's data policy names when it refuses a write ("Data Policy Exception: The following
+# fields are mandatory: Resolution code, Resolution notes", servicenow-api.md section 5) -> canonical fields, so
+# the refusal reads as the one every backend gives (_lifecycle.missing_fields_error).
+MANDATORY_LABELS: dict[str, dict[str, str]] = {
+    CHANGE: {"Close code": "close_code", "Close notes": "close_notes", "Assignment group": "assignment_group"},
+    INCIDENT: {"Resolution code": "close_code", "Resolution notes": "close_notes", "On hold reason": "hold_reason",
+               "Assignment group": "assignment_group"},
+}
+_DATA_POLICY = "The following fields are mandatory:"
+
+
+def mandatory_fields(kind: str, reason: str) -> list[str]:
+    """The canonical fields a data-policy refusal's ``reason`` names; empty when it is not one, or names a field
+    this table does not know (the instance's own words are then reported as they are)."""
+    _before, found, labels = reason.partition(_DATA_POLICY)
+    if not found:
+        return []
+    fields = [MANDATORY_LABELS[kind].get(name.strip().rstrip(".")) for name in labels.split(",")]
+    return [field for field in fields if field] if all(fields) else []
+
+
 # Approval records (sysapproval_approver.state); states outside the canonical four are not listed.
 APPROVAL_RECORD_STATES = {"requested": "requested", "approved": "approved", "rejected": "rejected",
                           "not requested": "not_requested"}

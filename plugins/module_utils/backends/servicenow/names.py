@@ -59,9 +59,11 @@ class Names:
         calls: list[Call] = []
         for (table, column), values in by_table.items():
             if values:
+                # Each value is guarded, not the condition: the ^OR joining names that hold a comma is ours.
+                values = [query.escape(value) for value in values]
                 condition = (f"{column}IN{','.join(values)}" if not any("," in v for v in values)
                              else "^OR".join(f"{column}={v}" for v in values))
-                params = {"sysparm_query": query.escape(condition), "sysparm_fields": f"sys_id,{column}",
+                params = {"sysparm_query": condition, "sysparm_fields": f"sys_id,{column}",
                           "sysparm_no_count": "true"}
                 calls.append(("GET", url(TABLE_API + table, params)))
         return calls

@@ -13,8 +13,10 @@
   batch that writes a change's CIs): when forks created twins at once, the oldest open one is returned
   and this call's own twin is deleted (cancelled, with a work note naming the survivor, where the
   account may not delete).
-- Transitions are verified by the record the instance returns; a business-rule or data-policy
-  refusal raises ItsmTransitionError naming the change, the move and the instance's message.
+- The state model is not checked here: the domain plans every step before the first write. Transitions are
+  verified by the record the instance returns; the instance's business-rule refusal raises ItsmTransitionError
+  naming the change, the move and the instance's message, and its data-policy refusal the canonical error
+  naming the fields it lacks (mapping.MANDATORY_LABELS).
 - An update or transition that also sets ``configuration_items`` resolves every name first, then sends
   the record's PATCH and only after it the CI rows: a refused write leaves the affected CIs as they were.
 - Check mode sends nothing and returns the record the write would return, approximately.
@@ -108,12 +110,9 @@ class RecordWriter:
               known_notes: JournalTexts | None = None) -> Record:
         """The update (``state`` None) or transition of ``record`` with ``parsed``, and its CIs after it
         (``known_notes``: what the caller's look-up read of the journal, for the guard of the notes)."""
-        name = label(kind, record)
-        if kind == CHANGE:
-            lifecycle.refuse_type_change(name, record.get("type"), parsed.values.get("type"))
+        # The state model is the domain's (the runner planned this step before any write); what the instance
+        # itself refuses (its state model, its data policies) comes back from the PATCH as the canonical error.
         moving = state is not None and state != record.get("state")
-        if moving:
-            lifecycle.refuse_missing_to_enter(kind, name, state, dict(record, **parsed.values))
         self.names.resolve(kind, parsed.values, parsed.cis or [], None)
         if check_mode:
             return approximate_write(kind, record, parsed, state if moving else None)
@@ -144,6 +143,9 @@ class RecordWriter:
                 json_body=body, idempotent=not notes, recover=recover, what=f"update {name}")
         except ItsmHttpError as error:
             if moving and error.status == 403:
+                missing = mapping.mandatory_fields(kind, error.reason)
+                if missing:
+                    raise lifecycle.missing_fields_error(name, state, missing) from None
                 raise ItsmTransitionError(
                     f"state: the instance refused to move {name} from {record.get('state')} to {state}: "
                     f"{error.reason}", option="state", value=state, current_state=record.get("state")) from None

@@ -431,3 +431,53 @@ def test_a_recorder_budget_requests_cannot_use_disables_the_recorder_naming_it(c
     assert module.disabled and module._display.warnings[0].startswith(
         f"opsgate.itsm.recorder is disabled for this run: {option}: ")
     play_run(module, RECAP, EVENTS)
+
+
+# -- AWX / Automation Platform: an outbox that goes with the job (issue 17) ---------------------------------------
+
+def _awx_job(monkeypatch, private_data_dir):
+    monkeypatch.setenv("AWX_HOST", "https://awx.example.com")
+    monkeypatch.setenv("JOB_ID", "42")
+    monkeypatch.setenv("AWX_ISOLATED_DATA_DIR", str(private_data_dir / "artifacts" / "42"))
+
+
+def _lost_warnings(module):
+    return [text for text in module._display.warnings if "does not outlive the job" in text]
+
+
+def test_an_awx_job_with_an_undeclared_outbox_is_warned_once_per_run(callback, store, monkeypatch):
+    _awx_job(monkeypatch, store / "runner")
+    module = callback()
+    play_run(module, RECAP, EVENTS)
+    module.v2_playbook_on_start(types.SimpleNamespace(_file_name="/srv/second.yml"))  # a second playbook, same run
+
+    [warning] = _lost_warnings(module)
+    assert "AWX / Automation Platform job 42" in warning and str(store / "outbox.sqlite") in warning
+    assert "ITSM_OUTBOX_DURABLE=true" in warning and "Paths to expose to isolated jobs" in warning
+
+
+def test_an_awx_job_with_a_declared_durable_outbox_is_not_warned(callback, store, monkeypatch):
+    _awx_job(monkeypatch, store / "runner")
+    monkeypatch.setenv("ITSM_OUTBOX_DURABLE", "true")
+    module = callback()
+    play_run(module, RECAP, EVENTS)
+    assert _lost_warnings(module) == []
+
+
+def test_an_outbox_in_the_private_data_dir_is_warned_even_when_declared_durable(callback, store, monkeypatch):
+    runner = store / "runner"
+    monkeypatch.setenv("AWX_ISOLATED_DATA_DIR", str(runner / "artifacts" / "ident"))
+    monkeypatch.setenv("ITSM_OUTBOX", str(runner / ".ansible" / "outbox.sqlite"))
+    monkeypatch.setenv("ITSM_OUTBOX_DURABLE", "true")
+    module = callback()
+    play_run(module, RECAP, EVENTS)
+    [warning] = _lost_warnings(module)
+    assert f"inside the job's private data dir {runner}" in warning and "ansible-runner run" in warning
+
+
+def test_outside_a_job_nothing_is_said_about_the_outbox(callback, store, monkeypatch):
+    for name in ("AWX_HOST", "AWX_ISOLATED_DATA_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    module = callback()
+    play_run(module, RECAP, EVENTS)
+    assert _lost_warnings(module) == []

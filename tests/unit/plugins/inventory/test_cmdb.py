@@ -150,8 +150,8 @@ def test_an_unusable_backend_fails_the_source_clearly(cmdb, tmp_path):
     assert done.returncode != 0
     assert printed(f"opsgate.itsm.cmdb inventory {tmp_path}/test.cmdb.yml: local_db: {tmp_path} is a directory",
                    done.stderr), done.stderr
-    done = run(tmp_path, dict(plugin="opsgate.itsm.cmdb", backend="jsm"), check=False)
-    assert done.returncode != 0 and printed("the jsm backend is not available yet", done.stderr)
+    done = run(tmp_path, dict(plugin="opsgate.itsm.cmdb", backend="remedy"), check=False)
+    assert done.returncode != 0 and printed("backend", done.stderr) and printed("remedy", done.stderr), done.stderr
 
 
 def test_connection_options_come_from_the_environment_and_extra_vars(cmdb, tmp_path):

@@ -50,6 +50,8 @@ def server():
             if status is None:  # HANG_UP: close the connection without answering
                 self.close_connection = True
                 return
+            headers = dict(headers)
+            time.sleep(float(headers.pop(DELAY, 0)))  # a server slower than the client's timeout
             data = body.encode()
             self.send_response(status)
             for key, value in headers.items():
@@ -73,6 +75,7 @@ def server():
 
 
 HANG_UP = (None, {}, "")
+DELAY = "X-Test-Delay"  # an answer's header the scripted server sleeps for (seconds) instead of sending
 
 
 def ok(result=None):
@@ -191,6 +194,58 @@ def test_recover_finding_nothing_resends(server):
 
     assert answer.body["result"]["sys_id"] == "second"
     assert len(server.seen) == 2
+
+
+def test_a_write_the_server_did_not_answer_in_time_is_looked_for_after_a_wait_and_never_resent(server):
+    server.answers = [(201, {DELAY: "1.5"}, '{"result": {"sys_id": "first"}}'), (201, {}, '{"result": {}}')]
+    found = _http.Response(201, {}, {"result": {"sys_id": "first"}}, "")
+    slept, looked = [], []
+
+    def recover():
+        looked.append(len(slept))
+        return found if len(looked) == 3 else None
+
+    http = client(server, slept, timeout=0.5)
+    answer = http.request("POST", "/t", json_body={}, recover=recover)
+
+    assert answer is found
+    assert len(server.seen) == 1  # never sent again
+    assert slept == [0.5, 0.5, 1.0] and looked == [1, 2, 3]  # the timeout again first, then the backoff
+    assert "may still be carrying it out" in http.warnings[0]
+
+
+def test_a_write_that_never_appears_fails_at_the_end_of_the_budget_saying_it_may_still_land(server):
+    server.answers = [(201, {DELAY: "1"}, "{}")]
+    http = client(server, [], timeout=0.2, retries=1)
+
+    with pytest.raises(ItsmTransientError) as caught:
+        http.request("POST", "/t", json_body={}, recover=lambda: None, what="add work_notes to INC1")
+
+    assert len(server.seen) == 1
+    message = str(caught.value)
+    assert message.startswith("add work_notes to INC1 failed: ") and "did not answer within the timeout" in message
+    assert "not sent again because the server may still carry it out" in message
+    assert f"at the end of the budget of {http.budget():g} seconds" in message
+
+
+def test_a_read_that_timed_out_is_simply_sent_again(server):
+    server.answers = [(200, {DELAY: "1"}, "{}"), ok({"n": 2})]
+
+    assert client(server, timeout=0.3).request("GET", "/x").body == {"result": {"n": 2}}
+    assert len(server.seen) == 2
+
+
+def test_a_retry_after_longer_than_the_budget_says_so(server):
+    server.answers = [failure(503, headers={"Retry-After": "600"})]
+    http = client(server, timeout=1.0, retries=2)
+
+    with pytest.raises(ItsmTransientError) as caught:
+        http.request("GET", "/x", what="read incident INC1")
+
+    assert http.count == 1
+    assert "the server asked to wait 600 seconds (Retry-After), longer than the" in str(caught.value)
+    assert f"of the budget of {http.budget():g} seconds" in str(caught.value)
+    assert caught.value.details["retry_after"] == 600
 
 
 def test_error_statuses_map_to_the_error_tree_and_never_quote_the_password(server):

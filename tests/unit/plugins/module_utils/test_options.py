@@ -27,7 +27,7 @@ EXPECTED_ENV = {
     "token": "ITSM_TOKEN", "api_key": "ITSM_API_KEY", "client_id": "ITSM_CLIENT_ID",
     "client_secret": "ITSM_CLIENT_SECRET", "validate_certs": "ITSM_VALIDATE_CERTS", "ca_path": "ITSM_CA_PATH",
     "proxy": "ITSM_PROXY",
-    "timeout": "ITSM_TIMEOUT", "retries": "ITSM_RETRIES", "local_db": "ITSM_LOCAL_DB",
+    "timeout": "ITSM_TIMEOUT", "retries": "ITSM_RETRIES", "local_db": "ITSM_LOCAL_DB", "jsm_mapping": "ITSM_JSM_MAPPING",
 }
 
 ACTION_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..", "plugins", "action")

@@ -1,6 +1,13 @@
-"""The outbox: idempotent delivery (a lost reply re-sent writes nothing twice) and exactly-once flushing."""
+"""The outbox: idempotent delivery (a lost reply re-sent writes nothing twice) and exactly-once flushing; every test
+with a local store runs on an SQLite file and on a PostgreSQL server (issue 18)."""
 
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
 import threading
+import time
 
 import pytest
 
@@ -8,7 +15,24 @@ from ansible_collections.opsgate.itsm.plugins.module_utils import _outbox as ob
 from ansible_collections.opsgate.itsm.plugins.module_utils import _recorder as rec
 from ansible_collections.opsgate.itsm.plugins.module_utils._errors import ItsmTransientError
 from ansible_collections.opsgate.itsm.plugins.module_utils._options import ConnectionSettings
+from ansible_collections.opsgate.itsm.plugins.module_utils.backends import build_backend
+from tests.unit.plugins.module_utils.backends import pg_sim
 from tests.unit.plugins.module_utils.transport_errors import REFUSED, SECRET, WAITING, Raising, error_id
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def local_db(request, tmp_path) -> str:
+    """The ``local_db`` of a new store: an SQLite file, or a fresh schema on the session's PostgreSQL server."""
+    return str(tmp_path / "itsm.sqlite") if request.param == "sqlite" else pg_sim.new_store()
+
+
+@pytest.fixture
+def local_backend(local_db):
+    """The recorder's backend on ``local_db`` (this file's own, over tests/unit/conftest.py's SQLite-only one)."""
+    backend = build_backend(ConnectionSettings(backend="local", local_db=local_db, username="tester",
+                                               password=pg_sim.PASSWORD))
+    yield backend
+    backend.close()
 
 
 def run(attempt="a1", **extra):
@@ -179,10 +203,8 @@ def test_a_refused_item_is_kept_as_failed_and_retried_on_request(tmp_path, local
     assert len(ob.flush(box, local_backend, target, print, retry_failed=True)["refused"]) == 1
 
 
-def test_two_flushers_at_once_deliver_each_item_once(tmp_path):
-    db = str(tmp_path / "itsm.sqlite")
-    from ansible_collections.opsgate.itsm.plugins.module_utils.backends import build_backend
-    settings = ConnectionSettings(local_db=db, username="t")
+def test_two_flushers_at_once_deliver_each_item_once(tmp_path, local_db):
+    settings = ConnectionSettings(local_db=local_db, username="t", password=pg_sim.PASSWORD)
     box = ob.Outbox(str(tmp_path / "outbox.sqlite"))
     target = ob.target_of(settings)
     box.put([incident(attempt=f"a{n}") for n in range(6)], target)
@@ -300,3 +322,96 @@ def test_an_end_that_creates_the_change_says_so_and_a_change_the_model_keeps_say
     kept = ob.deliver(local_backend, rec.change_item(run("a2", change_number=normal["number"]), note="n",
                                                      code="successful"), warnings.append)
     assert kept["outcome"] == f"left in {kept['state']}" and kept["state"] != "closed" and warnings
+
+
+# -- file modes (issue 14 item 5) -------------------------------------------------------------------
+
+def test_the_outbox_file_its_wal_and_its_directory_are_private_whatever_the_umask(tmp_path):
+    path = tmp_path / "private" / "outbox.sqlite"
+    previous = os.umask(0o022)
+    try:
+        box = ob.Outbox(str(path))
+        box.put([incident()], "local:x")
+        with sqlite3.connect(str(path)) as conn:  # keeps the -wal and -shm while we look
+            conn.execute("SELECT count(*) FROM items").fetchone()
+            modes = {name: os.stat(str(path) + name).st_mode & 0o777 for name in ("", "-wal", "-shm")
+                     if os.path.exists(str(path) + name)}
+    finally:
+        os.umask(previous)
+    assert set(modes) == {"", "-wal", "-shm"} and set(modes.values()) == {0o600}
+    assert os.stat(str(path.parent)).st_mode & 0o777 == 0o700
+
+
+def test_an_outbox_readable_by_others_is_warned_of_once(tmp_path):
+    path = tmp_path / "outbox.sqlite"
+    ob.Outbox(str(path)).put([incident()], "local:x")
+    os.chmod(str(path), 0o604)
+    warnings = []
+    box = ob.Outbox(str(path), warn=warnings.append)
+    box.list()
+    box.list()
+    assert len([message for message in warnings if f"{path} is readable by other users" in message]) == 1
+
+
+# -- leases (issue 14 item 6) ------------------------------------------------------------------------
+
+_STUCK_FLUSHER = """
+import sys, time
+from ansible_collections.opsgate.itsm.plugins.module_utils import _outbox as ob
+from ansible_collections.opsgate.itsm.plugins.module_utils._options import ConnectionSettings
+from ansible_collections.opsgate.itsm.plugins.module_utils.backends import build_backend
+ob.LEASE_SECONDS, ob.RENEW_SECONDS = 1.5, 0.3
+real, sent = ob.deliver, []
+def deliver(backend, item, warn):
+    if sent:
+        time.sleep(3600)  # a delivery that hangs: the parent kills this process meanwhile
+    sent.append(item["id"])
+    return real(backend, item, warn)
+ob.deliver = deliver
+backend = build_backend(ConnectionSettings(local_db=sys.argv[2], username="t"))
+ob.flush(ob.Outbox(sys.argv[1]), backend, sys.argv[3], print)
+"""
+
+
+def test_a_killed_flush_says_its_items_are_leased_and_gives_them_back_soon(tmp_path):
+    """After kill -9 mid-flush the next flush said only remaining=7; the items waited 300 s. Now: a flush that works
+    keeps its lease past LEASE_SECONDS by renewing it, the next flush says how many are leased and until when,
+    and once the dead flush's short lease ends every item is delivered exactly once."""
+    settings = ConnectionSettings(backend="local", local_db=str(tmp_path / "itsm.sqlite"), username="t")
+    box = ob.Outbox(str(tmp_path / "outbox.sqlite"))
+    target = ob.target_of(settings)
+    box.put([incident(attempt=f"a{n}") for n in range(7)], target)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    flusher = subprocess.Popen([sys.executable, "-c", _STUCK_FLUSHER, box.path, settings.local_db, target], env=env)
+    backend = build_backend(settings)
+    try:
+        deadline = time.monotonic() + 30
+        while not box.list(("delivered",)) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(box.list(("delivered",))) == 1
+        time.sleep(2.0)  # longer than its 1.5 s lease: only the renewal keeps the items its own
+        warnings: list[str] = []
+        working = ob.flush(box, backend, target, warnings.append)
+        assert working["delivered"] == [] and working["leased"] == 6 and working["remaining"] == 6
+        os.kill(flusher.pid, signal.SIGKILL)
+        flusher.wait()
+        warnings.clear()
+        report = ob.flush(box, backend, target, warnings.append)
+        assert report["delivered"] == [] and report["leased"] == 6 and report["leased_until"]
+        assert any(f"6 items in {box.path} are leased by another flush until {report['leased_until']}" in message
+                   for message in warnings)
+        assert all(item["leased_until"] for item in box.list(("pending",)))
+        time.sleep(2.0)  # the dead flusher's lease ends within 1.5 s of its last renewal
+        report = ob.flush(box, backend, target, print)
+        assert len(report["delivered"]) == 6 and report["leased"] == 0 and report["leased_until"] is None
+        assert ob.flush(box, backend, target, print)["delivered"] == []
+        assert len(list(backend.find("incident", {}))) == 1
+    finally:
+        if flusher.poll() is None:
+            flusher.kill()
+            flusher.wait()
+        backend.close()
+
+
+def test_the_lease_is_short():
+    assert ob.LEASE_SECONDS <= 60 and ob.RENEW_SECONDS < ob.LEASE_SECONDS / 2

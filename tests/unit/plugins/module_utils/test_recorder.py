@@ -1,5 +1,7 @@
 """The recorder's pure decisions: close code, unhandled failures, signatures, redaction, truncation."""
 
+import json
+
 import pytest
 
 from ansible_collections.opsgate.itsm.plugins.module_utils import _recorder as rec
@@ -151,3 +153,52 @@ def test_change_item_uses_the_number_or_a_correlation_id_from_the_run_id():
     assert item["end_state"] == "closed" and item["close_code"] == "successful"
     attached = rec.Run(run_id="x", attempt="a", playbook="p", change_number="CHG0000009")
     assert rec.change_item(attached)["number"] == "CHG0000009"
+
+
+# Issue 14 item 10: each secret-bearing form a failing task's message commonly carries, and the value it hides.
+@pytest.mark.parametrize("text, secret", [
+    ("mysql --password s3cretA -e 'select 1'", "s3cretA"),
+    ("app --password=s3cretB --verbose", "s3cretB"),
+    ("tool --db-password 's3cret C' --x", "s3cret C"),
+    ("deploy --token tok3nD and more", "tok3nD"),
+    ("cli --api-key k3yE --region eu", "k3yE"),
+    ("mysql -u root -p s3cretF db", "s3cretF"),
+    ("mysqldump -h db -u root -ps3cretG db", "s3cretG"),
+    ("/usr/bin/mysqladmin -u root -p s3cretH status", "s3cretH"),
+    ("sshpass -p s3cretI ssh host", "s3cretI"),
+    ("psql -h db -p s3cretJ", "s3cretJ"),
+    ("login password=s3cretK user=bob", "s3cretK"),
+    ('config password="s3cret L" next', "s3cret L"),
+    ("PASSWORD: s3cretM", "s3cretM"),
+    ("export PGPASSWORD=s3cretN; psql", "s3cretN"),
+    ("curl url?token=s3cretO&x=1", "s3cretO"),
+    ("Authorization: Bearer abc", "abc"),
+    ("header Authorization: Basic dXNlcjpwYXNzd29yZA== sent", "dXNlcjpwYXNzd29yZA=="),
+    ("'Authorization': 'Token s3cretP'", "s3cretP"),
+    ("bearer eyJhbGciOi.eyJzdWIi.sig", "eyJhbGciOi.eyJzdWIi.sig"),
+    ("fetch https://bob:s3cretQ@example.com/x", "s3cretQ"),
+    ("fetch postgresql://bob:s3cret%2FR@db:5432/itsm", "s3cret%2FR"),
+    ("key -----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjE\n-----END OPENSSH PRIVATE KEY----- done",
+     "b3BlbnNzaC1rZXktdjE"),
+    ("cut -----BEGIN RSA PRIVATE KEY-----\nMIIEowIBAAKCAQEA", "MIIEowIBAAKCAQEA"),
+])
+def test_redact_hides_each_secret_bearing_form(text, secret):
+    out = rec.redact(text)
+    assert secret not in out, out
+    assert rec.REDACTED in out
+
+
+@pytest.mark.parametrize("text", [
+    "mysql -u root -h db.example.com inventory",
+    "ls -p /tmp",
+    "password policy applied",
+])
+def test_redact_leaves_ordinary_words_alone(text):
+    assert rec.redact(text) == text
+
+
+def test_a_failing_tasks_message_reaches_the_incident_without_its_password():
+    settings = rec.Settings()
+    failures = [failure(message="command failed: mysql -u root --password hunter2 -e 'drop'")]
+    item = rec.incident_items(failures, settings, "M1", "run 7", {})[0]
+    assert "hunter2" not in json.dumps(item)

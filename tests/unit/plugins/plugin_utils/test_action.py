@@ -17,6 +17,7 @@ import pytest
 
 from ansible_collections.opsgate.itsm.plugins.module_utils._errors import ItsmValidationError
 from ansible_collections.opsgate.itsm.plugins.module_utils.backends._base import ItsmBackend
+from ansible_collections.opsgate.itsm.plugins.module_utils.backends.local import store as local_store
 from ansible_collections.opsgate.itsm.plugins.plugin_utils import _action
 
 ITSM_ENV = ("ITSM_BACKEND", "ITSM_TIMEOUT", "ITSM_RETRIES", "ITSM_VALIDATE_CERTS", "ITSM_LOCAL_DB")
@@ -210,3 +211,25 @@ def test_the_connections_secrets_never_reach_the_result(built):
 
     assert "hunter2-secret" not in repr(result)
     assert result["echoed"] != "hunter2-secret" and result["warnings"] != ["logged in with hunter2-secret"]
+
+
+# -- one task, one transaction (issue 14 item 8) ------------------------------------------------------
+
+def test_a_tasks_writes_are_one_transaction_on_local(run_action, tmp_path, monkeypatch):
+    """The action plugin opens backend.task() around a writing task: its several writes (create, two transitions,
+    a note) commit once, at the end of the task; the gate (it waits) and the outbox (per item) do not."""
+    commits: list[str] = []
+    end_task = local_store.LocalStore._end_task
+
+    def counting_end(self, commit):
+        commits.append(f"task {'commit' if commit else 'rollback'} {bool(self._task_conn)}")
+        end_task(self, commit)
+    monkeypatch.setattr(local_store.LocalStore, "_end_task", counting_end)
+    result = run_action("change_request", short_description="Deploy", type="standard", state="implement",
+                        correlation_id="one-tx", work_notes="done")
+    assert result.get("failed") is not True and result["record"]["state"] == "implement", result
+    assert commits == ["task commit True"]
+    assert _action.ItsmAction.one_transaction is True
+    for module in ("change_gate", "outbox", "incident_info", "change_request_info"):
+        plugin = importlib.import_module(f"ansible_collections.opsgate.itsm.plugins.action.{module}").ActionModule
+        assert plugin.one_transaction is False, module

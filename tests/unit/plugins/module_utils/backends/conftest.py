@@ -16,7 +16,7 @@ from ansible_collections.opsgate.itsm.plugins.module_utils.backends.jsm import J
 from ansible_collections.opsgate.itsm.plugins.module_utils.backends.jsm.approvals import user_id
 from ansible_collections.opsgate.itsm.plugins.module_utils.backends.local import LocalBackend
 from ansible_collections.opsgate.itsm.plugins.module_utils.backends.servicenow import ServiceNowBackend
-from tests.unit.plugins.module_utils.backends import jsm_sim, sn_sim
+from tests.unit.plugins.module_utils.backends import jsm_sim, pg_sim, sn_sim
 
 
 def _local_for_contract(tmp_path) -> ItsmBackend:
@@ -27,6 +27,8 @@ def _local_for_contract(tmp_path) -> ItsmBackend:
 # Another backend joins the suite with one entry here, its factory pointing it at a simulator.
 CONTRACT_BACKENDS: dict[str, tuple[type[ItsmBackend], t.Callable[..., ItsmBackend]]] = {
     "local": (LocalBackend, _local_for_contract),
+    # the same backend on a PostgreSQL server (issue 18): one server per session, a fresh schema per test
+    "local-postgresql": (LocalBackend, pg_sim.contract_backend),
     "servicenow": (ServiceNowBackend, sn_sim.contract_backend),
     "jsm-cloud": (JsmBackend, jsm_sim.contract_backend("cloud")),
     "jsm-datacenter": (JsmBackend, jsm_sim.contract_backend("datacenter")),
@@ -88,9 +90,10 @@ class ApprovalScenario:
 
     local and ServiceNow: assess with an assignment group asks the group's technical approver (tech.lead, then
     authorize), then the CAB (cab.chair, then scheduled); a rejection sends the change back to new. The admin
-    connection may decide for anyone. JSM: the project's workflow has one step, the CAB Approval group's, opened
-    by the Request approval transition (Planning -> Authorize); Jira lets only the assigned approver answer, as
-    themselves, so each stage carries a backend connected as its approver; a rejection declines the change.
+    connection may decide for anyone. JSM: the same two stages (the technical decision takes the workflow's Request
+    approval transition, Planning -> Authorize, whose approval step the CAB Approval group answers); Jira lets an
+    approver answer only as themselves, so each stage carries a backend connected as its approver; a rejection
+    moves the change back to new (Back to open) as on the others.
     """
 
     request: t.Callable[[ItsmBackend, Record], Record]  # a new change -> the change awaiting its first approval
@@ -108,12 +111,12 @@ def _admin_decides(backend: ItsmBackend) -> ApprovalScenario:
 
 
 def _jsm_approver_decides(backend: ItsmBackend) -> ApprovalScenario:
-    username, token = jsm_sim.APPROVER
-    approver = JsmBackend(dataclasses.replace(backend.settings, username=username, token=token),
-                          sleep=lambda seconds: None)
-    return ApprovalScenario(lambda backend, change: backend.transition("change", _assess(backend, change), "authorize"),
-                            [(user_id(approver.client, approver.client.myself()), approver, ("scheduled", "approved"))],
-                            ("canceled", "rejected"))
+    stages = []
+    for (username, token), after in zip(jsm_sim.STAGE_APPROVERS, (("authorize", "requested"), ("scheduled", "approved"))):
+        approver = JsmBackend(dataclasses.replace(backend.settings, username=username, token=token),
+                              sleep=lambda seconds: None)
+        stages.append((user_id(approver.client, approver.client.myself()), approver, after))
+    return ApprovalScenario(_assess, stages, ("new", "rejected"))
 
 
 APPROVAL_SCENARIOS: dict[str, t.Callable[[ItsmBackend], ApprovalScenario]] = {
@@ -133,6 +136,16 @@ def approval_scenario(approvals_backend) -> t.Iterator[ApprovalScenario]:
 @pytest.fixture(params=backends_with("affected_cis"))
 def cis_backend(request, tmp_path) -> t.Iterator[ItsmBackend]:
     yield from _build(request.param, tmp_path)
+
+
+@pytest.fixture
+def cis_approval_scenario(cis_backend) -> t.Iterator[ApprovalScenario]:
+    """approval_scenario for ``cis_backend`` (every backend with affected CIs has approvals too)."""
+    scenario = APPROVAL_SCENARIOS[cis_backend.name](cis_backend)
+    yield scenario
+    for _approver, connected, _after in scenario.stages:
+        if connected is not cis_backend:
+            connected.close()
 
 
 @pytest.fixture

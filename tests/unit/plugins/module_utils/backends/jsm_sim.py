@@ -21,6 +21,11 @@ from tests.simulators.jsm import harness
 FLAVOURS = ("cloud", "datacenter")
 #: the seed's CAB Approval member and their API token (seed.USERS): only they may answer a change's approval
 APPROVER = ("cab.approver", "cab-token")
+#: the normal change's two stages' approvers and their API tokens (seed.USERS): the technical lead (group Platform),
+#: then a CAB Approval member
+STAGE_APPROVERS = (("tech.lead", "tech-lead-token"), ("cab.chair", "cab-chair-token"))
+#: the CIs the contract suite names (as sn_sim.CONTRACT_CIS), Assets objects of type Linux Server on every site
+CONTRACT_CIS = ("web01", "web02", "web03", "db01")
 
 _lock = threading.Lock()
 _running: dict[str, harness.RunningJsm] = {}
@@ -31,7 +36,12 @@ def simulator(flavour: str) -> harness.RunningJsm:
     with _lock:
         if flavour not in _running:
             state = tempfile.mkdtemp(prefix=f"opsgate-jsm-unit-{flavour}-")
-            _running[flavour] = harness.start(state, flavour=flavour)
+            sim = harness.start(state, flavour=flavour)
+            backend = JsmBackend(settings(sim), sleep=lambda seconds: None)
+            for name in CONTRACT_CIS:
+                backend.put_ci(name, "linux_server", {})
+            backend.close()
+            _running[flavour] = sim
         return _running[flavour]
 
 

@@ -271,7 +271,8 @@ def test_check_mode_create_writes_nothing(backend):
 # -- approvals ---------------------------------------------------------------------------------
 
 def test_normal_change_needs_every_stage_approval(approvals_backend, approval_scenario):
-    """local and ServiceNow: two approvals, the technical then the CAB's; JSM's workflow: one, the CAB's."""
+    """Two approvals on every backend, the technical then the CAB's (on JSM the technical one is the workflow's
+    Request approval transition, the CAB's its approval step)."""
     backend = approvals_backend
     change = approval_scenario.request(backend, new_change(backend))
 
@@ -302,7 +303,8 @@ def test_repeating_the_same_decision_changes_nothing(approvals_backend, approval
 
 
 def test_rejection_ends_the_approval_where_the_workflow_says(approvals_backend, approval_scenario):
-    """local and ServiceNow: back to new; JSM: Declined (canceled), reopened by its workflow's Reopen."""
+    """Back to new with approval rejected on every backend: JSM declines the change (Declined) and the backend
+    reopens it through the workflow, as its mapping's change.rejection says (docs/jsm-mapping.md)."""
     backend = approvals_backend
     change = approval_scenario.request(backend, new_change(backend))
     approver, connected, _after = approval_scenario.stages[0]
@@ -310,6 +312,8 @@ def test_rejection_ends_the_approval_where_the_workflow_says(approvals_backend, 
     rejected = connected.decide_approval(change, approver, "rejected", "no backout plan")
 
     assert (rejected["state"], rejected["approval"]) == approval_scenario.rejected
+    read_again = backend.get("change", id=change["id"])
+    assert (read_again["state"], read_again["approval"]) == approval_scenario.rejected
 
 
 def test_affected_cis_round_trip(cis_backend):

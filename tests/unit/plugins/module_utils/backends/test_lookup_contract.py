@@ -21,13 +21,15 @@ def unique(prefix: str) -> str:
 
 
 @pytest.fixture
-def change(cis_backend):
-    """A change with CIs, notes and a decided approval, awaiting the other approvers."""
+def change(cis_backend, cis_approval_scenario):
+    """A change with CIs, notes and the first (technical) approval decided by tech.lead."""
     backend = cis_backend
     record = backend.create("change", {"short_description": "look me up", "configuration_items": ["web01", "db01"],
                                        "correlation_id": unique("lookup")})
-    record = backend.transition("change", record, "assess", {"assignment_group": "ops"})
-    record = backend.decide_approval(record, "tech.lead", "approved", "fine by me")
+    record = cis_approval_scenario.request(backend, record)
+    approver, connected, _after = cis_approval_scenario.stages[0]
+    record = connected.decide_approval(record, approver, "approved", "fine by me")
+    record["first_approver"] = approver
     backend.add_journal("change", record, "work_notes", "plan attached")
     backend.add_journal("change", record, "comments", "  the customer agrees\n")
     return record
@@ -41,7 +43,7 @@ def test_a_look_up_returns_what_it_includes_as_the_parts_own_methods_list_it(cis
 
     assert found.record == backend.get("change", id=change["id"])
     assert found.approvals == backend.approvals(found.record)
-    assert ("tech.lead", "approved") in [(item["approver"], item["state"]) for item in found.approvals]
+    assert (change["first_approver"], "approved") in [(item["approver"], item["state"]) for item in found.approvals]
     assert found.ci_ids == backend.affected_ci_ids(found.record) and len(found.ci_ids) == 2
     for entry in backend.journal("change", found.record):
         assert found.notes.has(entry["field"], entry["text"])

@@ -33,13 +33,15 @@ from ansible_collections.opsgate.itsm.plugins.module_utils._errors import (
 )
 from ansible_collections.opsgate.itsm.plugins.module_utils._input import TEMPLATE_FIELDS
 from ansible_collections.opsgate.itsm.plugins.module_utils.backends.local.cmdb import RELATION_TYPES
-from ansible_collections.opsgate.itsm.plugins.module_utils.runners import change_template, configuration_item
+from ansible_collections.opsgate.itsm.plugins.module_utils.runners import change_request, change_template, configuration_item
 from tests.simulators.servicenow.seed import REL_TYPES
 from tests.unit.plugins.module_utils.backends.conftest import backends_with
 
 V, NF = ItsmValidationError, ItsmNotFoundError
 NO_CARET = "is not valid; expected text without ^ or control characters"
 CORRELATION = NO_CARET + ", up to 100 characters"
+SCRIPT = ("is not valid; expected a plain value, not one starting with javascript: (ServiceNow "
+          "would run it as a script and match whatever it returns)")
 CLASS = ("is not valid; expected a class such as linux_server or a CI table such as cmdb_ci_linux_server "
          "(lower-case letters, digits and underscores)")
 ENTRY = "is not valid; expected {type, target} with non-empty text, like {type: Runs on, target: esx01}"
@@ -106,6 +108,39 @@ REFUSALS = [
     Refusal("correlation_id-caret-find",
             lambda backend, ready: list(backend.find("incident", {"correlation_id": "a^b"})), V,
             f"correlation_id: 'a^b' {CORRELATION}"),
+    # -- a javascript: value, which ServiceNow evaluates instead of matching (issue 14): any case, spaces around ----
+    Refusal("correlation_id-javascript-lookup",
+            lambda backend, ready: backend.get("incident", correlation_id="javascript:gs.getUserName()"), V,
+            f"correlation_id: 'javascript:gs.getUserName()' {SCRIPT}"),
+    Refusal("correlation_id-javascript-spaces-create",
+            _create("incident", correlation_id="  JavaScript:gs.getUserName() "), V,
+            f"correlation_id: '  JavaScript:gs.getUserName() ' {SCRIPT}"),
+    Refusal("correlation_id-javascript-update", lambda backend, ready: backend.update(
+        "incident", ready.incident, {"correlation_id": "JAVASCRIPT:gs.getUserName()"}), V,
+        f"correlation_id: 'JAVASCRIPT:gs.getUserName()' {SCRIPT}"),
+    Refusal("correlation_id-javascript-find",
+            lambda backend, ready: list(backend.find("incident", {"correlation_id": " javascript:gs.getUserName()"})),
+            V, f"correlation_id: ' javascript:gs.getUserName()' {SCRIPT}"),
+    Refusal("number-javascript-lookup", lambda backend, ready: backend.get("change", number="javascript:x()"), V,
+            f"number: 'javascript:x()' {SCRIPT}"),
+    Refusal("assignment_group-javascript-create", _create("change", assignment_group=" JavaScript:gs.getUserID()"), V,
+            f"assignment_group: ' JavaScript:gs.getUserID()' {SCRIPT}"),
+    Refusal("caller-javascript-create", _create("incident", caller="javascript:gs.getUserID()"), V,
+            f"caller: 'javascript:gs.getUserID()' {SCRIPT}"),
+    Refusal("configuration_items-javascript-create", _create("change", configuration_items=["Javascript:x()"]), V,
+            f"configuration_items: 'Javascript:x()' {SCRIPT}"),
+    Refusal("filter-assignment_group-javascript",
+            lambda backend, ready: backend.find_limited("change", {"assignment_group": "javascript:x()"}, 10), V,
+            f"assignment_group: 'javascript:x()' {SCRIPT}"),
+    Refusal("cmdb-filter-name-javascript",
+            lambda backend, ready: list(backend.iter_cmdb(filters={"name": "javascript:x()"})), V,
+            f"filters.name: 'javascript:x()' {SCRIPT}"),
+    Refusal("approver-javascript-decide",
+            lambda backend, ready: backend.decide_approval(ready.change, "javascript:gs.getUserName()", "approved",
+                                                           None), V,
+            f"approver: 'javascript:gs.getUserName()' {SCRIPT}"),
+    Refusal("correlation_id-newline-lookup", lambda backend, ready: backend.get("incident", correlation_id="victim2\n"),
+            V, f"correlation_id: 'victim2\\n' {CORRELATION}"),
     # -- values a backend looks up: ^ or a control character refused naming the option, not "filters" -----------
     Refusal("number-lookup", lambda backend, ready: backend.get("change", number="CHG^1"), V,
             f"number: 'CHG^1' {NO_CARET}"),
@@ -197,10 +232,11 @@ REFUSALS = [
     Refusal("ci-class-kept", lambda backend, ready: backend.put_ci(ready.web, "win_server", {"fqdn": "x"}), V,
             "ci_class: 'win_server' is not valid; ${prefix}-web is a linux_server and the ${backend} backend does not "
             "change a CI's class; leave ci_class out or use the class it has"),
-    Refusal("change-type-kept",
-            lambda backend, ready: backend.update("change", ready.change, {"type": "emergency"}), V,
-            "type: 'emergency' is not valid; ${change} is a normal change and a change keeps its type; create a new "
-            "change instead"),
+    # A change keeps its type: the domain's rule, checked by the runner before any write (no backend checks it again).
+    Refusal("change-type-kept", lambda backend, ready: change_request.run(
+        {"number": ready.change["number"], "type": "emergency"}, backend, False, lambda text: None), V,
+        "type: 'emergency' is not valid; ${change} is a normal change and a change keeps its type; create a new "
+        "change instead"),
     # -- approvals and templates: one rule each -------------------------------------------------------------------
     Refusal("decision-unknown",
             lambda backend, ready: backend.decide_approval(ready.change, "tech.lead", "maybe", None), V,

@@ -51,17 +51,19 @@ def loaded_modules(backend: str, tmp_path) -> list[str]:
     return json.loads(done.stdout)
 
 
-def servicenow_code(modules: list[str]) -> list[str]:
-    return [name for name in modules if name.startswith(f"{PACKAGE}.module_utils.backends.") and "servicenow" in name]
+def remote_backend_code(modules: list[str]) -> list[str]:
+    """The modules of the servicenow and jsm packages among ``modules``."""
+    return [name for name in modules if name.startswith((f"{PACKAGE}.module_utils.backends.servicenow",
+                                                         f"{PACKAGE}.module_utils.backends.jsm"))]
 
 
-def test_a_local_run_never_imports_requests_or_the_servicenow_backend(tmp_path):
+def test_a_local_run_never_imports_requests_or_a_remote_backend(tmp_path):
     modules = loaded_modules("local", tmp_path)
 
     assert f"{PACKAGE}.module_utils.backends.local" in modules
     assert "requests" not in modules
     assert f"{PACKAGE}.module_utils._http" not in modules
-    assert servicenow_code(modules) == []
+    assert remote_backend_code(modules) == []
 
 
 def test_a_servicenow_run_imports_its_package_and_requests(tmp_path):
@@ -70,6 +72,14 @@ def test_a_servicenow_run_imports_its_package_and_requests(tmp_path):
 
     assert "requests" in modules
     assert f"{PACKAGE}.module_utils.backends.servicenow" in modules
+    assert f"{PACKAGE}.module_utils.backends.jsm" not in modules
+
+
+def test_a_jsm_run_imports_its_package_and_not_servicenow(tmp_path):
+    modules = loaded_modules("jsm", tmp_path)
+
+    assert f"{PACKAGE}.module_utils.backends.jsm" in modules
+    assert [name for name in remote_backend_code(modules) if ".servicenow" in name] == []
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -83,8 +93,8 @@ def test_each_name_builds_its_backend(name, tmp_path):
 
 
 @pytest.mark.parametrize("name, reason", [
-    ("jsm", "the jsm backend is not available yet in this release of opsgate.itsm"),
-    ("remedy", "expected one of: local, servicenow"),
+    ("remedy", "expected one of: jsm, local, servicenow"),
+    ("", "expected one of: jsm, local, servicenow"),
 ])
 def test_an_unknown_backend_is_refused_naming_the_option(name, reason):
     with pytest.raises(ItsmUnavailableError) as error:

@@ -105,3 +105,30 @@ def test_the_record_is_looked_up_with_nothing_declared_but_its_kind(double_task,
         mock.call.lookup("incident", number="INC0000002", include=frozenset(), writes=None),
         mock.call.attachments("incident", record)]
     assert result == dict(changed=False, record=record, attachments=[])
+
+
+def test_a_number_whose_prefix_names_no_kind_is_looked_up_as_a_change_then_an_incident(double_task, backend_double):
+    # A Jira issue key (jsm): ITSM-7 may be either kind; a playbook names it as it names CHG/INC numbers.
+    record = dict(id="10007", number="ITSM-7", state="new")
+    backend_double.lookup.side_effect = [None, LookupResult(record)]
+    backend_double.attachments.return_value = []
+
+    result = double_task(attachment, number="ITSM-7")
+
+    assert backend_double.method_calls == [
+        mock.call.lookup("change", number="ITSM-7"), mock.call.lookup("incident", number="ITSM-7"),
+        mock.call.attachments("incident", record)]
+    assert result == dict(changed=False, record=record, attachments=[])
+
+
+def test_a_number_of_no_kind_that_no_record_has_is_refused_naming_the_option(double_task, backend_double):
+    backend_double.lookup.return_value = None
+
+    with pytest.raises(ItsmValidationError) as caught:
+        double_task(attachment, number="ITSM-404", path="/etc/hostname")
+
+    assert caught.value.message == (
+        "number: 'ITSM-404' is not valid; no change or incident of that number exists on the double backend, and its "
+        "prefix does not say which kind of record it is (CHG for change, INC for incident); set kind to change or "
+        "incident")
+    assert backend_double.add_attachment.call_count == 0

@@ -331,3 +331,27 @@ def test_without_backend_blackouts_a_freeze_poll_does_not_ask_for_the_cis_ids(ga
                      NOW)
 
     assert gate_backend.method_calls == [look_up(number="CHG0000007"), mock.call.affected_cis(CHANGE)]
+
+
+# -- the gated change as workflow artifacts (issue 17) -------------------------------------------------------------
+
+def test_a_passed_gate_publishes_the_moved_change_as_a_custom_stat(gate, local_backend):
+    record = open_change(local_backend)
+    result = gate(number=record["number"], hosts=["web01", "web02"], transition_to="implement")
+    assert result["passed"] and result["record"]["state"] == "implement"
+    assert result["ansible_stats"] == {
+        "data": {"itsm_change": {"number": record["number"], "id": record["id"], "state": "implement",
+                                 "approval": "approved", "url": result["record"].get("url"), "verdict": "passed"}},
+        "per_host": False, "aggregate": False}
+
+
+def test_a_gate_that_warns_instead_of_failing_publishes_the_failed_verdict(gate, local_backend):
+    record = local_backend.create("change", dict(short_description="never submitted"))
+    result = gate(number=record["number"], on_timeout="warn", wait=True, wait_timeout=0)
+    artifact = result["ansible_stats"]["data"]["itsm_change"]
+    assert (artifact["number"], artifact["state"], artifact["verdict"]) == (record["number"], "new", "failed")
+
+
+def test_a_gate_without_a_change_publishes_nothing(gate):
+    result = gate(checks=["freeze"], policy_data={"version": 1, "windows": []})
+    assert "ansible_stats" not in result

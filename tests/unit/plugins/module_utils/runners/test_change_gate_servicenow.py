@@ -10,6 +10,7 @@ import datetime as dt
 import pytest
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
+from ansible_collections.opsgate.itsm.plugins.module_utils._errors import ItsmTransientError
 from ansible_collections.opsgate.itsm.plugins.module_utils._gate import GateOptions, evaluate
 from ansible_collections.opsgate.itsm.plugins.module_utils._options import connection_argument_spec
 from ansible_collections.opsgate.itsm.plugins.module_utils.runners import change_gate
@@ -129,3 +130,47 @@ def test_progress_counts_only_the_open_stage_of_a_two_stage_approval(backend, ga
     assert authorize["state"] == "authorize" and len(pending) >= 1
     approval = result["checks"][0]["message"]
     assert approval.startswith(f"waiting for approval, {len(pending)} of {len(pending)} approvers pending (")
+
+
+# -- an outage while waiting (issue 14, item 4) -------------------------------------------------------------------
+
+def _outage(instance, count: int) -> None:
+    """``count`` answers of 503 from every endpoint (0: until cleared); each poll spends retries + 1 of them."""
+    instance.sim.admin("POST", "faults", {"kind": "status", "status": 503, "count": count})
+
+
+def test_a_waiting_gate_rides_out_an_outage_longer_than_one_requests_retries(instance, backend):
+    change = backend.create("change", {"short_description": "gate through an outage"})
+    lines: list[str] = []
+    clock = FakeClock(NOW)
+    _outage(instance, 3 * (backend.settings.retries + 1))  # three polls' worth of 503s
+    try:
+        result = change_gate.run(validated(number=change["number"], checks=["state"], allowed_states=["new"],
+                                           wait=True, wait_timeout=60, interval=5), backend, False,
+                                 lambda text: None, clock=clock, progress=lines.append)
+    finally:
+        instance.sim.admin("DELETE", "faults")
+
+    assert result["passed"] is True and result["polls"] == 1
+    assert len(lines) == 3 and all(f"{change['number']} could not be read (" in line for line in lines)
+    assert "HTTP 503" in lines[0] and "trying again in" in lines[0]
+    assert 0 < clock.elapsed < 60
+
+
+def test_a_waiting_gate_fails_an_outage_only_when_its_wait_timeout_is_spent(instance, backend):
+    change = backend.create("change", {"short_description": "gate through a long outage"})
+    clock = FakeClock(NOW)
+    _outage(instance, 0)
+    try:
+        with pytest.raises(ItsmTransientError) as failed:
+            change_gate.run(validated(number=change["number"], checks=["state"], allowed_states=["new"], wait=True,
+                                      wait_timeout=60, interval=5), backend, False, lambda text: None, clock=clock)
+        with pytest.raises(ItsmTransientError) as at_once:
+            change_gate.run(validated(number=change["number"], checks=["state"], allowed_states=["new"]), backend,
+                            False, lambda text: None, clock=FakeClock(NOW))
+    finally:
+        instance.sim.admin("DELETE", "faults")
+
+    assert clock.elapsed == pytest.approx(60) and len(clock.sleeps) > 3
+    assert "HTTP 503" in str(failed.value) and "its wait_timeout of 1m is spent" in str(failed.value)
+    assert "wait_timeout" not in str(at_once.value)  # without wait, the first outage fails the task as before

@@ -10,6 +10,7 @@ from ansible_collections.opsgate.itsm.plugins.module_utils._errors import (
     ItsmValidationError,
 )
 from ansible_collections.opsgate.itsm.plugins.module_utils._lookup import JournalTexts, LookupResult
+from ansible_collections.opsgate.itsm.plugins.module_utils.backends._base import Recurrence
 from ansible_collections.opsgate.itsm.plugins.module_utils.runners import change_request, incident, incident_info
 
 FAILURE = dict(correlation_id="site.yml/web/restart", short_description="Restart failed", impact="high",
@@ -36,15 +37,13 @@ def test_recurrence_updates_the_open_incident(task):
     assert len(list(task.backend.find("incident", {}))) == 1
 
 
-def test_a_recurrence_is_looked_up_open_only_and_numbered_from_the_work_notes_alone(double_task, backend_double):
-    # One look-up rule and one recurrence count (_lookup), as the recorder's outbox uses them.
+def test_a_recurrence_is_looked_up_open_only_and_recorded_by_the_backends_one_operation(double_task, backend_double):
+    # One look-up rule (_lookup), and one operation for a recurrence (record_recurrence), as the recorder's outbox
+    # uses them: the backend numbers and notes it (backends/test_recurrence_contract.py).
     held = dict(id="i1", number="INC0000004", state="in_progress", correlation_id=FAILURE["correlation_id"],
                 short_description="Restart failed", impact="high", urgency="medium", configuration_item="web01")
     backend_double.lookup.return_value = LookupResult(held)
-    backend_double.journal.return_value = [
-        dict(field="work_notes", text="Recurrence #2: the failure happened again."),
-        dict(field="comments", text="Recurrence #1 of this, says the caller"),
-    ]
+    backend_double.record_recurrence.return_value = Recurrence(3, True, "Recurrence #3: ...")
 
     result = double_task(incident, **FAILURE)
 
@@ -52,13 +51,22 @@ def test_a_recurrence_is_looked_up_open_only_and_numbered_from_the_work_notes_al
     assert backend_double.lookup.call_args_list == [
         mock.call("incident", correlation_id=FAILURE["correlation_id"], open_only=True, include=frozenset(),
                   writes=FAILURE)]
-    note = f"Recurrence #3: the failure with correlation id {FAILURE['correlation_id']} happened again.\nRestart failed"
-    assert backend_double.add_journal.call_args_list == [mock.call(
-        "incident", held, "work_notes", note, check_mode=False, known_notes=mock.ANY)]
-    # the journal read for the count tells the write which texts are there already
-    known = backend_double.add_journal.call_args.kwargs["known_notes"]
-    assert known.has("work_notes", "Recurrence #2: the failure happened again.") and not known.has("work_notes", note)
-    assert result["recurred"] is True and backend_double.create.call_count == 0
+    text = f"the failure with correlation id {FAILURE['correlation_id']} happened again.\nRestart failed"
+    assert backend_double.record_recurrence.call_args_list == [mock.call(held, text, check_mode=False)]
+    assert backend_double.journal.call_count == backend_double.add_journal.call_count == 0
+    assert result["recurred"] is True and result["changed"] is True and backend_double.create.call_count == 0
+
+
+def test_a_recurrence_the_backend_did_not_count_is_no_change(double_task, backend_double):
+    held = dict(id="i1", number="INC0000004", state="in_progress", correlation_id=FAILURE["correlation_id"],
+                short_description="Restart failed", impact="high", urgency="medium", configuration_item="web01")
+    backend_double.lookup.return_value = LookupResult(held)
+    backend_double.record_recurrence.return_value = Recurrence(3, False, None)
+
+    result = double_task(incident, check_mode=True, **FAILURE)
+
+    assert backend_double.record_recurrence.call_args.kwargs == {"check_mode": True}
+    assert (result["recurred"], result["changed"]) == (False, False)
 
 
 def test_an_update_with_notes_reads_the_journal_with_the_incident_and_writes_the_new_note_only(

@@ -75,9 +75,11 @@ def made() -> t.Iterator[Made]:
 
 
 @pytest.fixture
-def make_client(made) -> t.Callable[..., JsmClient]:
+def make_client(made, monkeypatch, tmp_path) -> t.Callable[..., JsmClient]:
     """``make_client(sim, **settings)``: a JsmClient on ``sim`` as admin with an API token (username + token)
-    unless the settings say otherwise; sleeps are recorded, not slept."""
+    unless the settings say otherwise; sleeps are recorded, not slept. Each test starts with an empty site cache
+    (client.SiteCache), so its first metadata read goes to the site."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
 
     def make(sim: harness.RunningJsm, **options: t.Any) -> JsmClient:
         values: dict[str, t.Any] = dict(backend="jsm", url=sim.url, username=sim.username, token=sim.token,

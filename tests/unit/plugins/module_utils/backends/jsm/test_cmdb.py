@@ -90,6 +90,22 @@ def test_put_ci_creates_then_changes_nothing_then_clears(client, jsm, catalog, p
     assert ci["fields"] == {"fqdn": None, "ip_address": "10.0.0.1", "os": "RHEL 9", "operational_status": None}
 
 
+def test_put_ci_takes_back_the_read_only_values_it_read_but_refuses_changing_them(client, jsm, catalog, prefix):
+    """configuration_item writes back every field it read (Key, Created, Updated included) with the ones it
+    changes: the unchanged read-only values are left out, a changed one is still refused, before any write."""
+    cmdb.put_ci(client, catalog, f"{prefix}-web", "linux_server", {"fqdn": "old"}, False)
+    [read] = _mine(client, catalog, prefix)
+    writes = _writes(client, jsm)
+
+    changed = cmdb.put_ci(client, catalog, f"{prefix}-web", None, {**read["fields"], "fqdn": "new"}, False)
+    with pytest.raises(ItsmValidationError, match="no writable attribute 'key'"):
+        cmdb.put_ci(client, catalog, f"{prefix}-web", None, {**read["fields"], "key": "ITAM-1", "fqdn": "x"}, False)
+
+    assert changed is True and _writes(client, jsm) == writes + 1
+    [ci] = _mine(client, catalog, prefix, fields=["fqdn", "key"])
+    assert ci["fields"] == {"fqdn": "new", "key": read["fields"]["key"]}
+
+
 def test_check_mode_put_ci_writes_nothing(client, jsm, catalog, prefix):
     catalog.attributes(catalog.type_of("linux_server")["id"])
     writes = _writes(client, jsm)

@@ -53,7 +53,7 @@ def _broken(data: dict, change) -> dict:
 def test_a_broken_mapping_is_refused_naming_where(default_data, change, where, words):
     with pytest.raises(ItsmValidationError) as error:
         jsm_mapping.build_mapping(_broken(default_data, change), "site.yml")
-    assert error.value.details == {"option": "mapping", "value": "site.yml"}
+    assert error.value.details == {"option": "jsm_mapping", "value": "site.yml"}
     assert f"{where}: " in error.value.message and words in error.value.message
 
 

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, opsgate.itsm contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Many forked processes writing one local store at once, as Ansible's forked workers do."""
+"""Many forked processes writing one local store at once, as Ansible's forked workers (and several controllers or
+AWX job pods, on PostgreSQL) do: every test runs on an SQLite file and on a PostgreSQL server (issue 18)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,15 @@ import queue
 import sqlite3
 import time
 
+import psycopg
+import pytest
+
 from ansible_collections.opsgate.itsm.plugins.module_utils._errors import ItsmError
 from ansible_collections.opsgate.itsm.plugins.module_utils._options import ConnectionSettings
 from ansible_collections.opsgate.itsm.plugins.module_utils.backends.local import LocalBackend
+from tests.unit.plugins.module_utils.backends import pg_sim
 
-PROCESSES = 24
+PROCESSES = 50
 RECORDS_EACH = 3
 SHARED = "play-7:task-3:failure"
 WAIT = 120  # seconds; a guard against a hang, never reached when things work
@@ -22,8 +27,18 @@ WAIT = 120  # seconds; a guard against a hang, never reached when things work
 _fork = multiprocessing.get_context("fork")
 
 
+# What a worker may meet from the database itself (never expected: each is reported as an error).
+DRIVER_ERRORS = (sqlite3.Error, psycopg.Error)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_path(request, tmp_path) -> str:
+    """The ``local_db`` of a new store: an SQLite file, or a fresh schema on the session's PostgreSQL server."""
+    return str(tmp_path / "store" / "itsm.sqlite") if request.param == "sqlite" else pg_sim.new_store()
+
+
 def _backend(path: str, who: str) -> LocalBackend:
-    return LocalBackend(ConnectionSettings(local_db=path, username=who, timeout=60))
+    return LocalBackend(ConnectionSettings(local_db=path, username=who, timeout=60, password=pg_sim.PASSWORD))
 
 
 def _run(target, args_for) -> list[dict]:
@@ -67,7 +82,7 @@ def _writer(path, index, barrier, results):
             change = backend.create("change", dict(fields, configuration_items=[f"h{index}"]))
             outcome["changes"].append(change["number"])
             outcome["incidents"].append(backend.create("incident", fields)["number"])
-    except (ItsmError, sqlite3.Error) as exc:
+    except (ItsmError, *DRIVER_ERRORS) as exc:
         outcome["errors"].append(f"{type(exc).__name__}: {exc}")
     results.put(outcome)
 
@@ -101,7 +116,7 @@ def _approver(path, change, index, barrier, results):
         backend = _backend(path, f"approver{index}")
         barrier.wait(timeout=WAIT)
         outcome["state"] = backend.decide_approval(change, f"approver{index}", "approved", None)["state"]
-    except (ItsmError, sqlite3.Error) as exc:
+    except (ItsmError, *DRIVER_ERRORS) as exc:
         outcome["errors"].append(f"{type(exc).__name__}: {exc}")
     results.put(outcome)
 
@@ -129,7 +144,7 @@ def _inherited(backend, index, barrier, results):
     try:
         barrier.wait(timeout=WAIT)
         outcome["number"] = backend.create("incident", {"short_description": f"child {index}"})["number"]
-    except (ItsmError, sqlite3.Error) as exc:
+    except (ItsmError, *DRIVER_ERRORS) as exc:
         outcome["errors"].append(f"{type(exc).__name__}: {exc}")
     results.put(outcome)
 

@@ -108,15 +108,6 @@ def test_end_before_start_is_refused_on_create_and_update(local, db_path):
     assert local.get("change", id=change["id"])["end_date"] is None
 
 
-def test_a_change_keeps_its_type(local):
-    change = local.create("change", {"short_description": "s"})
-
-    with pytest.raises(ItsmValidationError) as caught:
-        local.update("change", change, {"type": "standard"})
-    assert caught.value.details["option"] == "type"
-    assert local.update("change", change, {"type": "normal"})["type"] == "normal"
-
-
 def test_update_with_unchanged_values_writes_nothing(local, db_path):
     change = local.create("change", {"short_description": "s", "risk": "low"})
     before = dump(db_path)

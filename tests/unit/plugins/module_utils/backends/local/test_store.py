@@ -34,6 +34,40 @@ def test_first_write_creates_directories_and_a_wal_store_at_the_schema_version(l
     conn.close()
 
 
+def test_the_store_its_wal_and_shm_and_its_directories_are_private_whatever_the_umask(tmp_path):
+    """Issue 14 item 5: under the usual umask 022 they were 0644 and 0755, readable by anyone."""
+    db_path = str(tmp_path / "a" / "b" / "itsm.sqlite")
+    previous = os.umask(0o022)
+    try:
+        backend = LocalBackend(ConnectionSettings(local_db=db_path, username="tester"))
+        backend.create("incident", {"short_description": "s", "work_notes": "n"})
+        files = [db_path + suffix for suffix in ("", "-wal", "-shm")]
+        modes = {path: stat_mode(path) for path in files if os.path.exists(path)}
+        backend.close()
+    finally:
+        os.umask(previous)
+    assert set(modes) >= {db_path, db_path + "-wal", db_path + "-shm"}
+    assert modes == {path: 0o600 for path in modes}
+    assert stat_mode(str(tmp_path / "a")) == 0o700 and stat_mode(str(tmp_path / "a" / "b")) == 0o700
+
+
+def test_an_existing_store_readable_by_others_is_warned_of_once_naming_the_file(tmp_path):
+    db_path = str(tmp_path / "open" / "itsm.sqlite")
+    LocalBackend(ConnectionSettings(local_db=db_path, username="tester")).create("change", {"short_description": "s"})
+    os.chmod(db_path, 0o644)
+    warnings: list[str] = []
+    for _round in range(2):
+        backend = LocalBackend(ConnectionSettings(local_db=db_path, username="tester"), warn=warnings.append)
+        backend.get("change", number="CHG0000001")
+        backend.close()
+    about_file = [message for message in warnings if f"{db_path} is readable by other users" in message]
+    assert len(about_file) == 1 and "chmod 600" in about_file[0]
+
+
+def stat_mode(path: str) -> int:
+    return os.stat(path).st_mode & 0o777
+
+
 def test_reads_of_a_missing_store_return_nothing_and_create_no_file(local, db_path):
     assert local.get("change", number="CHG0000001") is None
     assert list(local.find("incident", {})) == []

@@ -20,7 +20,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.opsgate.itsm.plugins.module_utils._errors import (
     ItsmAuthError, ItsmError, ItsmNotFoundError, ItsmTransientError, ItsmTransitionError, ItsmUnavailableError)
 from ansible_collections.opsgate.itsm.plugins.module_utils._http import ItsmHttpError
-from ansible_collections.opsgate.itsm.plugins.module_utils.backends.servicenow import ServiceNowBackend, reads
+from ansible_collections.opsgate.itsm.plugins.module_utils.backends.servicenow import ServiceNowBackend, mapping, reads
 from ansible_collections.opsgate.itsm.plugins.module_utils.backends.servicenow.writes import RecordWriter
 from ansible_collections.opsgate.itsm.plugins.module_utils._options import connection_argument_spec
 from ansible_collections.opsgate.itsm.plugins.module_utils.runners import change_request, change_request_info, incident
@@ -199,6 +199,32 @@ def test_business_rule_refusal_names_change_transition_and_instance_message(make
     message = str(caught.value)
     assert change["number"] in message and "from new to implement" in message
     assert "Change Model: Check State Transition" in message
+
+
+def test_a_data_policy_refusal_is_the_canonical_error_naming_the_fields_it_lacks(sim, make):
+    # Nothing checks the step before the PATCH: the instance's own refusal, which names the labels "Resolution
+    # code" and "Resolution notes", comes back as the error every backend gives, with the canonical field names.
+    backend = make()
+    incident = backend.create("incident", {"short_description": "policy"})
+
+    with pytest.raises(ItsmTransitionError) as caught:
+        backend.transition("incident", incident, "resolved")
+
+    assert str(caught.value) == (f"state: cannot move {incident['number']} to resolved: close_code, close_notes must "
+                                 "be set; give them with the transition or set them first")
+    assert caught.value.details["missing"] == ["close_code", "close_notes"]
+    assert backend.get("incident", id=incident["id"])["state"] == "new"
+
+
+@pytest.mark.parametrize("reason, fields", [
+    ("Operation Failed: Data Policy Exception: The following fields are mandatory: Close code, Close notes",
+     ["close_code", "close_notes"]),
+    ("Data Policy Exception: The following fields are mandatory: Close notes, Risk assessment", []),
+    ("Operation against file 'change_request' was aborted by Business Rule 'Change Model'", []),
+])
+def test_only_a_data_policy_naming_known_labels_maps_to_canonical_fields(reason, fields):
+    # A label this table does not know leaves the instance's own words in the error rather than half a list.
+    assert mapping.mandatory_fields("change", reason) == fields
 
 
 def test_rejection_comments_are_listed_with_the_approval(make):
