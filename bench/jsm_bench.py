@@ -223,7 +223,7 @@ def write(section: str) -> None:
         text = text.rstrip("\n") + "\n\n" + section
     else:
         following = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + section + (text[following + 1:] if following >= 0 else "")
+        text = text[:start] + section.rstrip("\n") + "\n" + (text[following:] if following >= 0 else "")
     with open(path, "w", encoding="utf-8") as handle:
         handle.write(text)
 
