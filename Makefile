@@ -226,8 +226,14 @@ next-units: next-venv postgresql
 next-sanity: next-venv no-sanity-ignores
 	$(CI)/ansible_test.sh $(NEXT_VENV) sanity $(NEXT_SANITY_ARGS)
 
+# Not on the floor: test_awx.py drives the development toolchain (ansible-builder, ansible-runner), which the floor
+# venv does not hold, and test_constructed.py compares the inventory's native groups with ansible-core 2.19's own
+# Constructable through that line's data tags (ansible._internal._datatag), which 2.17 does not have.
+FLOOR_IGNORE := --ignore=tests/unit/test_awx.py --ignore=tests/unit/plugins/plugin_utils/test_constructed.py
+
 floor: floor-venv postgresql ## unit tests with Python 3.11 and the oldest supported ansible-core (.venv-floor)
-	$(PYTEST) $(FLOOR_VENV)/bin/python -m pytest tests/unit $(PYTEST_OPTS) --junitxml=$(REPORTS)/units-floor.xml $(PYTEST_ARGS)
+	$(PYTEST) $(FLOOR_VENV)/bin/python -m pytest tests/unit $(FLOOR_IGNORE) $(PYTEST_OPTS) \
+		--junitxml=$(REPORTS)/units-floor.xml $(PYTEST_ARGS)
 
 clean: ## remove venvs, caches, built and test output
 	rm -rf $(VENV) $(NEXT_VENV) $(FLOOR_VENV) $(DEMO_VENV) $(CACHE) $(ROOT)/collections $(ROOT)/.ansible $(ROOT)/tests/output \
