@@ -36,6 +36,8 @@ import uuid
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+
+from bench.performance_doc import replace_section  # noqa: E402
 # Makes ansible_collections.opsgate.itsm importable from the checkout.
 import tests.conftest  # noqa: E402,F401  # pylint: disable=unused-import
 
@@ -79,7 +81,7 @@ def main() -> int:
     section = render(tables, args)
     print(section)
     if args.write:
-        write(section)
+        replace_section(SECTION, section)
     missed = [f"{flavour}: {name}" for flavour, table in tables.items() for name, counts, _times in table
               if max(counts) > TARGETS.get(name.replace(FIRST, ""), max(counts)) and FIRST not in name]
     for name in missed:
@@ -212,20 +214,6 @@ def render(tables, args) -> str:
 
 def _spread(counts: list[int]) -> str:
     return f"{min(counts)}" if min(counts) == max(counts) else f"{min(counts)}-{max(counts)}"
-
-
-def write(section: str) -> None:
-    path = os.path.join(ROOT, "docs", "performance.md")
-    with open(path, encoding="utf-8") as handle:
-        text = handle.read()
-    start = text.find(SECTION)
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        following = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + section.rstrip("\n") + "\n" + (text[following:] if following >= 0 else "")
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(text)
 
 
 if __name__ == "__main__":

@@ -32,6 +32,8 @@ import requests
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+
+from bench.performance_doc import replace_section  # noqa: E402
 # Makes ansible_collections.opsgate.itsm importable from the checkout.
 import tests.conftest  # noqa: E402,F401  # pylint: disable=unused-import
 
@@ -76,7 +78,7 @@ def main() -> int:
     section = render(table, args)
     print(section)
     if args.write:
-        write(section)
+        replace_section(SECTION, section)
     missed = [name for name, counts, _times in table if max(counts) > TARGETS.get(name, max(counts))]
     for name in missed:
         print(f"MISSED: {name} took more requests than its target of {TARGETS[name]}", file=sys.stderr)
@@ -241,20 +243,6 @@ def render(table, args) -> str:
               "fields a canonical record needs and read a page's affected CIs in one request, never one per record.",
               ""]
     return "\n".join(lines)
-
-
-def write(section: str) -> None:
-    path = os.path.join(ROOT, "docs", "performance.md")
-    with open(path, encoding="utf-8") as handle:
-        text = handle.read()
-    start = text.find(SECTION)
-    if start < 0:
-        text = text.rstrip("\n") + "\n\n" + section
-    else:
-        following = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + section + (text[following + 1:] if following >= 0 else "")
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write(text)
 
 
 if __name__ == "__main__":
