@@ -234,7 +234,8 @@ def render(table, args) -> str:
               "journal's display values with the record, which keeps a re-run from adding the note twice and is "
               "passed to the write (`known_notes`), so no second read guards the retry. `change_approval` reads the "
               "approvals before the decision with the change; the inventory's change scope reads the change's CIs "
-              "with it. A recurrence reads the incident's journal once more, for the count.",
+              "with it. A recurrence claims its number before its note (backends/servicenow/recurrence.py): it reads "
+              "the highest claim and inserts its own, and the first recurrence of an incident reads its journal too.",
               "", "The simulator answers a request in about 1 ms of loopback time once it writes each response in one "
               "piece with `TCP_NODELAY` set; before that (the figures of the first run, 46-230 ms) every response "
               "waited about 40 ms for the client's delayed ACK, so those wall times measured the simulator, not the "

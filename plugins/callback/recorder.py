@@ -40,7 +40,15 @@ description:
     C(change CHG0000012 closed unsuccessful) (or C(closed successful), C(moved to review)) when it ends."
   - "It is cheap: task events are only counted in memory; the backend is called when the playbook starts and
     when it ends, never per task. The backends are imported when a recorded playbook starts, not when the callback
-    loads, and a task that succeeds is not handed to the recorder at all unless O(resolve_on_success) is set."
+    loads, and a task that succeeds is not handed to the recorder at all unless O(resolve_on_success) is set (a
+    skipped one is, to tell whether a M(opsgate.itsm.change_gate) task ran)."
+  - "The change knows its pipeline (O(pipeline)): when the run is part of a CI pipeline, the run's change gets a block
+    in its description (CI system, repository, branch, commit, commit time, pipeline URL, run number, the user who
+    triggered it, job id and job or workflow name) and the same values in its C(fields) as C(pipeline_<key>) (the
+    local store keeps them as columns, C(jsm) in the issue property C(opsgate.record); C(servicenow) has no
+    columns for them, so the description's block is the record there). The recap note carries the block too, and
+    says whether a M(opsgate.itsm.change_gate) task ran in the run (C(Change gate used in this run: yes)), as
+    the close notes do. The notes list the variables read per CI system."
   - Runs in check mode (C(--check)) are not recorded.
   - Enable it with C(callbacks_enabled = opsgate.itsm.recorder) in C(ansible.cfg) or C(ANSIBLE_CALLBACKS_ENABLED).
     It runs beside any stdout callback, including the one ansible-runner and AWX use.
@@ -149,6 +157,44 @@ options:
     ini:
       - section: opsgate_itsm_recorder
         key: incident_urgency
+  pipeline:
+    description:
+      - Write the CI pipeline the run is part of into its change (see the description for the variables read).
+    type: bool
+    default: true
+    version_added: 0.2.0
+    env:
+      - name: ITSM_RECORDER_PIPELINE
+    ini:
+      - section: opsgate_itsm_recorder
+        key: pipeline
+  problem_after:
+    description:
+      - Raise a problem when one failure signature (an incident's correlation id) has failed this many times within
+        O(problem_window) days, counting the incidents of the signature and their recurrence notes; C(0) never does.
+      - "The problem (one per signature: its correlation id is the incident's with C(ansible-problem-) for
+        C(ansible-failure-)) has the incident's description as its statement (the failing task, module, hosts and
+        messages, secrets redacted), is linked from the signature's open incident (its C(problem)), and gets one work
+        note per failed run, C(Change CHG0000012 failed: ...). While it is open, every later failure of the
+        signature updates it."
+    type: int
+    default: 0
+    version_added: 0.2.0
+    env:
+      - name: ITSM_RECORDER_PROBLEM_AFTER
+    ini:
+      - section: opsgate_itsm_recorder
+        key: problem_after
+  problem_window:
+    description: The days back from the failure in which O(problem_after) counts the signature's failures.
+    type: float
+    default: 30
+    version_added: 0.2.0
+    env:
+      - name: ITSM_RECORDER_PROBLEM_WINDOW
+    ini:
+      - section: opsgate_itsm_recorder
+        key: problem_window
   resolve_on_success:
     description: Resolve the open incident of a signature when that task succeeds in a later run.
     type: bool
@@ -183,7 +229,14 @@ options:
     description:
       - The SQLite file that keeps what could not be delivered. Defaults to C(opsgate_itsm/outbox.sqlite) under
         the Ansible home. The M(opsgate.itsm.outbox) module reads the same C(ITSM_OUTBOX).
-    type: path
+      - "Or a PostgreSQL URL, as O(local_db) takes
+        (C(postgresql://itsm@db.example.com/itsm?sslmode=verify-full), needs the C(psycopg) Python package): the
+        items are kept in the table C(outbox_items) of that database (the URL's schema), which outlives the
+        execution-environment container of an AWX / Automation Platform job without O(outbox_durable). Its
+        password comes from O(password) with the C(local) backend (as for O(local_db)), else from the URL, else
+        from libpq (C(PGPASSWORD), a C(.pgpass) file)."
+      - A file path has C(~) and C($VARS) expanded; a relative path is relative to the current directory.
+    type: str
     env:
       - name: ITSM_OUTBOX
     ini:
@@ -192,7 +245,7 @@ options:
   outbox_durable:
     description:
       - Declares that O(outbox) is on storage that outlives the job, such as a volume mounted into the execution
-        environment of AWX / Automation Platform.
+        environment of AWX / Automation Platform. An O(outbox) on PostgreSQL is durable without it.
       - "In an AWX / Automation Platform job (C(AWX_HOST), or C(JOB_ID) with other C(AWX_*) variables) whose outbox
         is not declared durable, and in any ansible-runner run whose outbox lies in the runner's private data dir
         (below C(AWX_ISOLATED_DATA_DIR)'s parent), the recorder warns once per run that records it could not
@@ -239,10 +292,12 @@ options:
 extends_documentation_fragment:
   - opsgate.itsm.connection
   - opsgate.itsm.connection.plugins
+  - opsgate.itsm.pipeline
 notes:
   - A configuration error (an unknown template field in O(incident_key), a bad regular expression, a
-    O(recorder_timeout) that is not above 0 or a negative O(recorder_retries), an unknown backend or no O(url))
-    disables the recorder with a warning; the run goes on.
+    O(recorder_timeout) that is not above 0 or a negative O(recorder_retries), a O(problem_after) of 1 or below 0, a
+    O(problem_window) not above 0, an unknown backend or no O(url)) disables the recorder with a warning; the run
+    goes on.
   - "The recorder publishes in the controller's environment the two parts of its default O(incident_key) a task
     cannot see: C(OPSGATE_ITSM_PLAYBOOK), the playbook's file name, when the playbook starts, and
     C(OPSGATE_ITSM_PLAY_HOSTS), the play's host pattern as written, when each play starts (also in check mode).
@@ -264,6 +319,7 @@ from ansible import context
 from ansible.playbook.block import Block
 from ansible.plugins.callback import CallbackBase
 
+from ansible_collections.opsgate.itsm.plugins.module_utils import _pipeline as pipeline
 from ansible_collections.opsgate.itsm.plugins.module_utils import _recorder as recorder
 from ansible_collections.opsgate.itsm.plugins.module_utils._errors import ItsmError, ItsmValidationError
 from ansible_collections.opsgate.itsm.plugins.module_utils._options import ConnectionSettings
@@ -286,6 +342,8 @@ PLAYBOOK_ENV = "OPSGATE_ITSM_PLAYBOOK"
 PLAY_HOSTS_ENV = "OPSGATE_ITSM_PLAY_HOSTS"
 # The change the run is logged under, for the role's caused_by: published once the recorder has it.
 CHANGE_ENV = "OPSGATE_ITSM_CHANGE"
+# The change gate's action as a task names it (its FQCN, or the short name under a play's ``collections:``).
+GATE_ACTIONS = ("opsgate.itsm.change_gate", "change_gate")
 
 
 def _budget(option: str, get_option: t.Callable[[str], t.Any]) -> t.Any:
@@ -340,6 +398,10 @@ class CallbackModule(CallbackBase):
         self.play_hosts = ""
         self.play_levels: dict[str, str] = {}
         self.change_number: str | None = None
+        # change_gate tasks (by uuid) -> the hosts each started on, and those it was skipped on: the gate ran when
+        # one of them was not skipped everywhere.
+        self.gate_started: dict[str, set[str]] = {}
+        self.gate_skipped: dict[str, set[str]] = {}
         # The end of the run is recorded once: by v2_playbook_on_stats, or by the exit hooks when it never fires.
         self.ended = False
         self.main_pid = os.getpid()
@@ -361,7 +423,8 @@ class CallbackModule(CallbackBase):
                 incident_key=self.get_option("incident_key"), impact=self.get_option("incident_impact"),
                 urgency=self.get_option("incident_urgency"), assignment_group=self.get_option("assignment_group"),
                 max_message=int(self.get_option("max_message_length")),
-                redact=tuple(self.get_option("redact_patterns") or ()), secrets=tuple(self.connection.secrets()))
+                redact=tuple(self.get_option("redact_patterns") or ()), secrets=tuple(self.connection.secrets()),
+                problem_after=self.get_option("problem_after"), problem_window=self.get_option("problem_window"))
         except ItsmError as error:
             self._disable(error.message)
 
@@ -391,11 +454,13 @@ class CallbackModule(CallbackBase):
             return
         self._warn_if_lost_with_job()
         tags = tuple(tag for tag in context.CLIARGS.get("tags") or () if tag != "all")
+        self.gate_started, self.gate_skipped = {}, {}
         self.run = recorder.Run(
             run_id=self.get_option("run_id") or uuid.uuid4().hex, attempt=uuid.uuid4().hex[:16], playbook=name,
             limit=context.CLIARGS.get("subset"), tags=tags, change_number=self.get_option("change"),
             template=self.get_option("change_template") or None,
-            assignment_group=self.get_option("assignment_group"), end_state=self.get_option("end_state"))
+            assignment_group=self.get_option("assignment_group"), end_state=self.get_option("end_state"),
+            pipeline=self._pipeline(playbook))
         self.change_number = self.delivery.start(
             recorder.change_item(self.run) if self.get_option("changes") else None, self.get_option("flush_on_start"))
         if self.change_number or self.run.change_number:
@@ -407,6 +472,16 @@ class CallbackModule(CallbackBase):
         self.play_hosts = os.environ[PLAY_HOSTS_ENV] = host_pattern(play)
         given = getattr(play, "vars", None) or {}
         self.play_levels = {name: given[name] for name in LEVEL_VARS if isinstance(given.get(name), str)}
+
+    def v2_runner_on_start(self, host, task):
+        if self.run is not None and str(getattr(task, "action", "") or "") in GATE_ACTIONS:
+            self.gate_started.setdefault(task._uuid, set()).add(host.get_name())
+
+    def v2_runner_on_skipped(self, result):
+        task = getattr(result, "task", None) or result._task
+        if self.run is not None and task._uuid in self.gate_started:
+            host = getattr(result, "host", None) or result._host
+            self.gate_skipped.setdefault(task._uuid, set()).add(host.get_name())
 
     def v2_runner_on_failed(self, result, ignore_errors=False):
         if self.run is not None:
@@ -424,12 +499,14 @@ class CallbackModule(CallbackBase):
         if self.run is None or self.disabled or self.ended:
             return
         self.ended = True
+        self.run.gate_used = self._gate_used()
         recap = {host: stats.summarize(host) for host in sorted(stats.processed)}
         failures = recorder.unhandled(self.events, recap)
         code = recorder.close_code(recap)
         items = []
         if self.get_option("changes"):
-            note = recorder.recap_note(recap, failures, code, self.settings, self.run.marker, self.run.label)
+            note = recorder.recap_note(recap, failures, code, self.settings, self.run.marker, self.run.label,
+                                       self.run.context())
             items.append(recorder.change_item(self.run, note, code))
         change = {}
         if self.get_option("changes") or self.run.change_number:
@@ -470,10 +547,26 @@ class CallbackModule(CallbackBase):
         self.ended = True
         if not self.get_option("changes"):
             return
-        note = recorder.interrupted_note(reason, self.events, self.settings, self.run.marker, self.run.label)
+        self.run.gate_used = self._gate_used()
+        note = recorder.interrupted_note(reason, self.events, self.settings, self.run.marker, self.run.label,
+                                         self.run.context())
         self.delivery.send([recorder.change_item(self.run, note, "unsuccessful", outcome="interrupted")])
 
     # -- helpers ---------------------------------------------------------------------------------
+
+    def _gate_used(self) -> bool:
+        """Whether a change_gate task ran on some host (started there and not skipped by its ``when``)."""
+        return any(hosts - self.gate_skipped.get(uuid, set()) for uuid, hosts in self.gate_started.items())
+
+    def _pipeline(self, playbook) -> dict[str, str]:
+        """The CI pipeline of the run, from the controller's environment and (AWX's job template and user) the
+        extra variables; a value that cannot be used is left out with a warning."""
+        if not self.get_option("pipeline"):
+            return {}
+        manager = getattr(playbook, "get_variable_manager", None)
+        extra = getattr(manager(), "extra_vars", None) if callable(manager) else None
+        return pipeline.detect(os.environ, extra if isinstance(extra, t.Mapping) else {},
+                               warn=lambda text: self._display.warning(f"opsgate.itsm.recorder: {text}"))
 
     def _warn_if_lost_with_job(self) -> None:
         """Once per run, in a job whose container or private data dir goes with it: an outbox there would keep
@@ -491,7 +584,8 @@ class CallbackModule(CallbackBase):
             f"the job: {why}. Records the {self.connection.backend} backend cannot take at the end of the run would "
             "be lost with it. Put the outbox on a volume mounted into the execution environment (AWX: Settings > "
             "Jobs > Paths to expose to isolated jobs), point ITSM_OUTBOX at a file there and set "
-            "ITSM_OUTBOX_DURABLE=true (docs/awx.md in the collection).")
+            "ITSM_OUTBOX_DURABLE=true, or point ITSM_OUTBOX at a PostgreSQL database (postgresql://...) "
+            "(docs/awx.md in the collection).")
 
     def _connect(self) -> bool:
         """Import and set up the delivery to the backend (the first time it is needed); False when the backend

@@ -156,3 +156,20 @@ def ordered_pages(fetch: t.Callable[[int], Page], page_size: int, workers: int) 
 
 def _take(iterator: t.Iterator[int], count: int) -> list[int]:
     return [index for _unused, index in zip(range(count), iterator)]
+
+
+def exactly(cis: t.Iterable[t.Mapping[str, t.Any]], filters: t.Mapping[str, t.Any] | None) -> t.Iterator[t.Any]:
+    """The CIs that hold their text filters' values exactly: a remote system compares loosely (ServiceNow in any case,
+    blanks trimmed; Assets' AQL in any case), and ``WEB01`` must not list or write web01 (issue 14). A field the CI
+    was not read with is not re-checked; ``ci_class`` is the system's own."""
+    texts = {field: {value} if isinstance(value, str) else {item for item in value if isinstance(item, str)}
+             for field, value in (filters or {}).items() if field != "ci_class" and isinstance(value, (str, list))}
+    for ci in cis:
+        held = {field: ci.get(field) if field in TOP_LEVEL else (ci.get("fields") or {}).get(field, _UNREAD)
+                for field in texts}
+        if all(not wanted or not isinstance(held[field], str) or held[field] in wanted
+               for field, wanted in texts.items()):
+            yield ci
+
+
+_UNREAD = object()

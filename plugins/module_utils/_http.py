@@ -110,6 +110,14 @@ class _Transient(Exception):
         self.reason, self.sent, self.retry_after, self.pending = reason, sent, retry_after, pending
 
 
+#: what a valid ``url`` looks like, per backend, for the messages that refuse one
+URL_EXAMPLES = {"jsm": "https://your-site.atlassian.net"}
+
+
+def url_example(settings: ConnectionSettings) -> str:
+    return URL_EXAMPLES.get(settings.backend or "", "https://dev123.service-now.com")
+
+
 class HttpClient:
     """A Session bound to one base URL and one set of credentials."""
 
@@ -121,8 +129,7 @@ class HttpClient:
         if not settings.url:
             raise ItsmSettingsError("url", settings.url, "set url (or ITSM_URL) to the instance's https:// address")
         if not settings.url.startswith(("https://", "http://")):
-            raise ItsmSettingsError("url", settings.url,
-                                    "expected an https:// address like https://dev123.service-now.com")
+            raise ItsmSettingsError("url", settings.url, f"expected an https:// address like {url_example(settings)}")
         _check_timeout(settings.timeout)
         self.settings = settings
         self.base = settings.url.rstrip("/")
@@ -353,7 +360,7 @@ class HttpClient:
                 "cannot carry (a line break, a control character, or a letter outside latin-1)"))
         return ItsmSettingsError("url", self.base, "", message=(
             f"url: a request to {self.base} cannot be built from the settings ({kind}: {text}); expected an "
-            "https:// address like https://dev123.service-now.com"))
+            f"https:// address like {url_example(self.settings)}"))
 
     def check_response(self, response: Response, what: str) -> Response:
         """``response`` when it succeeded, else the collection's error for its status (credentials refused,

@@ -24,9 +24,7 @@ import unicodedata
 from . import _records as records
 from ._cmdb import FIELD_NAME
 from ._errors import ItsmNotFoundError, ItsmValidationError
-from ._records import CHANGE, CHANGE_WRITABLE, INCIDENT, INCIDENT_WRITABLE
-
-_WRITABLE = {CHANGE: CHANGE_WRITABLE, INCIDENT: INCIDENT_WRITABLE}
+from ._records import CHANGE, CHANGE_WRITABLE, INCIDENT, PROBLEM, WRITABLE
 
 # -- caller input ----------------------------------------------------------------------------------
 
@@ -37,9 +35,12 @@ TEMPLATE_FIELDS = tuple(name for name in CHANGE_WRITABLE
                         if name not in ("type", "close_code", "close_notes", "correlation_id", "start_date",
                                         "end_date"))
 #: fields whose value names a record the backend looks up (a group, a user, a CI, a change): query values
-QUERY_FIELDS = ("assignment_group", "assigned_to", "requested_by", "caller", "configuration_item", "caused_by")
+QUERY_FIELDS = ("assignment_group", "assigned_to", "requested_by", "caller", "configuration_item", "caused_by",
+                "problem", "duplicate_of")
+#: fields whose value is one record's number (an incident's cause and problem, a problem's original): no comma either
+NUMBER_FIELDS = ("caused_by", "problem", "duplicate_of")
 #: find filters whose value names a record (or several): query values too
-QUERY_FILTERS = ("number", "assignment_group", "configuration_item", "caused_by")
+QUERY_FILTERS = ("number", "assignment_group", "configuration_item", "caused_by", "problem")
 #: ServiceNow's correlation_id column holds 100 characters; every backend keeps to it (issue 16, D3)
 CORRELATION_ID_LENGTH = 100
 #: a CI class may be given as the ServiceNow table it names (cmdb_ci_linux_server for linux_server)
@@ -50,8 +51,10 @@ _CHOICES: dict[str, dict[str, t.Sequence[str]]] = {
              "close_code": records.CHANGE_CLOSE_CODES},
     INCIDENT: {"impact": records.LEVELS, "urgency": records.LEVELS, "close_code": records.INCIDENT_CLOSE_CODES,
                "hold_reason": records.HOLD_REASONS},
+    PROBLEM: {"impact": records.LEVELS, "urgency": records.LEVELS, "resolution_code": records.PROBLEM_RESOLUTION_CODES},
 }
-_INPUT_EXTRAS = {CHANGE: ("configuration_items", "fields") + NOTE_FIELDS, INCIDENT: ("fields",) + NOTE_FIELDS}
+_INPUT_EXTRAS = {CHANGE: ("configuration_items", "fields") + NOTE_FIELDS, INCIDENT: ("fields",) + NOTE_FIELDS,
+                 PROBLEM: ("fields",) + NOTE_FIELDS}
 
 
 @dataclasses.dataclass
@@ -69,7 +72,7 @@ def parse_input(kind: str, fields: t.Mapping[str, t.Any], creating: bool = False
                 allowed: tuple[str, ...] | None = None) -> Input:
     """Validate the caller's fields (names, choices, dates) and sort them into an Input."""
     if allowed is None:
-        allowed = _WRITABLE[kind] + _INPUT_EXTRAS[kind] + (("template",) if creating and kind == CHANGE else ())
+        allowed = WRITABLE[kind] + _INPUT_EXTRAS[kind] + (("template",) if creating and kind == CHANGE else ())
     parsed = Input()
     for key, value in fields.items():
         if key not in allowed:
@@ -100,7 +103,7 @@ def _clean(kind: str, key: str, value: t.Any) -> t.Any:
         raise ItsmValidationError(key, value, "expected text")
     if key == "correlation_id":
         return require_correlation_id(value)
-    if key == "caused_by":
+    if key in NUMBER_FIELDS:
         return record_number(value, key)
     return query_text(key, value) if key in QUERY_FIELDS else str(value)
 
@@ -114,8 +117,9 @@ def require_text(option: str, value: t.Any) -> str:
 
 
 def ci_names(names: t.Any, option: str = "configuration_items") -> list[str]:
+    """CI names, blanks around each taken off; a control character is refused before (``web01\n`` is not web01)."""
     names = [names] if isinstance(names, str) else list(names or [])
-    return sorted({query_text(option, require_text(option, name).strip()) for name in names})
+    return sorted({query_text(option, require_text(option, name)).strip() for name in names})
 
 
 def json_extras(value: t.Any) -> str:
@@ -169,8 +173,9 @@ SCRIPT_REFUSED = (f"expected a plain value, not one starting with {SCRIPT_PREFIX
 
 
 def _unsafe(text: str) -> bool:
-    """``^`` (a new condition in a ServiceNow encoded query) or a control character (a newline, a tab, NUL)."""
-    return "^" in text or any(unicodedata.category(char) == "Cc" for char in text)
+    """``^`` (a new condition in a ServiceNow encoded query) or a control character (a newline, a tab, NUL, a Unicode
+    line or paragraph separator, which Python's strip() and a system's trimming remove as blanks)."""
+    return "^" in text or any(unicodedata.category(char) in ("Cc", "Zl", "Zp") for char in text)
 
 
 def _script(text: str) -> bool:
@@ -224,6 +229,16 @@ def lookup_keys(number: t.Any = None, id: t.Any = None, correlation_id: t.Any = 
         require_correlation_id(correlation_id)
 
 
+def listed_value(option: str, value: t.Any) -> str:
+    """One value of a list a query compares with (``correlation_id: [a, b]``): no comma, which a ServiceNow ``IN``
+    list would split in two (issue 17); every backend refuses it alike."""
+    text = str(value)
+    if "," in text:
+        raise ItsmValidationError(option, value, "expected values without commas in a list (a comma would split a "
+                                  "value in two); give a value with a comma on its own, not in a list")
+    return text
+
+
 def query_filters(filters: t.Mapping[str, t.Any]) -> None:
     """The values of canonical find filters that name records (QUERY_FILTERS, correlation_id), each naming its
     filter (the info modules' option of the same name)."""
@@ -233,7 +248,9 @@ def query_filters(filters: t.Mapping[str, t.Any]) -> None:
         for item in value if isinstance(value, (list, tuple)) else [value]:
             if key == "correlation_id":
                 require_correlation_id(item)
-            elif key in ("number", "caused_by"):
+                if isinstance(value, (list, tuple)):
+                    listed_value(key, item)
+            elif key in ("number",) + NUMBER_FIELDS:
                 record_number(item, key)
             else:
                 query_text(key, item)
@@ -301,7 +318,8 @@ def relation_list(relations: t.Any) -> list[tuple[str, str]]:
                 or not all(isinstance(item[key], str) and item[key].strip() for key in ("type", "target"))):
             raise ItsmValidationError("relations", item, "expected {type, target} with non-empty text, like "
                                       "{type: Runs on, target: esx01}")
-        wanted.add((relation_type("relations", item["type"]), query_text("relations", item["target"].strip())))
+        # the target checked before its blanks are taken off: a control character is refused, not trimmed away
+        wanted.add((relation_type("relations", item["type"]), query_text("relations", item["target"]).strip()))
     return sorted(wanted)
 
 

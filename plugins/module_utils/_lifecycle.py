@@ -14,7 +14,7 @@ import collections
 import typing as t
 
 from ._errors import ItsmTransitionError, ItsmValidationError
-from ._records import CHANGE, CHANGE_TYPES
+from ._records import CHANGE, CHANGE_TYPES, PROBLEM
 
 _BEFORE_REVIEW_CANCEL = ("canceled",)
 
@@ -70,6 +70,30 @@ INCIDENT_USER_TRANSITIONS: dict[str, tuple[str, ...]] = {
     "canceled": (),
 }
 
+# ServiceNow's problem model (servicenow-api.md 6.7; its Problem Model business rule): new -> assess -> root cause
+# analysis -> fix in progress -> resolved -> closed. Which moves into resolved and closed a problem may make depends
+# on its resolution_code (PROBLEM_RESOLUTION_MOVES); re-analysis takes a problem back to root cause analysis from fix
+# in progress, resolved or closed, and clears its resolution (local: model.enter; ServiceNow: the instance).
+PROBLEM_USER_TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "new": ("assess", "closed"),
+    "assess": ("root_cause_analysis", "closed"),
+    "root_cause_analysis": ("fix_in_progress", "resolved", "closed"),
+    "fix_in_progress": ("resolved", "root_cause_analysis", "closed"),
+    "resolved": ("closed", "root_cause_analysis"),
+    "closed": ("root_cause_analysis",),
+}
+#: the states re-analysis (a move back to root cause analysis) starts from: it clears the problem's resolution
+PROBLEM_REANALYSED_FROM = ("fix_in_progress", "resolved", "closed")
+_CANCELED = ("canceled", "duplicate")
+#: state entered -> state left -> the resolution codes that move: a fix is applied from fix in progress, a risk is
+#: accepted once analysed, a problem is canceled or found a duplicate before it is resolved, and a resolved problem
+#: is closed with the code it was resolved with
+PROBLEM_RESOLUTION_MOVES: dict[str, dict[str, tuple[str, ...]]] = {
+    "resolved": {"root_cause_analysis": ("risk_accepted",), "fix_in_progress": ("fix_applied", "risk_accepted")},
+    "closed": {"new": _CANCELED, "assess": _CANCELED, "root_cause_analysis": ("risk_accepted",) + _CANCELED,
+               "fix_in_progress": ("risk_accepted",) + _CANCELED, "resolved": ("fix_applied", "risk_accepted")},
+}
+
 # Fields a record must hold (already, or given in the same task) to enter a state.
 CHANGE_REQUIRED_TO_ENTER = {
     "assess": ("assignment_group",),
@@ -81,19 +105,52 @@ INCIDENT_REQUIRED_TO_ENTER = {
     "resolved": ("close_code", "close_notes"),
     "closed": ("close_code", "close_notes"),
 }
+#: someone owns a problem past new (ServiceNow's data policy); a fix starts from a known cause and a planned fix; a
+#: problem ends with how it ended (resolution_code) and what that code needs (PROBLEM_REQUIRED_BY_RESOLUTION)
+PROBLEM_REQUIRED_TO_ENTER = {
+    "assess": ("assigned_to",),
+    "root_cause_analysis": ("assigned_to",),
+    "fix_in_progress": ("assigned_to", "cause_notes", "fix_notes"),
+    "resolved": ("assigned_to", "resolution_code"),
+    "closed": ("assigned_to", "resolution_code"),
+}
+#: resolution_code -> what else a problem needs to enter resolved or closed with it
+PROBLEM_REQUIRED_BY_RESOLUTION = {
+    "fix_applied": ("cause_notes", "fix_notes"),
+    "risk_accepted": ("cause_notes", "close_notes"),
+    "canceled": ("close_notes",),
+    "duplicate": ("duplicate_of",),
+}
+_REQUIRED_TO_ENTER = {CHANGE: CHANGE_REQUIRED_TO_ENTER, PROBLEM: PROBLEM_REQUIRED_TO_ENTER}
 
 
-def user_transitions(kind: str, change_type: str | None = None) -> dict[str, tuple[str, ...]]:
+def user_transitions(kind: str, change_type: str | None = None,
+                     values: t.Mapping[str, t.Any] | None = None) -> dict[str, tuple[str, ...]]:
+    """state -> the states a user may move the record to; a problem's, given its ``values``, as its resolution_code
+    allows (PROBLEM_RESOLUTION_MOVES; without a code every move is listed, and entering needs the code)."""
     if kind == CHANGE:
         if change_type not in CHANGE_TYPES:
             raise ItsmValidationError("type", change_type, "expected one of: " + ", ".join(CHANGE_TYPES))
         return CHANGE_USER_TRANSITIONS[change_type]
-    return INCIDENT_USER_TRANSITIONS
+    if kind != PROBLEM:
+        return INCIDENT_USER_TRANSITIONS
+    code = (values or {}).get("resolution_code")
+    if not code:
+        return PROBLEM_USER_TRANSITIONS
+    return {state: tuple(following for following in moves
+                         if following not in PROBLEM_RESOLUTION_MOVES
+                         or code in PROBLEM_RESOLUTION_MOVES[following].get(state, ()))
+            for state, moves in PROBLEM_USER_TRANSITIONS.items()}
+
+
+def reanalysis(kind: str, current: str | None, target: str) -> bool:
+    """Whether moving from ``current`` to ``target`` takes a problem back to root cause analysis, which clears its
+    resolution (resolution_code, its resolved and closed times) on every backend, as ServiceNow does."""
+    return kind == PROBLEM and target == "root_cause_analysis" and current in PROBLEM_REANALYSED_FROM
 
 
 def required_to_enter(kind: str, state: str) -> tuple[str, ...]:
-    table = CHANGE_REQUIRED_TO_ENTER if kind == CHANGE else INCIDENT_REQUIRED_TO_ENTER
-    return table.get(state, ())
+    return _REQUIRED_TO_ENTER.get(kind, INCIDENT_REQUIRED_TO_ENTER).get(state, ())
 
 
 def plan_path(kind: str, current: str, target: str, change_type: str | None = None,
@@ -107,7 +164,7 @@ def plan_path(kind: str, current: str, target: str, change_type: str | None = No
     Given the record's ``values``, the refusal also names every field the way there still lacks
     (closing needs close_code and close_notes, approvals or not), so one answer lists all that is missing.
     """
-    transitions = user_transitions(kind, change_type)
+    transitions = user_transitions(kind, change_type, values)
     if extra:
         transitions = {state: tuple(following) + tuple(extra.get(state, ()))
                        for state, following in transitions.items()}
@@ -116,7 +173,7 @@ def plan_path(kind: str, current: str, target: str, change_type: str | None = No
     path = _shortest(transitions, current, target)
     if path is None:
         reachable = ", ".join(transitions.get(current, ())) or "none, it is final"
-        reason = _why_unreachable(kind, change_type, current, target)
+        reason = _why_unreachable(kind, change_type, current, target, values)
         lacking = _lacking_on_the_way(kind, change_type, current, target, values) if values is not None else ""
         raise ItsmTransitionError(
             f"state: cannot move {label} from {current} to {target}{reason}{lacking}; states reachable from "
@@ -144,7 +201,13 @@ def _shortest(transitions: t.Mapping[str, t.Sequence[str]], current: str, target
     return list(reversed(path))
 
 
-def _why_unreachable(kind: str, change_type: str | None, current: str, target: str) -> str:
+def _why_unreachable(kind: str, change_type: str | None, current: str, target: str,
+                     values: t.Mapping[str, t.Any] | None = None) -> str:
+    code = (values or {}).get("resolution_code")
+    if kind == PROBLEM and code and target in PROBLEM_RESOLUTION_MOVES:
+        sources = [state for state, codes in PROBLEM_RESOLUTION_MOVES[target].items() if code in codes]
+        return (f" with resolution_code {code} (a problem enters {target} with it only from "
+                f"{', '.join(sources) or 'no state'})")
     if kind != CHANGE:
         return ""
     moves = CHANGE_APPROVAL_MOVES.get(change_type or "", {})
@@ -205,7 +268,10 @@ def missing_fields_error(label: str, state: str, missing: t.Sequence[str]) -> It
 
 
 def missing_fields(kind: str, state: str, values: t.Mapping[str, t.Any]) -> list[str]:
-    return [name for name in required_to_enter(kind, state) if not values.get(name)]
+    required = required_to_enter(kind, state)
+    if kind == PROBLEM and state in PROBLEM_RESOLUTION_MOVES:
+        required += PROBLEM_REQUIRED_BY_RESOLUTION.get(values.get("resolution_code") or "", ())
+    return [name for name in dict.fromkeys(required) if not values.get(name)]
 
 
 def approval_outcome(change_type: str, state: str, decision: str) -> tuple[str, str] | None:

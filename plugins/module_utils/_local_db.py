@@ -25,6 +25,9 @@ ALLOWED = ("expected the path of an SQLite file, or a PostgreSQL URL such as "
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 # Query parameters of a libpq URL that hold a secret.
 _SECRET_PARAMETERS = ("password", "sslpassword")
+#: the table the recorder's outbox keeps in a PostgreSQL database (issue 17); a local store on the same URL shares
+#: the schema with it and takes it for none of another application's
+OUTBOX_TABLE = "outbox_items"
 _HIDDEN = "********"
 
 
@@ -44,15 +47,16 @@ class LocalDb:
         return self.url is not None
 
 
-def read(value: str) -> LocalDb:
-    """``local_db`` as a LocalDb; a URL of any scheme other than PostgreSQL's is refused, naming the option."""
+def read(value: str, option: str = "local_db") -> LocalDb:
+    """``local_db`` (or the recorder's ``outbox``, which takes the same values: ``option``) as a LocalDb; a URL of
+    any scheme other than PostgreSQL's is refused, naming the option."""
     match = _SCHEME.match(value)
     if match is None:
         path = os.path.abspath(os.path.expanduser(os.path.expandvars(value)))
         return LocalDb(path=path, url=None, shown=path)
     shown, secrets = _redacted(value)
     if match.group(1).lower() not in POSTGRESQL_SCHEMES:
-        raise ItsmSettingsError("local_db", shown, ALLOWED + f"; the scheme {match.group(1)}:// is not one of "
+        raise ItsmSettingsError(option, shown, ALLOWED + f"; the scheme {match.group(1)}:// is not one of "
                                 + ", ".join(f"{scheme}://" for scheme in POSTGRESQL_SCHEMES))
     return LocalDb(path=None, url=value, shown=shown, secrets=secrets)
 

@@ -16,7 +16,8 @@ open-record queries, the local store's dedup on create, ServiceNow's twin retire
   that outlast the waits are a conflict.
 
 "Open": a change that is not closed or canceled; an incident that is new, in progress or on hold (a
-resolved incident does not absorb a new failure).
+resolved incident does not absorb a new failure); a problem that is new, being assessed, in root cause analysis
+or having its fix made (a resolved problem does not take new occurrences).
 
 A look-up (``ItsmBackend.lookup``) returns a LookupResult: the record and the parts the caller declared it
 needs next (``include``), read with it, so a batching backend fetches them in the same request and no state
@@ -30,7 +31,7 @@ import typing as t
 
 from ._errors import ItsmValidationError
 from ._records import (CHANGE, CHANGE_STATES, CLOSED_CHANGE_STATES, INCIDENT, OPEN_INCIDENT_STATES,
-                       refuse_shared_correlation, require_choice)
+                       OPEN_PROBLEM_STATES, PROBLEM, refuse_shared_correlation, require_choice)
 
 Record = t.Mapping[str, t.Any]
 
@@ -43,6 +44,7 @@ CHANGE_PARTS = ("approvals", "cis")
 OPEN_STATES: dict[str, frozenset[str]] = {
     CHANGE: frozenset(state for state in CHANGE_STATES if state not in CLOSED_CHANGE_STATES),
     INCIDENT: frozenset(OPEN_INCIDENT_STATES),
+    PROBLEM: frozenset(OPEN_PROBLEM_STATES),
 }
 
 #: on a backend whose creates retire their twins, a look-up that meets two open holders reads again after these
@@ -174,10 +176,30 @@ def holding(records: t.Iterable[Record], **keys: str | None) -> list[Record]:
             if all(_comparable(field, record.get(field)) == value for field, value in wanted.items())]
 
 
+#: find filters that name one value a record holds (the info modules' text filters), compared as ``holding`` does
+EXACT_FILTERS = ("number", "correlation_id", "assignment_group", "configuration_item", "caused_by")
+
+
+def matching(records: t.Iterable[Record], filters: t.Mapping[str, t.Any]) -> list[Record]:
+    """The records a find returned that hold each text filter's value exactly (``holding``'s rule; a change's
+    ``configuration_item`` among its ``configuration_items``): a system comparing loosely (ServiceNow: in any
+    case, blanks trimmed) must not widen an info module's answer (issue 14)."""
+    wanted = {field: _comparable(field, value) for field, value in filters.items()
+              if field in EXACT_FILTERS and isinstance(value, str) and value}
+    kept = []
+    for record in records:
+        held = {field: ([_comparable(field, item) for item in record["configuration_items"]]
+                        if field == "configuration_item" and "configuration_items" in record
+                        else [_comparable(field, record.get(field))]) for field in wanted}
+        if all(value in held[field] for field, value in wanted.items()):
+            kept.append(record)
+    return kept
+
+
 def _comparable(field: str, value: t.Any) -> str:
     """A key as compared: exactly, but a number in any case (ServiceNow's and Jira's numbers are; ``itsm-12``
     names ``ITSM-12``)."""
-    return str(value).upper() if field == "number" else str(value)
+    return str(value).upper() if field in ("number", "caused_by") else str(value)
 
 
 def pick(kind: str, key: RecordKey, holders: t.Sequence[LookupResult], open_only: bool) -> LookupResult | None:

@@ -106,6 +106,12 @@ TYPE_EXPECTATIONS = {
     "int": "expected a whole number, like 3",
     "float": "expected a number, like 30 or 2.5",
     "bool": "expected true or false (yes/no, on/off and 1/0 work too)",
+    # core turns a list or a dict given for text into its Python repr ("['a']"): a correlation id, a name or even a
+    # local_db file nobody meant (issue 14, found by the property tests)
+    "str": "expected text, not a list or a dict",
+    "path": "expected a path, not a list or a dict",
+    # core's own message for an item it cannot make a dict names no option ("dictionary requested, could not parse")
+    "list of dicts": "expected a list of dicts",
 }
 
 
@@ -124,13 +130,16 @@ def connection_argument_spec() -> dict[str, dict[str, t.Any]]:
 def refuse_mistyped(spec: t.Mapping[str, t.Mapping[str, t.Any]], args: t.Mapping[str, t.Any],
                     environ: t.Mapping[str, str] | None = None) -> None:
     """Refuse, plainly and naming the option, a value of an int, float or bool option that the argument spec's
-    own conversion would refuse; a value left out is read from its environment variable, as the spec does."""
+    own conversion would refuse, and a list or dict given for text (str, path), which it would turn into its repr;
+    a value left out is read from its environment variable, as the spec does."""
     from ansible.module_utils.common.validation import check_type_bool, check_type_float, check_type_int
 
-    checks = {"int": check_type_int, "float": check_type_float, "bool": check_type_bool}
+    checks = {"int": check_type_int, "float": check_type_float, "bool": check_type_bool,
+              "str": _check_type_text, "path": _check_type_text}
     environ = os.environ if environ is None else environ
     for name, option in spec.items():
-        check = checks.get(option.get("type"))
+        kind = "list of dicts" if (option.get("type"), option.get("elements")) == ("list", "dict") else option.get("type")
+        check = _check_list_of_dicts if kind == "list of dicts" else checks.get(kind)
         if check is None:
             continue
         value, source = args.get(name), ""
@@ -142,8 +151,21 @@ def refuse_mistyped(spec: t.Mapping[str, t.Mapping[str, t.Any]], args: t.Mapping
         try:
             check(value)
         except (TypeError, ValueError):
-            expects = CONNECTION_OPTIONS.get(name, {}).get("expects") or TYPE_EXPECTATIONS[option["type"]]
-            raise ItsmValidationError(name, str(value) if isinstance(value, str) else value, expects + source) from None
+            expects = CONNECTION_OPTIONS.get(name, {}).get("expects") or TYPE_EXPECTATIONS[kind]
+            shown = str(value) if isinstance(value, str) else value
+            # a secret's value is never shown, whatever its type (a list is no single text the result's masking finds)
+            raise ItsmValidationError(name, "(hidden)" if option.get("no_log") else shown, expects + source) from None
+
+
+def _check_type_text(value: t.Any) -> None:
+    """Text, or a scalar core turns into text (a number from YAML); never a collection."""
+    if isinstance(value, (list, tuple, set, dict)):
+        raise TypeError(f"{type(value).__name__} given for text")
+
+
+def _check_list_of_dicts(value: t.Any) -> None:
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise TypeError("not a list of dicts")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -17,6 +17,7 @@ import dataclasses
 import datetime as dt
 import fnmatch
 import functools
+import math
 import re
 import typing as t
 import zoneinfo
@@ -79,12 +80,16 @@ POLICY_SCHEMA: dict[str, t.Any] = {
 _DURATION_RE = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+(?:\.\d+)?)s)?$")
 
 
+#: the longest duration anything takes (ten years): beyond it date arithmetic overflows, and nothing waits that long
+MAX_DURATION = 10 * 365 * 86400.0
+
+
 def parse_duration(value: t.Any, option: str) -> float:
     """Seconds from a number or a text like ``90``, ``10m``, ``1h30m``, ``2d``; refuses negatives."""
     if isinstance(value, bool):
         raise ItsmValidationError(option, value, "expected a duration such as 10m, 1h30m or a number of seconds")
     if isinstance(value, (int, float)):
-        seconds = float(value)
+        seconds = float(value) if abs(value) < MAX_DURATION * 2 else math.inf  # a huge int overflows float()
     else:
         text = str(value).strip().lower().replace(" ", "")
         match = _DURATION_RE.match(text)
@@ -101,6 +106,8 @@ def parse_duration(value: t.Any, option: str) -> float:
             seconds = days * 86400 + hours * 3600 + minutes * 60 + secs
     if seconds < 0:
         raise ItsmValidationError(option, value, "a duration cannot be negative")
+    if not seconds <= MAX_DURATION:  # also NaN; inf and the huge overflow every date sum made with them (issue 14)
+        raise ItsmValidationError(option, value, f"expected a duration of at most {MAX_DURATION // 86400:.0f}d")
     return seconds
 
 

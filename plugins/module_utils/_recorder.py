@@ -19,6 +19,8 @@ import re
 import string
 import typing as t
 
+from . import _pipeline as pipeline
+from . import _recurring as recurring
 from ._errors import ItsmValidationError
 from ._records import LEVELS
 
@@ -84,9 +86,13 @@ class Settings:
     max_message: int = 2000
     redact: tuple[str, ...] = ()
     secrets: tuple[str, ...] = ()
+    #: raise a problem when a signature failed this often within problem_window days (0: never)
+    problem_after: int = 0
+    problem_window: float = recurring.DEFAULT_WINDOW_DAYS
 
     def __post_init__(self) -> None:
         check_key_template(self.incident_key)
+        recurring.Threshold(self.problem_after, self.problem_window)
         for option, value in (("incident_impact", self.impact), ("incident_urgency", self.urgency)):
             if value not in LEVELS:
                 raise ItsmValidationError(option, value, "expected one of: " + ", ".join(LEVELS))
@@ -192,6 +198,13 @@ def incident_items(failures: t.Sequence[Failure], settings: Settings, marker: st
                 + f": {clean(first.message, settings, 500)} [{marker}]")
         items.append(dict(type="incident", id=f"{marker}:incident:{correlation_id}", marker=marker,
                           correlation_id=correlation_id, fields=fields, change=dict(change), note=note))
+        if settings.problem_after:
+            # After its incident (items are delivered in order): the problem counts that occurrence.
+            items.append(dict(type="problem", id=f"{marker}:problem:{correlation_id}", marker=marker,
+                              correlation_id=correlation_id, change=dict(change),
+                              problem_after=settings.problem_after, problem_window=settings.problem_window,
+                              summary=truncate(f"Recurring failure: {short}", 160), statement=fields["description"],
+                              what=f"{short}: {clean(first.message, settings, 500)}"))
     return items
 
 
@@ -232,7 +245,7 @@ def _hosts_text(hosts: list[str]) -> str:
 # -- the change's note ---------------------------------------------------------------------------
 
 def interrupted_note(reason: str, events: t.Sequence[Failure], settings: Settings, marker: str,
-                     run_label: str) -> str:
+                     run_label: str, run_context: str = "") -> str:
     """The work note of a run that was stopped before its end (no recap exists then)."""
     lines = [f"Ansible run interrupted ({reason}) before it finished ({run_label}); the hosts' work may be "
              "incomplete.", ""]
@@ -241,6 +254,8 @@ def interrupted_note(reason: str, events: t.Sequence[Failure], settings: Setting
         lines.append("Task failures seen before it stopped (a rescue may have handled some):")
         lines += [f"- {event.host}: {event.task} ({event.play}): {clean(event.message, settings, 300)}"
                   for event in failed]
+    if run_context:
+        lines += ["", run_context]
     lines += ["", f"[{marker}]"]
     return truncate("\n".join(lines), 30000)
 
@@ -251,8 +266,9 @@ def undelivered_text(items: t.Sequence[t.Mapping[str, t.Any]], settings: Setting
 
 
 def recap_note(recap: t.Mapping[str, t.Mapping[str, int]], failures: t.Sequence[Failure], code: str,
-               settings: Settings, marker: str, run_label: str) -> str:
-    """The one work note written at the end: outcome, per-host recap, the tasks that failed."""
+               settings: Settings, marker: str, run_label: str, run_context: str = "") -> str:
+    """The one work note written at the end: outcome, per-host recap, the tasks that failed, and the run's
+    context (``Run.context``: whether the change gate ran, the CI pipeline's block)."""
     lines = [f"Ansible run finished: {code} ({run_label}).", "",
              "host: ok changed failed unreachable skipped rescued ignored"]
     for host in sorted(recap):
@@ -264,6 +280,8 @@ def recap_note(recap: t.Mapping[str, t.Mapping[str, int]], failures: t.Sequence[
             state = "unreachable" if failure.unreachable else "failed"
             lines.append(f"- {failure.host}: {failure.task} ({failure.play}) {state}: "
                          f"{clean(failure.message, settings, 300)}")
+    if run_context:
+        lines += ["", run_context]
     lines += ["", f"[{marker}]"]
     return truncate("\n".join(lines), 30000)
 
@@ -332,6 +350,10 @@ class Run:
     template: str | None = None
     assignment_group: str | None = None
     end_state: str = "closed"
+    #: the CI pipeline the run is part of (_pipeline.detect: canonical keys, only those set)
+    pipeline: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: whether a change_gate task ran in the run (set as the run goes; written at its end)
+    gate_used: bool = False
 
     @property
     def marker(self) -> str:
@@ -349,6 +371,11 @@ class Run:
     def change_reference(self) -> dict[str, str | None]:
         return {"number": self.change_number, "correlation_id": None if self.change_number else self.correlation_id}
 
+    def context(self) -> str:
+        """What the end of the run adds to its change's recap note: whether the gate ran, the pipeline's block
+        (a change made from a template keeps the template's description, so the block reaches it here too)."""
+        return "\n".join(part for part in (pipeline.gate_line(self.gate_used), pipeline.block(self.pipeline)) if part)
+
     def short_description(self) -> str:
         text = f"Ansible run: {self.playbook}"
         if self.limit:
@@ -363,7 +390,10 @@ def change_item(run: Run, note: str | None = None, code: str | None = None,
     """Find or create the run's change and move it to implement; with ``note`` also write it and end it
     (``outcome`` says how the run ended: ``finished``, or ``interrupted`` when it was stopped)."""
     create = dict(type="standard", short_description=run.short_description(),
-                  description=f"Logged by the opsgate.itsm recorder callback for {run.label}.\n[{run.marker}]")
+                  description=pipeline.with_block(
+                      f"Logged by the opsgate.itsm recorder callback for {run.label}.\n[{run.marker}]", run.pipeline))
+    if run.pipeline:
+        create["fields"] = pipeline.extras(run.pipeline)
     if run.template:
         create["template"] = run.template
     if run.assignment_group:
@@ -372,5 +402,6 @@ def change_item(run: Run, note: str | None = None, code: str | None = None,
                                   marker=run.marker, create=create, **run.change_reference())
     if note is not None:
         item.update(note=note, end_state=run.end_state, close_code=code,
-                    close_notes=f"Ansible run {run.playbook} {outcome}: {code}. See the work notes for the recap.")
+                    close_notes=f"Ansible run {run.playbook} {outcome}: {code}. See the work notes for the recap.\n"
+                                + pipeline.gate_line(run.gate_used))
     return item

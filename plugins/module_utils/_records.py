@@ -4,7 +4,8 @@
 """Canonical records and their vocabulary. FOR INTERNAL COLLECTION USE ONLY.
 
 Every backend speaks this vocabulary to the rest of the collection (DESIGN.md, "Canonical records").
-A record is a plain dict; ``CHANGE_FIELDS`` and ``INCIDENT_FIELDS`` list the keys every backend fills.
+A record is a plain dict; ``CHANGE_FIELDS``, ``INCIDENT_FIELDS`` and ``PROBLEM_FIELDS`` (``OUTPUT_FIELDS`` by kind)
+list the keys every backend fills.
 """
 
 from __future__ import annotations
@@ -16,9 +17,11 @@ from ._errors import ItsmConflictError, ItsmValidationError
 
 CHANGE = "change"
 INCIDENT = "incident"
-KINDS = (CHANGE, INCIDENT)
+#: a problem: the cause of one or more incidents, found and fixed (ITIL problem management, issue 19)
+PROBLEM = "problem"
+KINDS = (CHANGE, INCIDENT, PROBLEM)
 # The number prefix of each kind: ServiceNow's defaults, which the local store uses too.
-NUMBER_PREFIXES = {CHANGE: "CHG", INCIDENT: "INC"}
+NUMBER_PREFIXES = {CHANGE: "CHG", INCIDENT: "INC", PROBLEM: "PRB"}
 
 CHANGE_STATES = ("new", "assess", "authorize", "scheduled", "implement", "review", "closed", "canceled")
 CHANGE_TYPES = ("normal", "standard", "emergency")
@@ -35,6 +38,9 @@ INCIDENT_CLOSE_CODES = (
     "duplicate", "known_error", "no_resolution_provided", "resolved_by_caller", "resolved_by_change",
     "resolved_by_problem", "resolved_by_request", "solution_provided", "workaround_provided",
 )
+PROBLEM_STATES = ("new", "assess", "root_cause_analysis", "fix_in_progress", "resolved", "closed")
+#: how a problem ended (ServiceNow's problem.resolution_code): fixed, its risk accepted, canceled, a duplicate
+PROBLEM_RESOLUTION_CODES = ("fix_applied", "risk_accepted", "canceled", "duplicate")
 
 # ServiceNow's incident priority matrix (servicenow-api.md 6.2): impact x urgency -> priority.
 _PRIORITY_MATRIX = {
@@ -52,19 +58,39 @@ CHANGE_WRITABLE = (
 INCIDENT_WRITABLE = (
     "short_description", "description", "impact", "urgency", "caller", "assignment_group", "assigned_to",
     "configuration_item", "caused_by", "hold_reason", "close_code", "close_notes", "correlation_id",
+    # the number of the problem the incident is one occurrence of (ServiceNow incident.problem_id)
+    "problem",
+)
+#: a problem's resolution fields: ``cause_notes`` (the root cause), ``fix_notes`` (the fix), ``workaround``,
+#: ``resolution_code``, ``close_notes`` and ``duplicate_of`` (how it ended); what each state needs is _lifecycle's
+PROBLEM_WRITABLE = (
+    "short_description", "description", "impact", "urgency", "assignment_group", "assigned_to",
+    "configuration_item", "cause_notes", "fix_notes", "workaround", "resolution_code", "close_notes",
+    # the number of the problem this one duplicates (resolution_code duplicate)
+    "duplicate_of", "correlation_id",
 )
 COMMON_READ_ONLY = ("backend", "id", "number", "url", "state", "active", "opened_at", "updated_at", "closed_at")
 CHANGE_FIELDS = COMMON_READ_ONLY + CHANGE_WRITABLE + ("approval", "template", "configuration_items", "fields")
 INCIDENT_FIELDS = COMMON_READ_ONLY + INCIDENT_WRITABLE + ("priority", "reopen_count", "fields")
+PROBLEM_FIELDS = COMMON_READ_ONLY + PROBLEM_WRITABLE + ("priority", "fields")
+#: by kind: the fields a user may set, the keys of a canonical record, the states
+WRITABLE = {CHANGE: CHANGE_WRITABLE, INCIDENT: INCIDENT_WRITABLE, PROBLEM: PROBLEM_WRITABLE}
+OUTPUT_FIELDS = {CHANGE: CHANGE_FIELDS, INCIDENT: INCIDENT_FIELDS, PROBLEM: PROBLEM_FIELDS}
+STATES = {CHANGE: CHANGE_STATES, INCIDENT: INCIDENT_STATES, PROBLEM: PROBLEM_STATES}
 
 DATE_FIELDS = ("start_date", "end_date", "opened_at", "updated_at", "closed_at")
 CLOSED_CHANGE_STATES = ("closed", "canceled")
 CLOSED_INCIDENT_STATES = ("closed", "canceled")
 OPEN_INCIDENT_STATES = ("new", "in_progress", "on_hold")
+CLOSED_PROBLEM_STATES = ("closed",)
+#: a problem being worked on; a resolved one (its fix applied) does not take new occurrences
+OPEN_PROBLEM_STATES = ("new", "assess", "root_cause_analysis", "fix_in_progress")
+#: by kind: the states that end a record (``active`` false, ``closed_at`` set)
+CLOSED_STATES = {CHANGE: CLOSED_CHANGE_STATES, INCIDENT: CLOSED_INCIDENT_STATES, PROBLEM: CLOSED_PROBLEM_STATES}
 
 
 def priority_for(impact: str | None, urgency: str | None) -> str:
-    """Incident priority from impact and urgency; a missing value counts as ``low``, as on ServiceNow."""
+    """Incident (and problem) priority from impact and urgency; a missing value counts as ``low``, as on ServiceNow."""
     return _PRIORITY_MATRIX[(impact or "low", urgency or "low")]
 
 

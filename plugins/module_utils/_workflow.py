@@ -174,9 +174,25 @@ def refuse_taken_correlation(backend: ItsmBackend, kind: str, record: Record, co
                                 numbers=numbers)
 
 
+def require_problems(backend: ItsmBackend) -> None:
+    """Problem records (and an incident's link to one) only on a backend that keeps them: refused before anything
+    is read or written, naming the backend."""
+    if "problems" not in backend.capabilities:
+        raise backend.unsupported("problem records (the problem and problem_info modules, an incident's problem)")
+
+
 def require_existing_change(backend: ItsmBackend, option: str, number: str | None) -> None:
-    if number:
-        inputs.query_text(option, number)  # named as the task's option, not the look-up's ``number``
-    if number and backend.get(CHANGE, number=number) is None:
-        raise ItsmNotFoundError(f"{option}: change {number} does not exist on the {backend.name} backend",
+    require_existing(backend, CHANGE, option, number)
+
+
+def require_existing(backend: ItsmBackend, kind: str, option: str, number: str | None) -> Record | None:
+    """The record of ``kind`` a task's ``option`` names by number (an incident's cause, its problem), refused
+    naming the option when it does not exist; None when no number is given."""
+    if not number:
+        return None
+    inputs.record_number(number, option)  # named as the task's option, not the look-up's ``number``
+    found = backend.get(kind, number=number)
+    if found is None:
+        raise ItsmNotFoundError(f"{option}: {kind} {number} does not exist on the {backend.name} backend",
                                 option=option, value=number)
+    return found

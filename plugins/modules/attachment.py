@@ -20,11 +20,11 @@ options:
   kind:
     description:
       - The kind of record the file belongs to.
-      - Left out, the prefix of O(number) says it (C(CHG) a change, C(INC) an incident); a number with another
-        prefix is refused, asking for O(kind). Looked up by O(correlation_id), the record is a change unless
-        O(kind) says otherwise.
+      - Left out, the prefix of O(number) says it (C(CHG) a change, C(INC) an incident, C(PRB) a problem); a number
+        with another prefix is refused, asking for O(kind). Looked up by O(correlation_id), the record is a change
+        unless O(kind) says otherwise.
     type: str
-    choices: [change, incident]
+    choices: [change, incident, problem]
   number:
     description: The record's number. An empty value is refused.
     type: str

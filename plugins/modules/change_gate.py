@@ -37,6 +37,11 @@ description:
     timeout) stops at once."
   - With O(transition_to) the change is moved to that state when the gate passes, and the gate's verdict is
     written to the change as a work note.
+  - "A gate that fails writes the refusal to the change as a work note, C(Change gate refused at <time>: window,
+    approval.) and one line per failing check, unless the gate's last note on the change already names the same
+    failing checks (a gate retried with C(until) notes each new answer once); the task then reports C(changed).
+    The change report (C(playbooks/change_report.yml)) counts refusals by reason from these notes. Check mode
+    writes nothing."
   - Without O(number) and O(correlation_id) only the freeze check runs, answering "is now inside a freeze?" for
     pipelines that do not open changes.
   - "The task runs on the controller; put C(run_once: true) on it so a play over many hosts polls once."

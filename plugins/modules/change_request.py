@@ -125,6 +125,24 @@ options:
     description:
       - Backend-specific fields as a dictionary of name to value, set as given.
     type: dict
+  pipeline:
+    description:
+      - The CI pipeline this change comes from, so approvers and the change report see it.
+      - V(true) reads it from the controller's environment, where the CI job runs C(ansible-playbook), from the same
+        variables as the C(opsgate.itsm.recorder) callback (GitHub Actions, GitLab CI, Azure Pipelines, Jenkins,
+        AWX / Automation Platform, and C(ITSM_PIPELINE_<KEY>); the notes list them per system). Only what is set
+        is written, and no token or password variable is ever read.
+      - A dictionary gives the values, with keys from C(system), C(repository), C(branch), C(commit),
+        C(commit_time) (ISO 8601 with a timezone), C(url), C(run_number), C(triggered_by), C(job_id),
+        C(job_template).
+      - "The values go into the change's O(fields) as C(pipeline_<key>) (kept as columns by C(local), in the issue
+        property C(opsgate.record) by C(jsm)) and a readable block at the end of its description (replacing an
+        older one), which is where C(servicenow) keeps them: its C(change_request) table has no columns for them. A
+        change made from a template keeps the template's description: the block goes into a work note when the
+        change is created."
+      - V(false) or left out writes none.
+    type: raw
+    version_added: 0.2.0
 notes:
   - "On C(jsm) O(number) is the issue key (C(ITSM-42)). States, fields and option values go through the mapping
     (O(jsm_mapping)); the site's workflow holds the model, so a move it does not offer from the change's status is
@@ -139,6 +157,7 @@ extends_documentation_fragment:
   - opsgate.itsm.attributes
   - opsgate.itsm.attributes.check_mode_full
   - opsgate.itsm.attributes.diff_mode_full
+  - opsgate.itsm.pipeline
 seealso:
   - module: opsgate.itsm.change_request_info
   - module: opsgate.itsm.change_approval
@@ -177,6 +196,13 @@ EXAMPLES = r"""
     state: closed
     close_code: successful
     close_notes: Deployed without incident.
+
+- name: Open the change of this CI pipeline run, with its repository, commit and URL (read from the CI's variables)
+  opsgate.itsm.change_request:
+    correlation_id: "deploy-{{ lookup('ansible.builtin.env', 'CI_PIPELINE_ID', default='manual') }}"
+    short_description: "Deploy {{ release }}"
+    pipeline: true
+  register: change
 
 - name: Record a routine change from a standard template, straight to implement
   opsgate.itsm.change_request:

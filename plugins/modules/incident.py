@@ -71,6 +71,13 @@ options:
   caused_by:
     description: Number of the change that caused the incident. The change must exist.
     type: str
+  problem:
+    description:
+      - Number of the problem the incident is an occurrence of (for example C(PRB0000042)), which links the incident
+        to it (ServiceNow C(problem_id); on C(jsm) an issue link). The problem must exist. An empty value removes
+        the link.
+      - M(opsgate.itsm.problem) links many incidents at once with its O(opsgate.itsm.problem#module:incidents).
+    type: str
   hold_reason:
     description: Why the incident is on hold; required for O(state=on_hold).
     type: str
@@ -98,10 +105,41 @@ options:
   fields:
     description: Backend-specific fields as a dictionary of name to value, set as given.
     type: dict
+  problem_after:
+    description:
+      - Raise a problem when the failure behind this incident (its O(correlation_id), the failure's signature) has
+        happened this many times within O(problem_window) days, counting the incidents holding the id and their
+        recurrence notes; while that problem is open, every later occurrence updates it. C(0) never does; C(1) is
+        refused (a failure that happened once does not recur).
+      - "One problem per signature (its correlation id is the incident's with C(ansible-problem-) in place of
+        C(ansible-failure-), else prefixed with it), whose statement is the incident's description; the open incident
+        is linked to it (its C(problem)) and each occurrence adds one work note, C(Change <caused_by> failed: <short
+        description and work notes>) (C(A run without a change failed: ...) without O(caused_by)). The
+        C(opsgate.itsm.incident_on_failure) role and the C(opsgate.itsm.recorder) callback use the same rule."
+    type: int
+    default: 0
+    version_added: 0.2.0
+  problem_window:
+    description: The days back in which O(problem_after) counts the failure's occurrences.
+    type: float
+    default: 30
+    version_added: 0.2.0
+  problem_change:
+    description:
+      - The change this occurrence of the failure happened under, named in the problem's note (O(problem_after));
+        by default the incident's O(caused_by), which a recurrence does not change.
+    type: str
+    version_added: 0.2.0
 notes:
-  - "On C(jsm) O(number) is the issue key (C(ITSM-42)); O(caused_by) is a C(Causes) issue link to the change;
+  - "On C(jsm) O(number) is the issue key (C(ITSM-42)); O(caused_by) is a C(Causes) issue link to the change and
+    O(problem) a C(Problem/Incident) issue link to the problem;
     O(work_notes) are internal comments and O(comments) public ones. States, fields and values go through the
     mapping (O(jsm_mapping))."
+  - "On C(local) and C(servicenow) each number N of C(Recurrence #N) is written once, however many forks or
+    controllers record a recurrence of the incident at the same moment, and without gaps: C(local) counts it in the
+    transaction that adds the note, C(servicenow) claims it (a C(sys_journal_field) row of element
+    C(opsgate_recurrence), keyed on the incident and N) before the note; where the instance refuses the user that
+    insert, the number is counted from the notes and a warning names the grant."
   - "On C(jsm) every recurrence increments a counter in the issue property C(opsgate.recurrence) (N of
     C(Recurrence #N) is the counter's), and the work note is added at a bounded rate whatever its text: for
     recurrences #2 to #5, then at most one an hour (saying how many recurrences went unnoted since the last note),
@@ -115,6 +153,7 @@ extends_documentation_fragment:
 seealso:
   - module: opsgate.itsm.incident_info
   - module: opsgate.itsm.change_request
+  - module: opsgate.itsm.problem
 """
 
 EXAMPLES = r"""
@@ -205,6 +244,10 @@ record:
     caused_by:
       description: Number of the change that caused it.
       type: str
+    problem:
+      description: Number of the problem the incident is linked to; None when it has none.
+      type: str
+      sample: PRB0000003
     hold_reason:
       description:
         - Why the incident is on hold (V(awaiting_caller), V(awaiting_problem), V(awaiting_vendor),
@@ -235,6 +278,14 @@ recurred:
       on C(jsm) the recurrence counted, its note added at a bounded rate).
   returned: success
   type: bool
+problem:
+  description:
+    - With O(problem_after), the problem of the failure once raised (C(number)), what the task did to it (C(outcome),
+      one of C(created), C(updated) or C(unchanged)) and how often the failure happened in the window
+      (C(occurrences)); null while below the threshold.
+  returned: when O(problem_after) is set and the incident is open
+  type: dict
+  version_added: 0.2.0
 diff:
   description: The incident before and after the task.
   returned: success

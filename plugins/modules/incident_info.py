@@ -38,6 +38,9 @@ options:
   caused_by:
     description: Incidents caused by this change (its number).
     type: str
+  problem:
+    description: Incidents linked to this problem (its number).
+    type: str
   include:
     description:
       - What to return with each incident besides its fields.

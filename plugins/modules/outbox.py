@@ -12,8 +12,8 @@ version_added: 0.1.0
 author: opsgate.itsm contributors (@opsgate)
 description:
   - The P(opsgate.itsm.recorder#callback) callback keeps what it could not deliver (the backend was down, a credential
-    had expired) in an outbox, a local SQLite file. This module sends those records, lists them, or removes
-    them.
+    had expired) in an outbox, a local SQLite file or a table of a PostgreSQL database. This module sends those
+    records, lists them, or removes them.
   - "O(action=flush) sends every pending item meant for the backend of this task's connection options, oldest
     first, each exactly once: an item that was already written (a reply lost on the way back) is recognised
     by its correlation id and marker and not written again. At the first error about the connection (an outage,
@@ -40,7 +40,13 @@ options:
     description:
       - The outbox file. If not set, the value of the C(ITSM_OUTBOX) environment variable is used (the same the
         recorder callback reads), else C(opsgate_itsm/outbox.sqlite) under the Ansible home.
-    type: path
+      - "Or a PostgreSQL URL (C(postgresql://itsm@db.example.com/itsm)), as O(local_db) takes: the outbox is then the
+        table C(outbox_items) of that database, where an AWX / Automation Platform job's recorder keeps what it could
+        not deliver beyond the job's container. Its password comes from O(password) with the C(local) backend (as for
+        O(local_db)), else from the URL, else from libpq (C(PGPASSWORD), a C(.pgpass) file). Needs the C(psycopg)
+        Python package."
+      - A file path has C(~) and C($VARS) expanded.
+    type: str
   states:
     description:
       - With O(action=list), the states of the items returned (default C(pending) and C(failed)).
@@ -100,11 +106,15 @@ EXAMPLES = r"""
 - name: Forget delivered items
   opsgate.itsm.outbox:
     action: purge
+
+- name: Send what AWX jobs queued in a PostgreSQL outbox (the recorder's ITSM_OUTBOX)
+  opsgate.itsm.outbox:
+    path: "postgresql://itsm@db.example.com:5432/itsm?sslmode=verify-full"
 """
 
 RETURN = r"""
 path:
-  description: The outbox file.
+  description: The outbox file, or its PostgreSQL URL without the password.
   returned: always
   type: str
   sample: /home/ops/.ansible/opsgate_itsm/outbox.sqlite

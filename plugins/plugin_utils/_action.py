@@ -86,7 +86,8 @@ class ItsmAction(ActionBase):
 
 
 def _given_secrets(spec: dict, args: t.Mapping[str, t.Any]) -> set[str]:
-    values = {args.get(name) for name, option in spec.items() if option.get("no_log")}
-    values.update(os.environ.get(option["fallback"][1][0]) for option in spec.values()
-                  if option.get("no_log") and "fallback" in option)
+    # A list, not a set: a value of the wrong type (a list, a dict) is validation's to refuse, not a TypeError here.
+    values = [args.get(name) for name, option in spec.items() if option.get("no_log")]
+    values += [os.environ.get(option["fallback"][1][0]) for option in spec.values()
+               if option.get("no_log") and "fallback" in option]
     return {str(value) for value in values if value}

@@ -15,6 +15,7 @@ import re
 import typing as t
 
 from ansible_collections.opsgate.itsm.plugins.module_utils import _gate as gate
+from ansible_collections.opsgate.itsm.plugins.module_utils import _input as inputs
 from ansible_collections.opsgate.itsm.plugins.module_utils._cmdb import FIELD_NAME, TOP_LEVEL
 from ansible_collections.opsgate.itsm.plugins.module_utils._errors import (ItsmConflictError, ItsmNotFoundError,
                                                                            ItsmValidationError)
@@ -143,6 +144,11 @@ def change_scope(backend: ItsmBackend, number: str | None, correlation_id: str |
     and window checks now; otherwise an inventory built from it could reach hosts outside an approved change.
     """
     option = "change" if number else "change_correlation_id"
+    # Checked as the inventory's own options: the look-up's refusal would name number or correlation_id.
+    if number:
+        inputs.record_number(number, option)
+    else:
+        inputs.require_correlation_id(correlation_id, option)
     # By the one look-up rule, open holders only when by correlation id: a closed or canceled change scopes no
     # host. Its CIs (and approvals) are read with it (servicenow: in the same request).
     include = {"cis", "approvals"} if require_approved else {"cis"}

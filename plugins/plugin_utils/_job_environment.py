@@ -16,7 +16,8 @@ for the next run. What tells a job:
 
 Whether a path is on a volume cannot be told from inside the container (a bind mount of the host's disk and the
 container's own layer look alike), so a durable outbox is declared (the recorder's ``outbox_durable``); a path in
-the private data dir is never durable, declared or not.
+the private data dir is never durable, declared or not. An outbox on a PostgreSQL server (the recorder's ``outbox``
+a ``postgresql://`` URL, as ``local_db`` takes) is durable without a declaration: it is not in the container.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ from __future__ import annotations
 import dataclasses
 import os
 import typing as t
+import urllib.parse
+
+from ansible_collections.opsgate.itsm.plugins.module_utils._local_db import POSTGRESQL_SCHEMES
 
 AWX = "AWX / Automation Platform"
 RUNNER = "ansible-runner"
@@ -61,9 +65,15 @@ def _inside(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
+def on_server(location: str) -> bool:
+    """Whether the outbox ``location`` is a database on a PostgreSQL server, not a file (_local_db.read's rule)."""
+    return urllib.parse.urlsplit(location).scheme.lower() in POSTGRESQL_SCHEMES and "://" in location
+
+
 def lost_with_job(path: str, job: Job | None, declared_durable: bool) -> str | None:
-    """Why a file at ``path`` would not outlive ``job`` (a clause), or None when it does."""
-    if job is None:
+    """Why the outbox at ``path`` (a file, or a PostgreSQL URL: durable) would not outlive ``job`` (a clause), or
+    None when it does."""
+    if job is None or on_server(path):
         return None
     if job.private_data_dir and _inside(path, job.private_data_dir):
         return f"it is inside the job's private data dir {job.private_data_dir}, which is removed after the job"

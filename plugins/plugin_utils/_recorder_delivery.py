@@ -35,7 +35,9 @@ class Delivery:
     def __init__(self, connection: ConnectionSettings, outbox_path: str | None, settings: recorder.Settings,
                  display: t.Any) -> None:
         self.connection, self.settings, self.display = connection, settings, display
-        self.outbox = outbox.Outbox(outbox_path, timeout=10.0, warn=display.warning)
+        # A file, or a PostgreSQL URL (issue 17); a URL of another scheme stops the recorder, naming the option.
+        self.outbox = outbox.Outbox(outbox_path, timeout=10.0, warn=display.warning,
+                                    password=outbox.password_of(connection))
         self.target = outbox.target_of(connection)
         self.refused_reported = False
         # Any other set-up error (a ca_path that is no CA bundle, missing credentials) is met again, and warned
@@ -106,7 +108,8 @@ class Delivery:
                         raise
                     self._queue(pending[:1], self._text(error), state="failed")
                 else:
-                    done.append(f"{result['type']} {result['number']} {result['outcome']}")
+                    if result["number"] is not None or result["type"] != "problem":  # a problem not raised: nothing
+                        done.append(f"{result['type']} {result['number']} {result['outcome']}")
                 pending.pop(0)
         except Exception as error:  # pylint: disable=broad-exception-caught  # whatever failed, the rest is queued
             why = self._text(error)

@@ -30,6 +30,7 @@ REPORTS = os.path.join(ROOT, ".cache", "reports")
 STEPS = [
     ("venv", None, True),
     ("units", "units.xml", False),
+    ("soak", "soak.xml", False),
     ("imports", None, False),
     ("sanity", None, False),
     ("integration", None, False),

@@ -153,7 +153,7 @@ def test_service_desk_methods_and_customer_request(jsm, client):
     desks = client.service_desks()
     assert [d.projectKey for d in desks] == ["ITSM"]
     names = [t.name for t in client.request_types(desks[0])]
-    assert names == ["Request a change", "Report an incident"]
+    assert names == ["Request a change", "Report an incident", "Investigate a problem"]
     risk = _field_id(client, "Change risk")
     issue = client.create_customer_request(fields={
         "serviceDeskId": desks[0].id, "requestTypeId": "Request a change",

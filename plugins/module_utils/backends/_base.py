@@ -4,7 +4,7 @@
 """The backend contract. FOR INTERNAL COLLECTION USE ONLY.
 
 Every backend takes and returns canonical records (plain dicts, see _records) and raises only the
-collection's error tree (_errors). ``kind`` is ``"change"`` or ``"incident"``. Writes return the
+collection's error tree (_errors). ``kind`` is ``"change"``, ``"incident"`` or ``"problem"``. Writes return the
 record as read back from the system, so callers can verify what happened. Check mode is answered
 here: with ``check_mode=True`` a write sends nothing and returns an approximate record.
 """
@@ -38,7 +38,8 @@ class ItsmBackend(abc.ABC):
     #: the value of the ``backend`` option that selects this class
     name: str = ""
     #: optional features: "approvals", "affected_cis", "blackouts", "templates", "attachments", "cmdb" (iter_cmdb,
-    #: put_ci) and "cmdb_relations" (ci_relations, resolve_ci_relations, put_ci_relations)
+    #: put_ci), "cmdb_relations" (ci_relations, resolve_ci_relations, put_ci_relations) and "problems" (records of
+    #: kind problem, and an incident's ``problem``; without it those raise ItsmUnavailableError)
     capabilities: frozenset[str] = frozenset()
     #: how messages name this system ("<where> has no configuration item named 'x'"): servicenow the instance URL,
     #: local ``local_db <path>``
@@ -131,9 +132,11 @@ class ItsmBackend(abc.ABC):
     def find(self, kind: str, filters: t.Mapping[str, t.Any], limit: int | None = None) -> t.Iterator[Record]:
         """Records matching canonical filters, oldest first, paged lazily.
 
-        Filters (all optional, ANDed): ``number``, ``correlation_id``, ``state`` (list), ``type`` (list,
-        changes), ``approval`` (changes), ``active`` (bool), ``assignment_group``, ``configuration_item``
+        Filters (all optional, ANDed): ``number`` (one or a list), ``correlation_id`` (one, or a list: the records
+        holding any of them, every holder, open or not; a value with a comma is refused in a list), ``state`` (list),
+        ``type`` (list, changes), ``approval`` (changes), ``active`` (bool), ``assignment_group``, ``configuration_item``
         (a CI name: affected CI of a change, CI of an incident), ``caused_by`` (incidents),
+        ``problem`` (incidents linked to a problem, by its number, or to any of a list of numbers),
         ``window_start`` / ``window_end`` (changes whose planned window overlaps the range; ISO 8601),
         ``opened_after`` / ``opened_before`` (records whose ``opened_at`` is at or after / at or before the
         date; ISO 8601 with a timezone, both ends included).

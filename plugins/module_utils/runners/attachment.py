@@ -10,7 +10,7 @@ import typing as t
 from .. import _workflow as workflow
 from .._errors import ItsmValidationError
 from .._lookup import LookupResult
-from .._records import CHANGE, KINDS, NUMBER_PREFIXES, kind_of_number
+from .._records import CHANGE, INCIDENT, KINDS, NUMBER_PREFIXES, kind_of_number
 from ..backends._base import ItsmBackend
 
 ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = dict(
@@ -69,15 +69,17 @@ def record_kind(params: t.Mapping[str, t.Any]) -> str | None:
 
 def _by_number(backend: ItsmBackend, number: str) -> tuple[str, LookupResult]:
     """The kind and record of a number whose prefix names no kind: a change, else an incident (one look-up
-    each, as a playbook written for CHG/INC numbers names the record the same way on every backend)."""
-    for kind in KINDS:
+    each, as a playbook written for CHG/INC numbers names the record the same way on every backend). A problem's
+    file needs ``kind: problem`` then: no third look-up for every such number."""
+    guessed = (CHANGE, INCIDENT)
+    for kind in guessed:
         found = backend.lookup(kind, number=number)
         if found is not None:
             return kind, found
     known = ", ".join(f"{prefix} for {name}" for name, prefix in NUMBER_PREFIXES.items())
-    raise ItsmValidationError("number", number, f"no {' or '.join(KINDS)} of that number exists on the {backend.name} "
+    raise ItsmValidationError("number", number, f"no {' or '.join(guessed)} of that number exists on the {backend.name} "
                               f"backend, and its prefix does not say which kind of record it is ({known}); set kind to "
-                              "change or incident")
+                              f"{', '.join(KINDS[:-1])} or {KINDS[-1]}")
 
 
 def _summary(items: list[dict[str, t.Any]]) -> dict[str, t.Any]:

@@ -52,6 +52,9 @@ NO_CHANGE_LABEL = "The deployment"
 # The custom stat the gated change is published under: AWX / Automation Platform hands a job's custom stats to the
 # next nodes of its workflow as extra variables (workflow artifacts), so they use the change without a look-up.
 ARTIFACT_NAME = "itsm_change"
+# How the gate's work notes begin: "Change gate passed at <time>; moving to implement." or "Change gate refused at
+# <time>: window, approval." followed by one "- check: message" line per check named (the report reads them).
+GATE_NOTE_PREFIX = "Change gate "
 
 Progress = t.Callable[[str], None]
 
@@ -134,6 +137,8 @@ def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool, w
         if params.get("transition_to"):
             result.update(_transition(backend, snapshot, verdict, params["transition_to"], check_mode))
         return _published(result)
+    if snapshot.change is not None and not check_mode:
+        result["changed"] = _note_refusal(backend, snapshot, verdict)
     return _published(_failed(result, verdict, params, check_mode, gave_up, timeout, warn))
 
 
@@ -241,12 +246,36 @@ def _transition(backend: ItsmBackend, snapshot: Snapshot, verdict: Verdict, targ
 
 
 def _note(snapshot: Snapshot, verdict: Verdict, target: str) -> str:
-    lines = [f"Change gate passed at {format_datetime(snapshot.now)}; moving to {target}."]
+    lines = [f"{GATE_NOTE_PREFIX}passed at {format_datetime(snapshot.now)}; moving to {target}."]
     lines += [f"- {check.name}: {check.message}" for check in verdict.checks]
     skipped = [name for name in CHECK_NAMES if name not in {check.name for check in verdict.checks}]
     if skipped:
         lines.append(f"Not checked: {', '.join(skipped)}.")
     return "\n".join(lines)
+
+
+def _note_refusal(backend: ItsmBackend, snapshot: Snapshot, verdict: Verdict) -> bool:
+    """Write the refusal on the change (the report counts refusals by reason from these notes), unless the gate's
+    last note on it already says the same checks failed: a retried gate (``until:``) writes once per new answer, not
+    once per attempt. Whether it wrote."""
+    failing = verdict.failing
+    said = [entry.get("text") or "" for entry in backend.journal(CHANGE, snapshot.change)
+            if entry.get("field") == "work_notes" and str(entry.get("text") or "").startswith(GATE_NOTE_PREFIX)]
+    reasons = ", ".join(check.name for check in failing)
+    if said and _refused_for(said[-1]) == reasons:
+        return False
+    lines = [f"{GATE_NOTE_PREFIX}refused at {format_datetime(snapshot.now)}: {reasons}."]
+    lines += [f"- {check.name}: {check.message}" for check in failing]
+    backend.add_journal(CHANGE, snapshot.change, "work_notes", "\n".join(lines))
+    return True
+
+
+def _refused_for(text: str) -> str | None:
+    """The failing checks a refusal note names (``window, approval``); None for any other note."""
+    first = text.split("\n", 1)[0]
+    if not first.startswith(GATE_NOTE_PREFIX + "refused at ") or ": " not in first:
+        return None
+    return first.split(": ", 1)[1].rstrip(".")
 
 
 def _failed(result: dict[str, t.Any], verdict: Verdict, params: t.Mapping[str, t.Any], check_mode: bool,

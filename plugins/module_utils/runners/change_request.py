@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import typing as t
 
-from .. import _lifecycle, _workflow as workflow
+from .. import _lifecycle, _pipeline as pipeline, _workflow as workflow
+from .._errors import ItsmValidationError
+from .._lookup import JournalTexts
 from .._records import (CHANGE, CHANGE_CLOSE_CODES, CHANGE_STATES, CHANGE_TYPES, CHANGE_WRITABLE, LEVELS, RISKS)
 from ..backends._base import ItsmBackend
 
@@ -36,17 +38,36 @@ ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = dict(
     work_notes=dict(type="str"),
     comments=dict(type="str"),
     fields=dict(type="dict"),
+    pipeline=dict(type="raw"),
 )
+# ``pipeline``'s values that mean "read the CI environment of the controller" (the action plugin does).
+_FROM_ENVIRONMENT = (True, "true", "yes", "on", "auto")
+
+
+def reads_environment(value: t.Any) -> bool:
+    return value in _FROM_ENVIRONMENT or (isinstance(value, str) and value.lower() in _FROM_ENVIRONMENT)
+
+
+def pipeline_values(value: t.Any) -> dict[str, str]:
+    """The CI pipeline the task gives: a dictionary of _pipeline.KEYS (the action plugin has made ``true`` one
+    read from the environment); false or nothing gives none."""
+    if value in (None, False, "") or (isinstance(value, str) and value.lower() in ("false", "no", "off")):
+        return {}
+    if isinstance(value, t.Mapping):
+        return pipeline.checked(value)
+    raise ItsmValidationError("pipeline", value, "expected true (read the CI pipeline from the controller's "
+                              "environment), false, or a dictionary with keys from: " + ", ".join(pipeline.KEYS))
 
 
 def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
         warn: t.Callable[[str], None]) -> dict[str, t.Any]:
     wanted = workflow.wanted_fields(params, CHANGE_WRITABLE)
     entries = {"work_notes": params.get("work_notes"), "comments": params.get("comments")}
+    ci_pipeline = pipeline_values(params.get("pipeline"))
     # Read with the record (issue 5: requests per task): the notes already there when notes are given, and the
     # names a write may need.
     found = workflow.find_existing(backend, CHANGE, params.get("number"), params.get("correlation_id"),
-                                   include={"journal"} if any(entries.values()) else (),
+                                   include={"journal"} if any(entries.values()) or ci_pipeline else (),
                                    writes=dict(wanted, template=params.get("template"),
                                                configuration_items=params.get("configuration_items") or []))
     existing = found.record if found else None
@@ -54,6 +75,8 @@ def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
     workflow.require_summary(CHANGE, params.get("short_description"), existing is None, params.get("template"))
     cis = sorted(set(params["configuration_items"])) if params.get("configuration_items") is not None else None
     notes: dict[str, str] = {}
+    if ci_pipeline:
+        _with_pipeline(wanted, entries, ci_pipeline, existing, params.get("template"), found.notes if found else None)
     if existing is None:
         record = _create(backend, params, wanted, cis, check_mode)
         changes: dict[str, t.Any] = {}
@@ -78,6 +101,29 @@ def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
     noted = bool(notes) or (existing is None and workflow.append_journal(backend, CHANGE, record, entries, check_mode))
     changed = existing is None or noted or record != existing
     return dict(changed=changed, record=record, diff=workflow.diff(existing, record))
+
+
+def _with_pipeline(wanted: dict[str, t.Any], entries: dict[str, t.Any], values: dict[str, str],
+                   existing: dict[str, t.Any] | None, template: str | None, notes: JournalTexts | None) -> None:
+    """The CI pipeline into what the task writes: its values in ``fields`` (``pipeline_<key>``; the task's own
+    ``fields`` win) and its block at the end of the description, replacing an older one. A change made from a
+    template keeps the template's description (ServiceNow refuses to change it), so there the block is a work note.
+    A change that already carries these values (read back as the change report reads them, or the block in a note)
+    is left as it is."""
+    if "description" in wanted:
+        wanted["description"] = pipeline.with_block(wanted["description"], values)
+    if existing is not None:
+        known = pipeline.read(existing) or {}
+        if all(known.get(key) == value for key, value in values.items()) or (
+                notes is not None and notes.mentions(pipeline.block(values))):
+            return
+    wanted["fields"] = dict(pipeline.extras(values), **(wanted.get("fields") or {}))
+    if "description" in wanted:
+        return
+    if template if existing is None else existing.get("template"):
+        entries["work_notes"] = "\n\n".join(text for text in (entries.get("work_notes"), pipeline.block(values)) if text)
+        return
+    wanted["description"] = pipeline.with_block((existing or {}).get("description"), values)
 
 
 def _create(backend: ItsmBackend, params: t.Mapping[str, t.Any], wanted: dict[str, t.Any],

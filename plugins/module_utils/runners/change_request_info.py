@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import typing as t
 
+from .. import _lookup
 from .. import _workflow as workflow
 from .._errors import ItsmValidationError
 from .._records import APPROVAL_STATES, CHANGE, CHANGE_STATES, CHANGE_TYPES, normalise_datetime
@@ -56,6 +57,7 @@ def find(backend: ItsmBackend, kind: str, params: t.Mapping[str, t.Any], names: 
     for start, end in DATE_RANGES:
         _normalise_range(filters, start, end)
     found = backend.find_limited(kind, filters, params.get("limit"))
+    found = found._replace(records=_lookup.matching(found.records, filters))
     if found.truncated:
         # Issue 12: a cut list must not pass for the whole answer.
         returned = len(found.records)

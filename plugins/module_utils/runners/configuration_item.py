@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import typing as t
 
+from .. import _input as inputs
 from .. import _workflow as workflow
 from ..backends._base import ItsmBackend
 
@@ -23,7 +24,8 @@ ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = dict(
 
 def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
         warn: t.Callable[[str], None]) -> dict[str, t.Any]:
-    name = params["name"]
+    # Checked as the CI's name before the look-up by name, whose refusal would name the filter, not this option.
+    name = inputs.ci_name(params["name"])
     # Relationships are checked before the CI is written: a refused one must leave no new CI behind (issue 5).
     relations = None if params["relations"] is None else backend.resolve_ci_relations(name, params["relations"])
     current = next(iter(backend.iter_cmdb(filters={"name": name}, page_size=1)), None)

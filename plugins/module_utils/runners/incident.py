@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import typing as t
 
-from .. import _lookup, _workflow as workflow
+from .. import _lookup, _recurring as recurring_failures, _workflow as workflow
 from .._errors import ItsmValidationError
 from .._lookup import LookupResult
-from .._records import (CLOSED_INCIDENT_STATES, HOLD_REASONS, INCIDENT, INCIDENT_CLOSE_CODES, INCIDENT_STATES,
-                        INCIDENT_WRITABLE, LEVELS)
+from .._records import (CHANGE, CLOSED_INCIDENT_STATES, HOLD_REASONS, INCIDENT, INCIDENT_CLOSE_CODES,
+                        INCIDENT_STATES, INCIDENT_WRITABLE, LEVELS, PROBLEM)
 from ..backends._base import ItsmBackend, Record
 
 ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = dict(
@@ -27,6 +27,7 @@ ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = dict(
     assigned_to=dict(type="str"),
     configuration_item=dict(type="str"),
     caused_by=dict(type="str"),
+    problem=dict(type="str"),
     hold_reason=dict(type="str", choices=list(HOLD_REASONS)),
     close_code=dict(type="str", choices=list(INCIDENT_CLOSE_CODES)),
     close_notes=dict(type="str"),
@@ -34,21 +35,30 @@ ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = dict(
     comments=dict(type="str"),
     recurrence_note=dict(type="bool", default=True),
     fields=dict(type="dict"),
+    problem_after=dict(type="int", default=0),
+    problem_window=dict(type="float", default=recurring_failures.DEFAULT_WINDOW_DAYS),
+    problem_change=dict(type="str"),
 )
 SETTLING_STATES = ("resolved",) + CLOSED_INCIDENT_STATES
+#: options naming another record by number, which must exist before the incident is written: option -> its kind
+LINKS = {"caused_by": CHANGE, "problem": PROBLEM}
 
 
 def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
         warn: t.Callable[[str], None]) -> dict[str, t.Any]:
     notes = {"work_notes": params.get("work_notes"), "comments": params.get("comments")}
     wanted = workflow.wanted_fields(params, INCIDENT_WRITABLE)
+    threshold = recurring_failures.threshold_of(params.get("problem_after"), params.get("problem_window"))
     found = _find(backend, params, wanted, include={"journal"} if any(notes.values()) else ())
     existing = found.record if found else None
     if existing is None:
         _refuse_settling_create(params)
     workflow.require_summary(INCIDENT, params.get("short_description"), existing is None)
-    if wanted.get("caused_by") and wanted["caused_by"] != (existing or {}).get("caused_by"):
-        workflow.require_existing_change(backend, "caused_by", wanted["caused_by"])
+    if params.get("problem") is not None or threshold.on:
+        workflow.require_problems(backend)
+    for option, kind in LINKS.items():
+        if wanted.get(option) and wanted[option] != (existing or {}).get(option):
+            workflow.require_existing(backend, kind, option, wanted[option])
     recurring = False
     if existing is None:
         path = workflow.plan(INCIDENT, dict(wanted, state="new"), params.get("state"), {})
@@ -72,7 +82,24 @@ def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
     changed = existing is None or bool(noted or recurred) or record != existing
     result = dict(changed=changed, record=record, diff=workflow.diff(existing, record))
     result["recurred"] = bool(recurred)
+    if threshold.on and record.get("correlation_id") and _lookup.is_open(INCIDENT, record):
+        result["problem"] = _problem(backend, params, record, threshold, check_mode)
+        result["changed"] = result["changed"] or (result["problem"] or {}).get("outcome") in ("created", "updated")
     return result
+
+
+def _problem(backend: ItsmBackend, params: t.Mapping[str, t.Any], record: Record,
+             threshold: recurring_failures.Threshold, check_mode: bool) -> dict[str, t.Any] | None:
+    """The problem of the incident's signature, raised once it failed ``problem_after`` times (_recurring): its
+    statement the incident's description, a note naming the change the failure happened under."""
+    what = record.get("short_description") or ""
+    if params.get("work_notes"):
+        what += "\n" + params["work_notes"]
+    return recurring_failures.raise_or_update(
+        backend, record["correlation_id"], threshold, summary=f"Recurring failure: {record.get('short_description')}",
+        statement=record.get("description") or what,
+        note=recurring_failures.change_note(params.get("problem_change") or record.get("caused_by"), what),
+        check_mode=check_mode)
 
 
 def _find(backend: ItsmBackend, params: t.Mapping[str, t.Any], wanted: t.Mapping[str, t.Any],

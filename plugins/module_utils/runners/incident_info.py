@@ -19,13 +19,14 @@ ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = dict(
     assignment_group=dict(type="str"),
     configuration_item=dict(type="str"),
     caused_by=dict(type="str"),
+    problem=dict(type="str"),
     opened_after=dict(type="str"),
     opened_before=dict(type="str"),
     limit=dict(type="int", default=1000),
     include=dict(type="list", elements="str", choices=["notes"]),
 )
 FILTERS = ("number", "correlation_id", "state", "active", "assignment_group", "configuration_item", "caused_by",
-           "opened_after", "opened_before")
+           "problem", "opened_after", "opened_before")
 
 
 def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,

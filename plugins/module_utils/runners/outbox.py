@@ -14,7 +14,8 @@ from ..backends._base import ItsmBackend
 
 ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = dict(
     action=dict(type="str", choices=["flush", "list", "purge"], default="flush"),
-    path=dict(type="path", fallback=(env_fallback, [_outbox.OUTBOX_ENV])),
+    # str, not path: a PostgreSQL URL is a value too (issue 17); _outbox expands a file's ~ and $VARS itself
+    path=dict(type="str", fallback=(env_fallback, [_outbox.OUTBOX_ENV])),
     states=dict(type="list", elements="str", choices=list(_outbox.STATES)),
     ids=dict(type="list", elements="str"),
     retry_failed=dict(type="bool", default=False),
@@ -28,7 +29,8 @@ _DEFAULT_STATES = {"list": ("pending", "failed"), "purge": ("delivered",)}
 
 def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
         warn: t.Callable[[str], None]) -> dict[str, t.Any]:
-    store = _outbox.Outbox(params.get("path"), timeout=backend.settings.timeout, warn=warn)
+    store = _outbox.Outbox(params.get("path"), timeout=backend.settings.timeout, warn=warn,
+                           password=_outbox.password_of(backend.settings), option="path")
     target = None if params["all_targets"] else _outbox.target_of(backend.settings)
     action = params["action"]
     states = tuple(params.get("states") or _DEFAULT_STATES.get(action, ()))

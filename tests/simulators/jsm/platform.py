@@ -4,6 +4,8 @@ carrying Atlassian Document Format bodies for descriptions, textarea fields and 
 
 from __future__ import annotations
 
+import hashlib
+
 from .attachments import Attachments
 from .issues import body_in
 from .render import render_issue, render_transition
@@ -52,6 +54,8 @@ class Platform:
             return self._link(req, user)
         if head == "issueLink" and method == "DELETE" and len(rest) == 1:
             return self._unlink(rest[0], user)
+        if head == "group" and method == "POST" and not rest:
+            return self._create_group(req, user)
         if method != "GET":
             raise JiraError(405, "Method Not Allowed")
         if head == "field" and not rest:
@@ -61,6 +65,19 @@ class Platform:
         if head == "project":
             return self._project(req, rest)
         return self._lookup(req, head, rest)
+
+    def _create_group(self, req: Request, user: dict) -> object:
+        """Create group (``POST /rest/api/2/group`` ``{"name": ...}``): site administrators only; 201 with the group,
+        400 when the name is taken or empty."""
+        if "jira-administrators" not in user["groups"]:
+            raise JiraError(403, "You do not have permission to create groups.")
+        body = req.json()
+        name = str((body if isinstance(body, dict) else {}).get("name") or "").strip()
+        if not name or self.site.store.get("group", name) is not None:
+            raise JiraError(400, f"A group with name '{name}' already exists." if name else "Group name is required.")
+        self.site.store.put("group", name, {"name": name, "groupId": hashlib.md5(name.encode()).hexdigest()})
+        return json_response(201, {"name": name, "groupId": hashlib.md5(name.encode()).hexdigest(),
+                                   "self": f"{req.base_url}/rest/api/2/group?groupname={name}"})
 
     def _lookup(self, req: Request, head: str, rest: list[str]) -> object:
         site, base = self.site, req.base_url
@@ -232,7 +249,9 @@ class Platform:
         body = req.json()
         body = body if isinstance(body, dict) else {}
         kinds = {"causes": ("Causes", "is caused by", "causes"), "relates": ("Relates", "relates to", "relates to"),
-                 "blocks": ("Blocks", "is blocked by", "blocks")}
+                 "blocks": ("Blocks", "is blocked by", "blocks"),
+                 # Jira Service Management's link of a problem to its incidents
+                 "problem/incident": ("Problem/Incident", "is caused by", "causes")}
         kind = kinds.get(str((body.get("type") or {}).get("name", "")).lower())
         if kind is None:
             name = (body.get("type") or {}).get("name")

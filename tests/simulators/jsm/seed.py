@@ -50,7 +50,9 @@ STATUSES = [("Open", "new"), ("Planning", "indeterminate"), ("Authorize", "indet
             # statuses are global, but only that workflow uses them
             ("Draft", "new"), ("Assessment", "indeterminate"), ("CAB review", "indeterminate"),
             ("Ready", "indeterminate"), ("In progress", "indeterminate"), ("Verification", "indeterminate"),
-            ("Done", "done"), ("Rolled back", "done"), ("Rejected", "done"), ("Withdrawn", "done")]
+            ("Done", "done"), ("Rolled back", "done"), ("Rejected", "done"), ("Withdrawn", "done"),
+            # the problem workflow's own (issue 19); it shares Open, Work in progress, Resolved, Closed and Canceled
+            ("Under review", "indeterminate"), ("Under investigation", "indeterminate")]
 # workflow: initial status, transitions (id, name, from statuses (empty: global), to), approval step
 WORKFLOWS = {
     "change": ("Open", [
@@ -76,6 +78,17 @@ WORKFLOWS = {
         ("151", "Reopen", ["Resolved"], "Work in progress"),
         ("161", "Cancel", ["Open", "Work in progress", "Pending"], "Canceled"),
     ], None),
+    # problem management (issue 19): review, investigate the root cause, fix, resolve, close; cancel before it is
+    # resolved; re-analyse a fix, a resolved or a closed problem
+    "problem": ("Open", [
+        ("301", "Review", ["Open"], "Under review"),
+        ("311", "Investigate", ["Under review"], "Under investigation"),
+        ("321", "Start fix", ["Under investigation"], "Work in progress"),
+        ("331", "Resolve", ["Under investigation", "Work in progress"], "Resolved"),
+        ("341", "Close", ["Under investigation", "Work in progress", "Resolved"], "Closed"),
+        ("351", "Cancel", ["Open", "Under review", "Under investigation", "Work in progress"], "Canceled"),
+        ("361", "Re-analyse", ["Work in progress", "Resolved", "Closed", "Canceled"], "Under investigation"),
+    ], None),
 }
 # A site whose administrators customised the change workflow: other status names, a Rework transition out of
 # Rejected. The default mapping cannot read it; the example mapping of docs/jsm-mapping.md (a user's jsm_mapping)
@@ -94,13 +107,16 @@ CUSTOM_CHANGE_WORKFLOW = ("Draft", [
     "name": "CAB approval"})
 CHANGE_WORKFLOWS = ("standard", "custom")
 ISSUE_TYPES = [("10100", "Change", "change", "A change to the IT environment."),
-               ("10101", "Incident", "incident", "An unplanned interruption of a service.")]
+               ("10101", "Incident", "incident", "An unplanned interruption of a service."),
+               ("10102", "Problem", "problem", "The cause of one or more incidents.")]
 REQUEST_TYPES = [  # id, name, issue type, fields (by name; summary required)
     ("10", "Request a change", "10100", ["summary", "description", "Change type", "Change reason", "Change risk",
                                          "Urgency", "Impact", "Implementation plan", "Backout plan", "Test plan",
                                          "Planned start", "Planned end", "Affected services", "Affected objects"]),
     ("11", "Report an incident", "10101", ["summary", "description", "priority", "Urgency", "Impact",
                                            "Affected services", "Affected objects"]),
+    ("12", "Investigate a problem", "10102", ["summary", "description", "priority", "Urgency", "Impact",
+                                              "Affected services", "Affected objects"]),
 ]
 OBJECT_TYPES = [  # id, name, attributes beyond Key/Name/Created/Updated
     ("1", "Server", ["Hostname", "Operating System", "Environment", "IP Address", "Status", "Location",

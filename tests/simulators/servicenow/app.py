@@ -9,7 +9,7 @@ import sys
 import traceback
 from urllib.parse import unquote, urlencode
 
-from . import attachments, batch, change_api, faults, seed, table_api
+from . import attachments, batch, change_api, cmdb_api, faults, seed, table_api
 from .auth import Auth
 from .instance import Instance
 from .schema import SCHEMA
@@ -106,6 +106,8 @@ class Simulator:
                 return batch.handle(self, req)
             if api == "tinyurl" and not args:
                 return table_api.handle_tinyurl(self, req)
+            if api == "cmdb" and args[:1] == ["instance"]:
+                return cmdb_api.handle(self, req, args[1:])
         if len(parts) >= 3 and parts[0] == "api" and parts[1] == "sn_chg_rest":
             rest = parts[2:]
             if rest and rest[0] in VERSIONS:
@@ -145,6 +147,12 @@ class Simulator:
                 self.store.wipe()
                 seed.seed(self.store, self.clock, int(body.get("seed_cmdb", self.seed_cmdb)))
             return json_response(200, {"reset": True})
+        if action == "/credentials" and req.method == "POST" and isinstance(body, dict):
+            # A test's own password for a seeded user (the secrets sweep needs one no record or name holds).
+            if self.auth.user(str(body.get("user_name", ""))) is None or not body.get("password"):
+                return json_response(400, {"error": "expected the user_name of an active user and a password"})
+            self.store.set_password(str(body["user_name"]), str(body["password"]))
+            return json_response(200, {"user_name": body["user_name"]})
         if action == "/clock" and req.method == "POST":
             self.clock.set_offset(float(body.get("offset_seconds", 0)) if isinstance(body, dict) else 0)
             return json_response(200, {"now": self.clock.now_str()})

@@ -183,7 +183,7 @@ class Instance:
             values, journal, _ignored = self.coerce(user, concrete, payload, input_display)
             values.pop("sys_class_name", None)
             new = {**old, **values}
-            rules.before_update(self, user, concrete, old, new)
+            rules.before_update(self, user, concrete, old, new, set(values))
             changes = {k: v for k, v in new.items() if old.get(k) != v}
             if changes or journal:
                 changes.update(sys_updated_on=self.clock.now_str(), sys_updated_by=user.user_name,

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from . import approvals
+from . import approvals, problems
 from .schema import Table
-from .wire import SnError, User
+from .wire import SnError, User, data_policy
+from .wire import business_rule_abort as rule_abort
 
 if TYPE_CHECKING:
     from .instance import Instance
@@ -32,14 +33,7 @@ TEMPLATE_LOCKED = ("description", "backout_plan", "test_plan", "implementation_p
 
 
 def business_rule_abort(table: str, rule: str = STATE_RULE) -> SnError:
-    return SnError(403, "Operation Failed",
-                   f"Operation against file '{table}' was aborted by Business Rule '{rule}^{STATE_RULE_ID}'. "
-                   f"Business Rule Stack:{rule}")
-
-
-def data_policy(labels: list[str]) -> SnError:
-    return SnError(403, "Operation Failed",
-                   "Data Policy Exception: The following fields are mandatory: " + ", ".join(labels))
+    return rule_abort(table, rule, STATE_RULE_ID)
 
 
 def family(inst: Instance, table: Table) -> list[str]:
@@ -66,23 +60,35 @@ def before_insert(inst: Instance, user: User, table: Table, row: dict, provided:
         row["opened_by"] = row.get("opened_by") or user.sys_id
     if table.name == "incident":
         _incident(inst, user, table, None, row)
+    elif table.name == "problem":
+        _problem(inst, user, table, None, row, provided)
+    elif table.name == "problem_task":
+        problems.problem_task_rules(inst, user, table, None, row)
     elif table.name == "change_request":
         _change_insert(inst, row, provided)
         _close_fields(inst, user, table, None, row)
     elif table.name == "change_task":
         _simple_task_close(inst, user, None, row)
+    elif table.name == "cmdb_rel_type" and not row.get("sys_name"):
+        row["sys_name"] = row.get("name", "")  # the platform's sys_name mirrors the record's name
     elif table.name == "sys_user" and not row.get("name"):
         row["name"] = " ".join(p for p in (row.get("first_name"), row.get("last_name")) if p) or row.get("user_name", "")
 
 
 def after_insert(inst: Instance, user: User, table: Table, row: dict) -> None:
-    """Nothing is triggered on insert: a change inserted straight into Authorize keeps
+    """Approvals are not triggered on insert: a change inserted straight into Authorize keeps
     approval=not requested, as on a real instance (servicenow-api.md §6.3)."""
+    if table.name == "incident":
+        problems.recount_incidents(inst, row.get("problem_id", ""))
 
 
-def before_update(inst: Instance, user: User, table: Table, old: dict, new: dict) -> None:
+def before_update(inst: Instance, user: User, table: Table, old: dict, new: dict, provided: set[str]) -> None:
     if table.name == "incident":
         _incident(inst, user, table, old, new)
+    elif table.name == "problem":
+        _problem(inst, user, table, old, new, provided)
+    elif table.name == "problem_task":
+        problems.problem_task_rules(inst, user, table, old, new)
     elif table.name == "change_request":
         check_transition(inst, old, new)
         _close_fields(inst, user, table, old, new)
@@ -95,12 +101,14 @@ def before_update(inst: Instance, user: User, table: Table, old: dict, new: dict
 def after_update(inst: Instance, user: User, table: Table, old: dict, new: dict) -> None:
     if table.name == "change_request":
         approvals.on_change_state(inst, old, new)
+    elif table.name == "incident" and old.get("problem_id") != new.get("problem_id"):
+        problems.recount_incidents(inst, old.get("problem_id", ""), new.get("problem_id", ""))
     elif table.name == "sysapproval_approver" and old.get("state") != new.get("state"):
         approvals.on_decision(inst, user, new)
 
 
 def after_delete(inst: Instance, table: Table, row: dict) -> None:
-    """Cascade like the platform: attachments, approvals and affected-CI rows of the record."""
+    """Cascade like the platform: attachments, approvals and affected-CI rows of the record, relations of a CI."""
     sys_id = row["sys_id"]
     attachments = inst.schema["sys_attachment"]
     for att in inst.store.find(attachments, table_sys_id=sys_id):
@@ -110,6 +118,13 @@ def after_delete(inst: Instance, table: Table, row: dict) -> None:
         for child, column in (("sysapproval_approver", "sysapproval"), ("task_ci", "task")):
             for dep in inst.store.find(inst.schema[child], **{column: sys_id}):
                 inst.store.delete(inst.schema[child], dep["sys_id"])
+    if row.get("sys_class_name") == "incident":
+        problems.recount_incidents(inst, row.get("problem_id", ""))
+    if "cmdb_ci" in family(inst, table):
+        relations = inst.schema["cmdb_rel_ci"]
+        for column in ("parent", "child"):
+            for dep in inst.store.find(relations, **{column: sys_id}):
+                inst.store.delete(relations, dep["sys_id"])
 
 
 # -- incident --------------------------------------------------------------------------------
@@ -136,6 +151,14 @@ def _incident(inst: Instance, user: User, table: Table, old: dict | None, row: d
         row["active"] = "true"
     if state != "3" and old is not None and old.get("state") == "3":
         row["hold_reason"] = ""
+
+
+# -- problem ---------------------------------------------------------------------------------
+
+def _problem(inst: Instance, user: User, table: Table, old: dict | None, row: dict, provided: set[str]) -> None:
+    # the priority is computed from impact x urgency as on incidents ("read-only" on the problem form)
+    row["priority"] = PRIORITY_MATRIX.get((row.get("impact", "3"), row.get("urgency", "3")), row.get("priority", "5"))
+    problems.problem_rules(inst, user, table, old, row, provided)
 
 
 # -- change request --------------------------------------------------------------------------

@@ -97,6 +97,12 @@ INCIDENT_STATE = {"1": "New", "2": "In Progress", "3": "On Hold", "6": "Resolved
 CHANGE_STATE = {"-5": "New", "-4": "Assess", "-3": "Authorize", "-2": "Scheduled", "-1": "Implement",
                 "0": "Review", "3": "Closed", "4": "Canceled"}
 CHANGE_TASK_STATE = {"-5": "Pending", "1": "Open", "2": "In Progress", "3": "Closed", "4": "Canceled"}
+# the Madrid problem state model (com.snc.best_practice.problem.madrid.state_model), default on new instances
+PROBLEM_STATE = {"101": "New", "102": "Assess", "103": "Root Cause Analysis", "104": "Fix in Progress",
+                 "106": "Resolved", "107": "Closed"}
+PROBLEM_RESOLUTION = {"fix_applied": "Fix Applied", "risk_accepted": "Risk Accepted", "duplicate": "Duplicate",
+                      "canceled": "Canceled"}
+PROBLEM_TASK_STATE = {"151": "New", "152": "Assess", "154": "Work in Progress", "157": "Closed"}
 INSTALL_STATUS = {"0": "Implementing", "1": "Installed", "2": "On Order", "3": "In Maintenance",
                   "4": "Pending Install", "5": "Pending Repair", "6": "In Stock", "7": "Retired",
                   "8": "Stolen", "100": "Absent"}
@@ -148,7 +154,8 @@ INCIDENT_FIELDS = _fields(
     _f("close_notes", label="Resolution notes"), _f("resolved_at", DATETIME),
     _f("resolved_by", REFERENCE, "sys_user"), _f("reopen_count", INTEGER, default="0"),
     _f("child_incidents", INTEGER, default="0"), _f("parent_incident", REFERENCE, "incident"),
-    _f("problem_id"), _f("rfc", REFERENCE, "change_request"), _f("caused_by", REFERENCE, "change_request"),
+    _f("problem_id", REFERENCE, "problem", label="Problem"), _f("rfc", REFERENCE, "change_request"),
+    _f("caused_by", REFERENCE, "change_request"),
     _f("severity", INTEGER, choices={"1": "1 - High", "2": "2 - Medium", "3": "3 - Low"}, default="3"),
     _f("notify", INTEGER, default="1"), _f("business_service", REFERENCE, "cmdb_ci_service"),
 )
@@ -188,6 +195,41 @@ CHANGE_TASK_FIELDS = _fields(
                                       "unsuccessful": "Unsuccessful"}),
 )
 
+PROBLEM_FIELDS = _fields(
+    _f("state", INTEGER, choices=PROBLEM_STATE, default="101"),
+    _f("problem_state", INTEGER, choices=PROBLEM_STATE, default="101"),
+    _f("priority", INTEGER, choices=PRIORITY, default="5"),
+    _f("short_description", label="Problem statement"),
+    _f("category"), _f("subcategory"), _f("business_service", REFERENCE, "cmdb_ci_service", label="Service"),
+    _f("service_offering"), _f("first_reported_by_task", REFERENCE, "task", label="Origin task"),
+    _f("resolution_code", CHOICE, choices=PROBLEM_RESOLUTION, label="Resolution code"),
+    _f("duplicate_of", REFERENCE, "problem", label="Duplicate of"),
+    _f("cause_notes", label="Cause notes"), _f("fix_notes", label="Fix notes"), _f("workaround"),
+    _f("close_notes", label="Close notes"),
+    _f("known_error", BOOLEAN, default="false"), _f("major_problem", BOOLEAN, default="false"),
+    _f("workaround_applied", BOOLEAN, default="false"), _f("related_incidents", INTEGER, default="0"),
+    _f("rfc", REFERENCE, "change_request", label="Change request"), _f("review_outcome"),
+    _f("confirmed_at", DATETIME), _f("confirmed_by", REFERENCE, "sys_user"),
+    _f("fix_at", DATETIME), _f("fix_by", REFERENCE, "sys_user"),
+    _f("resolved_at", DATETIME), _f("resolved_by", REFERENCE, "sys_user"),
+    _f("reopened_at", DATETIME), _f("reopened_by", REFERENCE, "sys_user"), _f("reopen_count", INTEGER, default="0"),
+    _f("fix_communicated_at", DATETIME), _f("fix_communicated_by", REFERENCE, "sys_user"),
+    _f("workaround_communicated_at", DATETIME), _f("workaround_communicated_by", REFERENCE, "sys_user"),
+)
+
+PROBLEM_TASK_FIELDS = _fields(
+    _f("state", INTEGER, choices=PROBLEM_TASK_STATE, default="151"),
+    _f("problem", REFERENCE, "problem", label="Source problem"),
+    _f("problem_task_type", CHOICE, choices={"rca": "Root Cause Analysis", "general": "General"},
+       default="general", label="Type"),
+    _f("cause_code"), _f("cause_notes", label="Cause notes"), _f("fix_notes", label="Proposed fix notes"),
+    _f("workaround"), _f("close_notes", label="Close notes"),
+    _f("close_code", CHOICE, choices={"completed": "Completed", "canceled": "Canceled"}, label="Close code"),
+    _f("other_reason", label="Canceled reason"),
+    _f("started_at", DATETIME), _f("started_by", REFERENCE, "sys_user"),
+    _f("reopened_at", DATETIME), _f("reopened_by", REFERENCE, "sys_user"), _f("reopen_count", INTEGER, default="0"),
+)
+
 CI_FIELDS = _fields(
     _f("name"), _f("sys_class_name", CLASS_NAME), _f("fqdn"), _f("host_name"), _f("ip_address"),
     _f("mac_address"), _f("dns_domain"), _f("serial_number"), _f("asset_tag"), _f("manufacturer"),
@@ -200,6 +242,7 @@ CI_FIELDS = _fields(
     _f("maintenance_schedule", REFERENCE, "cmn_schedule"),
     _f("sys_domain", REFERENCE, "sys_user_group", default="global"),
     _f("category"), _f("subcategory"), _f("vendor"), _f("install_date", DATETIME),
+    _f("discovery_source"), _f("first_discovered", DATETIME), _f("last_discovered", DATETIME),
 )
 COMPUTER_FIELDS = _fields(
     _f("os"), _f("os_version"), _f("os_service_pack"), _f("cpu_type"), _f("cpu_count", INTEGER),
@@ -216,9 +259,11 @@ TABLES: list[Table] = [
     Table("task", "Task", own_fields=TASK_FIELDS, display="number", number_prefix="TASK",
           number_start=10001, indexes=("number", "sys_class_name", "state", "correlation_id",
                                        "sys_updated_on", "sys_created_on", "cmdb_ci", "assignment_group")),
-    Table("incident", "Incident", "task", INCIDENT_FIELDS, "number", "INC", 10001),
+    Table("incident", "Incident", "task", INCIDENT_FIELDS, "number", "INC", 10001, indexes=("problem_id",)),
     Table("change_request", "Change Request", "task", CHANGE_FIELDS, "number", "CHG", 30001),
     Table("change_task", "Change Task", "task", CHANGE_TASK_FIELDS, "number", "CTASK", 10001),
+    Table("problem", "Problem", "task", PROBLEM_FIELDS, "number", "PRB", 1),
+    Table("problem_task", "Problem Task", "task", PROBLEM_TASK_FIELDS, "number", "PTASK", 1),
     Table("sys_user", "User", own_fields=_fields(
         _f("user_name"), _f("first_name"), _f("last_name"), _f("name"), _f("email"),
         _f("active", BOOLEAN, default="true"), _f("roles"), _f("time_zone"), _f("title"), _f("department"),
@@ -261,9 +306,10 @@ TABLES: list[Table] = [
         _f("busines_criticality", default="3 - less critical"),
         _f("service_classification", default="Business Service"))),
     Table("cmdb_rel_type", "CI Relationship Type", own_fields=_fields(
-        _f("name"), _f("parent_descriptor"), _f("child_descriptor"))),
+        _f("name"), _f("sys_name"), _f("parent_descriptor"), _f("child_descriptor")), indexes=("name", "sys_name")),
+    # sys_class_name on relations: servicenow.itsm's configuration_item module reads it (servicenow-api.md §6.9)
     Table("cmdb_rel_ci", "CI Relationship", own_fields=_fields(
-        _f("parent", REFERENCE, "cmdb_ci"), _f("child", REFERENCE, "cmdb_ci"),
+        _f("sys_class_name", CLASS_NAME), _f("parent", REFERENCE, "cmdb_ci"), _f("child", REFERENCE, "cmdb_ci"),
         _f("type", REFERENCE, "cmdb_rel_type"), _f("connection_strength", default="always"),
         _f("percent_outage", INTEGER), _f("port")), display="sys_id", indexes=("parent", "child")),
     Table("cmn_location", "Location", own_fields=_fields(

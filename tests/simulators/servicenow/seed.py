@@ -104,8 +104,9 @@ def _base(store: Store, now: str) -> None:
         std_change_producer=producer, template=TEMPLATE, short_description="Patch Linux servers")])
     store.insert_many(s["cmn_location"], [_row(s["cmn_location"], now, sys_id=sid("location", city), name=city,
                                                city=city, country=country) for city, country in LOCATIONS])
-    store.insert_many(s["cmdb_rel_type"], [_row(s["cmdb_rel_type"], now, sys_id=sid("rel_type", name), name=name,
-                                                parent_descriptor=p, child_descriptor=c) for name, p, c in REL_TYPES])
+    store.insert_many(s["cmdb_rel_type"], [
+        _row(s["cmdb_rel_type"], now, sys_id=sid("rel_type", name), name=name, sys_name=name, parent_descriptor=p,
+             child_descriptor=c) for name, p, c in REL_TYPES])
 
 
 def _cmdb(store: Store, clock: Clock, count: int) -> None:

@@ -111,6 +111,17 @@ def acl_denied(operation: str) -> SnError:
     return SnError(403, "Operation Failed", f"ACL Exception {operation} Failed due to security constraints")
 
 
+def business_rule_abort(table: str, rule: str, rule_id: str) -> SnError:
+    return SnError(403, "Operation Failed",
+                   f"Operation against file '{table}' was aborted by Business Rule '{rule}^{rule_id}'. "
+                   f"Business Rule Stack:{rule}")
+
+
+def data_policy(labels: list[str]) -> SnError:
+    return SnError(403, "Operation Failed",
+                   "Data Policy Exception: The following fields are mandatory: " + ", ".join(labels))
+
+
 def bad_path() -> SnError:
     return SnError(400, "Requested URI does not represent any resource", None)
 

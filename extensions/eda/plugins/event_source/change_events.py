@@ -27,9 +27,14 @@ description:
     opened later under the same correlation id is picked up too), and every change the O(filters) match. A change
     found through a correlation id or the filters stays watched until it is closed or canceled, also when the
     filters no longer match it."
-  - "Requests: every poll reads all the changes it already knows in one C(find) by number, whatever their count,
-    plus one C(find) with O(filters) when given, plus one per correlation id that has no open change yet.
-    A change is never read on its own."
+  - "Requests: one per poll for all the watched changes, whatever their count: with O(correlation_ids), one
+    C(find) of every change holding any of them (a list-valued C(correlation_id) filter); with O(numbers), one
+    C(find) by number; with O(filters), one C(find) with them. The changes the source already follows are read in
+    the same requests; only those none of them returned (a named number, or a change the O(filters) no longer
+    match while it is open) add one C(find) by number for all of them. A change is never read on its own, and a
+    correlation id costs no request of its own. The checkpoint is a local file and costs no request. On Jira Cloud
+    a C(find) by number also reads each named issue by key (up to 50), so that the search sees issues its index has
+    not caught up with; the O(correlation_ids) and O(filters) finds are one search each."
   - "Events, in this order for one change: C(approved), C(rejected) or C(approval_changed) (another approval
     state); then C(scheduled), C(canceled), C(closed) or C(state_changed) (any other state); then C(window_open)
     when the change is C(scheduled) or in C(implement) and its planned window has begun (once per window: a
@@ -50,7 +55,9 @@ options:
     type: list
     elements: str
   correlation_ids:
-    description: Correlation ids whose open change is watched (the M(opsgate.itsm.change_request) option of that name).
+    description:
+      - Correlation ids whose open change is watched (the M(opsgate.itsm.change_request) option of that name).
+      - All of them are read in one request per poll, so a value may not hold a comma (nor C(^)).
     type: list
     elements: str
   filters:
@@ -169,6 +176,7 @@ except ImportError:  # loaded by path, outside a collection search path
     from ansible_collections.opsgate.itsm.plugins.module_utils import _records as records
 
 # pylint: disable=wrong-import-position
+from ansible_collections.opsgate.itsm.plugins.module_utils import _input as inputs
 from ansible_collections.opsgate.itsm.plugins.module_utils._backoff import Backoff
 from ansible_collections.opsgate.itsm.plugins.module_utils._errors import (
     ItsmError, ItsmStorageError, ItsmTransientError, ItsmUnavailableError, ItsmUnexpectedResponseError,
@@ -260,6 +268,8 @@ class Selection:
                                       "expected one of: " + ", ".join(WATCH_OPTIONS + tuple(CONNECTION_OPTIONS)))
         self.numbers = _names(args, "numbers")
         self.correlation_ids = _names(args, "correlation_ids")
+        for correlation_id in self.correlation_ids:  # as find takes them in its one list (no comma, no ^)
+            inputs.listed_value("correlation_ids", inputs.require_correlation_id(correlation_id, "correlation_ids"))
         filters = args.get("filters") or {}
         if not isinstance(filters, dict):
             raise ItsmValidationError("filters", filters, "expected a dict of canonical filters")
@@ -358,27 +368,32 @@ class Watcher:
         return list(numbers)
 
     def read(self) -> list[tuple[dict, bool]]:
-        """(change, named) for every watched change, oldest first: one find by number for all known changes, one
-        with the filters, one per correlation id without an open change among them."""
+        """(change, named) for every watched change. One request per poll (issue 17): one find for
+        all the correlation ids, one with the filters, and one by number only for the named or known changes
+        those did not return."""
         found: dict[str, tuple[dict, bool]] = {}
-        numbers = self.known_numbers()
-        named_numbers = set(self.selection.numbers)
-        if numbers:
-            for record in self.backend.find(CHANGE, {"number": numbers}):
-                seen = self.checkpoint.changes.get(str(record["id"])) or {}
-                found[str(record["id"])] = (record, record.get("number") in named_numbers or bool(seen.get("named")))
+        if self.selection.correlation_ids:
+            for record in self.backend.find(CHANGE, {"correlation_id": list(self.selection.correlation_ids)}):
+                # Every holder, open or not: one followed already, or a new open one; holders that had settled
+                # before the source first saw them are history.
+                key = str(record["id"])
+                if key in self.checkpoint.changes or record.get("state") not in records.CLOSED_CHANGE_STATES:
+                    found[key] = (record, True)
         if self.selection.filters:
             for record in self.backend.find(CHANGE, self.selection.filters):
                 found.setdefault(str(record["id"]), (record, False))
-        held = {record.get("correlation_id") for record, _named in found.values()
-                if record.get("state") not in records.CLOSED_CHANGE_STATES}
-        for correlation_id in self.selection.correlation_ids:
-            if correlation_id in held:
-                continue
-            for record in self.backend.find(CHANGE, {"correlation_id": correlation_id}):
-                # Its open holder; holders that had settled before the source first saw them are history.
-                if record.get("state") not in records.CLOSED_CHANGE_STATES:
-                    found.setdefault(str(record["id"]), (record, True))
+        returned = {record.get("number") for record, _named in found.values()}
+        numbers = [number for number in self.known_numbers() if number not in returned]
+        if numbers:
+            named_numbers = set(self.selection.numbers)
+            for record in self.backend.find(CHANGE, {"number": numbers}):
+                key = str(record["id"])
+                seen = self.checkpoint.changes.get(key) or {}
+                named = record.get("number") in named_numbers or bool(seen.get("named"))
+                found.setdefault(key, (record, named))
+        if self.selection.numbers:  # a named number the other finds returned is named all the same
+            found = {key: (record, named or record.get("number") in self.selection.numbers)
+                     for key, (record, named) in found.items()}
         return list(found.values())
 
     def events(self, found: list[tuple[dict, bool]], now: dt.datetime) -> list[dict]:

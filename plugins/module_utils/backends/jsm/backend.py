@@ -44,10 +44,11 @@ from .records import JsmRecords
 
 
 class JsmBackend(ItsmBackend):
-    """Changes and incidents as issues of a JSM service project; the site's workflow enforces its model."""
+    """Changes, incidents and problems as issues of a JSM service project; the site's workflow enforces its model."""
 
     name = "jsm"
-    capabilities: frozenset[str] = frozenset({"cmdb", "approvals", "affected_cis", "attachments"})
+    # "problems" where the mapping has a problem part (the default mapping has): see __init__
+    capabilities: frozenset[str] = frozenset({"cmdb", "approvals", "affected_cis", "attachments", "problems"})
 
     def __init__(self, settings: ConnectionSettings, warn: Warn | None = None, **http_options: t.Any):
         super().__init__(settings, warn)
@@ -55,6 +56,8 @@ class JsmBackend(ItsmBackend):
         self.where = settings.url
         self.http = self.client.http
         self.mapping = load_mapping(settings.jsm_mapping)
+        if records.PROBLEM not in self.mapping.kinds:  # a mapping file written before problems (issue 19)
+            self.capabilities = self.capabilities - {"problems"}
         self.codec = RecordCodec(self.client, self.mapping)
         self.records = JsmRecords(self.client, self.codec, self.where)
         self.catalog = cmdb.Catalog(self.client)  # Assets object types and attributes, read once

@@ -501,6 +501,21 @@ class JsmClient:
             if not issues or start >= int(page.get("total") or 0):
                 return
 
+    def group_exists(self, name: str) -> bool:
+        """Whether the site has a group of that name: one GET of its first member, or none when a task on this
+        controller saw the group within SITE_CACHE_SECONDS (groups are rarely renamed; a group removed since is
+        only an issue property value, which Jira never checks)."""
+        known = self.site_cache.load().get("groups") or []
+        if name in known:
+            return True
+        try:
+            self.call("GET", f"{API}/group/member", f"look up the group {name!r}",
+                      params={"groupname": name, "maxResults": 1})
+        except ItsmNotFoundError:
+            return False
+        self.site_cache.save({"groups": sorted({*known, name})[-200:]})
+        return True
+
     # -- service desk ----------------------------------------------------------------------------------
 
     def desk_values(self, path: str, what: str, params: t.Mapping[str, t.Any] | None = None) -> t.Iterator[dict]:

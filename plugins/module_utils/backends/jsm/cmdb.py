@@ -128,11 +128,11 @@ def iter_cmdb(client: JsmClient, catalog: Catalog, ci_class: str | None, fields:
     base.append(translate(catalog, type_ids, query))
     size = max(1, int(page_size))
     if split is None:
-        return _increasing(_read(client, jql.all_of(*base), wanted, size, workers))
+        return cmdb.exactly(_increasing(_read(client, jql.all_of(*base), wanted, size, workers)), checked)
     field, values = split
     readers = [_read(client, jql.all_of(*base, _filter_term(catalog, type_ids, field, values[at:at + _LIST_CHUNK])),
                      wanted, size, 1) for at in range(0, len(values), _LIST_CHUNK)]
-    return _increasing(heapq.merge(*readers, key=lambda ci: int(ci["id"])))
+    return cmdb.exactly(_increasing(heapq.merge(*readers, key=lambda ci: int(ci["id"]))), checked)
 
 
 def _class_term(catalog: Catalog, classes: t.Any, option: str) -> str:
@@ -216,7 +216,8 @@ def _text(value: t.Any) -> str:
 
 def find_one(client: JsmClient, name: str, option: str = "name") -> dict | None:
     """The object labelled ``name``, with its attributes; None when there is none, refused when two are."""
-    found = list(client.aql_page(f"label = {jql.quote(name, option)}", 0, 2, what=f"look up the CI {name}")[0])
+    found = list(client.aql_page(f"label = {jql.quote(name, option)}", 0, 10, what=f"look up the CI {name}")[0])
+    found = [item for item in found if item.get("label") == name]  # AQL compares labels in any case (issue 14)
     if len(found) > 1:
         raise ItsmConflictError(f"{option}: more than one Assets object is labelled {name!r} on "
                                 f"{client.settings.url}; rename one of them", option=option, value=name)
@@ -368,10 +369,10 @@ def named_objects(client: JsmClient, names: t.Sequence[str],
     by_label: dict[str, list[dict]] = {}
     for item in client.aql(f"label IN {jql.quote_list(wanted, option)}", page_size=100, attributes=False,
                            what="look up configuration items"):
-        by_label.setdefault(str(item.get("label")).lower(), []).append(item)
+        by_label.setdefault(str(item.get("label")), []).append(item)  # exactly: AQL compares in any case (issue 14)
     value = []
     for name in wanted:
-        found = by_label.get(name.lower(), [])
+        found = by_label.get(name, [])
         if not found:
             raise inputs.unknown_name(option, client.settings.url, "configuration item", name)
         if len(found) > 1:

@@ -7,8 +7,9 @@ A record's ``number`` is the issue key (``ITSM-42``), its ``id`` the issue id, i
 States come from the status through the mapping; choices (type, risk, impact, urgency) from the option values
 the mapping lists; dates are ISO 8601 UTC (Jira writes ``2026-11-24T09:00:00.000+0000``). Fields the mapping
 names live in the site's fields (ids looked up by name once per codec); a change's affected CIs, and an
-incident's CI, in the Assets field ``Affected objects`` (cmdb.py resolves names); an incident's ``caused_by`` is
-its "is caused by" issue link (links.py).
+incident's CI, in the Assets field ``Affected objects`` (cmdb.py resolves names); an incident's ``caused_by`` and
+``problem`` are its "is caused by" issue links (links.py). A problem (issue 19) is an issue of the mapping's problem
+part; its resolution fields, owner and duplicate are kept in ``opsgate.record``.
 
 Canonical fields Jira has no field for (assignment_group, assigned_to, requested_by, caller, close_code,
 close_notes, hold_reason, justification without a mapped field, the ``fields`` extras) are kept in the issue
@@ -40,6 +41,8 @@ PROPERTIES = (CORRELATION_PROPERTY, RECORD_PROPERTY, COMMENTS_PROPERTY)
 SYSTEM = {"short_description": "summary", "description": "description"}
 #: mapped fields read as lists of Assets objects (names), not as option values or text
 OBJECT_FIELDS = ("configuration_items", "configuration_item", "affected_services")
+#: the ``fields`` entry of a resolved incident or problem: when it was resolved (Jira's resolution date)
+RESOLVED_AT = "resolved_at"
 _BASE_FIELDS = ("summary", "description", "status", "issuetype", "created", "updated", "resolutiondate")
 _JIRA_TIME = "%Y-%m-%dT%H:%M:%S.000+0000"
 
@@ -88,7 +91,8 @@ class RecordCodec:
 
     def read_fields(self, kind: str) -> list[str]:
         """The issue fields a record is read from (a change's Approvals too: whether it was declined)."""
-        extra = list(links.ISSUE_FIELDS) if kind == records.INCIDENT else list(filter(None, [self.approvals_id()]))
+        extra = (list(links.ISSUE_FIELDS) if kind == records.INCIDENT else list(filter(None, [self.approvals_id()]))
+                 if kind == records.CHANGE else [])
         return list(_BASE_FIELDS) + extra + sorted(set(self.field_ids(kind).values()))
 
     def approvals_id(self) -> str | None:
@@ -99,7 +103,7 @@ class RecordCodec:
     def kind_of(self, issue: t.Mapping[str, t.Any]) -> str | None:
         """The kind an issue's type means in the mapping, None for another type."""
         name = str(((issue.get("fields") or {}).get("issuetype") or {}).get("name", "")).lower()
-        return next((kind for kind in records.KINDS if self.of(kind).issue_type.lower() == name), None)
+        return next((kind for kind, part in self.mapping.kinds.items() if part.issue_type.lower() == name), None)
 
     def url(self, key: str) -> str:
         return f"{self.client.http.base}/browse/{key}"
@@ -113,19 +117,22 @@ class RecordCodec:
         cid = (properties.get(CORRELATION_PROPERTY) or {}).get("value")
         kind_map, ids = self.of(kind), self.field_ids(kind)
         state = kind_map.state_of(fields.get("status"), str(issue.get("key", "")))
-        record: Record = {name: None for name in (records.CHANGE_WRITABLE if kind == records.CHANGE
-                                                  else records.INCIDENT_WRITABLE)}
+        record: Record = {name: None for name in records.WRITABLE[kind]}
         record.update({name: kept.get(name) for name in record if name in kept})
         record.update(backend="jsm", id=str(issue["id"]), number=issue["key"], url=self.url(issue["key"]),
-                      state=state, active=state in OPEN_STATES[kind] or (kind == records.INCIDENT
+                      state=state, active=state in OPEN_STATES[kind] or (kind != records.CHANGE
                                                                          and state == "resolved"),
                       opened_at=canonical_time(fields.get("created")), updated_at=canonical_time(fields.get("updated")),
                       short_description=fields.get("summary"), description=fields.get("description"),
-                      correlation_id=cid, fields=dict(kept.get("fields") or {}))
+                      correlation_id=cid, fields=stored_extras(kept.get("fields")))
         record["closed_at"] = None if record["active"] else canonical_time(fields.get("resolutiondate"))
+        resolved_at = canonical_time(fields.get("resolutiondate")) if state == "resolved" else None
+        if resolved_at:  # as local and ServiceNow give it (the report's recovery time): Jira's resolution date
+            record["fields"][RESOLVED_AT] = resolved_at
         if kind == records.INCIDENT:
             record["caused_by"] = links.caused_by(issue)
-        canonical = records.CHANGE_FIELDS if kind == records.CHANGE else records.INCIDENT_FIELDS
+            record["problem"] = links.problem_of(issue)
+        canonical = records.OUTPUT_FIELDS[kind]
         for name, field_id in ids.items():
             if name not in canonical:
                 continue  # mapped for writing only (a change's urgency, affected services)
@@ -148,6 +155,7 @@ class RecordCodec:
                                                   first_stage(properties.get(COMMENTS_PROPERTY)))
         else:
             record["priority"] = records.priority_for(record.get("impact"), record.get("urgency"))
+        if kind == records.INCIDENT:
             record["reopen_count"] = int(kept.get("reopen_count") or 0)
         return record
 
@@ -179,7 +187,7 @@ class RecordCodec:
         """The canonical ``values`` that live in the ``opsgate.record`` property (no Jira field holds them)."""
         ids = self.field_ids(kind)
         return {name: value for name, value in values.items()
-                if name not in SYSTEM and name not in ids and name not in ("correlation_id", "caused_by")}
+                if name not in SYSTEM and name not in ids and name not in ("correlation_id",) + tuple(links.LINKED)}
 
     def record_property(self, kind: str, record: t.Mapping[str, t.Any] | None, values: t.Mapping[str, t.Any],
                         extras: t.Mapping[str, t.Any] | None = None) -> dict | None:
@@ -188,10 +196,17 @@ class RecordCodec:
         if not kept and extras is None:
             return None
         current = {name: (record or {}).get(name) for name in self.kept_values(kind, dict.fromkeys(
-            records.CHANGE_WRITABLE if kind == records.CHANGE else records.INCIDENT_WRITABLE))}
+            records.WRITABLE[kind]))}
         current.update(kept)
-        current["fields"] = dict(extras if extras is not None else (record or {}).get("fields") or {})
+        # extras given are set over the record's (a None value removes one), as the local store does
+        current["fields"] = {key: value for key, value in {**stored_extras((record or {}).get("fields")),
+                                                           **stored_extras(extras)}.items() if value is not None}
         return {name: value for name, value in current.items() if value not in (None, {}, [])}
+
+
+def stored_extras(extras: t.Mapping[str, t.Any] | None) -> dict[str, t.Any]:
+    """A record's ``fields`` as ``opsgate.record`` keeps them: without ``resolved_at``, which is read from the issue."""
+    return {key: value for key, value in (extras or {}).items() if key != RESOLVED_AT}
 
 
 def default_approval(change_type: str, state: str, declined: bool, steps: t.Any = None,

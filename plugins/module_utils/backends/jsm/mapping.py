@@ -45,14 +45,20 @@ FIELDS = {
     records.CHANGE: ("type", "risk", "impact", "urgency", "start_date", "end_date", "implementation_plan",
                      "backout_plan", "test_plan", "justification", "affected_services", "configuration_items"),
     records.INCIDENT: ("impact", "urgency", "affected_services", "configuration_item"),
+    records.PROBLEM: ("impact", "urgency", "affected_services", "configuration_item"),
 }
 CHOICES = {
     records.CHANGE: {"type": records.CHANGE_TYPES, "risk": records.RISKS, "impact": records.LEVELS,
                      "urgency": records.LEVELS},
     records.INCIDENT: {"impact": records.LEVELS, "urgency": records.LEVELS},
+    records.PROBLEM: {"impact": records.LEVELS, "urgency": records.LEVELS},
 }
-STATES = {records.CHANGE: records.CHANGE_STATES, records.INCIDENT: records.INCIDENT_STATES}
-CLOSE_CODES = {records.CHANGE: records.CHANGE_CLOSE_CODES, records.INCIDENT: records.INCIDENT_CLOSE_CODES}
+STATES = records.STATES
+#: a problem's close_statuses are keyed by its resolution_code (a canceled problem may land in Canceled)
+CLOSE_CODES = {records.CHANGE: records.CHANGE_CLOSE_CODES, records.INCIDENT: records.INCIDENT_CLOSE_CODES,
+               records.PROBLEM: records.PROBLEM_RESOLUTION_CODES}
+#: the kinds a mapping must describe; a problem part is optional (mapping files written before issue 19)
+REQUIRED_KINDS = (records.CHANGE, records.INCIDENT)
 
 _NAME = {"type": "string", "minLength": 1}
 _NAMES = {"type": "array", "minItems": 1, "uniqueItems": True, "items": _NAME}
@@ -83,9 +89,9 @@ def _kind_schema(kind: str) -> dict:
 
 SCHEMA: dict[str, t.Any] = {
     "$schema": "http://json-schema.org/draft-07/schema#",
-    "type": "object", "additionalProperties": False, "required": ["project", "change", "incident"],
+    "type": "object", "additionalProperties": False, "required": ["project", *REQUIRED_KINDS],
     "properties": {"version": {"const": 1}, "project": _NAME,
-                   records.CHANGE: _kind_schema(records.CHANGE), records.INCIDENT: _kind_schema(records.INCIDENT)},
+                   **{kind: _kind_schema(kind) for kind in records.KINDS}},
 }
 
 
@@ -181,6 +187,12 @@ class Mapping:
     kinds: dict[str, KindMapping]
 
     def of(self, kind: str) -> KindMapping:
+        """The part of ``kind``; a kind the mapping has no part for (a mapping file written before problems, issue
+        19) is unavailable, saying what to add."""
+        if kind not in self.kinds:
+            raise ItsmUnavailableError(f"{OPTION}: the jsm mapping {self.source} has no {kind} part, so the jsm backend "
+                                       f"has no {kind} records; add a {kind} part (docs/jsm-mapping.md)",
+                                       option=OPTION, value=self.source)
         return self.kinds[kind]
 
 
@@ -224,7 +236,7 @@ def build_mapping(data: t.Any, source: str, option: str = OPTION) -> Mapping:
     problems = [(_path(error.absolute_path), error.message) for error in
                 sorted(validator.iter_errors(data), key=lambda error: [str(p) for p in error.absolute_path])]
     if not problems:
-        for kind in records.KINDS:
+        for kind in (kind for kind in records.KINDS if kind in data):
             seen: dict[str, str] = {}
             for state, names in data[kind]["statuses"].items():
                 for name in names:
@@ -252,7 +264,7 @@ def build_mapping(data: t.Any, source: str, option: str = OPTION) -> Mapping:
                 for field, options in (data[kind].get("values") or {}).items()},
         rejection_status=(data[kind].get("rejection") or {}).get("status"),
         reopen_after_rejection=bool((data[kind].get("rejection") or {}).get("reopen")),
-    ) for kind in records.KINDS}
+    ) for kind in records.KINDS if kind in data}
     return Mapping(project=data["project"], source=source, kinds=kinds)
 
 

@@ -64,14 +64,19 @@ PROBE_GAP = 2
 #: (Assets value, label) of each object a write names: cmdb.named_objects
 Objects = list[tuple[dict, str]]
 #: filters answered after the search (their JQL would be coarser than the canonical rule)
-_CHECKED_AFTER = ("approval", "configuration_item", "caused_by", "window_start", "window_end", "opened_after",
+_CHECKED_AFTER = ("approval", "configuration_item", "caused_by", "problem", "window_start", "window_end", "opened_after",
                   "opened_before")
 FILTERS = {
     records.CHANGE: ("number", "correlation_id", "state", "type", "approval", "active", "assignment_group",
                      "configuration_item", "window_start", "window_end", "opened_after", "opened_before"),
     records.INCIDENT: ("number", "correlation_id", "state", "active", "assignment_group", "configuration_item",
-                       "caused_by", "opened_after", "opened_before"),
+                       "caused_by", "problem", "opened_after", "opened_before"),
+    records.PROBLEM: ("number", "correlation_id", "state", "active", "assignment_group", "configuration_item",
+                      "opened_after", "opened_before"),
 }
+#: what a field naming another record by number names: its kind, and how messages call it
+_NAMED_RECORDS = {"caused_by": (records.CHANGE, "change"), "problem": (records.PROBLEM, "problem"),
+                  "duplicate_of": (records.PROBLEM, "problem")}
 
 
 class JsmRecords:
@@ -186,8 +191,10 @@ class JsmRecords:
             if name == "number":
                 conditions.append(jql.one_of("key", values, name) if all(ISSUE_KEY.match(str(v)) for v in values)
                                   else "key IS EMPTY")
-            elif name == "correlation_id":
-                conditions.append(jql.equals(jql.property_clause(CORRELATION_PROPERTY, "value"), value, name))
+            elif name == "correlation_id":  # one, or a list (issue 17): IN with each value quoted
+                field = jql.property_clause(CORRELATION_PROPERTY, "value")
+                conditions.append(jql.equals(field, value, name) if isinstance(value, str)
+                                  else jql.one_of(field, values, name))
             elif name == "state":
                 statuses = [status for state in values
                             for status in kind_map.statuses[records.require_choice(name, state, kind_map.statuses)]]
@@ -287,12 +294,16 @@ class JsmRecords:
     def check_names(self, kind: str, parsed: inputs.Input) -> Objects | None:
         """What the site must have before a write, checked before it: no template (JSM has none), the CIs in
         Assets (their "Affected objects" values and labels are returned; None when the write sets no CI), the
-        cause."""
+        cause, the assignment group."""
         if parsed.template:
             raise inputs.unknown_name("template", self.where, "standard change template", parsed.template)
-        cause = parsed.values.get("caused_by")
-        if cause and not (ISSUE_KEY.match(cause) and self.read(records.CHANGE, cause)):
-            raise inputs.unknown_name("caused_by", self.where, "change", cause)
+        for option, (named_kind, what) in _NAMED_RECORDS.items():
+            number = parsed.values.get(option)
+            if number and not (ISSUE_KEY.match(number) and self.read(named_kind, number)):
+                raise inputs.unknown_name(option, self.where, what, number)
+        group = parsed.values.get("assignment_group")
+        if group and not self.client.group_exists(group):
+            raise inputs.unknown_name("assignment_group", self.where, "group", group)
         if kind == records.CHANGE:
             return None if parsed.cis is None else cmdb.named_objects(self.client, parsed.cis)
         if "configuration_item" not in parsed.values:
@@ -301,11 +312,12 @@ class JsmRecords:
         return cmdb.named_objects(self.client, [ci], "configuration_item") if ci else []
 
     def _link(self, kind: str, key: str, parsed: inputs.Input) -> None:
-        cause = parsed.values.get("caused_by") if kind == records.INCIDENT else None
-        if cause:
-            links.set_caused_by(self.client, key, cause)
-        elif "caused_by" in parsed.values and kind == records.INCIDENT:
-            links.clear_caused_by(self.client, key)
+        """An incident's cause and problem, each an issue link (links.py), written or removed as the task says."""
+        for field in links.LINKED if kind == records.INCIDENT else ():
+            if parsed.values.get(field):
+                links.set_link(self.client, key, field, parsed.values[field])
+            elif field in parsed.values:
+                links.clear_link(self.client, key, field)
 
     def create(self, kind: str, fields: t.Mapping[str, t.Any], check_mode: bool = False) -> Record:
         records.require_choice("kind", kind, records.KINDS)
@@ -368,14 +380,15 @@ class JsmRecords:
         the write's values over ``base``, the objects' labels as Assets spells them, ``answered`` the update
         time (and a create's)."""
         kind_map, ids = self.codec.of(kind), self.codec.field_ids(kind)
-        writable = records.CHANGE_WRITABLE if kind == records.CHANGE else records.INCIDENT_WRITABLE
+        writable = records.WRITABLE[kind]
         merged = {name: (base or {}).get(name) for name in writable if base and name in base}
         merged.update(values)
         fields = self.codec.issue_fields(kind, merged)
         state = base["state"] if base else "new"  # the workflow's initial status, in the mappings the backend ships
         fields.update(status={"name": kind_map.statuses[state][0]}, issuetype={"name": kind_map.issue_type},
                       created=jira_time((base or {}).get("opened_at") or answered), updated=jira_time(answered),
-                      resolutiondate=jira_time((base or {}).get("closed_at")))
+                      resolutiondate=jira_time((base or {}).get("closed_at")
+                                               or ((base or {}).get("fields") or {}).get("resolved_at")))
         ci_field = "configuration_items" if kind == records.CHANGE else "configuration_item"
         if objects is not None:
             labels = [label for _value, label in objects]
@@ -391,8 +404,8 @@ class JsmRecords:
             RECORD_PROPERTY: self.codec.record_property(kind, base, values, extras),
             CORRELATION_PROPERTY: correlation_value(cid) if cid else None}}
         record = {**(base or {}), **self.codec.record(kind, issue)}
-        if kind == records.INCIDENT:  # an issue link, written apart (_link)
-            record["caused_by"] = merged.get("caused_by")
+        if kind == records.INCIDENT:  # issue links, written apart (_link)
+            record.update({field: merged.get(field) for field in links.LINKED})
         if base:  # what an edit leaves as it was: the status and what the codec derives from it, the counter
             record.update({name: base.get(name) for name in ("state", "active", "closed_at", "approval", "reopen_count")
                            if name in base})
@@ -410,7 +423,7 @@ class JsmRecords:
 
     def codec_ids(self) -> list[list[str]]:
         """The field ids the codec derived, per kind (what a stale field list would have put in a write)."""
-        return [list(self.codec.field_ids(kind).values()) for kind in records.KINDS]
+        return [list(self.codec.field_ids(kind).values()) for kind in self.codec.mapping.kinds]
 
     def find_unindexed(self, cid: str) -> dict | None:
         """The issue holding correlation id ``cid`` among those Cloud's search index may not hold yet, or None.
@@ -478,8 +491,7 @@ class JsmRecords:
         """One move of the workflow to ``state``, refused before writing when the mapping, the workflow or the
         fields the state needs say no; verified by reading the status back."""
         records.require_choice("kind", kind, records.KINDS)
-        records.require_choice("state", state, records.CHANGE_STATES if kind == records.CHANGE
-                               else records.INCIDENT_STATES)
+        records.require_choice("state", state, records.STATES[kind])
         parsed = inputs.parse_input(kind, fields or {})
         objects = self.check_names(kind, parsed)
         # A record without an id is the one a check-mode create planned: nothing on the site to read or move yet.
@@ -488,14 +500,19 @@ class JsmRecords:
         if current["state"] == state:
             return self.update(kind, current, fields or {}, check_mode, known_notes=known_notes)
         merged = {**current, **parsed.values}
+        if kind == records.PROBLEM:  # Jira's workflow knows no resolution code: the move it allows, checked here
+            refuse_problem_move(current, state, merged)
         lifecycle.refuse_missing_to_enter(kind, current["number"], state, merged)
+        if lifecycle.reanalysis(kind, current["state"], state):
+            parsed.values["resolution_code"] = merged["resolution_code"] = None  # kept in opsgate.record
         if check_mode and not current.get("id"):
             return {**merged, "state": state}
         offered = self.client.transitions(current["id"])
         # The issue's own status names where the move starts (a state may map several: Rejected and Withdrawn).
         status = ((issue or {}).get("fields") or {}).get("status") or self.codec.of(kind).statuses[current["state"]][0]
         move = self.codec.of(kind).choose_transition(current["number"], status, state, offered,
-                                                     merged.get("close_code"))
+                                                     merged.get("resolution_code" if kind == records.PROBLEM
+                                                                else "close_code"))
         if check_mode:
             return {**merged, "state": state}
         target = status_name(move.get("to")).lower()
@@ -563,7 +580,7 @@ def object_values(objects: Objects | None) -> list[dict] | None:
 
 def complete(kind: str, record: t.Mapping[str, t.Any]) -> bool:
     """Whether ``record`` is a whole record of ``kind`` as the backend reads them (a write can be built on it)."""
-    names = records.CHANGE_FIELDS if kind == records.CHANGE else records.INCIDENT_FIELDS
+    names = records.OUTPUT_FIELDS[kind]
     return bool(record.get("id")) and all(name in record for name in names) and record.get("backend") == "jsm"
 
 
@@ -591,6 +608,10 @@ def matches(record: Record, filters: t.Mapping[str, t.Any]) -> bool:
         return False
     if given("caused_by") and record.get("caused_by") != filters["caused_by"]:
         return False
+    problem = given("problem")
+    if problem and str(record.get("problem") or "").upper() not in {
+            str(number).upper() for number in ([problem] if isinstance(problem, str) else problem)}:
+        return False
     opened = record.get("opened_at") or ""
     if given("opened_after") and opened < records.normalise_datetime(filters["opened_after"], "opened_after"):
         return False
@@ -607,11 +628,22 @@ def matches(record: Record, filters: t.Mapping[str, t.Any]) -> bool:
 
 def approximate(kind: str, values: t.Mapping[str, t.Any], parsed: inputs.Input) -> Record:
     """What a create would make, for check mode: state new, nothing read from the site."""
-    fields = records.CHANGE_FIELDS if kind == records.CHANGE else records.INCIDENT_FIELDS
-    record: Record = dict.fromkeys(fields)
+    record: Record = dict.fromkeys(records.OUTPUT_FIELDS[kind])
     record.update(values, backend="jsm", state="new", active=True, fields=dict(parsed.extras or {}))
     if kind == records.CHANGE:
         record.update(approval="not_requested", configuration_items=list(parsed.cis or []))
     else:
-        record.update(priority=records.priority_for(values.get("impact"), values.get("urgency")), reopen_count=0)
+        record.update(priority=records.priority_for(values.get("impact"), values.get("urgency")))
+    if kind == records.INCIDENT:
+        record["reopen_count"] = 0
     return record
+
+
+def refuse_problem_move(current: Record, state: str, merged: Record) -> None:
+    """A problem's move its resolution code does not allow (_lifecycle.PROBLEM_RESOLUTION_MOVES), refused as the
+    local store refuses it: Jira's workflow offers the move whatever the code, which it does not know."""
+    if state not in lifecycle.user_transitions(records.PROBLEM, None, merged).get(current["state"], ()):
+        path = lifecycle.plan_path(records.PROBLEM, current["state"], state, None, current["number"], values=merged)
+        raise ItsmTransitionError(f"state: cannot move {current['number']} from {current['state']} to {state} in one "
+                                  f"step; move it to {path[0]} first", option="state", value=state,
+                                  current_state=current["state"])

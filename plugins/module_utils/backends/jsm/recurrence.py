@@ -14,13 +14,16 @@ went unnoted since the last note. The rate does not depend on the text: the reco
 only counted, so however long a failure recurs its notes stay far below the cap.
 
 ``once_key`` (the outbox's run marker) names one occurrence: a delivery retried with the same key is not
-counted again (the last KEPT_KEYS keys are kept). Two writers recording at the same moment may count one; the
-notes they add stay correct.
+counted again (the last KEPT_KEYS keys are kept). The writers of one controller (threads and forked processes)
+take turns at the counter, so their numbers are exact and gapless; two controllers recording at the same moment
+may still count one (Jira has no conditional update), and the notes they add stay correct.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import threading
 import typing as t
 
 from ... import _records as records
@@ -35,6 +38,8 @@ NOTED_FIRST = 5  # recurrences #2 to #5 are each noted: a failure that came back
 DEFAULT_INTERVAL = 3600.0  # seconds: after those, at most one note an hour
 MAX_NOTES = 1000  # recurrence notes per issue, whatever the time: a fifth of the comment cap at most
 KEPT_KEYS = 20
+_LOCKS: dict[str, threading.Lock] = {}
+_GUARD = threading.Lock()
 
 
 def recurrence_count(client: JsmClient, key: str) -> int:
@@ -51,27 +56,39 @@ def record_recurrence(client: JsmClient, key: str, text: str, check_mode: bool =
     In check mode nothing is written and the Recurrence says what would be.
     """
     now = now or records.utcnow()
-    state = client.get_property(key, COUNTER_PROPERTY)
-    state = dict(state) if isinstance(state, dict) else {}
-    keys = [str(item) for item in state.get("keys") or []]
-    if once_key is not None and once_key in keys:
-        return Recurrence(_count(state), False, None)
-    count = _count(state) + 1
-    notes = _int(state.get("notes"), 0)
-    due = notes < max_notes and (count <= NOTED_FIRST or _since(state.get("noted_at"), now) >= interval)
-    comment = _note(count, text, _int(state.get("noted_count"), 0), last=notes + 1 == max_notes) if due else None
-    if check_mode:
-        return Recurrence(count, True, comment)
-    state.update(count=count, last_at=records.format_datetime(now))
-    if once_key is not None:
-        state["keys"] = (keys + [once_key])[-KEPT_KEYS:]
-    if due:
-        state.update(noted_at=records.format_datetime(now), noted_count=count, notes=notes + 1)
-    # The counter first: a comment that then fails costs one note, never a second "#N" with the same number.
-    client.set_property(key, COUNTER_PROPERTY, state)
+    with _serialized(client, key):
+        state = client.get_property(key, COUNTER_PROPERTY)
+        state = dict(state) if isinstance(state, dict) else {}
+        keys = [str(item) for item in state.get("keys") or []]
+        if once_key is not None and once_key in keys:
+            return Recurrence(_count(state), False, None)
+        count = _count(state) + 1
+        notes = _int(state.get("notes"), 0)
+        due = notes < max_notes and (count <= NOTED_FIRST or _since(state.get("noted_at"), now) >= interval)
+        comment = _note(count, text, _int(state.get("noted_count"), 0), last=notes + 1 == max_notes) if due else None
+        if check_mode:
+            return Recurrence(count, True, comment)
+        state.update(count=count, last_at=records.format_datetime(now))
+        if once_key is not None:
+            state["keys"] = (keys + [once_key])[-KEPT_KEYS:]
+        if due:
+            state.update(noted_at=records.format_datetime(now), noted_count=count, notes=notes + 1)
+        # The counter first: a comment that then fails costs one note, never a second "#N" with the same number.
+        client.set_property(key, COUNTER_PROPERTY, state)
     if comment:
         client.add_comment(key, comment, internal=True, recover=lambda: _landed(client, key, comment))
     return Recurrence(count, True, comment)
+
+
+@contextlib.contextmanager
+def _serialized(client: JsmClient, key: str) -> t.Iterator[None]:
+    """Held around the counter's read and write: Jira has no conditional update of a property, so the writers of one
+    controller take turns (a lock per issue for the threads of this process, and the CreatedIssues lock file's byte
+    of the issue for its processes, the forks of a play). Two controllers can still read the same count."""
+    with _GUARD:
+        lock = _LOCKS.setdefault(f"{client.http.base} {key}", threading.Lock())
+    with lock, client.created.claiming(f"recurrence of {key}"):
+        yield
 
 
 def _note(count: int, text: str, noted_count: int, last: bool) -> str:

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, opsgate.itsm contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The local backend: changes and incidents in an SQLite file or a PostgreSQL database. FOR INTERNAL COLLECTION USE ONLY.
+"""The local backend: changes, incidents and problems in an SQLite file or a PostgreSQL database. FOR INTERNAL COLLECTION USE ONLY.
 
 The facade: it builds the store (store.py) and implements the contract of _base by calling the feature
 files, which take the store and never import this file. Behaviour a caller may rely on, beyond the contract:
@@ -13,8 +13,9 @@ files, which take the store and never import this file. Behaviour a caller may r
 - Every write is one transaction that takes the store's write lock first and re-reads the record under it, so
   many forked workers and controllers can write at once; a lock held longer than ``timeout`` raises
   ItsmTransientError.
-- ``id`` is a uuid4 hex string; ``number`` is ``CHG0000001`` / ``INC0000001``, allocated in the
-  transaction (unique and gapless); ``url`` is ``local://changes/CHG0000001`` (``local://incidents/...``).
+- ``id`` is a uuid4 hex string; ``number`` is ``CHG0000001`` / ``INC0000001`` / ``PRB0000001``, allocated in the
+  transaction (unique and gapless); ``url`` is ``local://changes/CHG0000001`` (``local://incidents/...``,
+  ``local://problems/...``).
 - ``lookup`` (and ``get``) by correlation id follows the one look-up rule (_lookup): the one open holder, else
   (unless ``open_only``) the newest holder; two open holders raise ItsmConflictError. The parts a look-up
   includes are read after the record, each by the method that lists it (approvals, journal, affected CIs).
@@ -25,6 +26,8 @@ files, which take the store and never import this file. Behaviour a caller may r
   ``comments`` (appended in the same transaction) and, for changes, ``configuration_items``.
 - In check mode a write starts from the record it is given (what an earlier check-mode step predicted)
   over the stored row, so a walk of several steps predicts what the real walk does.
+- A recurrence of a deduplicated incident is numbered by a counter incremented in the transaction that adds its
+  note (recurrence.py): concurrent writers get each number once, with no gap.
 - ``decide_approval``: an approver decides once per approval round (see approvals.py).
 - ``audit(kind, record)`` returns the whole append-only trail ``{type, field, old, new, text, author,
   created}`` (types: created, state, field, note, approval, attachment); ``journal`` returns the notes only.
@@ -43,8 +46,8 @@ import typing as t
 from ... import _input as inputs
 from ..._lookup import JournalTexts, RecordKey
 from ..._options import ConnectionSettings, default_local_db
-from .._base import CiRelations, Found, ItsmBackend, Record, Warn
-from . import approvals, attachments, blackouts, cmdb, records, templates
+from .._base import CiRelations, Found, ItsmBackend, Record, Recurrence, Warn
+from . import approvals, attachments, blackouts, cmdb, records, recurrence, templates
 from .schema import NAME
 from .store import LocalStore
 
@@ -54,7 +57,7 @@ class LocalBackend(ItsmBackend):
 
     name = NAME
     capabilities = frozenset({"approvals", "affected_cis", "blackouts", "templates", "cmdb", "cmdb_relations",
-                              "attachments"})
+                              "attachments", "problems"})
 
     def __init__(self, settings: ConnectionSettings, warn: Warn | None = None):
         super().__init__(settings, warn)
@@ -109,6 +112,11 @@ class LocalBackend(ItsmBackend):
                     known_notes: JournalTexts | None = None) -> None:
         """``known_notes`` is unused: the entry is appended in one transaction."""
         records.add_journal(self.store, kind, record, field, text, check_mode)
+
+    def record_recurrence(self, record: Record, text: str, *, once_key: str | None = None,
+                          check_mode: bool = False) -> Recurrence:
+        """Numbered by a counter incremented in the note's own transaction (recurrence.py): exact and gapless."""
+        return recurrence.record_recurrence(self.store, record, text, check_mode, once_key=once_key)
 
     # -- changes ---------------------------------------------------------------------------------
 

@@ -16,7 +16,7 @@ from ... import _input as inputs
 from ... import _lifecycle as lifecycle
 from ... import _records as records
 from ..._errors import ItsmTransitionError, ItsmValidationError
-from ..._records import CHANGE, INCIDENT
+from ..._records import CHANGE, INCIDENT, PROBLEM
 from . import schema
 from .schema import Record, Row
 
@@ -36,7 +36,8 @@ def initial_row(kind: str, parsed: inputs.Input, template: dict[str, t.Any], now
         values["type"] = change_type
     else:
         values = {"impact": "low", "urgency": "low", **{k: v for k, v in values.items() if v is not None}}
-        row["reopen_count"] = 0
+        if kind == INCIDENT:
+            row["reopen_count"] = 0
     row.update(values, state="new", active=True, opened_at=now, updated_at=now,
                fields={key: value for key, value in (parsed.extras or {}).items() if value is not None})
     finish(kind, row)
@@ -60,8 +61,9 @@ def apply_fields(kind: str, row: Row, parsed: inputs.Input) -> Row:
 
 
 def finish(kind: str, row: Row) -> None:
-    """Recompute what is derived (an incident's priority) and refuse a window that ends before it starts."""
-    if kind == INCIDENT:
+    """Recompute what is derived (an incident's or a problem's priority) and refuse a window that ends before it
+    starts."""
+    if kind in (INCIDENT, PROBLEM):
         row["priority"] = records.priority_for(row.get("impact"), row.get("urgency"))
     start, end = row.get("start_date"), row.get("end_date")
     if start and end and end < start:
@@ -76,13 +78,14 @@ def as_predicted(kind: str, row: Row, record: Record) -> Row:
                         and name not in keep})
 
 
-def check_move(kind: str, row: Row, state: str) -> None:
-    """Refuse a move the model does not allow in one user transition, naming the next step."""
-    if state in lifecycle.user_transitions(kind, row.get("type"))[row["state"]]:
+def check_move(kind: str, row: Row, state: str, values: Row | None = None) -> None:
+    """Refuse a move the model does not allow in one user transition, naming the next step (``values``: the row as
+    the move would leave it, whose resolution_code decides a problem's moves)."""
+    if state in lifecycle.user_transitions(kind, row.get("type"), values)[row["state"]]:
         return
     name = label(kind, row)
     # plan_path explains an unreachable state; a reachable one is refused as more than one step.
-    path = lifecycle.plan_path(kind, row["state"], state, row.get("type"), label=name)
+    path = lifecycle.plan_path(kind, row["state"], state, row.get("type"), label=name, values=values)
     raise ItsmTransitionError(f"state: cannot move {name} from {row['state']} to {state} in one step; move it "
                               f"to {path[0]} first", option="state", value=state, current_state=row["state"])
 
@@ -97,9 +100,14 @@ def enter(kind: str, row: Row, new: Row, state: str, now: str) -> None:
     if kind == INCIDENT and row["state"] == "resolved" and state == "in_progress":
         new["reopen_count"] = row["reopen_count"] + 1
         new["fields"].pop("resolved_at", None)
+    if lifecycle.reanalysis(kind, row["state"], state):  # open again, its resolution undone
+        new.update(resolution_code=None, active=True, closed_at=None)
+        new["fields"].pop("resolved_at", None)
     if kind == INCIDENT and state == "resolved":
         new["fields"]["resolved_at"] = now
-    if state in (records.CLOSED_CHANGE_STATES if kind == CHANGE else records.CLOSED_INCIDENT_STATES):
+    if kind == PROBLEM and state in ("resolved", "closed"):
+        new["fields"].setdefault("resolved_at", now)  # closed without being resolved first: resolved now
+    if state in records.CLOSED_STATES[kind]:
         new["active"], new["closed_at"] = False, now
 
 

@@ -15,14 +15,14 @@ from ... import _input as inputs
 from ... import _records as records
 from ..._errors import ItsmValidationError
 from ..._lookup import OPEN_STATES
-from ..._records import CHANGE, INCIDENT
+from ..._records import CHANGE, INCIDENT, PROBLEM
 
 Clause = t.Callable[[t.Any], tuple[str, list]]
 
 
 def _one_of(column: str, allowed: t.Sequence[str] | None = None) -> Clause:
     def clause(value: t.Any) -> tuple[str, list]:
-        values = [value] if isinstance(value, str) else list(value)
+        values = list(value) if isinstance(value, (list, tuple)) else [value]
         for item in values if allowed else ():
             records.require_choice(column, item, allowed)
         return f"r.{column} IN ({', '.join('?' * len(values))})", values
@@ -38,7 +38,8 @@ def _date_compared(sql: str, option: str) -> Clause:
 
 
 _COMMON_FILTERS = {
-    "number": _one_of("number"), "correlation_id": _equal("correlation_id"),
+    # correlation_id: one, or a list of them (issue 17: one find for every watched id)
+    "number": _one_of("number"), "correlation_id": _one_of("correlation_id"),
     "active": lambda value: ("r.active = ?", [int(bool(value))]), "assignment_group": _equal("assignment_group"),
     # opened_at is stored in the canonical form, so the text comparison is a time comparison.
     "opened_after": _date_compared("r.opened_at >= ?", "opened_after"),
@@ -57,6 +58,12 @@ _FILTERS = {
     INCIDENT: dict(
         _COMMON_FILTERS, state=_one_of("state", records.INCIDENT_STATES),
         configuration_item=_equal("configuration_item"), caused_by=_equal("caused_by"),
+        # one problem's incidents, or several problems' at once (problem_info's incidents)
+        problem=_one_of("problem"),
+    ),
+    PROBLEM: dict(
+        _COMMON_FILTERS, state=_one_of("state", records.PROBLEM_STATES),
+        configuration_item=_equal("configuration_item"),
     ),
 }
 

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: (c) 2026, opsgate.itsm contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Changes and incidents of the local backend, from look-up to journal. FOR INTERNAL COLLECTION USE ONLY.
+"""Changes, incidents and problems of the local backend, from look-up to journal. FOR INTERNAL COLLECTION USE ONLY.
 
 The records a look-up names, find, create, update, transition, the journal and audit trail, and a change's
 affected CIs.
@@ -20,7 +20,7 @@ from ... import _input as inputs
 from ... import _lifecycle as lifecycle
 from ... import _lookup as lookup
 from ... import _records as records
-from ..._records import CHANGE, INCIDENT
+from ..._records import CHANGE, INCIDENT, PROBLEM
 from .._base import Found, check_limit
 from . import cmdb, model, query, schema
 from .schema import Record, Row
@@ -119,7 +119,7 @@ def transition(store: LocalStore, kind: str, record: Record, state: str, fields:
     def plan(row: Row, now: str) -> Row:
         new = model.apply_fields(kind, row, parsed)
         if row["state"] != state:
-            model.check_move(kind, row, state)
+            model.check_move(kind, row, state, new)
             lifecycle.refuse_missing_to_enter(kind, model.label(kind, row), state, new)
             model.enter(kind, row, new, state, now)
         return new
@@ -169,9 +169,9 @@ def set_affected_cis(store: LocalStore, record: Record, names: t.Sequence[str], 
 
 
 def _require_known_ci(store: LocalStore, kind: str, parsed: inputs.Input) -> None:
-    """An incident's CI must be a CI of the store, as on ServiceNow (issue 16, D1), checked before the write; a
-    change's affected CIs are taken as given (a demo needs no CMDB)."""
-    if kind == INCIDENT and parsed.values.get("configuration_item"):
+    """An incident's or a problem's CI must be a CI of the store, as on ServiceNow (issue 16, D1), checked before the
+    write; a change's affected CIs are taken as given (a demo needs no CMDB)."""
+    if kind in (INCIDENT, PROBLEM) and parsed.values.get("configuration_item"):
         with store.read() as conn:
             cmdb.require_cis(store, conn, "configuration_item", [parsed.values["configuration_item"]])
 

@@ -15,8 +15,10 @@ from __future__ import annotations
 import json
 import typing as t
 
+from ... import _pipeline as pipeline
 from ... import _records as records
-from ..._records import CHANGE, CHANGE_WRITABLE, INCIDENT, INCIDENT_WRITABLE
+from ..._local_db import OUTBOX_TABLE
+from ..._records import CHANGE, INCIDENT, PROBLEM
 from .dialect import Connection, Dialect, of_connection
 
 Row = dict[str, t.Any]
@@ -24,18 +26,19 @@ Record = dict[str, t.Any]
 
 #: the value of the ``backend`` option that selects the local backend, as its records carry it
 NAME = "local"
-TABLES = {CHANGE: "changes", INCIDENT: "incidents"}
+TABLES = {CHANGE: "changes", INCIDENT: "incidents", PROBLEM: "problems"}
 PREFIXES = records.NUMBER_PREFIXES
 NUMBER_DIGITS = 7
-STATES = {CHANGE: records.CHANGE_STATES, INCIDENT: records.INCIDENT_STATES}
-OUTPUT_FIELDS = {CHANGE: records.CHANGE_FIELDS, INCIDENT: records.INCIDENT_FIELDS}
+STATES = records.STATES
+OUTPUT_FIELDS = records.OUTPUT_FIELDS
 
 # The columns of a record table come from these lists: one TEXT column per canonical writable field
 # (_records), plus the read-only ones. ``fields`` is the JSON object of backend-specific extras;
 # ``approval_round`` counts approval requests (internal, never returned).
 _COMMON = ("id", "number", "state", "active", "opened_at", "updated_at", "closed_at")
-_OWN = {CHANGE: ("approval", "template", "approval_round"), INCIDENT: ("priority", "reopen_count")}
-_WRITABLE = {CHANGE: CHANGE_WRITABLE, INCIDENT: INCIDENT_WRITABLE}
+_OWN = {CHANGE: ("approval", "template", "approval_round"), INCIDENT: ("priority", "reopen_count"),
+        PROBLEM: ("priority",)}
+_WRITABLE = records.WRITABLE
 # ``TEXT`` stands for the dialect's text type.
 _DECLARATIONS = {
     "id": "TEXT NOT NULL UNIQUE", "number": "TEXT NOT NULL UNIQUE", "state": "TEXT NOT NULL",
@@ -46,8 +49,13 @@ _DECLARATIONS = {
 _CI_SEPARATOR = "\x1f"
 
 
+# Extras (``fields`` keys) kept in columns of their own, so SQL can read them: a change's CI pipeline (issue 19,
+# _pipeline.extras). A row read back has them in ``fields`` (its own key None), as any other extra.
+STORED_EXTRAS = {CHANGE: tuple(pipeline.EXTRA_PREFIX + key for key in pipeline.KEYS)}
+
+
 def columns(kind: str) -> tuple[str, ...]:
-    return _COMMON + _OWN[kind] + _WRITABLE[kind] + ("fields",)
+    return _COMMON + _OWN[kind] + _WRITABLE[kind] + STORED_EXTRAS.get(kind, ()) + ("fields",)
 
 
 # -- migrations ----------------------------------------------------------------------------------
@@ -66,18 +74,25 @@ def _run(conn: Connection, statements: t.Iterable[str]) -> None:
         conn.execute(_ddl(dialect, statement))
 
 
+def _record_table(conn: Connection, kind: str) -> None:
+    """The table of one kind of record (its columns as of now: later writable fields are added by migrate), with
+    its number counter."""
+    table = TABLES[kind]
+    declared = ", ".join(f"{name} {_DECLARATIONS.get(name, 'TEXT')}" for name in columns(kind))
+    _run(conn, (f"CREATE TABLE {table} (seq KEY, {declared})",
+                f"CREATE INDEX {table}_correlation ON {table} (correlation_id)",
+                f"CREATE INDEX {table}_state ON {table} (state)"))
+    conn.execute("INSERT INTO counters (name, value) VALUES (?, 0)", (PREFIXES[kind],))
+
+
 def _v1(conn: Connection) -> None:
     dialect = of_connection(conn)
-    for kind, table in TABLES.items():
-        declared = ", ".join(f"{name} {_DECLARATIONS.get(name, 'TEXT')}" for name in columns(kind))
-        _run(conn, (f"CREATE TABLE {table} (seq KEY, {declared})",
-                    f"CREATE INDEX {table}_correlation ON {table} (correlation_id)",
-                    f"CREATE INDEX {table}_state ON {table} (state)"))
     _run(conn, _V1_STATEMENTS)
+    for kind in (CHANGE, INCIDENT):
+        _record_table(conn, kind)
     # The audit trail is append-only: the database itself refuses to rewrite history.
     for statement in dialect.append_only("journal", "journal is") + dialect.append_only("approvals", "approvals are"):
         conn.execute(statement)
-    conn.executemany("INSERT INTO counters (name, value) VALUES (?, 0)", [(p,) for p in PREFIXES.values()])
 
 
 _V1_STATEMENTS = (
@@ -113,15 +128,25 @@ def _v3(conn: Connection) -> None:
                 "CREATE INDEX attachments_record ON attachments (kind, record_id, name)"))
 
 
+def _v4(conn: Connection) -> None:
+    """Problems (issue 19), numbered PRB0000001; an incident names its problem in its ``problem`` column (added with
+    the incidents' columns), indexed to list a problem's incidents."""
+    _record_table(conn, PROBLEM)
+    dialect = of_connection(conn)
+    if "problem" not in dialect.column_names(conn, TABLES[INCIDENT]):
+        conn.execute(f"ALTER TABLE {TABLES[INCIDENT]} ADD COLUMN problem {dialect.text}")
+    conn.execute(f"CREATE INDEX {TABLES[INCIDENT]}_problem ON {TABLES[INCIDENT]} (problem)")
+
+
 # Ordered: MIGRATIONS[n - 1] takes a store from version n - 1 to n, on either database (the connection's dialect).
-# A version 4 is one more function.
-MIGRATIONS: tuple[t.Callable[[Connection], None], ...] = (_v1, _v2, _v3)
+# A version 5 is one more function.
+MIGRATIONS: tuple[t.Callable[[Connection], None], ...] = (_v1, _v2, _v3, _v4)
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
 def stored_version(conn: Connection) -> int | None:
     """The store's schema version; 0 for an empty database (schema, on PostgreSQL), None for someone else's."""
-    names = of_connection(conn).table_names(conn)
+    names = of_connection(conn).table_names(conn) - {OUTBOX_TABLE}  # the outbox may share the URL (_local_db)
     if "schema_version" in names:
         return conn.execute("SELECT max(version) FROM schema_version").fetchone()[0] or 0
     return 0 if not names else None
@@ -166,6 +191,10 @@ def decode_row(kind: str, row: t.Any) -> Row:
     decoded = {name: row[name] for name in ("seq",) + columns(kind)}
     decoded["active"] = bool(decoded["active"])
     decoded["fields"] = json.loads(decoded["fields"] or "{}")
+    for name in STORED_EXTRAS.get(kind, ()):
+        value, decoded[name] = decoded[name], None
+        if value is not None:
+            decoded["fields"][name] = value
     if kind == CHANGE:
         joined = row["configuration_items"]
         decoded["configuration_items"] = sorted(joined.split(_CI_SEPARATOR)) if joined else []
@@ -199,13 +228,23 @@ def _encode(name: str, value: t.Any) -> t.Any:
     return value
 
 
+def _stored(kind: str, row: Row) -> Row:
+    """``row`` as stored: the extras that have columns of their own (STORED_EXTRAS) taken out of ``fields``."""
+    if "fields" not in row or not STORED_EXTRAS.get(kind):
+        return row
+    extras = dict(row["fields"] or {})
+    return dict(row, fields=extras, **{name: extras.pop(name, None) for name in STORED_EXTRAS[kind]})
+
+
 def insert_row(conn: Connection, kind: str, row: Row) -> None:
+    row = _stored(kind, row)
     names = [name for name in columns(kind) if name in row]
     conn.execute(f"INSERT INTO {TABLES[kind]} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
                  [_encode(name, row[name]) for name in names])
 
 
 def update_row(conn: Connection, kind: str, record_id: str, changes: Row) -> None:
+    changes = _stored(kind, changes)
     names = [name for name in columns(kind) if name in changes]
     if names:
         assignments = ", ".join(f"{name} = ?" for name in names)

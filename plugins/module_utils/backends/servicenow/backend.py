@@ -26,6 +26,9 @@ Behaviour a caller may rely on, beyond the contract in _base (each file's docstr
   condition has an entry in range.
 - ``template`` reads ``std_change_producer_version`` by name; a change created from one goes through
   ``POST /api/sn_chg_rest/change/standard/{id}``, which copies the template; ``put_template`` is refused.
+- A recurrence of a deduplicated incident claims its number with an insert keyed on it before its note
+  (recurrence.py): concurrent forks write each number once. Requests: 3 (highest claim, claim, note), + 1
+  for the first recurrence of an incident, + 2 per number another writer claimed first.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ import typing as t
 
 from ..._lookup import JournalTexts, LookupResult, RecordKey
 from ..._options import ConnectionSettings
-from .._base import CiRelations, Found, ItsmBackend, Record, Warn
+from .._base import CiRelations, Found, ItsmBackend, Record, Recurrence, Warn
 from . import approvals
 from . import attachments
 from . import blackouts
@@ -45,6 +48,7 @@ from .codec import RecordCodec
 from .journal import Journal
 from .names import Names
 from .reads import RecordReader
+from .recurrence import Recurrences
 from .writes import RecordWriter
 
 
@@ -53,7 +57,7 @@ class ServiceNowBackend(ItsmBackend):
 
     name = mapping.BACKEND_NAME
     capabilities = frozenset({"approvals", "affected_cis", "blackouts", "templates", "attachments", "cmdb",
-                              "cmdb_relations"})
+                              "cmdb_relations", "problems"})
     # Forks may create twins of one correlation id for a moment: each create retires its own (writes.py).
     twins_retired = True
 
@@ -66,6 +70,7 @@ class ServiceNowBackend(ItsmBackend):
         self.codec = RecordCodec(self.names, self.http.base)
         self.reads = RecordReader(self.client, self.names, self.codec)
         self.journals = Journal(self.client, self.reads)
+        self.recurrences = Recurrences(self.client, self.reads, self.journals)
         self.writes = RecordWriter(self.client, self.names, self.codec, self.reads, self.journals)
 
     def close(self) -> None:
@@ -113,6 +118,11 @@ class ServiceNowBackend(ItsmBackend):
     def add_journal(self, kind: str, record: Record, field: str, text: str, check_mode: bool = False, *,
                     known_notes: JournalTexts | None = None) -> None:
         self.journals.add_journal(kind, record, field, text, check_mode, known_notes)
+
+    def record_recurrence(self, record: Record, text: str, *, once_key: str | None = None,
+                          check_mode: bool = False) -> Recurrence:
+        """Each number claimed once, by an insert keyed on it, before its note (recurrence.py): exact and gapless."""
+        return self.recurrences.record(record, text, check_mode, once_key)
 
     # -- changes ---------------------------------------------------------------------------------
 

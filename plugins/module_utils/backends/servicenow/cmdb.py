@@ -122,12 +122,16 @@ def iter_cmdb(client: ServiceNowClient, ci_class: str | None, fields: t.Sequence
     wanted = None if fields is None else [field for field in dict.fromkeys(fields) if field not in cmdb.TOP_LEVEL]
     terms, split = conditions(filters or {})
     if split is None:
-        return _read(client, table, wanted, encoded(raw_query, terms), page_size, workers)
+        return cmdb.exactly(_read(client, table, wanted, encoded(raw_query, terms), page_size, workers), filters)
     column, values = split
     chunks = [values[start:start + _NAMES_PER_QUERY] for start in range(0, len(values), _NAMES_PER_QUERY)]
     readers = [_read(client, table, wanted, encoded(raw_query, [*terms, f"{column}IN{','.join(chunk)}"]),
                      page_size, 1) for chunk in chunks]
-    return _increasing(heapq.merge(*readers, key=lambda ci: ci["id"]))
+    return cmdb.exactly(_increasing(heapq.merge(*readers, key=lambda ci: ci["id"])), filters)
+
+
+#: rows read where the instance may match more than the value asked for, to keep only the exact ones
+_LOOSE_ROWS = 10
 
 
 def _read(client: ServiceNowClient, table: str, wanted: list[str] | None, encoded_query: str, page_size: int,
@@ -201,8 +205,10 @@ def _relation_url(condition: str, offset: int) -> str:
 # -- writing ---------------------------------------------------------------------------------------
 
 def find_one(client: ServiceNowClient, name: str, option: str = "name") -> dict | None:
-    rows = client.rows("cmdb_ci", f"name={query.escape(name, option)}^ORDERBYsys_id", ["sys_id", "sys_class_name"], 2,
-                       what=f"look up the CI {name}")
+    rows = client.rows("cmdb_ci", f"name={query.escape(name, option)}^ORDERBYsys_id",
+                       ["sys_id", "sys_class_name", "name"], _LOOSE_ROWS, what=f"look up the CI {name}")
+    # The instance compares names loosely (any case, blanks trimmed): only the CI named exactly so is this one.
+    rows = [row for row in rows if row.get("name") == name]
     if len(rows) > 1:
         raise ItsmConflictError(f"{option}: more than one CI is named {name!r} on {client.settings.url}; "
                                 "rename one of them", option=option, value=name)

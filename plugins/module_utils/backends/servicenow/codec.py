@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Canonical records <-> ServiceNow rows: the servicenow backend's record codec. FOR INTERNAL COLLECTION USE ONLY.
 
-A change or incident row -> a canonical record (values mapped back with mapping.CHOICES, references read
+A change, incident or problem row -> a canonical record (values mapped back with mapping.CHOICES, references read
 as their names, dates in ISO 8601, the extra columns in ``fields``), canonical input -> a write's body
 (names resolved to sys_ids through Names), and the rows that come with a record: approvals, journal
 entries, affected CIs.
@@ -22,7 +22,7 @@ from .names import Names
 
 Record = dict[str, t.Any]
 CHANGE, INCIDENT = records.CHANGE, records.INCIDENT
-OUTPUT_FIELDS = {CHANGE: records.CHANGE_FIELDS, INCIDENT: records.INCIDENT_FIELDS}
+OUTPUT_FIELDS = records.OUTPUT_FIELDS
 APPROVAL_FIELDS = ["sysapproval", "approver.user_name", "state", "comments", "sys_updated_on"]
 _REVERSE = {key: {raw: canonical for canonical, raw in table.items()} for key, table in mapping.CHOICES.items()}
 # A glide date-time as the Table API returns it (UTC): a ``fields`` value of this shape is a date.
@@ -47,7 +47,7 @@ class RecordCodec:
         plain = [name for name in OUTPUT_FIELDS[kind]
                  if name not in _NOT_STORED and name not in mapping.REFERENCES[kind]]
         refs = [f"{column}.{name_column}" for column, _table, name_column in mapping.REFERENCES[kind].values()]
-        own = ["approval"] if kind == CHANGE else ["priority", "reopen_count"]
+        own = {CHANGE: ["approval"], INCIDENT: ["priority", "reopen_count"]}.get(kind, ["priority"])
         return (["sys_id", "number", "state", "active", "opened_at", "sys_created_on", "sys_updated_on", "closed_at"]
                 + own
                 + plain + refs + [col for col in self.extra_columns[kind] if col not in plain + own])
@@ -74,7 +74,7 @@ class RecordCodec:
                               if row.get(col) not in (None, "")})
         if kind == CHANGE:
             record["configuration_items"] = sorted(cis or [])
-        else:
+        elif kind == INCIDENT:
             record["reopen_count"] = int(row.get("reopen_count") or 0)
         return record
 
@@ -110,6 +110,8 @@ class RecordCodec:
             column, table, _name = mapping.REFERENCES[CHANGE]["template"]
             body[column] = self.names.id(table, parsed.template)
         for key, value in (parsed.extras or {}).items():
+            if key.startswith(mapping.UNSTORED_EXTRA_PREFIXES.get(kind, ())):
+                continue
             body[key] = query.to_sn_date(value, f"fields.{key}") if key in mapping.DATE_COLUMNS else (
                 "" if value is None else value)
             if key not in self.extra_columns[kind]:

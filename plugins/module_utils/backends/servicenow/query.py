@@ -70,8 +70,11 @@ def find_query(kind: str, filters: t.Mapping[str, t.Any]) -> tuple[list[str], tu
             conditions.append(f"{key}IN" + ",".join(choice(kind, key, item) for item in _listed(value)))
         elif key == "number":
             conditions.append("numberIN" + ",".join(escape(item) for item in _listed(value)))
-        elif key == "correlation_id":
+        elif key == "correlation_id" and isinstance(value, str):
             conditions.append(f"correlation_id={escape(value)}")
+        elif key == "correlation_id":  # a list (issue 17): _input refused ^ and commas in its values
+            listed = [escape(inputs.listed_value(key, item), key) for item in value]
+            conditions.append("correlation_idIN" + ",".join(listed))
         elif key == "active":
             conditions.append("active=" + ("true" if value else "false"))
         elif key == "assignment_group":
@@ -82,6 +85,8 @@ def find_query(kind: str, filters: t.Mapping[str, t.Any]) -> tuple[list[str], tu
             conditions.append(f"cmdb_ci.name={escape(value)}")
         elif key == "caused_by":
             conditions.append(f"caused_by.number={escape(value)}")
+        elif key == "problem":
+            conditions.append("problem_id.numberIN" + ",".join(escape(item) for item in _listed(value)))
         elif key in _OPENED:
             conditions.append(_OPENED[key] + to_sn_date(value, key))
     window = None
@@ -116,7 +121,8 @@ _COMMON = ("number", "correlation_id", "state", "active", "assignment_group", "c
 _OPENED = {"opened_after": "opened_at>=", "opened_before": "opened_at<="}
 _FILTERS = {
     records.CHANGE: _COMMON + ("type", "approval", "window_start", "window_end"),
-    records.INCIDENT: _COMMON + ("caused_by",),
+    records.INCIDENT: _COMMON + ("caused_by", "problem"),
+    records.PROBLEM: _COMMON,
 }
 
 

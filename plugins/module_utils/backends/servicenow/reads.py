@@ -74,9 +74,16 @@ class RecordReader:
         conditions, window = query.find_query(kind, filters or {})
         check_limit(limit)
         if kind == CHANGE and limit is None and list(filters) == ["correlation_id"] and filters["correlation_id"]:
-            # the holders of a correlation id and their CIs in one batch, as a look-up reads them
-            holding = self.holders(CHANGE, RecordKey(correlation_id=filters["correlation_id"]), False)
-            return iter([found.record for found in holding])
+            if isinstance(filters["correlation_id"], str):
+                # the holders of a correlation id and their CIs in one batch, as a look-up reads them
+                holding = self.holders(CHANGE, RecordKey(correlation_id=filters["correlation_id"]), False)
+                return iter([found.record for found in holding])
+            # several (issue 17: the change_events source's one request per poll): the same batch, the CIs of the
+            # changes holding any of them
+            [condition] = conditions
+            found = self.read(CHANGE, conditions, [], (), {}, f"find {kind}s", ci_condition="task." + condition)
+            if len(found) < PAGE_SIZE:
+                return iter([each.record for each in found])
         return self.pages(kind, conditions, window, limit)
 
     def find_limited(self, kind: str, filters: t.Mapping[str, t.Any], limit: int) -> Found:
@@ -99,10 +106,11 @@ class RecordReader:
         return Found(found, more if total is None else total > len(found), total)
 
     def read(self, kind: str, conditions: list[str], keys: lookup_batch.Keys, include: t.Collection[str],
-             writes: t.Mapping[str, t.Any], what: str) -> list[LookupResult]:
+             writes: t.Mapping[str, t.Any], what: str, ci_condition: str | None = None) -> list[LookupResult]:
         """The first PAGE_SIZE records matching all conditions (``keys``: the look-up's (column, value) pairs),
         oldest first, with the ``include`` parts, in one request: for changes (with their CIs), parts or names
-        to look up, one Batch API request; else one GET."""
+        to look up, one Batch API request; else one GET. ``ci_condition``: the ``task_ci`` rows of the changes,
+        when no ``keys`` name them."""
         params = self.codec.params(kind, "^".join(conditions) + query.OLDEST_FIRST, PAGE_SIZE)
         parts = lookup_batch.part_calls(kind, include, conditions, keys, PAGE_SIZE)
         names = self.names.lookup_calls(lookup_batch.names_written(kind, writes))
@@ -111,7 +119,8 @@ class RecordReader:
             return [LookupResult(self.codec.to_record(kind, row)) for row in rows]
         calls = [("GET", url(TABLE_API + mapping.TABLES[kind], params))]
         if kind == CHANGE:
-            calls.append(("GET", url(TABLE_API + "task_ci", ci_params(lookup_batch.related("task", keys)))))
+            related = ci_condition if ci_condition is not None else lookup_batch.related("task", keys)
+            calls.append(("GET", url(TABLE_API + "task_ci", ci_params(related))))
         calls += [call for _part, call in parts]
         bodies = self.client.batch(calls + names, what)
         self.names.remember(names, bodies[len(calls):])
@@ -204,7 +213,8 @@ class RecordReader:
     def template(self, name: str) -> Record | None:
         """A standard change template by name: ``{name, fields}`` (its sys_id is kept in names), or None."""
         rows = self.client.rows("std_change_producer_version", f"name={query.escape(name, 'template')}",
-                                ["sys_id", "name", "template"], 1, what=f"read template {name}")
+                                ["sys_id", "name", "template"], 10, what=f"read template {name}")
+        rows = [row for row in rows if row.get("name") == name]  # the instance compares names loosely (issue 14)
         if not rows:
             return None
         self.names.put("std_change_producer_version", name, rows[0]["sys_id"])

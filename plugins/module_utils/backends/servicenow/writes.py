@@ -44,6 +44,16 @@ from .reads import RecordReader
 Record = dict[str, t.Any]
 CHANGE = records.CHANGE
 
+#: rows read where the instance may match more than the correlation id asked for (any case, blanks trimmed)
+LOOSE_ROWS = 10
+
+
+def holding(rows: t.Sequence[dict], correlation_id: str) -> list[dict]:
+    """The rows whose correlation id is exactly ``correlation_id``, in their order: the instance compares text
+    loosely, and a twin, or the record a failed POST created, is never another record's (``DECOY`` for ``decoy``,
+    issue 14)."""
+    return [row for row in rows if row.get("correlation_id") == correlation_id]
+
 
 class RecordWriter:
     """Writes of changes and incidents and of a change's affected CIs."""
@@ -86,7 +96,7 @@ class RecordWriter:
             bodies = self.write_cis(record_id, cis, [], reads)
             if bodies:
                 row = bodies[0]["result"] if row is None else row
-                twins = bodies[-1]["result"] if correlation_id else []
+                twins = holding(bodies[-1]["result"], correlation_id) if correlation_id else []
                 if twins and twins[0]["sys_id"] != record_id:
                     self.retire(kind, row, twins[0])
                     return self.reads.get(kind, id=twins[0]["sys_id"]) or self.codec.to_record(kind, twins[0])
@@ -172,8 +182,9 @@ class RecordWriter:
                     if correlation_id else f"sys_id={body['sys_id']}")
 
         def recover() -> Response | None:
-            rows = self.client.get_rows(table, dict(params, sysparm_query=found_by),
+            rows = self.client.get_rows(table, dict(params, sysparm_query=found_by, sysparm_limit=LOOSE_ROWS),
                                         f"look for the {kind} being created")
+            rows = holding(rows, correlation_id) if correlation_id else rows
             return Response(201, {}, {"result": rows[0]}, "") if rows else None
 
         answer = self.client.http.request("POST", TABLE_API + table, params=params, json_body=body, idempotent=False,
@@ -187,8 +198,8 @@ class RecordWriter:
         find nothing and create at once. Every fork orders the twins the same way, so all of them
         keep the oldest and each retires only its own record.
         """
-        rows = self.client.get_rows(mapping.TABLES[kind], self.twins_params(kind, correlation_id),
-                                    f"look for twins of {kind} {row.get('number')}")
+        rows = holding(self.client.get_rows(mapping.TABLES[kind], self.twins_params(kind, correlation_id),
+                                            f"look for twins of {kind} {row.get('number')}"), correlation_id)
         survivor = rows[0] if rows else row
         if survivor["sys_id"] != row["sys_id"]:
             self.retire(kind, row, survivor)
@@ -197,7 +208,7 @@ class RecordWriter:
     def twins_params(self, kind: str, correlation_id: str) -> dict[str, t.Any]:
         """The oldest open record holding ``correlation_id``: the one every fork keeps."""
         found_by = f"correlation_id={query.escape(correlation_id)}^{query.open_condition(kind)}" + query.OLDEST_FIRST
-        return self.codec.params(kind, found_by, 1)
+        return self.codec.params(kind, found_by, LOOSE_ROWS)
 
     def twins_call(self, kind: str, correlation_id: str) -> tuple[str, str]:
         return "GET", url(TABLE_API + mapping.TABLES[kind], self.twins_params(kind, correlation_id))
@@ -215,9 +226,15 @@ class RecordWriter:
         except ItsmHttpError as error:
             if error.status != 403:
                 raise
-            self.transition(kind, self.codec.to_record(kind, row), "canceled", {"work_notes": (
-                f"Duplicate of {survivor.get('number')}, created at the same time with the same correlation_id; "
-                f"the work goes on in {survivor.get('number')}.")})
+            note = (f"Duplicate of {survivor.get('number')}, created at the same time with the same correlation_id; "
+                    f"the work goes on in {survivor.get('number')}.")
+            twin = self.codec.to_record(kind, row)
+            if kind == records.PROBLEM:
+                # a problem has no canceled state, and closing one needs an owner the task may not have: the twin
+                # gives up the correlation id, so look-ups name the survivor alone
+                self.update(kind, twin, {"correlation_id": None, "work_notes": note})
+            else:
+                self.transition(kind, twin, "canceled", {"work_notes": note})
 
     def create_standard(self, body: dict, parsed: inputs.Input) -> str:
         """Create a change from a standard change template (sn_chg_rest copies it); its sys_id."""
@@ -234,7 +251,8 @@ class RecordWriter:
         found_by = f"correlation_id={query.escape(body['correlation_id'])}^{query.open_condition(CHANGE)}"
 
         def recover() -> Response | None:
-            rows = self.client.rows("change_request", found_by, ["sys_id"], 1, "look for the change being created")
+            rows = holding(self.client.rows("change_request", found_by, ["sys_id", "correlation_id"], LOOSE_ROWS,
+                                            "look for the change being created"), body["correlation_id"])
             return Response(200, {}, {"result": {"sys_id": {"value": rows[0]["sys_id"]}}}, "") if rows else None
 
         answer = self.client.http.request("POST", f"/api/sn_chg_rest/change/standard/{template_id}", json_body=body,
@@ -290,8 +308,10 @@ def approximate_new(kind: str, parsed: inputs.Input, template: Record | None) ->
                       template=parsed.template, configuration_items=parsed.cis or [])
     else:
         values = {"impact": "low", "urgency": "low", **{k: v for k, v in values.items() if v is not None}}
-        values.update(priority=records.priority_for(values["impact"], values["urgency"]), reopen_count=0)
-    record = {name: None for name in (records.CHANGE_FIELDS if kind == CHANGE else records.INCIDENT_FIELDS)}
+        values.update(priority=records.priority_for(values["impact"], values["urgency"]))
+        if kind == records.INCIDENT:
+            values["reopen_count"] = 0
+    record = {name: None for name in records.OUTPUT_FIELDS[kind]}
     record.update(values, backend=mapping.BACKEND_NAME, state="new", active=True, opened_at=inputs.now(),
                   fields=dict(parsed.extras or {}))
     return record
@@ -316,7 +336,7 @@ def approximate_write(kind: str, record: Record, parsed: inputs.Input, state: st
     approximate["state"] = state
     if kind == CHANGE and state == lifecycle.CHANGE_APPROVAL_REQUESTED_IN.get(record.get("type") or ""):
         approximate["approval"] = "requested"
-    if state in (records.CLOSED_CHANGE_STATES if kind == CHANGE else records.CLOSED_INCIDENT_STATES):
+    if state in records.CLOSED_STATES[kind]:
         approximate["active"] = False
     return approximate
 

@@ -16,6 +16,11 @@
 3. The container goes away, outbox on a mounted path declared durable: no warning; after the private data dir is
    deleted the outbox still holds the records, and the next job (a new private data dir, the instance back) sends
    them, once.
+4. The container goes away, outbox on PostgreSQL (``outbox`` in the project's ansible.cfg a URL without password,
+   the password injected as PGPASSWORD), not declared durable: no warning (a database server is not in the
+   container); after the private data dir is deleted the table still holds the records, and the next job with the
+   same outbox (ITSM_OUTBOX this time) sends them, once.
+   Neither the API key nor the database password shows up in any job's output.
 """
 
 from __future__ import annotations
@@ -31,10 +36,13 @@ import typing as t
 import urllib.parse
 
 import ansible_runner
+import psycopg
 import requests
 import yaml
 
 ROOT, WORK = sys.argv[1], sys.argv[2]
+# The PostgreSQL server runme.sh started (setup_postgresql): the outbox's URL without password, and the password.
+PG_URL, PG_PASSWORD = sys.argv[3], sys.argv[4]
 sys.path.insert(0, ROOT)
 COLLECTIONS_BASE = os.path.dirname(os.path.dirname(os.path.dirname(ROOT)))
 
@@ -72,9 +80,11 @@ def seed(sim) -> None:
     session.close()
 
 
-def private_data_dir(name: str, credential_inputs: dict, job_env: dict, playbook_text: str | None = None) -> str:
-    """A private data dir as AWX prepares it: project (the collection's playbooks, the project's ansible.cfg), the
-    credential injected into env/envvars, extra variables in env/extravars."""
+def private_data_dir(name: str, credential_inputs: dict, job_env: dict, playbook_text: str | None = None,
+                     recorder_ini: str = "") -> str:
+    """A private data dir as AWX prepares it: project (the collection's playbooks, the project's ansible.cfg, with
+    ``recorder_ini`` in its [opsgate_itsm_recorder] section), the credential injected into env/envvars, extra
+    variables in env/extravars."""
     pdd = os.path.join(WORK, name)
     shutil.rmtree(pdd, ignore_errors=True)
     project = os.path.join(pdd, "project")
@@ -82,6 +92,8 @@ def private_data_dir(name: str, credential_inputs: dict, job_env: dict, playbook
     with open(os.path.join(project, "ansible.cfg"), "w", encoding="utf-8") as out:
         # AWX forces its own stdout callback; the recorder is a notification callback enabled beside it.
         out.write("[defaults]\ncallbacks_enabled = opsgate.itsm.recorder\n")
+        if recorder_ini:
+            out.write(f"\n[opsgate_itsm_recorder]\n{recorder_ini}")
     if playbook_text is not None:
         with open(os.path.join(project, "job.yml"), "w", encoding="utf-8") as out:
             out.write(playbook_text)
@@ -110,6 +122,12 @@ def credential(sim) -> dict:
 
 
 def outbox_items(path: str) -> list[tuple[str, str]]:
+    """(type, state) of every item of the outbox ``path``: a file, or a PostgreSQL URL (read as another client)."""
+    if path.startswith("postgresql://"):
+        with psycopg.connect(path, password=PG_PASSWORD, autocommit=True) as conn:
+            if conn.execute("SELECT to_regclass('outbox_items')").fetchone()[0] is None:
+                return []
+            return [tuple(row) for row in conn.execute("SELECT type, state FROM outbox_items ORDER BY seq")]
     if not os.path.exists(path):
         return []
     with sqlite3.connect(path) as conn:
@@ -185,14 +203,22 @@ def main() -> None:
             "durable": ("job-43", {"JOB_ID": "43", "ITSM_RECORDER_RETRIES": "0", "ITSM_OUTBOX_DURABLE": "true",
                                    "ITSM_OUTBOX": os.path.join(volume, "outbox.sqlite")},
                         os.path.join(volume, "outbox.sqlite")),
+            # not declared durable: a database server outlives the container without a declaration; the URL set
+            # in the project's ansible.cfg (docs/awx.md), the password injected as PGPASSWORD
+            "postgresql": ("job-45", {"JOB_ID": "45", "ITSM_RECORDER_RETRIES": "0", "PGPASSWORD": PG_PASSWORD},
+                           PG_URL),
         }
+        recorder_ini = {"postgresql": f"outbox = {PG_URL}\n"}
+        numbered = {"not durable": "2", "durable": "3", "postgresql": "4"}
         survivors = {}
         for case, (name, job_env, durable_path) in cases.items():
-            pdd = private_data_dir(name, inputs, job_env, SMALL_JOB)
+            pdd = private_data_dir(name, inputs, job_env, SMALL_JOB, recorder_ini.get(case, ""))
             outbox = durable_path or os.path.join(pdd, ".ansible", "opsgate_itsm", "outbox.sqlite")
             runner, stdout, _events = run_job(pdd, "job.yml")
             if runner.status != "successful":
                 fail(f"{case}: an ITSM outage failed the job", stdout)
+            if PG_PASSWORD in stdout or inputs["api_key"] in stdout:
+                fail(f"{case}: a secret shows up in the job's output", stdout)
             queued = outbox_items(outbox)
             if not queued or {state for _type, state in queued} != {"pending"}:
                 fail(f"{case}: the run's records were not queued in {outbox}: {queued}", stdout)
@@ -201,12 +227,14 @@ def main() -> None:
                 fail(f"{case}: the outbox warning was given {warned} times", stdout)
             shutil.rmtree(pdd)  # the job's container and its private data dir are gone
             survivors[case] = (queued, outbox_items(outbox))
-            print(f"{'2' if case == 'not durable' else '3'}. {case}: {len(queued)} records queued, "
+            print(f"{numbered[case]}. {case}: {len(queued)} records queued, "
                   f"warned {warned} time(s); after the container went: {len(survivors[case][1])} survive")
         if survivors["not durable"][1]:
             fail(f"an outbox inside the private data dir survived its deletion: {survivors['not durable']}")
         if survivors["durable"][1] != survivors["durable"][0]:
             fail(f"the durable outbox lost records: {survivors['durable']}")
+        if survivors["postgresql"][1] != survivors["postgresql"][0]:
+            fail(f"the PostgreSQL outbox lost records: {survivors['postgresql']}")
 
         # The instance is back on the same URL; the next job finds the durable outbox and sends what it holds.
         sim = harness.start(state, port=port)
@@ -224,6 +252,23 @@ def main() -> None:
               f"(job 43's and job 44's)")
         if len(after) - before != 2:
             fail(f"expected job 43's change (from the outbox) and job 44's own, found {len(after) - before} new")
+
+        # The next job with the PostgreSQL outbox (another container, the same database) sends job 45's records.
+        pdd = private_data_dir("job-46", credential(sim), {"JOB_ID": "46", "ITSM_OUTBOX": PG_URL,
+                                                           "PGPASSWORD": PG_PASSWORD}, SMALL_JOB)
+        runner, stdout, _events = run_job(pdd, "job.yml")
+        if runner.status != "successful" or "queued records from the outbox" not in stdout:
+            fail("the next job did not send the PostgreSQL outbox's records", stdout)
+        if LOST_WARNING in stdout or PG_PASSWORD in stdout:
+            fail("the job with a PostgreSQL outbox was warned of it, or shows its password", stdout)
+        left = [item for item in outbox_items(PG_URL) if item[1] != "delivered"]
+        if left:
+            fail(f"records still wait in the PostgreSQL outbox: {left}", stdout)
+        last = table(sim, "change_request", "correlation_idSTARTSWITHansible-run-")
+        print(f"   the next job sent them: {len(last) - len(after)} more recorder changes on the instance "
+              f"(job 45's and job 46's)")
+        if len(last) - len(after) != 2:
+            fail(f"expected job 45's change (from the outbox) and job 46's own, found {len(last) - len(after)} new")
     finally:
         sim.stop()
     print("awx_runner: all checks passed")

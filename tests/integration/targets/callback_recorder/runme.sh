@@ -231,4 +231,44 @@ grep -q "1 item in $ITSM_OUTBOX was refused for good by the local backend" "$WOR
 flush unknown-flush
 grep -q "1 item in $ITSM_OUTBOX was refused for good by the local backend" "$WORK/unknown-flush.log"
 
+# 15. The change knows its pipeline (issue 19): under GitLab CI's variables, the recorder's change and the one the
+# change_control role opens carry the pipeline (fields, i.e. local columns, and the description's block), the
+# recorder's says whether the gate ran; the job's tokens are nowhere, neither in the output nor in the store.
+fresh pipeline
+gitlab() { env GITLAB_CI=true CI_PROJECT_PATH=acme/shop CI_COMMIT_BRANCH=main CI_COMMIT_SHA=0123456789abcdef \
+    CI_COMMIT_TIMESTAMP=2026-12-01T10:15:30+01:00 CI_PIPELINE_URL=https://gitlab.example.com/acme/shop/-/pipelines/"$1" \
+    CI_PIPELINE_IID=17 GITLAB_USER_LOGIN=carol CI_PIPELINE_ID="$1" CI_JOB_NAME=deploy \
+    CI_JOB_TOKEN=glcbt-secret-job-token CI_REGISTRY_PASSWORD=secret-registry-password \
+    ansible-playbook pipeline.yml -e gate="$2" > "$WORK/pipeline-$1.log" 2>&1 || { cat "$WORK/pipeline-$1.log"; exit 1; }; }
+gitlab 991 true
+gitlab 992 false
+read_back='__import__("ansible_collections.opsgate.itsm.plugins.module_utils._pipeline", fromlist=["read"]).read'
+records "[($read_back)(c).get(\"gate_used\") for c in changes if c[\"correlation_id\"].startswith(\"ansible-run-\")] == [True, False]"
+records "[($read_back)(c)[\"url\"][-3:] for c in changes] == [\"991\", \"991\", \"992\", \"992\"]"
+records "all(($read_back)(c)[\"commit_time\"] == \"2026-12-01T09:15:30Z\" and \"Repository: acme/shop\" in c[\"description\"] for c in changes)"
+records "[\"gate_used\" in ($read_back)(c) for c in changes] == [True, False, True, False]"
+if grep -rqa -e glcbt-secret-job-token -e secret-registry-password "$WORK/pipeline" "$WORK"/pipeline-*.log; then exit 1; fi
+
+# 16. problem_after (issue 19): one failed run, then three at once with ITSM_RECORDER_PROBLEM_AFTER=2: exactly one
+# problem for the signature, linked from its incident, one note per failed run's change (each run its own change).
+fresh problem
+ansible-playbook rescue_in_always.yml > "$WORK/problem-0.log" 2>&1 || true
+export ITSM_RECORDER_PROBLEM_AFTER=2
+for run in 1 2 3; do ansible-playbook rescue_in_always.yml > "$WORK/problem-$run.log" 2>&1 & done
+wait || true
+unset ITSM_RECORDER_PROBLEM_AFTER
+"$PYTHON" - "$ITSM_LOCAL_DB" <<'PY' || { cat "$WORK"/problem-*.log; exit 1; }
+import sys
+from ansible_collections.opsgate.itsm.plugins.module_utils._options import ConnectionSettings
+from ansible_collections.opsgate.itsm.plugins.module_utils.backends import build_backend
+backend = build_backend(ConnectionSettings(local_db=sys.argv[1]))
+[incident] = list(backend.find("incident", {}))
+[problem] = list(backend.find("problem", {}))
+changes = list(backend.find("change", {}))
+assert incident["problem"] == problem["number"] and len(changes) == 4, (incident, changes)
+assert "Task: Real failure" in problem["description"] and "the real problem" in problem["description"], problem
+notes = sorted(entry["text"].split(" failed:")[0] for entry in backend.journal("problem", problem))
+assert notes == sorted(f"Change {change['number']}" for change in changes[1:]), notes
+PY
+
 echo "callback_recorder: all checks passed"

@@ -15,7 +15,7 @@ export ANSIBLE_COLLECTIONS_PATH
 PLAYBOOKS="${COLLECTION_ROOT}/playbooks"
 RULEBOOK_PID=""
 cleanup() { [ -z "${RULEBOOK_PID}" ] || kill "${RULEBOOK_PID}" 2>/dev/null || true; }
-trap cleanup EXIT
+on_exit cleanup
 fail() { echo "FAILED: $1"; shift; for log in "$@"; do echo "---- ${log}"; cat "${log}"; done; exit 1; }
 
 ansible-playbook -i "${PLAYBOOKS}/inventory" "${PLAYBOOKS}/submit_change.yml" > "${WORK}/submit.log" 2>&1 \

@@ -100,14 +100,17 @@ run_flavour() {
     # --verbose logs every request to FLAVOUR.err, which the paging check counts.
     start_jsm_simulator "${WORK}/${FLAVOUR}" "${WORK}/${FLAVOUR}" "${FLAVOUR}" --seed-assets 30 --verbose
     export ITSM_URL="${URL}" ITSM_CA_PATH="${CA_PATH}"
+    # The approver's token in a vars file: -e on the command line is printed at -vvvv (the secrets sweep).
+    approver=(-e "@${WORK}/approver-${FLAVOUR}.yml")
+    sweep_input "${WORK}/approver-${FLAVOUR}.yml"
     if [ "${FLAVOUR}" = cloud ]; then
         export ITSM_USERNAME=admin ITSM_TOKEN=admin-token
-        approver=(-e approver_username=cab.approver -e approver_token=cab-token)
+        printf 'approver_username: cab.approver\napprover_token: cab-token\n' > "${WORK}/approver-${FLAVOUR}.yml"
         expected_pages="0 7 14 21 28 "
     else
         unset ITSM_USERNAME
         export ITSM_TOKEN=admin-pat
-        approver=(-e approver_token=cab-pat)
+        printf 'approver_token: cab-pat\n' > "${WORK}/approver-${FLAVOUR}.yml"
         expected_pages="1 2 3 4 5 "
     fi
 

@@ -22,7 +22,7 @@ export ANSIBLE_INVENTORY_UNPARSED_FAILED=1 ANSIBLE_NOCOLOR=1
 # request to sim.err, which the paging check counts.
 start_simulator "${WORK}/sim" "${WORK}/sim" 0 --seed-cmdb 24 --verbose
 export ITSM_BACKEND=servicenow ITSM_URL="${URL}" ITSM_CA_PATH="${WORK}/sim/cert.pem"
-export ITSM_USERNAME=admin ITSM_PASSWORD=admin
+export ITSM_USERNAME=admin ITSM_PASSWORD="${SN_PASSWORD}"
 echo "simulator at ${URL}"
 
 # Only this plugin may claim the sources, so a failure is ours and is not hidden behind another plugin's.
@@ -179,6 +179,7 @@ done
 # -- an unusable backend fails the source with a clear message, and never shows the password ---------
 
 SECRET="pw-$(date +%s)-${RANDOM}-unshown"
+sweep_secret "${SECRET}"
 PORT="$("${PYTHON}" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
 for verbosity in -v -vvv; do
     ITSM_URL="https://127.0.0.1:${PORT}" ITSM_PASSWORD="${SECRET}" ITSM_RETRIES=1 \

@@ -45,9 +45,12 @@ no_secret() {
 
 # open_change NAME: a normal change for the recorder to attach to, approved by cab.approver; sets CHANGE to its key.
 open_change() {
+    # The token in a vars file: -e on the command line is printed at -vvvv (the secrets sweep).
+    printf 'approver_token: "%s"\n' "${APPROVER_TOKEN}" > "${WORK}/$1-approver.yml"
+    sweep_input "${WORK}/$1-approver.yml"
     ansible-playbook -i localhost, -c local "${HERE}/open.yml" -e "correlation_id=jsm-recorder-$1" \
         -e "change_file=${WORK}/$1.change" -e "approver_name=${APPROVER}" -e "approver_user=${APPROVER_USER}" \
-        -e "approver_token=${APPROVER_TOKEN}" > "${WORK}/$1-open.log" 2>&1 \
+        -e "@${WORK}/$1-approver.yml" > "${WORK}/$1-open.log" 2>&1 \
         || fail "could not open change $1" "${WORK}/$1-open.log"
     CHANGE="$(cat "${WORK}/$1.change")"
 }

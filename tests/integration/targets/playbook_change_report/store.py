@@ -1,5 +1,6 @@
-"""The store seed.py and check_report.py work on: a local SQLite path, or `servicenow` for the instance the
-ITSM_URL / ITSM_CA_PATH / ITSM_USERNAME / ITSM_PASSWORD variables name (the simulator in runme.sh)."""
+"""The store seed.py and check_report.py work on: a local SQLite path, `servicenow` for the instance the
+ITSM_URL / ITSM_CA_PATH / ITSM_USERNAME / ITSM_PASSWORD variables name, or `jsm` for the site ITSM_URL /
+ITSM_CA_PATH / ITSM_USERNAME / ITSM_TOKEN name (the simulators in runme.sh)."""
 
 import contextlib
 import datetime as dt
@@ -17,12 +18,20 @@ from ansible_collections.opsgate.itsm.plugins.module_utils.backends import build
 REPORT_DAYS = 30
 
 
-def open_store(where, username=None):
-    if where != "servicenow":
-        return build_backend(ConnectionSettings(local_db=where, username=username))
-    return build_backend(ConnectionSettings(
-        backend="servicenow", url=os.environ["ITSM_URL"], ca_path=os.environ["ITSM_CA_PATH"],
-        username=os.environ["ITSM_USERNAME"], password=os.environ["ITSM_PASSWORD"]))
+REMOTE = ("servicenow", "jsm")
+
+
+def open_store(where, username=None, token=None):
+    """The backend of ``where``; on jsm as ``username`` with ``token`` when given (an approver answers as themselves)."""
+    if where == "servicenow":
+        return build_backend(ConnectionSettings(
+            backend="servicenow", url=os.environ["ITSM_URL"], ca_path=os.environ["ITSM_CA_PATH"],
+            username=os.environ["ITSM_USERNAME"], password=os.environ["ITSM_PASSWORD"]))
+    if where == "jsm":
+        return build_backend(ConnectionSettings(
+            backend="jsm", url=os.environ["ITSM_URL"], ca_path=os.environ["ITSM_CA_PATH"],
+            username=username if token else os.environ["ITSM_USERNAME"], token=token or os.environ["ITSM_TOKEN"]))
+    return build_backend(ConnectionSettings(local_db=where, username=username))
 
 
 def _set_simulator_clock(offset_seconds):
@@ -38,7 +47,7 @@ def _set_simulator_clock(offset_seconds):
 def days_ago(where, days):
     """Records written inside are opened (and moved on) ``days`` days ago: the store's clock is moved back,
     the simulator's through its /__sim/clock endpoint, the local store's in this process."""
-    if where == "servicenow":
+    if where in REMOTE:
         _set_simulator_clock(-days * 86400)
         try:
             yield

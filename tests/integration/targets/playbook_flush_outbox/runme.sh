@@ -38,3 +38,17 @@ grep -qE 'sent [1-9][0-9]*, refused 0, still pending 0[^0-9]' "$WORK/flush.log" 
 (cd "$COLLECTION_ROOT" && ansible-playbook playbooks/flush_outbox.yml) > "$WORK/logged.log" 2>&1 \
     || { cat "$WORK/logged.log"; exit 1; }
 [ "$(changes)" -eq 2 ] || { cat "$WORK/logged.log"; echo "the recorder was not on"; exit 1; }
+
+# The secrets sweep every target runs under (setup_collection/secret_sweep.sh) fails a target whose run shows a
+# secret it knows: here one the task prints, at the sweep's -vvvv.
+rc=0
+(set +x; bash -c 'source "$1/collection.sh"; make_workdir sweep_self_test; sweep_secret planted-sweep-secret
+    ansible -i localhost, -c local localhost -m ansible.builtin.debug -a "msg=shown" > "${WORK}/clean.log" 2>&1
+    ansible -i localhost, -c local localhost -m ansible.builtin.debug -a "msg=planted-sweep-secret" > /dev/null 2>&1' \
+    _ "$(cd ../setup_collection && pwd)") > "$WORK/sweep.log" 2>&1 || rc=$?
+# (found in both places it searches for output: ansible's log, and the copy of what the command printed)
+if [ "$rc" -ne 1 ] || ! grep -q "ansible.log:.*<SECRET>" "$WORK/sweep.log" || ! grep -q "console\.[^:]*:.*<SECRET>" "$WORK/sweep.log"; then
+    cat "$WORK/sweep.log"; echo "the secrets sweep missed a secret a task printed"; exit 1
+fi
+! grep -q "planted-sweep-secret" "$WORK/sweep.log" || { cat "$WORK/sweep.log"; echo "the sweep showed the secret"; exit 1; }
+rm -rf "$(sed -n "s/^(the sweep's files: \(.*\))$/\1/p" "$WORK/sweep.log")"  # kept by a failed sweep, for a look

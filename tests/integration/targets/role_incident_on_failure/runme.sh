@@ -21,6 +21,27 @@ for run in 2 3; do
     ITSM_CHANGE=CHG9999999 ansible-playbook -i inventory.yml -f 4 fail.yml -e run=$run -e urgency=low
 done
 "$PYTHON" check.py "$ITSM_LOCAL_DB" "$(cat "$WORK/change")" 3
+# problem_after 3 (issue 19): the fourth failure (past three) raises the signature's problem, linked from the incident,
+# its statement the incident's description, a note naming the change of the run; a fifth run adds one note.
+for run in 4 5; do
+    ITSM_CHANGE=CHG000000$run ansible-playbook -i inventory.yml -f 4 fail.yml -e run=$run -e urgency=low -e problem_after=3 \
+        > "$WORK/problem$run.log" 2>&1 || { cat "$WORK/problem$run.log"; exit 1; }
+done
+"$PYTHON" check.py "$ITSM_LOCAL_DB" "$(cat "$WORK/change")" 5
+"$PYTHON" - "$ITSM_LOCAL_DB" <<'PY'
+import sys
+from ansible_collections.opsgate.itsm.plugins.module_utils._options import ConnectionSettings
+from ansible_collections.opsgate.itsm.plugins.module_utils.backends import build_backend
+backend = build_backend(ConnectionSettings(local_db=sys.argv[1]))
+[incident] = list(backend.find("incident", {}))
+[problem] = list(backend.find("problem", {}))
+assert incident["problem"] == problem["number"], (incident, problem)
+assert problem["correlation_id"] == incident["correlation_id"].replace("ansible-failure-", "ansible-problem-")
+assert problem["description"] == incident["description"] and "Migrate the database" in problem["short_description"]
+notes = [entry["text"] for entry in backend.journal("problem", problem)]
+assert [note.split(" failed:")[0] for note in notes] == ["Change CHG0000004", "Change CHG0000005"], notes
+assert all("Failed on 4 host(s): web1, web2, web3, web4" in note for note in notes), notes
+PY
 
 # A check that registered its result instead of failing (failed_when: false) is recorded outside a rescue
 # section: one incident for the two hosts whose check failed, with the key the recorder gives a failure of that

@@ -15,15 +15,16 @@ start_simulator "${WORK}/sim" "${WORK}/sim" 0
 export ITSM_BACKEND=servicenow ITSM_URL="${URL}" ITSM_CA_PATH="${WORK}/sim/cert.pem"
 echo "simulator at ${URL}"
 
-TOKEN="$("${PYTHON}" - "${URL}" "${ITSM_CA_PATH}" <<'PY'
+TOKEN="$("${PYTHON}" - "${URL}" "${ITSM_CA_PATH}" "${SN_PASSWORD}" <<'PY'
 import json, ssl, sys, urllib.parse, urllib.request
-url, cert = sys.argv[1:]
+url, cert, password = sys.argv[1:]
 form = urllib.parse.urlencode({"grant_type": "password", "client_id": "opsgate", "client_secret": "opsgate-secret",
-                               "username": "admin", "password": "admin"}).encode()
+                               "username": "admin", "password": password}).encode()
 with urllib.request.urlopen(f"{url}/oauth_token.do", form, context=ssl.create_default_context(cafile=cert)) as answer:
     print(json.load(answer)["access_token"])
 PY
 )"
+sweep_secret "${TOKEN}"
 
 run() {
     local auth="$1"; shift
@@ -32,7 +33,7 @@ run() {
         "$@" ansible-playbook -i localhost, -c local "${HERE}/playbook.yml" -e "run_id=${auth}" -e "output_dir=${WORK}"
 }
 
-run basic ITSM_USERNAME=admin ITSM_PASSWORD=admin
-run oauth ITSM_CLIENT_ID=opsgate ITSM_CLIENT_SECRET=opsgate-secret ITSM_USERNAME=admin ITSM_PASSWORD=admin
+run basic ITSM_USERNAME=admin ITSM_PASSWORD="${SN_PASSWORD}"
+run oauth ITSM_CLIENT_ID=opsgate ITSM_CLIENT_SECRET=opsgate-secret ITSM_USERNAME=admin ITSM_PASSWORD="${SN_PASSWORD}"
 run bearer ITSM_TOKEN="${TOKEN}" ITSM_USERNAME=admin
 run api_key ITSM_API_KEY=opsgate-api-key ITSM_USERNAME=admin

@@ -6,12 +6,13 @@ python check.py URL CA_FILE outbox '{"path": "outbox.sqlite", "change": "CHG0000
 python check.py URL CA_FILE midrun '{"change": "CHG0000001"}'
 
 urllib with an SSL context that trusts the simulator's certificate (requests would let REQUESTS_CA_BUNDLE
-override the CA file). Reads as admin/admin: the reader is not the code under test.
+override the CA file). Reads as admin (SN_PASSWORD): the reader is not the code under test.
 """
 
 import base64
 import contextlib
 import json
+import os
 import sqlite3
 import ssl
 import sys
@@ -20,7 +21,7 @@ import urllib.request
 
 URL, CA, MODE, EXPECTED = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
 CONTEXT = ssl.create_default_context(cafile=CA)
-AUTH = "Basic " + base64.b64encode(b"admin:admin").decode()
+AUTH = "Basic " + base64.b64encode(f"admin:{os.environ['SN_PASSWORD']}".encode()).decode()
 ERRORS: list[str] = []
 
 
@@ -125,7 +126,9 @@ def recorder() -> str:
 def roles() -> str:
     """Two plays of roles.yml: a clean deployment and one with a failure the rescue recorded."""
     out = []
-    for play, code, incidents_expected in (("clean", "successful", 0), ("rescued", EXPECTED["rescued_code"], 1)):
+    # The clean play runs the gate once before the approval: its refusal is noted on the change before the verdict.
+    for play, code, incidents_expected, refusals in (("clean", "successful", 0, 1),
+                                                     ("rescued", EXPECTED["rescued_code"], 1, 0)):
         correlation_id = EXPECTED[play]
         changes = table("change_request", f"correlation_id={correlation_id}",
                         "sys_id,number,type,state,close_code,cmdb_ci,approval,assignment_group")
@@ -145,8 +148,12 @@ def roles() -> str:
         approved = sorted(row["approver"] for row in approvals if row["state.value"] == "approved")
         check(approved == ["CAB Approver", "System Administrator"], f"{label} approved by {approved}")
         texts = notes(change)
-        check(len(texts) == 1, f"{label} has {len(texts)} work notes, expected the gate's verdict: {texts}")
-        verdict = texts[0] if texts else ""
+        check(len(texts) == 1 + refusals,
+              f"{label} has {len(texts)} work notes, expected {refusals} gate refusal(s), then its verdict: {texts}")
+        for refusal in texts[:-1]:
+            check(refusal.startswith("Change gate refused at ") and "approval: waiting for approval" in refusal,
+                  f"{label} gate refusal note {refusal!r}")
+        verdict = texts[-1] if texts else ""
         for part in ("Change gate passed at ", "moving to implement", "approval: approved by admin, cab.approver",
                      f"scope: all {len(EXPECTED['hosts'])} hosts are affected CIs"):
             check(part in verdict, f"{label} gate note lacks {part!r}: {verdict!r}")

@@ -11,6 +11,8 @@
 #      raises the incident caused by it, a second flush sends nothing;
 #   6. a ca_path that does not exist: a warning naming it (no traceback, no "Callback dispatch failed"), the run's
 #      records in the outbox; with the right ca_path one flush sends them (issue 12).
+#   7. issue 19: a run from a GitLab pipeline with problem_after: a problem per recurring signature, the pipeline in
+#      the change (its recap note: the change is made from a template), the job token nowhere.
 # The recorder authenticates with OAuth (client credentials); its client secret must never be printed.
 set -eu
 
@@ -170,4 +172,44 @@ flush capath-flush1 3
 flush capath-flush2 0
 check recorder '{"changes": 1, "recurrences": 0, "change_named_by": "correlation_id"}' || fail "records after the ca_path flush" "${WORK}/capath-flush1.log"
 no_secret "${WORK}/capath-flush1.log" "${WORK}/capath-flush2.log" "${ITSM_OUTBOX}"
+echo "== 7. issue 19: a run from a GitLab pipeline with problem_after 2: each signature that failed again raises its problem"
+# The instance holds the two incidents of the run flushed in 6; this run fails the same way once more.
+export ANSIBLE_CALLBACKS_ENABLED=opsgate.itsm.recorder ITSM_RECORDER_PROBLEM_AFTER=2
+rc=0; GITLAB_CI=true CI_PROJECT_PATH=acme/shop CI_COMMIT_SHA=0123456789abcdef CI_PIPELINE_ID=5150 \
+    CI_COMMIT_TIMESTAMP=2026-12-01T10:15:30Z CI_PIPELINE_URL=https://gitlab.example.com/acme/shop/-/pipelines/5150 \
+    CI_JOB_TOKEN=glcbt-sn-job-token ansible-playbook -i "${HERE}/inventory.yml" "${HERE}/run.yml" > "${WORK}/problem.log" 2>&1 \
+    || rc=$?
+unset ANSIBLE_CALLBACKS_ENABLED ITSM_RECORDER_PROBLEM_AFTER
+[ "${rc}" -eq 4 ] || fail "the problem run exited ${rc}, expected 4" "${WORK}/problem.log"
+grep -Eq "problem PRB[0-9]{7} created; .*problem PRB[0-9]{7} created$" "${WORK}/problem.log" \
+    || fail "the problem run did not raise two problems" "${WORK}/problem.log"
+! grep -q glcbt-sn-job-token "${WORK}/problem.log" || fail "the CI job token was printed" "${WORK}/problem.log"
+no_secret "${WORK}/problem.log"
+"${PYTHON}" - <<'PY' || fail "the problems or the pipeline on ServiceNow" "${WORK}/problem.log"
+import os
+from ansible_collections.opsgate.itsm.plugins.module_utils import _pipeline as pipeline
+from ansible_collections.opsgate.itsm.plugins.module_utils._options import ConnectionSettings
+from ansible_collections.opsgate.itsm.plugins.module_utils.backends import build_backend
+from ansible_collections.opsgate.itsm.plugins.module_utils.runners import change_request_info
+backend = build_backend(ConnectionSettings(backend="servicenow", url=os.environ["ITSM_URL"],
+                                           ca_path=os.environ["ITSM_CA_PATH"], client_id="opsgate",
+                                           client_secret=os.environ["ITSM_CLIENT_SECRET"]))
+problems = list(backend.find("problem", {}))
+incidents = list(backend.find("incident", {}))
+assert len(problems) == 2 and sorted(i["problem"] for i in incidents) == sorted(p["number"] for p in problems), \
+    (problems, incidents)
+for problem in problems:
+    assert "hunter2" not in problem["description"], problem["description"]
+    [note] = [entry["text"] for entry in backend.journal("problem", problem)]
+    assert note.startswith("Change CHG") and " failed: Ansible task " in note, note
+# The run's change is made from a template: its pipeline is in its recap note, which read() finds with the notes.
+[change] = [record for record in change_request_info.with_notes(backend, "change", list(backend.find("change", {})))
+            if "5150" in str(record.get("notes"))]
+values = pipeline.read(change)
+assert (values["commit"], values["commit_time"]) == ("0123456789abcdef", "2026-12-01T10:15:30Z"), values
+assert values["gate_used"] is False and values["system"] == "gitlab_ci", values
+assert "glcbt-sn-job-token" not in str(change), change
+print("problems", [p["number"] for p in problems], "pipeline", values)
+PY
+
 echo "servicenow_recorder: all checks passed"

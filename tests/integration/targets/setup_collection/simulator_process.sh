@@ -20,11 +20,12 @@ stop_simulator() {
         SIM_PID=""
     fi
 }
-trap stop_simulator EXIT
+on_exit stop_simulator
 
 launch_simulator() {
     local package="$1" banner="$2" log="$3" state="$4"
     shift 4
+    sweep_input "${state}" "${log}.out" "${log}.err"  # the simulator's own data and logs hold the credentials it accepts
     (cd "${SIM_ROOT}" && exec "${SIM_PYTHON}" -m "tests.simulators.${package}" --state-dir "${state}" "$@" \
         > "${log}.out" 2> "${log}.err") &
     SIM_PID=$!

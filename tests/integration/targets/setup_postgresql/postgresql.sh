@@ -21,7 +21,7 @@ stop_postgresql() {
         PG_DIR=""
     fi
 }
-trap stop_postgresql EXIT
+on_exit stop_postgresql
 
 start_postgresql() {
     PG_DIR="$1"
@@ -30,6 +30,7 @@ start_postgresql() {
     said="$(cd "${COLLECTION_ROOT}" && "${PG_PYTHON}" -m tests.postgresql_server start "${PG_DIR}" "$@")" \
         || { echo "the PostgreSQL server did not start"; exit 1; }
     echo "${said}"
+    sweep_secret "${PG_SUPERUSER_PASSWORD}"  # its data files (the records) are searched too
     PG_URL="$(sed -n 's/^PostgreSQL ready at \([^ ]*\) .*/\1/p' <<< "${said}")"
     # shellcheck disable=SC2034  # read by the runme.sh that sources this file
     PG_PORT="$(cat "${PG_DIR}/port")"

@@ -12,6 +12,7 @@ from ansible.plugins.callback import CallbackBase
 
 from ansible_collections.opsgate.itsm.plugins.callback import recorder as plugin
 from ansible_collections.opsgate.itsm.plugins.module_utils import _outbox as ob
+from ansible_collections.opsgate.itsm.plugins.module_utils import _pipeline as pipeline
 from ansible_collections.opsgate.itsm.plugins.module_utils._options import ConnectionSettings
 from ansible_collections.opsgate.itsm.plugins.module_utils.backends import build_backend
 
@@ -82,6 +83,10 @@ def store(tmp_path, monkeypatch):
     monkeypatch.setenv("ITSM_RECORDER_RUN_ID", "job-7")
     for name in ("ITSM_BACKEND", "ITSM_CHANGE", "JOB_ID", "CI_PIPELINE_ID", "GITHUB_RUN_ID", plugin.PLAYBOOK_ENV,
                  plugin.PLAY_HOSTS_ENV, plugin.CHANGE_ENV):
+        monkeypatch.delenv(name, raising=False)
+    # The tests' own CI (if any) is not the pipeline of the runs they record.
+    for name in [system.present[0] for system in pipeline.SYSTEMS] + [name for name in os.environ
+                                                                      if name.startswith(pipeline.OVERRIDE_PREFIX)]:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(plugin.context, "CLIARGS", {"check": False, "subset": "web", "tags": ("all",)})
     return tmp_path
@@ -481,3 +486,137 @@ def test_outside_a_job_nothing_is_said_about_the_outbox(callback, store, monkeyp
     module = callback()
     play_run(module, RECAP, EVENTS)
     assert _lost_warnings(module) == []
+
+
+GITLAB = dict(GITLAB_CI="true", CI_PROJECT_PATH="acme/shop", CI_COMMIT_BRANCH="main", CI_COMMIT_SHA="c0ffee" * 6 + "c0ff",
+              CI_COMMIT_TIMESTAMP="2026-12-01T10:15:30+01:00", CI_PIPELINE_URL="https://gitlab.example.com/p/991",
+              CI_PIPELINE_IID="17", GITLAB_USER_LOGIN="carol", CI_PIPELINE_ID="991", CI_JOB_NAME="deploy",
+              CI_JOB_TOKEN="glcbt-job-token-secret", CI_REGISTRY_PASSWORD="registry-password-secret")
+
+
+def gate_events(module, skipped_on=()):
+    """A change_gate task started on web1 and web2, skipped (its ``when``) on ``skipped_on``."""
+    gate = Task("Change gate", action="opsgate.itsm.change_gate")
+    gate._uuid = "gate-1"
+    for host in ("web1", "web2"):
+        module.v2_runner_on_start(Host(host), gate)
+    for host in skipped_on:
+        module.v2_runner_on_skipped(types.SimpleNamespace(host=Host(host), task=gate, result={"skipped": True}))
+
+
+def record_run(module, during=None):
+    module.v2_playbook_on_start(types.SimpleNamespace(_file_name="/srv/site.yml"))
+    module.v2_playbook_on_play_start(Play())
+    other = Task("Deploy")
+    other._uuid = "deploy-1"
+    module.v2_runner_on_start(Host("web1"), other)
+    if during:
+        during(module)
+    module.v2_playbook_on_stats(Stats({"web1": {"ok": 2}, "web2": {"ok": 2}}))
+
+
+def test_a_run_in_a_ci_pipeline_gives_its_change_the_pipeline_and_no_token(callback, store, monkeypatch):
+    for name, value in GITLAB.items():
+        monkeypatch.setenv(name, value)
+    module = callback()
+    record_run(module)
+    itsm = backend(store)
+    [change] = list(itsm.find("change", {}))
+    notes = [entry["text"] for entry in itsm.journal("change", change)]
+    expected = {"system": "gitlab_ci", "repository": "acme/shop", "branch": "main", "commit": GITLAB["CI_COMMIT_SHA"],
+                "commit_time": "2026-12-01T09:15:30Z", "url": "https://gitlab.example.com/p/991", "run_number": "17",
+                "triggered_by": "carol", "job_id": "991", "job_template": "deploy"}
+    assert pipeline.read(change) == dict(expected, gate_used=False)
+    assert "Repository: acme/shop" in change["description"] and "Pipeline: https://gitlab.example.com/p/991" in notes[0]
+    everything = repr((change, notes, module._display.lines, module._display.warnings))
+    assert "glcbt-job-token-secret" not in everything and "registry-password-secret" not in everything
+
+
+def test_the_pipeline_option_off_writes_none(callback, store, monkeypatch):
+    for name, value in GITLAB.items():
+        monkeypatch.setenv(name, value)
+    record_run(callback(pipeline=False))
+    [change] = list(backend(store).find("change", {}))
+    assert pipeline.read(change) == {"gate_used": False} and "pipeline_commit" not in change["fields"]
+
+
+def test_a_bad_commit_time_is_left_out_with_a_warning_and_the_rest_is_kept(callback, store, monkeypatch):
+    for name, value in dict(GITLAB, CI_COMMIT_TIMESTAMP="yesterday").items():
+        monkeypatch.setenv(name, value)
+    module = callback()
+    record_run(module)
+    [change] = list(backend(store).find("change", {}))
+    assert "commit_time" not in pipeline.read(change) and pipeline.read(change)["commit"] == GITLAB["CI_COMMIT_SHA"]
+    assert any("commit_time is left out" in text for text in module._display.warnings)
+
+
+@pytest.mark.parametrize("skipped_on, used", [((), True), (("web1",), True), (("web1", "web2"), False)])
+def test_the_change_says_whether_a_change_gate_task_ran(callback, store, skipped_on, used):
+    record_run(callback(), during=lambda module: gate_events(module, skipped_on))
+    [change] = list(backend(store).find("change", {}))
+    assert pipeline.read(change) == {"gate_used": used}
+    assert change["close_notes"].endswith(pipeline.gate_line(used))
+
+
+def test_a_run_without_a_gate_task_says_so(callback, store):
+    record_run(callback())
+    [change] = list(backend(store).find("change", {}))
+    assert pipeline.read(change) == {"gate_used": False}
+
+
+def test_the_documentation_lists_every_variable_the_table_reads(definitions, ansible_doc):
+    # One fragment (doc_fragments/pipeline.py) for the recorder and the change_request module: ansible-doc shows it.
+    recorder_doc = ansible_doc("-t", "callback", "opsgate.itsm.recorder")["opsgate.itsm.recorder"]["doc"]
+    module_doc = ansible_doc("opsgate.itsm.change_request")["opsgate.itsm.change_request"]["doc"]
+    assert [note for note in recorder_doc["notes"] if "GITHUB_SHA" in note] == [
+        note for note in module_doc["notes"] if "GITHUB_SHA" in note]
+    text = " ".join(" ".join(recorder_doc["notes"]).split())
+    for system in pipeline.SYSTEMS:
+        assert system.label in text
+        for name in pipeline.variable_names(system):
+            name = name.removeprefix("vars.")  # an extra variable (AWX), named as such in the text
+            if name.startswith("tower_"):  # AWX's older names, "C(tower_*) names too"
+                assert "C(tower_*)" in text
+                continue
+            assert f"C({name})" in text or f"C({name}=" in text, (system.name, name)
+    for key in pipeline.KEYS:
+        assert f"C({pipeline.OVERRIDE_PREFIX}{key.upper()})" in text
+        assert f"C({key})" in " ".join(" ".join(module_doc["options"]["pipeline"]["description"]).split())
+    assert definitions["pipeline"]["default"] is True
+
+
+def test_a_failure_recurring_past_problem_after_raises_one_problem_then_updates_it(callback, store):
+    failing = [("failed", result("web2", "Restart", msg="exit 3 password=hunter2"), False)]
+    recap = {"web2": {"ok": 1, "failures": 1}}
+    for _run in range(2):
+        play_run(callback(problem_after=3), recap, failing)
+    itsm = backend(store)
+    assert list(itsm.find("problem", {})) == []
+    play_run(callback(problem_after=3), recap, failing)
+    [problem] = list(itsm.find("problem", {}))
+    [incident] = list(itsm.find("incident", {}))
+    changes = list(itsm.find("change", {}))
+    assert problem["correlation_id"] == incident["correlation_id"].replace("ansible-failure-", "ansible-problem-")
+    assert incident["problem"] == problem["number"] and "hunter2" not in problem["description"]
+    assert "Task: Restart" in problem["description"] and "Hosts: web2" in problem["description"]
+    notes = [entry["text"] for entry in itsm.journal("problem", problem)]
+    assert len(notes) == 1 and notes[0].startswith(f"Change {changes[2]['number']} failed: Ansible task 'Restart'")
+    # a fourth failure updates the open problem: one more note, still one problem
+    play_run(callback(problem_after=3), recap, failing)
+    assert [p["number"] for p in itsm.find("problem", {})] == [problem["number"]]
+    notes = [entry["text"] for entry in itsm.journal("problem", problem)]
+    fourth = list(itsm.find("change", {}))[3]
+    assert [note.split(" failed")[0] for note in notes] == [f"Change {changes[2]['number']}", f"Change {fourth['number']}"]
+
+
+def test_problem_after_off_raises_no_problem(callback, store):
+    failing = [("failed", result("web2", "Restart", msg="boom"), False)]
+    for _run in range(4):
+        play_run(callback(), {"web2": {"failures": 1}}, failing)
+    assert list(backend(store).find("problem", {})) == []
+
+
+@pytest.mark.parametrize("option, value", [("problem_after", 1), ("problem_after", -2), ("problem_window", 0)])
+def test_a_bad_problem_threshold_disables_the_recorder_naming_it(callback, store, option, value):
+    module = callback(**{option: value})
+    assert module.disabled and option in module._display.warnings[0]

@@ -343,6 +343,14 @@ def test_settings_are_checked_before_any_request(options, option):
     assert caught.value.details["option"] == option
 
 
+@pytest.mark.parametrize("backend, example", [("servicenow", "https://dev123.service-now.com"),
+                                              ("jsm", "https://your-site.atlassian.net")])
+def test_a_url_that_is_no_web_address_is_refused_with_an_example_of_the_backends_own(backend, example):
+    with pytest.raises(ItsmValidationError) as caught:
+        _http.HttpClient(ConnectionSettings(backend=backend, url="ftp://x", username="u", password="p"), lambda m: None)
+    assert str(caught.value) == f"url: 'ftp://x' is not valid; expected an https:// address like {example}"
+
+
 def test_missing_requests_library_is_reported_as_unavailable(monkeypatch):
     monkeypatch.setattr(_http, "requests", None)
     with pytest.raises(ItsmUnavailableError) as caught:

@@ -113,3 +113,43 @@ def test_missing_on_path_names_a_field_once_at_the_first_state_needing_it():
     assert _lifecycle.missing_on_path("incident", ["resolved", "closed"], {"close_code": "solution_provided"}) == [
         ("resolved", ["close_notes"])]
     assert _lifecycle.missing_on_path("change", ["assess", "authorize"], {}) == [("assess", ["assignment_group"])]
+
+
+# -- problems (issue 19): ServiceNow's model, the resolution code choosing the way ------------------------------
+
+@pytest.mark.parametrize("code, target, path", [
+    (None, "resolved", ["assess", "root_cause_analysis", "resolved"]),
+    ("fix_applied", "resolved", ["assess", "root_cause_analysis", "fix_in_progress", "resolved"]),
+    ("risk_accepted", "resolved", ["assess", "root_cause_analysis", "resolved"]),
+    ("fix_applied", "closed", ["assess", "root_cause_analysis", "fix_in_progress", "resolved", "closed"]),
+    ("canceled", "closed", ["closed"]),
+    ("duplicate", "closed", ["closed"]),
+])
+def test_a_problem_walks_the_way_its_resolution_code_allows(code, target, path):
+    assert _lifecycle.plan_path("problem", "new", target, values={"resolution_code": code}) == path
+
+
+def test_a_resolution_code_that_cannot_enter_a_state_is_refused_saying_from_where():
+    with pytest.raises(ItsmTransitionError, match="from new to resolved with resolution_code duplicate .a problem enters "
+                                                  "resolved with it only from no state.; .*states reachable from new: "
+                                                  "assess, closed"):
+        _lifecycle.plan_path("problem", "new", "resolved", label="PRB1", values={"resolution_code": "duplicate"})
+
+
+@pytest.mark.parametrize("state, values, missing", [
+    ("assess", {}, ["assigned_to"]),
+    ("fix_in_progress", {"assigned_to": "a"}, ["cause_notes", "fix_notes"]),
+    ("resolved", {"assigned_to": "a"}, ["resolution_code"]),
+    ("resolved", {"assigned_to": "a", "resolution_code": "fix_applied"}, ["cause_notes", "fix_notes"]),
+    ("closed", {"assigned_to": "a", "resolution_code": "risk_accepted", "cause_notes": "c"}, ["close_notes"]),
+    ("closed", {"assigned_to": "a", "resolution_code": "canceled"}, ["close_notes"]),
+    ("closed", {"assigned_to": "a", "resolution_code": "duplicate"}, ["duplicate_of"]),
+])
+def test_what_a_problem_needs_to_enter_a_state(state, values, missing):
+    assert _lifecycle.missing_fields("problem", state, values) == missing
+
+
+def test_re_analysis_is_a_move_back_to_root_cause_analysis_from_a_fix_or_a_settled_problem():
+    assert [_lifecycle.reanalysis("problem", state, "root_cause_analysis") for state in
+            ("assess", "fix_in_progress", "resolved", "closed")] == [False, True, True, True]
+    assert not _lifecycle.reanalysis("incident", "resolved", "root_cause_analysis")

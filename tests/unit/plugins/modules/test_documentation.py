@@ -8,7 +8,7 @@ import os
 import pytest
 
 from ansible_collections.opsgate.itsm.plugins.module_utils._options import connection_argument_spec
-from ansible_collections.opsgate.itsm.plugins.module_utils._records import CHANGE_FIELDS, INCIDENT_FIELDS
+from ansible_collections.opsgate.itsm.plugins.module_utils._records import CHANGE_FIELDS, INCIDENT_FIELDS, PROBLEM_FIELDS
 from ansible_collections.opsgate.itsm.plugins.module_utils import runners
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
@@ -67,7 +67,8 @@ def test_action_group_lists_every_module():
     assert runtime["action_groups"]["itsm"] == MODULES
 
 
-@pytest.mark.parametrize("module, fields", [("change_request", CHANGE_FIELDS), ("incident", INCIDENT_FIELDS)])
+@pytest.mark.parametrize("module, fields", [("change_request", CHANGE_FIELDS), ("incident", INCIDENT_FIELDS),
+                                            ("problem", PROBLEM_FIELDS)])
 def test_the_returned_record_documents_every_canonical_field(docs, module, fields):
     documented = docs[f"opsgate.itsm.{module}"]["return"]["record"]["contains"]
     assert sorted(documented) == sorted(fields)

@@ -33,6 +33,12 @@ LOST = {
                                "private data dir /tmp/pdd"),
     "a sibling with the same prefix is outside": ("/tmp/pdd2/outbox.sqlite", job.Job(job.RUNNER, None, "/tmp/pdd"),
                                                   False, None),
+    # issue 17: an outbox on a PostgreSQL server is not in the container, declared or not
+    "awx, postgresql, undeclared": ("postgresql://itsm:********@db.example.com/itsm", job.Job(job.AWX, "7", "/runner"),
+                                    False, None),
+    "awx, postgres:// scheme": ("postgres://itsm@db.example.com/itsm", job.Job(job.AWX, "7", "/runner"), False, None),
+    "awx, a file named like a scheme is a file": ("/runner/postgresql:/x", job.Job(job.AWX, "7", "/runner"), True,
+                                                  "private data dir /runner"),
 }
 
 

@@ -19,6 +19,7 @@ from ansible_collections.opsgate.itsm.plugins.module_utils._errors import (ItsmS
 from ansible_collections.opsgate.itsm.plugins.module_utils._options import ConnectionSettings
 from ansible_collections.opsgate.itsm.plugins.module_utils.backends._base import ItsmBackend
 from ansible_collections.opsgate.itsm.plugins.plugin_utils import _recorder_delivery
+from tests.unit.plugins.module_utils.backends import pg_sim
 
 RUN = recorder.Run(run_id="job-1", attempt="a1", playbook="site.yml")
 FAILURE = recorder.Failure(playbook="site.yml", play="Web", hosts="web", task="Deploy", host="web1", message="boom")
@@ -138,3 +139,23 @@ def test_an_unknown_backend_stops_the_recorder_it_leaves_no_place_to_queue(tmp_p
         _recorder_delivery.Delivery(ConnectionSettings(backend="remedy"), str(tmp_path / "outbox.sqlite"),
                                     recorder.Settings(), Display())
     assert not (tmp_path / "outbox.sqlite").exists()
+
+
+def test_an_outbox_url_of_another_scheme_stops_the_recorder_naming_the_option(tmp_path, backend):
+    """Not a file named ``mysql:/...`` in the current directory: refused, its password hidden (issue 17)."""
+    with pytest.raises(ItsmSettingsError) as refused:
+        _recorder_delivery.Delivery(ConnectionSettings(backend="local", local_db=str(tmp_path / "itsm.sqlite")),
+                                    "mysql://itsm:s3cret-pw@db/itsm", recorder.Settings(), Display())
+    assert refused.value.details["option"] == "outbox" and "s3cret-pw" not in refused.value.message
+
+
+def test_a_postgresql_outbox_queues_what_an_outage_keeps_with_the_local_backends_password(backend, monkeypatch):
+    """The outbox on PostgreSQL (issue 17), its URL without password: the local backend's password opens it."""
+    url = pg_sim.new_store()
+    connection = ConnectionSettings(backend="local", local_db=url, password=pg_sim.PASSWORD)
+    backend.settings = connection
+    backend.lookup.side_effect = ItsmTransientError("the store is locked")
+    delivery = _recorder_delivery.Delivery(connection, url, recorder.Settings(), Display())
+    delivery.send(items())
+    assert [(kind, state) for kind, state, _why in queued(delivery)] == [("change", "pending"), ("incident", "pending")]
+    assert delivery.outbox.path == url and pg_sim.PASSWORD not in "".join(delivery.display.warnings)

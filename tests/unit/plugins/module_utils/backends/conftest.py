@@ -84,6 +84,12 @@ def relations_backend(request, tmp_path) -> t.Iterator[ItsmBackend]:
     yield from _build(request.param, tmp_path)
 
 
+@pytest.fixture(params=backends_with("problems"))
+def problems_backend(request, tmp_path) -> t.Iterator[ItsmBackend]:
+    """A backend that keeps problem records (issue 19): test_problem_contract.py."""
+    yield from _build(request.param, tmp_path)
+
+
 @dataclasses.dataclass
 class ApprovalScenario:
     """How a backend's workflow asks for a normal change's approval and who answers it, stage by stage.

@@ -4,7 +4,8 @@
 """One JSM simulator per flavour per test session, started on first use, for the contract suite.
 
 The seed already holds what the suite names: the ITSM project with its change and incident workflows, the
-Assets object types Linux Server and Win Server (ci_class linux_server / win_server) and the CAB approver.
+Assets object types Linux Server and Win Server (ci_class linux_server / win_server) and the CAB approver. The
+groups the suite assigns to (sn_sim.CONTRACT_GROUPS) are created on first use.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import typing as t
 from ansible_collections.opsgate.itsm.plugins.module_utils._options import ConnectionSettings
 from ansible_collections.opsgate.itsm.plugins.module_utils.backends.jsm import JsmBackend
 from tests.simulators.jsm import harness
+from tests.unit.plugins.module_utils.backends.sn_sim import CONTRACT_GROUPS
 
 FLAVOURS = ("cloud", "datacenter")
 #: the seed's CAB Approval member and their API token (seed.USERS): only they may answer a change's approval
@@ -40,6 +42,8 @@ def simulator(flavour: str) -> harness.RunningJsm:
             backend = JsmBackend(settings(sim), sleep=lambda seconds: None)
             for name in CONTRACT_CIS:
                 backend.put_ci(name, "linux_server", {})
+            for group in CONTRACT_GROUPS:  # the groups the suite assigns to, made as a site administrator would
+                backend.client.call("POST", "/rest/api/2/group", f"create the group {group}", json_body={"name": group})
             backend.close()
             _running[flavour] = sim
         return _running[flavour]

@@ -17,12 +17,15 @@ import datetime as dt
 import json
 import os
 import stat
+import time
+import typing as t
 import uuid
 
 import pytest
 
 from ansible_collections.opsgate.itsm.extensions.eda.plugins.event_source import change_events
 from ansible_collections.opsgate.itsm.plugins.module_utils._errors import ItsmTransientError, ItsmValidationError
+from tests.unit.plugins.module_utils.backends import jsm_sim, sn_sim
 
 FAST = 0.05
 
@@ -224,6 +227,8 @@ def test_a_failing_poll_backs_off_and_recovers(local):
     ({"numbers": ["CHG0000001"], "backend": "remedy"}, "backend"),
     ({"numbers": ["CHG0000001"], "timeout": "soon"}, "timeout"),
     ({"numbers": ["CHG0000001"], "number": "CHG0000001"}, "number"),
+    ({"correlation_ids": ["deploy-1", "deploy,2"]}, "correlation_ids"),  # one find reads them all: no comma
+    ({"correlation_ids": ["deploy^ORnumber!=x"]}, "correlation_ids"),
 ])
 def test_bad_arguments_are_refused_naming_the_option(args, option, tmp_path):
     async def run():
@@ -259,3 +264,63 @@ def test_documented_options_are_the_arguments_it_takes():
     examples = yaml.safe_load(change_events.EXAMPLES)
     source = examples[0]["sources"][0]["opsgate.itsm.change_events"]
     assert set(source) <= set(documented)
+
+
+# -- one request per poll (issue 17), counted by the simulators themselves --------------------------------------
+
+def _simulator(name: str):
+    return sn_sim.simulator() if name == "servicenow" else jsm_sim.simulator(name.split("-", 1)[1])
+
+
+def _requests_of(sim, read) -> tuple[int, t.Any]:
+    """What ``read()`` returns, and how many requests the simulator answered meanwhile (its own log)."""
+    before = sim.request_count()
+    result = read()
+    return sim.request_count() - before, result
+
+
+@pytest.mark.parametrize("name", ["servicenow", "jsm-cloud", "jsm-datacenter"])
+def test_a_poll_is_one_request_for_every_watched_correlation_id(name, make_contract_backend):
+    """Four correlation ids, two with a change and two without: one request per poll (it was one per id without an
+    open change, on top of the find by number). The checkpoint is a file: it costs no request."""
+    backend, sim = make_contract_backend(name), _simulator(name)
+    assert _requests_of(sim, lambda: None)[0] == 0  # asking the simulator is not counted as a request
+    prefix = uuid.uuid4().hex[:10]
+    ids = [f"eda-{prefix}-{index}" for index in range(4)]
+    first, second = (backend.create("change", {"short_description": f"c{index}", "correlation_id": ids[index]})
+                     for index in range(2))
+    lag = jsm_sim.CLOUD_INDEX_LAG * 3 if name == "jsm-cloud" else 0.0
+    time.sleep(lag)  # Cloud's search index shows a new issue after its lag
+    watcher = change_events.Watcher(change_events.Selection({"correlation_ids": ids}), backend,
+                                    change_events.Checkpoint(None))
+
+    def poll() -> tuple[int, dict[str, dict]]:
+        count, found = _requests_of(sim, watcher.read)
+        for event in watcher.events(found, dt.datetime.now(dt.timezone.utc)):
+            watcher.commit(event)
+        return count, {record["number"]: record for record, named in found}
+
+    count, found = poll()
+    assert count == 1 and set(found) == {first["number"], second["number"]}
+    backend.transition("change", backend.get("change", id=first["id"]), "canceled")
+    third = backend.create("change", {"short_description": "c2", "correlation_id": ids[2]})
+    time.sleep(lag)
+    count, found = poll()
+    assert count == 1 and set(found) == {first["number"], second["number"], third["number"]}
+    assert found[first["number"]]["state"] == "canceled"
+    count, found = poll()  # the canceled change's holder is history now, and still no request of its own
+    assert count == 1 and third["number"] in found
+
+
+def test_numbers_and_correlation_ids_are_one_request_each_whatever_their_count(local):
+    named = [local.create("change", {"short_description": f"n{index}"})["number"] for index in range(3)]
+    prefix = uuid.uuid4().hex[:10]
+    ids = [f"eda-{prefix}-{index}" for index in range(3)]
+    held = local.create("change", {"short_description": "held", "correlation_id": ids[0]})
+    counting = CountingBackend(local)
+    watcher = change_events.Watcher(change_events.Selection({"numbers": named + [held["number"]],
+                                                             "correlation_ids": ids}),
+                                    counting, change_events.Checkpoint(None))
+    found = watcher.read()
+    assert counting.finds == [{"correlation_id": ids}, {"number": named}]  # held came with its correlation id
+    assert sorted(record["number"] for record, named_ in found if named_) == sorted(named + [held["number"]])

@@ -45,3 +45,34 @@ def test_a_ci_name_with_a_comma_is_one_name(backend):
     assert backend.get("incident", id=incident["id"])["configuration_item"] == name
     assert [record["id"] for record in backend.find("incident", {"configuration_item": name})] == [incident["id"]]
     assert [ci["name"] for ci in backend.iter_cmdb(filters={"name": [name, "no-such-ci"]})] == [name]
+
+
+# -- a list of correlation ids (issue 17: the change_events source reads every watched id in one find) ------------
+
+def test_a_list_of_correlation_ids_finds_every_holder_of_any_of_them_in_one_find(backend):
+    prefix = uuid.uuid4().hex[:8]
+    ids = [f"{prefix}-a", f"{prefix}-b", f'{prefix}-"quoted" OR x']
+    first = backend.create("change", {"short_description": "a", "correlation_id": ids[0]})
+    backend.transition("change", first, "canceled")
+    again = backend.create("change", {"short_description": "a again", "correlation_id": ids[0]})
+    other = backend.create("change", {"short_description": "b", "correlation_id": ids[1],
+                                      "configuration_items": ["web01"]})
+    quoted = backend.create("change", {"short_description": "quoted", "correlation_id": ids[2]})
+    backend.create("change", {"short_description": "not watched", "correlation_id": f"{prefix}-c"})
+
+    found = list(backend.find("change", {"correlation_id": ids + [f"{prefix}-none"]}))
+
+    assert [record["id"] for record in found] == [first["id"], again["id"], other["id"], quoted["id"]]  # oldest first
+    assert [record["configuration_items"] for record in found] == [[], [], ["web01"], []]  # read in the same find
+    assert [record["id"] for record in backend.find("change", {"correlation_id": [ids[1]]})] == [other["id"]]
+    assert [record["id"] for record in backend.find("change", {"correlation_id": ids[1]})] == [other["id"]]
+
+
+@pytest.mark.parametrize("value, allowed", [
+    ("a,b", "without commas in a list"),
+    ("a^ORnumber!=x", "without ^ or control characters"),
+])
+def test_a_correlation_id_list_refuses_a_value_that_would_widen_the_query_naming_it(backend, value, allowed):
+    with pytest.raises(ItsmValidationError) as refused:
+        list(backend.find("change", {"correlation_id": ["fine", value]}))
+    assert refused.value.details["option"] == "correlation_id" and allowed in str(refused.value)

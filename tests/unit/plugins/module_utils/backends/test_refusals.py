@@ -33,7 +33,12 @@ from ansible_collections.opsgate.itsm.plugins.module_utils._errors import (
 )
 from ansible_collections.opsgate.itsm.plugins.module_utils._input import TEMPLATE_FIELDS
 from ansible_collections.opsgate.itsm.plugins.module_utils.backends.local.cmdb import RELATION_TYPES
-from ansible_collections.opsgate.itsm.plugins.module_utils.runners import change_request, change_template, configuration_item
+from ansible_collections.opsgate.itsm.plugins.module_utils.runners import (
+    change_request,
+    change_template,
+    configuration_item,
+    incident,
+)
 from tests.simulators.servicenow.seed import REL_TYPES
 from tests.unit.plugins.module_utils.backends.conftest import backends_with
 
@@ -48,6 +53,7 @@ ENTRY = "is not valid; expected {type, target} with non-empty text, like {type: 
 DESCRIPTOR = "is not valid; expected a relationship type's parent descriptor, such as Runs on"
 LONG_ID = "x" * 101
 RELATIONS = ("cmdb_relations",)
+PROBLEMS = ("problems",)
 
 
 class Prepared:
@@ -237,6 +243,23 @@ REFUSALS = [
         {"number": ready.change["number"], "type": "emergency"}, backend, False, lambda text: None), V,
         "type: 'emergency' is not valid; ${change} is a normal change and a change keeps its type; create a new "
         "change instead"),
+    # -- problems (issue 19): the same input checks, and an incident's problem must exist --------------------------
+    Refusal("problem-correlation_id-caret-create", _create("problem", correlation_id="a^b"), V,
+            f"correlation_id: 'a^b' {CORRELATION}", needs=PROBLEMS),
+    Refusal("problem-resolution_code-unknown", _create("problem", resolution_code="fixed"), V,
+            "resolution_code: 'fixed' is not valid; expected one of: fix_applied, risk_accepted, canceled, duplicate",
+            needs=PROBLEMS),
+    Refusal("problem-duplicate_of-comma", _create("problem", duplicate_of="PRB1,PRB2"), V,
+            "duplicate_of: 'PRB1,PRB2' is not valid; expected one record number without commas (a comma would make "
+            "it a list of several)", needs=PROBLEMS),
+    Refusal("incident-problem-caret", lambda backend, ready: backend.update("incident", ready.incident,
+                                                                            {"problem": "PRB^1"}), V,
+            f"problem: 'PRB^1' {NO_CARET}", needs=PROBLEMS),
+    Refusal("filter-problem", lambda backend, ready: list(backend.find("incident", {"problem": ["PRB1", "PRB^2"]})),
+            V, f"problem: 'PRB^2' {NO_CARET}", needs=PROBLEMS),
+    Refusal("incident-problem-unknown", lambda backend, ready: incident.run(
+        {"number": ready.incident["number"], "problem": "PRB9999999"}, backend, False, lambda text: None), NF,
+        "problem: problem PRB9999999 does not exist on the ${backend} backend", needs=PROBLEMS),
     # -- approvals and templates: one rule each -------------------------------------------------------------------
     Refusal("decision-unknown",
             lambda backend, ready: backend.decide_approval(ready.change, "tech.lead", "maybe", None), V,
@@ -261,6 +284,7 @@ def _state(backend, ready: Prepared) -> dict[str, t.Any]:
     return {
         "changes": backend.find_limited("change", {}, 0).total,
         "incidents": backend.find_limited("incident", {}, 0).total,
+        "problems": backend.find_limited("problem", {}, 0).total if "problems" in backend.capabilities else None,
         "cis": sorted((ci["name"], ci["ci_class"], repr(sorted(ci["fields"].items()))) for ci in cis),
         "relations": sorted((item["id"], item["type"], item["target"])
                             for item in backend.ci_relations([ci["id"] for ci in cis]))

@@ -129,6 +129,6 @@ def test_a_number_of_no_kind_that_no_record_has_is_refused_naming_the_option(dou
 
     assert caught.value.message == (
         "number: 'ITSM-404' is not valid; no change or incident of that number exists on the double backend, and its "
-        "prefix does not say which kind of record it is (CHG for change, INC for incident); set kind to change or "
-        "incident")
+        "prefix does not say which kind of record it is (CHG for change, INC for incident, PRB for problem); set kind "
+        "to change, incident or problem")
     assert backend_double.add_attachment.call_count == 0

@@ -1,6 +1,7 @@
 """change_gate run() against a real local store, with a fake clock: waiting, timeouts, transitions, check mode."""
 
 import datetime as dt
+import re
 from unittest import mock
 
 import pytest
@@ -355,3 +356,32 @@ def test_a_gate_that_warns_instead_of_failing_publishes_the_failed_verdict(gate,
 def test_a_gate_without_a_change_publishes_nothing(gate):
     result = gate(checks=["freeze"], policy_data={"version": 1, "windows": []})
     assert "ansible_stats" not in result
+
+
+def gate_notes(backend, number):
+    change = backend.get("change", number=number)
+    return [entry["text"] for entry in backend.journal("change", change)
+            if entry["field"] == "work_notes" and entry["text"].startswith("Change gate ")]
+
+
+def test_a_refusal_is_noted_on_the_change_once_per_new_answer_naming_the_failing_checks(gate, local_backend):
+    number = local_backend.create("change", dict(short_description="never submitted"))["number"]
+
+    first = gate(number=number, checks=["approval", "state"])
+    again = gate(number=number, checks=["approval", "state"])  # a retried gate: the same answer
+    narrower = gate(number=number, checks=["approval"])  # another answer: a new note
+
+    notes = gate_notes(local_backend, number)
+    assert (first["failed"], first["changed"], again["changed"], narrower["changed"]) == (True, True, False, True)
+    assert len(notes) == 2
+    lines = notes[0].split("\n")
+    assert re.fullmatch(r"Change gate refused at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ: approval, state\.", lines[0])
+    assert lines[1:] == ["- approval: " + by_name(first)["approval"]["message"], "- state: " + by_name(first)["state"]["message"]]
+    assert notes[1].split("\n")[0].endswith(": approval.")
+
+
+def test_a_refusal_in_check_mode_notes_nothing(gate, local_backend):
+    number = local_backend.create("change", dict(short_description="never submitted"))["number"]
+    result = gate(check_mode=True, number=number, checks=["approval"])
+    assert result["failed"] is True and result["changed"] is False
+    assert gate_notes(local_backend, number) == []

@@ -6,6 +6,7 @@ import pytest
 from ansible_collections.opsgate.itsm.plugins.module_utils import _outbox as ob
 from ansible_collections.opsgate.itsm.plugins.module_utils import _recorder as rec
 from ansible_collections.opsgate.itsm.plugins.module_utils.runners import outbox
+from tests.unit.plugins.module_utils.backends import pg_sim
 
 
 @pytest.fixture
@@ -109,3 +110,23 @@ def test_a_refusal_during_a_flush_is_reported_without_failing_the_task(task, ref
     result = task(outbox, path=refused, retry_failed=True)
     assert not result.get("failed") and len(result["refused"]) == 1
     assert "CHG9999999 does not exist" in result["refused"][0]["error"]
+
+
+# -- the outbox on PostgreSQL (issue 17) -------------------------------------------------------------
+
+def test_path_may_be_a_postgresql_url_and_the_result_never_shows_its_password(task):
+    url = pg_sim.new_store(password_in_url=True)
+    run = rec.Run(run_id="job-9", attempt="a9", playbook="site.yml")
+    ob.Outbox(url).put([rec.change_item(run, note="recap", code="successful")], ob.target_of(task.backend.settings))
+    listed = task(outbox, action="list", path=url)
+    assert [item["type"] for item in listed["queued"]] == ["change"]
+    assert listed["path"].startswith("postgresql://itsm:********@") and pg_sim.PASSWORD not in str(listed)
+    first, second = task(outbox, path=url), task(outbox, path=url)
+    assert first["changed"] and first["remaining"] == 0 and not second["changed"]
+    assert [c["state"] for c in task.backend.find("change", {})] == ["closed"]
+
+
+def test_a_url_of_another_scheme_is_refused_naming_path(task):
+    with pytest.raises(ob.ItsmSettingsError) as raised:
+        task(outbox, action="list", path="redis://cache.example.com/0")
+    assert raised.value.details["option"] == "path" and "redis://" in raised.value.message

@@ -38,6 +38,7 @@ def test_a_check_mode_create_moved_on_in_check_mode_reads_and_writes_nothing(jsm
     # change_request with state: assess in check mode plans the create, then the move, on a record without an id
     planned = backend.create("change", {"short_description": "planned", "correlation_id": unique("plan")},
                              check_mode=True)
+    assert backend.client.group_exists("Network")  # the group check (a read even in check mode) is remembered
     before = api_requests(jsm)
 
     moved = backend.transition("change", planned, "assess", {"assignment_group": "Network"}, check_mode=True)

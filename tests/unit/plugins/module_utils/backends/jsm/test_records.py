@@ -17,7 +17,7 @@ import pytest
 
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
-from ansible_collections.opsgate.itsm.plugins.module_utils._errors import ItsmTransientError, ItsmTransitionError
+from ansible_collections.opsgate.itsm.plugins.module_utils._errors import ItsmNotFoundError, ItsmTransientError, ItsmTransitionError
 from ansible_collections.opsgate.itsm.plugins.module_utils._options import ConnectionSettings, connection_argument_spec
 from ansible_collections.opsgate.itsm.plugins.module_utils.backends.jsm import JsmBackend
 from ansible_collections.opsgate.itsm.plugins.module_utils.backends.jsm import client as client_module
@@ -391,3 +391,20 @@ def test_a_cached_flavour_or_workspace_the_site_contradicts_is_read_again(jsm, b
     finally:
         fresh.close()
     assert fresh.client.site_generation == 1
+
+
+def test_an_unknown_assignment_group_is_refused_before_any_write_and_a_known_one_is_asked_once(jsm, backend):
+    cid = unique("group")
+    with pytest.raises(ItsmNotFoundError) as refused:
+        backend.create("change", {"short_description": "Patch", "correlation_id": cid,
+                                  "assignment_group": "Netwerk"})
+    assert str(refused.value) == f"assignment_group: {backend.where} has no group named 'Netwerk'"
+    assert backend.get("change", correlation_id=cid) is None
+
+    made, sent = requests_during(jsm, lambda: backend.create(
+        "change", {"short_description": "Patch", "correlation_id": cid, "assignment_group": "Network"}))
+    assert made["assignment_group"] == "Network"
+    assert ("GET", "/rest/api/2/group/member") in sent
+    _again, sent = requests_during(jsm, lambda: backend.update(
+        "change", made, {"assignment_group": "Network", "short_description": "Patch again"}))
+    assert ("GET", "/rest/api/2/group/member") not in sent  # the site cache remembers the group

@@ -93,7 +93,7 @@ def test_registry_builds_the_local_backend(db_path):
     assert isinstance(backend, LocalBackend)
     assert backend.name == "local"
     assert backend.capabilities == {"approvals", "affected_cis", "blackouts", "templates", "cmdb", "cmdb_relations",
-                                    "attachments"}
+                                    "attachments", "problems"}
 
 
 def test_a_second_backend_sees_the_first_ones_records(make_local):
