@@ -52,7 +52,7 @@ from ._errors import (ItsmAuthError, ItsmConflictError, ItsmError, ItsmNotFoundE
                       ItsmUnexpectedResponseError, ItsmValidationError)
 from ._lookup import JournalTexts
 from ._options import ConnectionSettings, default_local_db
-from ._records import CHANGE, CLOSED_CHANGE_STATES, INCIDENT, utcnow, format_datetime
+from ._records import CHANGE, CLOSED_CHANGE_STATES, INCIDENT, created, utcnow, format_datetime
 from ._recorder import redact
 from .backends._base import ItsmBackend, Record
 
@@ -531,7 +531,7 @@ def _deliver_change(backend: ItsmBackend, item: t.Mapping[str, t.Any], warn: t.C
             # warning each run); the run's marker reaches the change in its notes.
             fields.pop("type")
             fields.pop("description", None)
-        record = backend.create(CHANGE, fields)
+        record = created(backend.create(CHANGE, fields))[0]
         outcome = "created"
     label = record["number"]
     if record["state"] in _BEFORE_IMPLEMENT:
@@ -596,12 +596,18 @@ def _deliver_incident(backend: ItsmBackend, item: t.Mapping[str, t.Any], warn: t
     while record is None:  # each pass either creates, raises, or drops one of the two references
         try:
             record = backend.create(INCIDENT, fields)
+            record, made = created(record)
         except ItsmNotFoundError as error:
             option = error.details.get("option")
             if option not in _DROPPABLE_REFERENCES or option not in fields:
                 raise
             warn(f"recorder: {error.message}; the incident is raised without {_DROPPABLE_REFERENCES[option]}")
             fields.pop(option)
+    if not made:  # another run's delivery created it a moment ago: this run's failure is one more occurrence
+        if marker in (record.get("description") or ""):
+            return dict(type="incident", number=record["number"], outcome="unchanged")
+        counted = backend.record_recurrence(record, item["note"], once_key=marker).counted
+        return dict(type="incident", number=record["number"], outcome="recurred" if counted else "unchanged")
     return dict(type="incident", number=record["number"], outcome="created")
 
 

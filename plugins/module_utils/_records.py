@@ -89,6 +89,17 @@ OPEN_PROBLEM_STATES = ("new", "assess", "root_cause_analysis", "fix_in_progress"
 CLOSED_STATES = {CHANGE: CLOSED_CHANGE_STATES, INCIDENT: CLOSED_INCIDENT_STATES, PROBLEM: CLOSED_PROBLEM_STATES}
 
 
+class Met(dict):
+    """What a create returns when it made nothing: the open record holding the correlation id that a concurrent
+    create made first (local's dedup inside the write, ServiceNow's twin retirement, jsm's remembered issue). The
+    caller counts the task as another occurrence of that record; created() tells the two apart."""
+
+
+def created(record: t.Mapping[str, t.Any]) -> tuple[dict, bool]:
+    """A create's record as a plain dict, and whether the create made it (False: it met a concurrent one, Met)."""
+    return dict(record), not isinstance(record, Met)
+
+
 def priority_for(impact: str | None, urgency: str | None) -> str:
     """Incident (and problem) priority from impact and urgency; a missing value counts as ``low``, as on ServiceNow."""
     return _PRIORITY_MATRIX[(impact or "low", urgency or "low")]

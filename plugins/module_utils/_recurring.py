@@ -26,7 +26,7 @@ import typing as t
 from . import _lookup
 from ._errors import ItsmValidationError
 from ._lookup import JournalTexts
-from ._records import INCIDENT, PROBLEM, parse_datetime, utcnow
+from ._records import INCIDENT, PROBLEM, created, parse_datetime, utcnow
 
 if t.TYPE_CHECKING:  # the recorder imports this module when it loads: no backend code then
     from .backends._base import ItsmBackend
@@ -107,9 +107,10 @@ def raise_or_update(backend: ItsmBackend, incident_correlation_id: str, threshol
         incident = incidents[-1] if incidents else {}
         # A run raising it at the same moment gets this same problem back (the create finds it first), so the note
         # is written apart, once, after reading the journal.
-        problem = backend.create(PROBLEM, {"short_description": summary[:160], "description": statement,
-                                           "correlation_id": key, "impact": incident.get("impact") or "medium",
-                                           "urgency": incident.get("urgency") or "medium"}, check_mode=check_mode)
+        problem = created(backend.create(PROBLEM, {
+            "short_description": summary[:160], "description": statement, "correlation_id": key,
+            "impact": incident.get("impact") or "medium", "urgency": incident.get("urgency") or "medium"},
+            check_mode=check_mode))[0]
         outcome = "created"
         notes = None if check_mode else JournalTexts.from_entries(backend.journal(PROBLEM, problem))
     else:

@@ -10,7 +10,8 @@ import typing as t
 from .. import _lifecycle, _pipeline as pipeline, _workflow as workflow
 from .._errors import ItsmValidationError
 from .._lookup import JournalTexts
-from .._records import (CHANGE, CHANGE_CLOSE_CODES, CHANGE_STATES, CHANGE_TYPES, CHANGE_WRITABLE, LEVELS, RISKS)
+from .._records import (CHANGE, CHANGE_CLOSE_CODES, CHANGE_STATES, CHANGE_TYPES, CHANGE_WRITABLE, LEVELS, RISKS,
+                        created)
 from ..backends._base import ItsmBackend
 
 ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = dict(
@@ -138,4 +139,4 @@ def _create(backend: ItsmBackend, params: t.Mapping[str, t.Any], wanted: dict[st
     change_type = wanted.get("type") or ("standard" if template else "normal")
     workflow.plan(CHANGE, {**template_fields, **wanted, "state": "new", "type": change_type}, params.get("state"), {},
                   backend)
-    return backend.create(CHANGE, wanted, check_mode=check_mode)
+    return created(backend.create(CHANGE, wanted, check_mode=check_mode))[0]

@@ -10,7 +10,7 @@ import typing as t
 from .. import _lookup, _recurring as recurring_failures, _workflow as workflow
 from .._errors import ItsmValidationError
 from .._lookup import LookupResult
-from .._records import (CHANGE, CLOSED_INCIDENT_STATES, HOLD_REASONS, INCIDENT, INCIDENT_CLOSE_CODES,
+from .._records import (CHANGE, CLOSED_INCIDENT_STATES, HOLD_REASONS, INCIDENT, INCIDENT_CLOSE_CODES, created,
                         INCIDENT_STATES, INCIDENT_WRITABLE, LEVELS, PROBLEM)
 from ..backends._base import ItsmBackend, Record
 
@@ -62,7 +62,9 @@ def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
     recurring = False
     if existing is None:
         path = workflow.plan(INCIDENT, dict(wanted, state="new"), params.get("state"), {})
-        record = backend.create(INCIDENT, wanted, check_mode=check_mode)
+        record, made = created(backend.create(INCIDENT, wanted, check_mode=check_mode))
+        # A concurrent task created it first (its create met this one's): this task is one more occurrence.
+        recurring = not made and _is_recurrence(params, record)
         changes: dict[str, t.Any] = {}
     else:
         record = existing

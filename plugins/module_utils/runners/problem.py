@@ -16,7 +16,8 @@ import typing as t
 from .. import _input as inputs
 from .. import _workflow as workflow
 from .._errors import ItsmNotFoundError, ItsmValidationError
-from .._records import (INCIDENT, LEVELS, PROBLEM, PROBLEM_RESOLUTION_CODES, PROBLEM_STATES, PROBLEM_WRITABLE)
+from .._records import (INCIDENT, LEVELS, PROBLEM, PROBLEM_RESOLUTION_CODES, PROBLEM_STATES, PROBLEM_WRITABLE,
+                        created)
 from ..backends._base import ItsmBackend, Record
 
 ARGUMENT_SPEC: dict[str, dict[str, t.Any]] = dict(
@@ -63,7 +64,7 @@ def run(params: t.Mapping[str, t.Any], backend: ItsmBackend, check_mode: bool,
     if existing is None:
         _refuse_settling_create(params)
         path = workflow.plan(PROBLEM, dict(wanted, state="new"), params.get("state"), {})
-        record = backend.create(PROBLEM, wanted, check_mode=check_mode)
+        record = created(backend.create(PROBLEM, wanted, check_mode=check_mode))[0]
         changes: dict[str, t.Any] = {}
     else:
         record = existing

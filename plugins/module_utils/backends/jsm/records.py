@@ -352,7 +352,7 @@ class JsmRecords:
         with self.client.created.claiming(cid) if cid else contextlib.nullcontext():
             twin = self._remembered_holder(kind, cid) if cid else None
             if twin is not None:
-                return twin
+                return records.Met(twin)
             made, answered, _sent = self._repeating_if_stale(send)
             self.client.created.remember(str(made["id"]), made["key"], kind, cid)
         self._link(kind, made["key"], parsed)

@@ -83,7 +83,7 @@ def create(store: LocalStore, kind: str, fields: t.Mapping[str, t.Any], check_mo
             holders = schema.select_rows(conn, kind, ["r.correlation_id = ?", query.open_clause(kind)], [cid])
         existing = lookup.choose(kind, cid, holders, open_only=True)
         if existing:
-            return schema.record_of(kind, existing)
+            return records.Met(schema.record_of(kind, existing))
         template = template_fields(store, conn, parsed.template) if parsed.template else {}
         row = model.initial_row(kind, parsed, template, now)
         if check_mode:

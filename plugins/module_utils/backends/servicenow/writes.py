@@ -99,11 +99,13 @@ class RecordWriter:
                 twins = holding(bodies[-1]["result"], correlation_id) if correlation_id else []
                 if twins and twins[0]["sys_id"] != record_id:
                     self.retire(kind, row, twins[0])
-                    return self.reads.get(kind, id=twins[0]["sys_id"]) or self.codec.to_record(kind, twins[0])
+                    return records.Met(self.reads.get(kind, id=twins[0]["sys_id"])
+                                       or self.codec.to_record(kind, twins[0]))
                 return self.codec.to_record(kind, row, cis)
             row = row or self.reread(kind, record_id).body["result"]  # recovered after a failure: read it
         survivor = self.one_per_correlation(kind, row, correlation_id) if correlation_id else row
-        return self.codec.to_record(kind, survivor, cis)
+        record = self.codec.to_record(kind, survivor, cis)
+        return record if survivor["sys_id"] == row["sys_id"] else records.Met(record)
 
     def update(self, kind: str, record: Record, fields: t.Mapping[str, t.Any], check_mode: bool = False,
                known_notes: JournalTexts | None = None) -> Record:

@@ -6,8 +6,10 @@
 set -eu
 
 HERE="$(cd "$(dirname "$0")" && pwd)"
-WORK="${OUTPUT_DIR:-$(mktemp -d)}/inventory_cmdb"
-rm -rf "${WORK}" && mkdir -p "${WORK}"
+# The secrets sweep (issue 14) and make_workdir
+# shellcheck source=../setup_collection/collection.sh
+source "${HERE}/../setup_collection/collection.sh"
+make_workdir inventory_cmdb
 export ITSM_BACKEND=local ITSM_LOCAL_DB="${WORK}/cmdb.sqlite"
 # A source that fails to parse must fail the command, never pass silently with an empty inventory.
 export ANSIBLE_INVENTORY_UNPARSED_FAILED=1 ANSIBLE_NOCOLOR=1

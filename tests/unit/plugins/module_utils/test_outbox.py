@@ -110,6 +110,21 @@ def test_the_same_failure_in_a_later_run_adds_one_recurrence_note(local_backend)
     assert len(texts) == 1 and texts[0].startswith("Recurrence #2: ")
 
 
+def test_a_delivery_whose_create_meets_another_runs_incident_counts_a_recurrence(local_backend, monkeypatch):
+    # Two runs deliver the same failure at once: a2 reads the holders before a1's create commits, then creates.
+    created = ob.deliver(local_backend, incident("a1"), print)
+    monkeypatch.setattr(ob.workflow, "records_holding", lambda backend, kind, cid: [])
+
+    met = ob.deliver(local_backend, incident("a2"), print)
+    again = ob.deliver(local_backend, incident("a2"), print)  # the same delivery retried: counted once
+
+    assert met == dict(type="incident", number=created["number"], outcome="recurred")
+    assert again == dict(type="incident", number=created["number"], outcome="unchanged")
+    [record] = list(local_backend.find("incident", {}))
+    texts = notes(local_backend, "incident", record)
+    assert len(texts) == 1 and texts[0].startswith("Recurrence #2: ")
+
+
 def test_recurrences_are_counted_as_the_incident_module_counts_them_work_notes_only(local_backend):
     # Issue 16: one recurrence count. A comment that happens to start like a recurrence note is not one.
     created = ob.deliver(local_backend, incident("a1"), print)

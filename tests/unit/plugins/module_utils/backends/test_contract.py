@@ -87,6 +87,19 @@ def test_get_by_number_id_and_correlation_id_returns_the_created_record(backend)
     assert backend.get("change", correlation_id="contract-get-1") == change
 
 
+def test_a_create_that_meets_the_open_holder_of_its_correlation_id_says_so(backend):
+    # What a fork gets when another fork's create landed between its look-up and its own create.
+    cid = f"contract-met-{time.time_ns()}"
+    first = backend.create("incident", {"short_description": "first", "correlation_id": cid})
+    second = backend.create("incident", {"short_description": "second", "correlation_id": cid})
+
+    assert records.created(first) == (first, True)
+    record, made = records.created(second)
+    assert (made, record["number"], type(record)) == (False, first["number"], dict)
+    assert [held["number"] for held in backend.find("incident", {"correlation_id": cid, "active": True})] == [
+        first["number"]]
+
+
 def test_get_unknown_record_returns_none(backend):
     new_change(backend)
 

@@ -182,3 +182,25 @@ def test_settling_an_incident_that_does_not_exist_is_refused(task, state):
     with pytest.raises(ItsmValidationError, match=f"state: '{state}' is not valid; no incident holds correlation_id"):
         task(incident, correlation_id="never-raised", **dict(RESOLVE, state=state))
     assert list(task.backend.find("incident", {})) == []
+
+
+def test_a_task_whose_create_meets_a_concurrent_tasks_incident_counts_as_a_recurrence(task, monkeypatch):
+    first = task(incident, work_notes="seen on web01", **FAILURE)
+    # The second task looked the id up before the first one's create committed: its look-up finds nothing.
+    real_lookup, calls = task.backend.lookup, []
+
+    def lookup_too_early(*args, **kwargs):
+        calls.append(args)
+        return None if len(calls) == 1 else real_lookup(*args, **kwargs)
+
+    monkeypatch.setattr(task.backend, "lookup", lookup_too_early)
+
+    second = task(incident, work_notes="seen on web02", **FAILURE)
+
+    assert len(calls) >= 1
+    assert (second["changed"], second["recurred"], second["record"]["number"]) == (True, True, first["record"]["number"])
+    assert type(second["record"]) is dict
+    notes = [entry["text"] for entry in task.backend.journal("incident", second["record"])]
+    assert notes[0] == "seen on web01" and "seen on web02" in notes
+    assert [note.split(":")[0] for note in notes if note.startswith("Recurrence #")] == ["Recurrence #2"]
+    assert len(list(task.backend.find("incident", {}))) == 1
