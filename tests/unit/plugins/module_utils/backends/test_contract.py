@@ -95,7 +95,7 @@ def test_a_create_that_meets_the_open_holder_of_its_correlation_id_says_so(backe
 
     assert records.created(first) == (first, True)
     record, made = records.created(second)
-    assert (made, record["number"], type(record)) == (False, first["number"], dict)
+    assert (made, record["number"], isinstance(record, records.Met)) == (False, first["number"], False)
     assert [held["number"] for held in backend.find("incident", {"correlation_id": cid, "active": True})] == [
         first["number"]]
 

@@ -10,6 +10,7 @@ from ansible_collections.opsgate.itsm.plugins.module_utils._errors import (
     ItsmValidationError,
 )
 from ansible_collections.opsgate.itsm.plugins.module_utils._lookup import JournalTexts, LookupResult
+from ansible_collections.opsgate.itsm.plugins.module_utils._records import Met
 from ansible_collections.opsgate.itsm.plugins.module_utils.backends._base import Recurrence
 from ansible_collections.opsgate.itsm.plugins.module_utils.runners import change_request, incident, incident_info
 
@@ -199,7 +200,7 @@ def test_a_task_whose_create_meets_a_concurrent_tasks_incident_counts_as_a_recur
 
     assert len(calls) >= 1
     assert (second["changed"], second["recurred"], second["record"]["number"]) == (True, True, first["record"]["number"])
-    assert type(second["record"]) is dict
+    assert not isinstance(second["record"], Met)  # the runner hands on a plain record
     notes = [entry["text"] for entry in task.backend.journal("incident", second["record"])]
     assert notes[0] == "seen on web01" and "seen on web02" in notes
     assert [note.split(":")[0] for note in notes if note.startswith("Recurrence #")] == ["Recurrence #2"]
