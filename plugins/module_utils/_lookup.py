@@ -4,14 +4,14 @@
 """The one look-up rule: which record a number or correlation id names. FOR INTERNAL COLLECTION USE ONLY.
 
 Runners, the recorder's delivery, the outbox, the inventory's change scope and both backends (their
-open-record queries, the local store's dedup on create, ServiceNow's twin retirement) take "open" and
+open-record queries, the local store's dedup on create, the twin retirement of ServiceNow and jsm) take "open" and
 "which holder of a correlation id" from here, so the rule is written once:
 
 - by number (or id): that record;
 - by correlation id: the one *open* holder (two open holders are a conflict); when none is open and
   the caller does not ask for open records only, the newest holder (retries and re-runs reuse an id,
   so an old settled record sharing it must not make the current one ambiguous). On a backend whose
-  creates retire their twins (servicenow), two open holders may be twins of a create race being settled: the
+  creates retire their twins (servicenow, jsm), two open holders may be twins of a create race being settled: the
   look-up reads again after TWIN_WAITS, and meets the oldest, the one the retirement keeps; two open holders
   that outlast the waits are a conflict.
 

@@ -164,6 +164,24 @@ def test_jql_the_parser_cannot_accept_is_refused_with_400(jsm, api, jql, fragmen
     assert response.status_code == 400 and fragment in " ".join(response.json()["errorMessages"])
 
 
+def test_jql_compares_issue_keys_by_number_and_refuses_a_value_that_is_no_key(jsm, api):
+    jsm.admin("POST", "settings", {"index_lag": 0})
+    tag = _tag()
+    while int(_create(jsm, api, tag)["key"].rsplit("-", 1)[1]) < 10:
+        pass  # keys of two digits at least: as text "ITSM-10" sorts before "ITSM-9"
+    made = [_create(jsm, api, tag, labels=[tag])["key"] for _attempt in range(2)]
+    path = "search/jql" if jsm.cloud else "search"
+
+    def keys(jql: str) -> list[str]:
+        body = api.get(f"{jsm.url}/rest/api/2/{path}", params={"jql": jql, "fields": "summary"}).json()
+        return [i["key"] for i in body["issues"]]
+    assert keys(f'labels = {tag} AND key > "ITSM-9" ORDER BY key ASC') == made  # by number, not as text
+    assert keys(f'labels = {tag} AND key > {made[0]}') == [made[1]]
+    assert keys(f'labels = {tag} AND key < {made[1]}') == [made[0]]
+    refused = api.get(f"{jsm.url}/rest/api/2/{path}", params={"jql": 'key >= "CHG0000001"'})
+    assert refused.status_code == 400 and "is invalid" in " ".join(refused.json()["errorMessages"])
+
+
 def test_jql_in_lists_quoting_or_and_custom_fields_by_name(jsm, api):
     jsm.admin("POST", "settings", {"index_lag": 0})
     tag = _tag()

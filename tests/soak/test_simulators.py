@@ -8,6 +8,8 @@
   carrying each host's note once and recurrence numbers 2..N+1 each once (N the recurrences the tasks reported;
   on jsm the ones noted, which are the first: jsm/recurrence.py notes at a bounded rate), per host one change with
   its note once. Counted on the server afterwards.
+- Two controllers (two ansible-playbook runs sharing no file) running one play over the same hosts at once: every
+  id is created by both, and each ends with one open record that every task of both ended on, each note once.
 - Faults (429 with Retry-After, 5xx bursts, resets before and during the body, responses slower than the timeout,
   on ServiceNow an error inside a 200), each on every request or on one method: every task either completes with
   exactly one record and one note, or fails with the collection's own error within its budget.
@@ -38,6 +40,7 @@ REMOTES = ("servicenow", "jsm")
 #: seconds JSM Cloud's search index lags behind a create (the simulator's default): a checker reading with a backend
 #: of its own, which never created the issues, waits it out
 CLOUD_INDEX_LAG = 2.0
+# soak_by: what the notes add after the host (two controllers: which one wrote it)
 PLAY = """
 - name: Soak
   hosts: all
@@ -46,13 +49,13 @@ PLAY = """
     - name: The failure the hosts of a group share
       opsgate.itsm.incident:
         correlation_id: "soak-{{ soak_run }}-g{{ soak_group }}"
-        short_description: "soak failure of group {{ soak_group }}"
-        work_notes: "seen on {{ inventory_hostname }}"
+        short_description: "soak failure of group {{ soak_group }} ({{ soak_run }})"
+        work_notes: "seen on {{ inventory_hostname }}{{ soak_by | default('') }}"
     - name: A change of each host
       opsgate.itsm.change_request:
         correlation_id: "soak-{{ soak_run }}-{{ inventory_hostname }}"
-        short_description: "soak change of {{ inventory_hostname }}"
-        work_notes: "change of {{ inventory_hostname }}"
+        short_description: "soak change of {{ inventory_hostname }} ({{ soak_run }})"
+        work_notes: "change of {{ inventory_hostname }}{{ soak_by | default('') }}"
 """
 
 
@@ -70,6 +73,7 @@ class CallbackModule(CallbackBase):
     def _write(self, result, status):
         entry = {"host": result._host.get_name(), "task": result._task.get_name(), "status": status,
                  "recurred": bool(result._result.get("recurred")), "msg": str(result._result.get("msg") or ""),
+                 "number": (result._result.get("record") or {}).get("number"),
                  "warnings": [str(w) for w in result._result.get("warnings") or []]}
         with open(os.environ["SOAK_RESULTS"], "a", encoding="utf-8") as out:
             out.write(json.dumps(entry) + "\\n")
@@ -108,20 +112,27 @@ def _environment(name: str, settings: ConnectionSettings) -> dict:
                 ANSIBLE_HOST_KEY_CHECKING="False", ANSIBLE_NOCOLOR="1", ANSIBLE_RETRY_FILES_ENABLED="False")
 
 
-@pytest.mark.parametrize("name", REMOTES)
-def test_a_play_over_many_hosts_and_forks_sharing_ids_loses_and_doubles_nothing(name, tmp_path):
-    chosen = size()
-    settings = _settings(name)
-    run = uuid.uuid4().hex[:8]
+def _play_files(tmp_path, chosen, run: str, play: str):
+    """The hosts, and in ``tmp_path`` the inventory (hosts in groups of ``chosen.group``), the play and the callback
+    that writes each task's result."""
     hosts = [f"h{index:03d}" for index in range(chosen.hosts)]
     inventory = tmp_path / "inventory.ini"
     inventory.write_text("[soak]\n" + "".join(
         f"{host} ansible_connection=local ansible_python_interpreter={sys.executable} soak_group={index // chosen.group}\n"
         for index, host in enumerate(hosts)) + f"[soak:vars]\nsoak_run={run}\n", encoding="utf-8")
-    (tmp_path / "play.yml").write_text(PLAY, encoding="utf-8")
-    (tmp_path / "home").mkdir()
+    (tmp_path / "play.yml").write_text(play, encoding="utf-8")
     (tmp_path / "callbacks").mkdir()
     (tmp_path / "callbacks" / "soak_results.py").write_text(_CALLBACK, encoding="utf-8")
+    return hosts, inventory
+
+
+@pytest.mark.parametrize("name", REMOTES)
+def test_a_play_over_many_hosts_and_forks_sharing_ids_loses_and_doubles_nothing(name, tmp_path):
+    chosen = size()
+    settings = _settings(name)
+    run = uuid.uuid4().hex[:8]
+    hosts, inventory = _play_files(tmp_path, chosen, run, PLAY)
+    (tmp_path / "home").mkdir()
     results_path = tmp_path / "results.jsonl"
     env = dict(_environment(name, settings), ANSIBLE_HOME=str(tmp_path / "home"), SOAK_RESULTS=str(results_path),
                ANSIBLE_CALLBACK_PLUGINS=str(tmp_path / "callbacks"))
@@ -198,6 +209,109 @@ def test_a_play_over_many_hosts_and_forks_sharing_ids_loses_and_doubles_nothing(
     assert failed == [] and played.returncode == 0, (failed[:5], played.stderr[-2000:])
     assert connection == []
     assert problems == [] and notes_lost == notes_doubled == 0
+
+
+# -- two controllers -------------------------------------------------------------------------------------------
+
+CONTROLLERS = ("a", "b")
+
+
+@pytest.mark.parametrize("name", REMOTES)
+def test_two_controllers_running_one_play_at_once_end_with_one_record_per_id(name, tmp_path):
+    """Two controllers (two ansible-playbook runs sharing no file: each its own ANSIBLE_HOME and cache directory,
+    so no lock and no memory of created issues) run the same play over the same hosts at the same moment: every id
+    is created by both at once. Each task must end on the one record its id keeps (the other's create retired its
+    twin and returned it), with each controller's note on it once."""
+    # Half the hosts and forks of the one-controller play on each controller: the same load on the simulator.
+    chosen = dataclasses.replace(size(), hosts=size().hosts // 2, forks=size().forks // 2)
+    settings = _settings(name)
+    run = uuid.uuid4().hex[:8]
+    hosts, inventory = _play_files(tmp_path, chosen, run, PLAY)
+    plays = {}
+    logged = _sim(name).admin("GET", "requests")["count"] if name == "servicenow" else 0
+    started = time.monotonic()
+    for controller in CONTROLLERS:
+        home = tmp_path / controller
+        (home / "ansible").mkdir(parents=True)
+        env = dict(_environment(name, settings), ANSIBLE_HOME=str(home / "ansible"), XDG_CACHE_HOME=str(home / "cache"),
+                   SOAK_RESULTS=str(home / "results.jsonl"), ANSIBLE_CALLBACK_PLUGINS=str(tmp_path / "callbacks"))
+        plays[controller] = subprocess.Popen(  # pylint: disable=consider-using-with  # waited for below
+            [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", str(inventory), "-f",
+             str(chosen.forks), "-e", json.dumps({"soak_by": f" by {controller}"}), str(tmp_path / "play.yml")],
+            env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    outputs = {controller: play.communicate(timeout=900)[0] for controller, play in plays.items()}
+    seconds = time.monotonic() - started
+    results = {controller: [json.loads(line) for line in (tmp_path / controller / "results.jsonl").read_text(
+        encoding="utf-8").splitlines()] if (tmp_path / controller / "results.jsonl").exists() else []
+        for controller in CONTROLLERS}
+    for controller in CONTROLLERS:
+        assert len(results[controller]) == 2 * chosen.hosts, outputs[controller][-3000:]
+    failed = [f"{controller} {result['host']} {result['task']}: {result['msg'][:300]}"
+              for controller in CONTROLLERS for result in results[controller] if result["status"] != "ok"]
+    partial = [text for controller in CONTROLLERS for result in results[controller] for text in result["warnings"]
+               if "checked among" in text]  # jsm: a twin check the index's lag cut short
+    reported: dict[str, set] = {}  # id -> the numbers the tasks of both controllers ended on
+    for controller in CONTROLLERS:
+        for result in results[controller]:
+            group = hosts.index(result["host"]) // chosen.group
+            key = (f"soak-{run}-g{group}" if result["task"] == "The failure the hosts of a group share"
+                   else f"soak-{run}-{result['host']}")
+            reported.setdefault(key, set()).add(result["number"])
+
+    if name == "jsm":
+        time.sleep(CLOUD_INDEX_LAG + 0.5)
+    backend = build_backend(settings)
+    problems = []
+    notes_lost = notes_doubled = split = numbers_repeated = 0
+    try:
+        expected = {}  # id -> the kind of its record and the notes it must carry once each
+        for index, host in enumerate(hosts):
+            shared = expected.setdefault(f"soak-{run}-g{index // chosen.group}", ("incident", []))
+            shared[1].extend(f"seen on {host} by {controller}" for controller in CONTROLLERS)
+            expected[f"soak-{run}-{host}"] = ("change", [f"change of {host} by {controller}" for controller in CONTROLLERS])
+        for key, (kind, notes) in expected.items():
+            holders = [record for record in backend.find(kind, {"correlation_id": key}) if is_open(kind, record)]
+            if len(holders) != 1:
+                problems.append(f"{key}: {len(holders)} open {kind}s")
+                continue
+            if reported.get(key) != {holders[0]["number"]}:
+                split += 1
+                problems.append(f"{key}: the tasks ended on {sorted(map(str, reported.get(key, [])))}, the id keeps "
+                                f"{holders[0]['number']}")
+            texts = [entry["text"].strip() for entry in backend.journal(kind, holders[0])]
+            for note in notes:
+                count = texts.count(note)
+                notes_lost += count == 0
+                notes_doubled += max(0, count - 1)
+            numbers = sorted(int(text[len(RECURRENCE_PREFIX):].split(":")[0]) for text in texts
+                             if text.startswith(RECURRENCE_PREFIX))
+            numbers_repeated += len(numbers) != len(set(numbers))
+        # The twins the races made, retired: canceled and holding no id on jsm; deleted on ServiceNow (its log)
+        if name == "servicenow":
+            retired = sum(1 for entry in _sim(name).admin("GET", "requests")["requests"][logged:]
+                          if entry["method"] == "DELETE" and entry["path"].startswith(("/api/now/table/incident/",
+                                                                                      "/api/now/table/change_request/")))
+        else:
+            retired = sum(1 for kind in ("change", "incident") for record in backend.find(kind, {"state": "canceled"})
+                          if f"({run})" in str(record.get("short_description")) and not record.get("correlation_id"))
+    finally:
+        backend.close()
+    opened = sum(1 for problem in problems if " open " in problem)
+    figures = {
+        "hosts x forks, on each of 2 controllers": f"{chosen.hosts} x {chosen.forks}",
+        "wall time (s)": f"{seconds:.1f}",
+        "failed tasks / twin checks cut short by the index's lag": f"{len(failed)} / {len(partial)}",
+        "ids (expected) / ids with other than one open record": f"{len(expected)} / {opened}",
+        "ids whose tasks ended on another record / notes lost / doubled": f"{split} / {notes_lost} / {notes_doubled}",
+        "twins made by the races and retired (jsm: canceled; ServiceNow: deleted)": retired,
+        # Jira has no conditional write: across controllers a recurrence number may repeat (jsm/recurrence.py)
+        "incidents with a recurrence number twice (jsm: not held across controllers)": numbers_repeated}
+    for label, value in figures.items():
+        figure(f"two controllers on {name}", label, value)
+
+    assert failed == [] and all(play.returncode == 0 for play in plays.values()), (failed[:5], outputs)
+    assert problems == [] and notes_lost == notes_doubled == 0 and partial == [], (problems[:10], partial[:3])
+    assert numbers_repeated == 0 or name == "jsm"
 
 
 # -- faults ---------------------------------------------------------------------------------------------------

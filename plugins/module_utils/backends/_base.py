@@ -44,8 +44,8 @@ class ItsmBackend(abc.ABC):
     #: how messages name this system ("<where> has no configuration item named 'x'"): servicenow the instance URL,
     #: local ``local_db <path>``
     where: str = ""
-    #: whether a create can race another with the same correlation id and then retires its own twin (servicenow:
-    #: the look-up and the create are two requests): a look-up meeting two open holders reads again after
+    #: whether a create can race another with the same correlation id and then retires its own twin (servicenow,
+    #: jsm: the look-up and the create are two requests, and two controllers share no lock): a look-up meeting two open holders reads again after
     #: _lookup.TWIN_WAITS before it calls them a conflict, so it meets the oldest, the one the retirement keeps
     twins_retired: bool = False
 

@@ -12,6 +12,7 @@ import os
 import sqlite3
 import sys
 import threading
+import time
 import traceback
 from datetime import datetime
 from urllib.parse import unquote, urlencode
@@ -206,6 +207,11 @@ class Simulator:
     def _settings(self, body: dict) -> None:
         if "index_lag" in body:
             self.site.index_lag = float(body["index_lag"]) if self.site.cloud else 0.0
+        if body.get("index_caught_up"):  # the index holds every issue made so far, whatever the lag they had
+            with self.store.transaction():
+                for issue in self.issues.all():
+                    if issue.get("visibleAt", 0) > time.time():
+                        self.store.put("issue", issue["id"], {**issue, "visibleAt": 0})
         if "comment_cap" in body:
             self.site.comment_cap = int(body["comment_cap"])
         if "link_cap" in body:

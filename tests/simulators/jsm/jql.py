@@ -205,7 +205,7 @@ class FieldRef:
     """How a query reads one field of a document: its values and how literals compare to them."""
 
     getter: Callable[[dict], list]
-    kind: str = "text"  # text, number, date
+    kind: str = "text"  # text, number, date, issuekey (PROJ-12: compared by project, then number, as Jira does)
     functions: dict | None = None  # value functions, e.g. currentUser()
     order: Callable[[dict], object] | None = None  # sort key when it differs from the first value (issue keys)
 
@@ -224,6 +224,11 @@ def literal(ref: FieldRef, value: object, now: datetime) -> object:
     if value is None:
         return None
     text = str(value)
+    if ref.kind == "issuekey":
+        key = issue_key(text)
+        if key is None:
+            raise QueryError(f"The issue key '{text}' for field 'key' is invalid.")
+        return key
     if ref.kind == "date":
         match = RELATIVE.match(text)
         if match:
@@ -242,9 +247,17 @@ def literal(ref: FieldRef, value: object, now: datetime) -> object:
     return text.lower()
 
 
+def issue_key(text: str) -> tuple[str, int] | None:
+    """``PROJ-12`` as ``("PROJ", 12)``, None when it is no issue key."""
+    project, _dash, number = str(text).strip().rpartition("-")
+    return (project.upper(), int(number)) if project and number.isdigit() else None
+
+
 def _norm(ref: FieldRef, value: object) -> object:
     if value is None:
         return None
+    if ref.kind == "issuekey":
+        return issue_key(str(value))
     if ref.kind == "text":
         return str(value).lower()
     if ref.kind == "number":

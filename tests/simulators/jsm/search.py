@@ -203,8 +203,8 @@ class Search:
                  for name in ("created", "updated", "resolutiondate")}
         fixed = {
             "project": jql.FieldRef(lambda d: list(_project_values(site, d))),
-            "key": jql.FieldRef(lambda d: [d["key"]], order=lambda d: int(d["id"])),
-            "issuekey": jql.FieldRef(lambda d: [d["key"]], order=lambda d: int(d["id"])),
+            "key": jql.FieldRef(lambda d: [d["key"]], "issuekey", order=lambda d: int(d["id"])),
+            "issuekey": jql.FieldRef(lambda d: [d["key"]], "issuekey", order=lambda d: int(d["id"])),
             "id": jql.FieldRef(lambda d: [d["id"]], "number"),
             "issuetype": jql.FieldRef(lambda d: [site.issuetype(d["issuetypeId"])["name"], d["issuetypeId"]]),
             "status": jql.FieldRef(lambda d: [site.status(d["statusId"])["name"], d["statusId"]]),

@@ -14,8 +14,9 @@ Behaviour a caller may rely on, beyond the contract in _base (each file's docstr
 - The correlation id is the issue property ``opsgate.correlation_id``, searched by JQL; the issues created from
   this controller in the last 15 minutes (remembered next to the site cache, so by every task's process) are
   passed to Cloud's search in ``reconcileIssues``, so its lagging index never hides them from the next task, and
-  forks creating one correlation id at once end with one record. The limit: two controllers creating the same
-  correlation id within Cloud's index lag can still both create (records.py).
+  forks creating one correlation id at once end with one record; two controllers creating it at once may make
+  two issues for a moment, and the younger one's create retires it and returns the older (records.py), so a
+  look-up that meets two open holders reads again after _lookup.TWIN_WAITS, as on ServiceNow.
 - Fields Jira has no field for (assignment group, people, close code and notes, hold reason, ``fields``) are
   kept in the issue property ``opsgate.record`` and taken as given.
 - JSM has no standard change templates: a ``template`` is refused as unknown, ``put_template`` as unsupported;
@@ -49,6 +50,8 @@ class JsmBackend(ItsmBackend):
     name = "jsm"
     # "problems" where the mapping has a problem part (the default mapping has): see __init__
     capabilities: frozenset[str] = frozenset({"cmdb", "approvals", "affected_cis", "attachments", "problems"})
+    # Controllers may create twins of one correlation id for a moment: each create retires its own (records.py).
+    twins_retired = True
 
     def __init__(self, settings: ConnectionSettings, warn: Warn | None = None, **http_options: t.Any):
         super().__init__(settings, warn)
@@ -64,6 +67,10 @@ class JsmBackend(ItsmBackend):
 
     def close(self) -> None:
         self.client.close()
+
+    def pause(self, seconds: float) -> None:
+        """The transport's sleep (tests pass their own): a look-up waiting for twins to be retired."""
+        self.http.sleep(seconds)
 
     # -- records (records.py) --------------------------------------------------------------------
 

@@ -442,31 +442,33 @@ class JsmClient:
 
     def search(self, jql_text: str, fields: t.Sequence[str] = ("status",), page_size: int = SEARCH_PAGE,
                reconcile: t.Sequence[str] = (), what: str = "search issues",
-               properties: t.Sequence[str] = ()) -> t.Iterator[dict]:
+               properties: t.Sequence[str] = (), remembered: bool = True) -> t.Iterator[dict]:
         """Every issue matching ``jql_text`` (built with jql.py), page by page, with ``fields`` (and the issue
         ``properties`` named).
 
         ``reconcile``: ids of issues Cloud's lagging index may not show yet, sent in ``reconcileIssues`` after
         those created from this controller lately (``created``: other tasks' too); Cloud takes at most 50, so the
-        newest 50 go, the caller's last. Data Center's search is consistent and sends none.
+        newest 50 go, the caller's last (``remembered`` False: the caller's alone, so the answer is what the index
+        holds). Data Center's search is consistent and sends none.
         """
         extra = {"properties": list(properties)} if properties else {}
         try:
-            first = self._search_flavour(jql_text, fields, page_size, reconcile, what, extra)
+            first = self._search_flavour(jql_text, fields, page_size, reconcile, what, extra, remembered)
             head = next(first, None)
         except (ItsmNotFoundError, ItsmHttpError) as error:
             # Cloud answers the Data Center search 410, Data Center has no /search/jql (404): a cached deployment
             # type the site contradicts is read again, and the search sent to the right place.
             if getattr(error, "status", 404) not in (404, 410) or not self.forget_site():
                 raise
-            first = self._search_flavour(jql_text, fields, page_size, reconcile, what, extra)
+            first = self._search_flavour(jql_text, fields, page_size, reconcile, what, extra, remembered)
             head = next(first, None)
         return _chain(head, first)
 
     def _search_flavour(self, jql_text: str, fields: t.Sequence[str], page_size: int, reconcile: t.Sequence[str],
-                        what: str, extra: dict) -> t.Iterator[dict]:
+                        what: str, extra: dict, remembered: bool = True) -> t.Iterator[dict]:
         if self.cloud:
-            newest_first = dict.fromkeys(str(i) for i in reversed([*self.created.ids(), *reconcile]))
+            newest_first = dict.fromkeys(str(i) for i in reversed([*(self.created.ids() if remembered else []),
+                                                                   *reconcile]))
             ids = list(reversed(newest_first))  # each once, at its last place
             return self._search_cloud(jql_text, list(fields), page_size, [int(i) for i in ids][-RECONCILE_MAX:],
                                       what, extra)

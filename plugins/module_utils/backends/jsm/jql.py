@@ -79,6 +79,13 @@ def equals(field: str, value: t.Any, option: str) -> str:
     return f"{field} = {quote(value, option)}"
 
 
+def compare(field: str, operator: str, value: t.Any, option: str) -> str:
+    """``field < "value"`` (or ``<=``, ``>``, ``>=``): on ``key``, Jira compares a project's keys by number."""
+    if operator not in ("<", "<=", ">", ">="):
+        raise ValueError(f"not a JQL comparison: {operator!r}")
+    return f"{field} {operator} {quote(value, option)}"
+
+
 def one_of(field: str, values: t.Iterable[t.Any], option: str) -> str:
     """``field IN ("a", "b")``."""
     return f"{field} IN {quote_list(values, option)}"

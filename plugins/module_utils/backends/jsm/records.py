@@ -12,8 +12,10 @@ FOR INTERNAL COLLECTION USE ONLY.
   issues its keys name, read by GET (consistent).
 - Concurrent creates of one correlation id on one controller (forks of a play) take a lock per correlation id
   (CreatedIssues.claiming) around the POST: a fork that looked the id up before the first create landed finds
-  the remembered issue, still open, and returns it instead of creating a twin. Two controllers creating the same
-  correlation id within Cloud's index lag (or at the same moment on Data Center) can still both create.
+  the remembered issue, still open, and returns it instead of creating a twin. Two controllers share no lock: a
+  create of a correlation id then looks for an older open holder (older_twin: one search on Data Center; on
+  Cloud one search and a GET of each key its lagging index does not show yet), and the younger issue gives up
+  the id, is canceled naming the survivor (retire()) and its create returns the survivor, so both end on one.
 - Look-ups read what they declare in the same request as the record (``include``): the journal from the issue's
   ``comment`` field (a second request only when the issue has more comments than a search returns, 20 on
   Cloud), a change's approvals and affected objects from its fields when it is read by number.
@@ -61,6 +63,12 @@ COUNT_PAGE = 5000  # Cloud lists up to 5000 ids per page when no field is asked 
 #: (one deleted issue is stepped over; the next key not yet given is the end)
 PROBE_MAX = 200
 PROBE_GAP = 2
+#: older_twin on Cloud: the keys below a new issue's that one search looks at (a twin of a create race is among
+#: them: the index lags seconds behind creation), and the keys past the index's newest read by GET at most
+TWIN_PAGE = 50
+TWIN_PROBES = 20
+#: older_twin on Cloud: pauses (seconds) for the index to catch up when more keys than TWIN_PROBES are past it
+TWIN_INDEX_WAITS = (0.5, 1.0, 2.0, 4.0)
 #: (Assets value, label) of each object a write names: cmdb.named_objects
 Objects = list[tuple[dict, str]]
 #: filters answered after the search (their JQL would be coarser than the canonical rule)
@@ -354,6 +362,13 @@ class JsmRecords:
             if twin is not None:
                 return records.Met(twin)
             made, answered, _sent = self._repeating_if_stale(send)
+            # Remembered once it is known to be the record: the look-ups of this controller's other tasks reconcile
+            # what it remembers, and one that met this issue before its retirement would write to it.
+            survivor = self.older_twin(kind, cid, made) if cid else None
+            if survivor is not None:  # another controller created the id first: its issue is the record
+                self.retire(kind, made, survivor)
+                self.client.created.remember(survivor["id"], survivor["number"], kind, cid)
+                return records.Met(survivor)
             self.client.created.remember(str(made["id"]), made["key"], kind, cid)
         self._link(kind, made["key"], parsed)
         for field, text in parsed.notes:
@@ -362,6 +377,90 @@ class JsmRecords:
             return self.read(kind, str(made["id"]))
         return self.written(kind, None, {"id": str(made["id"]), "number": made["key"]}, values, parsed, objects,
                             answered)
+
+    def older_twin(self, kind: str, cid: str, made: t.Mapping[str, t.Any]) -> Record | None:
+        """The oldest open record of ``cid`` when it is older than ``made`` (the issue this create just made), else
+        None: a twin another controller created between this task's look-up and its POST (forks of one controller
+        take turns under the claim instead). Keys of a project are given in order, so the oldest is the lowest key,
+        the one every creator keeps, and each retires only its own issue (retire()).
+
+        Data Center's search is consistent: one search of the holders. Cloud's index lags behind creation, and a
+        twin made a moment ago may not show in it: one search of the holders and the project's newest issues
+        (holders or not: the newest one the index holds says where it stands), then every key between that one
+        and ``made``'s is read by GET, which is consistent (find_unindexed's walk). On a quiet site no key is left
+        to read."""
+        own = key_number(made["key"])
+        if self.client.cloud:
+            candidates = self._recent_issues(kind, cid, own)
+        else:
+            candidates = [{"id": holder["id"], "key": holder["number"], "cid": holder["correlation_id"]}
+                          for holder in self.holders(kind, lookup.RecordKey(correlation_id=cid), True)]
+        for candidate in sorted(candidates, key=lambda item: key_number(item["key"])):
+            if key_number(candidate["key"]) >= own:
+                return None
+            if candidate["cid"] != cid:
+                continue
+            found = self.read(kind, str(candidate["id"]))  # the whole record, and whether it is still open
+            if found and found.get("correlation_id") == cid and lookup.is_open(kind, found):
+                return found
+        return None
+
+    def _recent_issues(self, kind: str, cid: str, own: int) -> list[dict]:
+        """``{id, key, cid}`` of the issues of ``kind`` that may be twins on Cloud, from one search of what the index
+        holds (this controller's issues are not reconciled into it): the holders of ``cid`` and the issues among the
+        TWIN_PAGE keys below ``own``, the newest of which says where the index stands; then the keys between that
+        one and ``own``, read by GET (see older_twin), but for those this controller created: its forks take turns
+        under the claim, so none of those is a twin. When more than TWIN_PROBES keys are past the index (a burst
+        of creates), the search is repeated after TWIN_INDEX_WAITS, as the index catches up, before any is read."""
+        project, issue_type = self.codec.mapping.project, self.codec.of(kind).issue_type
+        since = max(1, own - TWIN_PAGE)
+        text = (jql.equals("project", project, "project") + " AND (" + jql.equals(
+            jql.property_clause(CORRELATION_PROPERTY, "value"), cid, "correlation_id") + " OR " + jql.compare(
+            "key", ">=", f"{project}-{since}", "number") + ") ORDER BY key DESC")
+        mine = {key_number(item["key"]) for item in self.client.created.entries()
+                if str(item.get("key") or "").startswith(f"{project}-")}
+        waits = list(TWIN_INDEX_WAITS)
+        while True:
+            shown: dict[int, dict] = {}
+            for issue in self.client.search(text, ("issuetype",), page_size=TWIN_PAGE, remembered=False,
+                                            properties=(CORRELATION_PROPERTY,), what="look for twins"):
+                shown[key_number(issue["key"])] = issue
+                if len(shown) >= TWIN_PAGE:
+                    break  # as many issues as keys looked at: this page says where the index stands
+            indexed = max((number for number in shown if number >= since), default=since - 1)
+            unread = [number for number in range(own - 1, indexed, -1) if number not in mine and number not in shown]
+            if len(unread) <= TWIN_PROBES or not waits:
+                break
+            self.client.http.sleep(waits.pop(0))
+        if len(unread) > TWIN_PROBES:
+            self.client.warn(f"{project}-{own} was created with a correlation_id while the site's search index "
+                             f"lags {len(unread)} issues behind; whether another controller created a twin at the "
+                             f"same moment is checked among the {TWIN_PROBES} newest of them only")
+        for number in unread[:TWIN_PROBES]:
+            try:
+                shown[number] = self.client.issue(f"{project}-{number}", fields=("issuetype",),
+                                                  properties=(CORRELATION_PROPERTY,))
+            except ItsmNotFoundError:
+                continue  # deleted, or moved to another project
+        return [{"id": str(issue["id"]), "key": issue["key"],
+                 "cid": ((issue.get("properties") or {}).get(CORRELATION_PROPERTY) or {}).get("value")}
+                for issue in shown.values()
+                if ((issue.get("fields") or {}).get("issuetype") or {}).get("name") == issue_type]
+
+    def retire(self, kind: str, made: t.Mapping[str, t.Any], survivor: Record) -> None:
+        """This create's own issue, a twin of ``survivor``: it gives up the correlation id (look-ups name the
+        survivor alone) and is canceled with a work note naming the survivor (a problem, which has no canceled
+        state, keeps the note only), as ServiceNow's twins are where deleting is refused."""
+        note = (f"Duplicate of {survivor['number']}, created at the same time with the same correlation_id by "
+                f"another controller; the work goes on in {survivor['number']}.")
+        own = self.read(kind, str(made["id"]))
+        if own is None:
+            return
+        if kind == records.PROBLEM:
+            self.update(kind, own, {"correlation_id": None, "work_notes": note})
+            return
+        own = self.update(kind, own, {"correlation_id": None})
+        self.transition(kind, own, "canceled", {"work_notes": note})
 
     def _remembered_holder(self, kind: str, cid: str) -> Record | None:
         """The open record of ``kind`` holding ``cid`` that a task on this controller created lately (the client's
@@ -571,6 +670,11 @@ class JsmRecords:
                known_notes: lookup.JournalTexts | None) -> None:
         for field, text in notes:
             self.add_journal(kind, record, field, text, known_notes=known_notes)
+
+
+def key_number(key: str) -> int:
+    """The number of an issue key (``ITSM-42``: 42): keys of a project are given in creation order."""
+    return int(str(key).rsplit("-", 1)[1])
 
 
 def object_values(objects: Objects | None) -> list[dict] | None:
