@@ -399,6 +399,14 @@ class JsmClient:
         self.call("PUT", f"{API}/issue/{_segment(key)}/properties/{_segment(name)}", f"set property {name} of {key}",
                   json_body=value)
 
+    def delete_property(self, key: str, name: str) -> None:
+        """The issue property gone; one the issue does not have is no error (a retried DELETE that had landed)."""
+        try:
+            self.call("DELETE", f"{API}/issue/{_segment(key)}/properties/{_segment(name)}",
+                      f"remove property {name} of {key}")
+        except ItsmNotFoundError:
+            pass
+
     def transitions(self, key: str) -> list[dict]:
         """What the workflow offers from the issue's status now: ``{id, name, to: {name, ...}}``."""
         body = self.call("GET", f"{API}/issue/{_segment(key)}/transitions", f"read the transitions of {key}")

@@ -569,21 +569,27 @@ class JsmRecords:
                             answered or record.get("updated_at"))
 
     def _edit(self, kind: str, record: Record, parsed: inputs.Input, objects: Objects | None) -> str | None:
-        """One PUT with the fields Jira holds and the properties the values change; nothing when nothing does.
-        When the site answered (its Date header; "" without one), None when nothing was sent."""
+        """One PUT with the fields Jira holds and the properties the values change (a correlation id cleared: a
+        DELETE of its property); nothing when nothing does. When the site answered (its Date header; "" without
+        one), None when nothing was sent."""
         issue_fields = self.codec.issue_fields(kind, parsed.values, object_values(objects))
         properties = {}
         kept = self.codec.record_property(kind, record, parsed.values, parsed.extras)
         if kept is not None:
             properties[RECORD_PROPERTY] = kept
-        if "correlation_id" in parsed.values:
+        cleared = "correlation_id" in parsed.values and parsed.values["correlation_id"] is None
+        if "correlation_id" in parsed.values and not cleared:
             properties[CORRELATION_PROPERTY] = correlation_value(parsed.values["correlation_id"])
+        answered = None
         if issue_fields or properties:
             body = {"fields": issue_fields, "properties": [{"key": k, "value": v} for k, v in properties.items()]}
             _body, answered = self.client.call_dated("PUT", f"{API}/issue/{record['id']}", f"update {record['number']}",
                                                      json_body=body)
-            return answered or ""
-        return None
+            answered = answered or ""
+        if cleared and record.get("correlation_id"):  # a property is removed, never set to null (Jira wants JSON)
+            self.client.delete_property(record["id"], CORRELATION_PROPERTY)
+            answered = answered or ""
+        return answered
 
     def transition(self, kind: str, record: Record, state: str, fields: t.Mapping[str, t.Any] | None = None,
                    check_mode: bool = False, *, known_notes: lookup.JournalTexts | None = None) -> Record:

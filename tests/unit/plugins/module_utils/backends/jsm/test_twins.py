@@ -80,6 +80,9 @@ def test_a_create_that_meets_an_older_twin_of_another_controller_returns_it_and_
 
     assert isinstance(met, records.Met) and met["number"] == first["key"]
     assert own["correlation_id"] is None and own["short_description"] == "made here"
+    held = requests.get(f"{jsm.url}/rest/api/2/issue/{own_key}/properties", auth=(jsm.username, jsm.token),
+                        verify=jsm.cert, timeout=30).json()["keys"]
+    assert "opsgate.correlation_id" not in [item["key"] for item in held]  # removed, not set to null
     assert remembered == [first["key"]]  # this controller's next look-ups reconcile the survivor, never the twin
     assert own["state"] == ("new" if kind == "problem" else "canceled")  # a problem has no canceled state
     assert any(text.startswith(f"Duplicate of {first['key']}") for text in notes)
