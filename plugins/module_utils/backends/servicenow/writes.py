@@ -231,12 +231,13 @@ class RecordWriter:
             note = (f"Duplicate of {survivor.get('number')}, created at the same time with the same correlation_id; "
                     f"the work goes on in {survivor.get('number')}.")
             twin = self.codec.to_record(kind, row)
+            # The twin gives up the correlation id, so look-ups name the survivor alone (once the survivor is
+            # closed too, "the newest holder" must not be the twin); a problem has no canceled state, and closing
+            # one needs an owner the task may not have, so it keeps the note only.
             if kind == records.PROBLEM:
-                # a problem has no canceled state, and closing one needs an owner the task may not have: the twin
-                # gives up the correlation id, so look-ups name the survivor alone
                 self.update(kind, twin, {"correlation_id": None, "work_notes": note})
             else:
-                self.transition(kind, twin, "canceled", {"work_notes": note})
+                self.transition(kind, twin, "canceled", {"correlation_id": None, "work_notes": note})
 
     def create_standard(self, body: dict, parsed: inputs.Input) -> str:
         """Create a change from a standard change template (sn_chg_rest copies it); its sys_id."""
