@@ -450,7 +450,8 @@ class JsmRecords:
     def retire(self, kind: str, made: t.Mapping[str, t.Any], survivor: Record) -> None:
         """This create's own issue, a twin of ``survivor``: it gives up the correlation id (look-ups name the
         survivor alone) and is canceled with a work note naming the survivor (a problem, which has no canceled
-        state, keeps the note only), as ServiceNow's twins are where deleting is refused."""
+        state, keeps the note only), as ServiceNow's twins are where deleting is refused. Where the workflow offers
+        no way to canceled, the note is added and a warning says to close the twin by hand."""
         note = (f"Duplicate of {survivor['number']}, created at the same time with the same correlation_id by "
                 f"another controller; the work goes on in {survivor['number']}.")
         own = self.read(kind, str(made["id"]))
@@ -460,7 +461,13 @@ class JsmRecords:
             self.update(kind, own, {"correlation_id": None, "work_notes": note})
             return
         own = self.update(kind, own, {"correlation_id": None})
-        self.transition(kind, own, "canceled", {"work_notes": note})
+        try:
+            self.transition(kind, own, "canceled", {"work_notes": note})
+        except ItsmTransitionError as error:  # a workflow with no way to canceled: the twin holds no id already
+            self.add_journal(kind, own, "work_notes", note)
+            self.client.warn(f"{own['number']} is a twin of {survivor['number']} (the same correlation_id, created "
+                             f"at the same moment by another controller) and gave up the correlation_id, but could "
+                             f"not be canceled: {error}; close it by hand")
 
     def _remembered_holder(self, kind: str, cid: str) -> Record | None:
         """The open record of ``kind`` holding ``cid`` that a task on this controller created lately (the client's

@@ -19,6 +19,7 @@ import pytest
 import requests
 
 from ansible_collections.opsgate.itsm.plugins.module_utils import _records as records
+from ansible_collections.opsgate.itsm.plugins.module_utils._errors import ItsmTransitionError
 from ansible_collections.opsgate.itsm.plugins.module_utils._options import ConnectionSettings
 from ansible_collections.opsgate.itsm.plugins.module_utils.backends.jsm import JsmBackend
 from ansible_collections.opsgate.itsm.plugins.module_utils.backends.jsm import records as records_module
@@ -87,6 +88,28 @@ def test_a_create_that_meets_an_older_twin_of_another_controller_returns_it_and_
     assert own["state"] == ("new" if kind == "problem" else "canceled")  # a problem has no canceled state
     assert any(text.startswith(f"Duplicate of {first['key']}") for text in notes)
     assert found["number"] == first["key"]  # the look-up names the survivor alone
+
+
+def test_a_twin_the_workflow_cannot_cancel_gives_up_the_id_and_says_so(jsm, monkeypatch):
+    cid = unique("stuck")
+    first = other_controller_creates(jsm, cid)
+    warnings = []
+    backend = JsmBackend(settings_of(jsm), warn=warnings.append, sleep=lambda seconds: None)
+
+    def no_way_out(kind, record, state, fields=None, check_mode=False, known_notes=None):
+        raise ItsmTransitionError(f"{record['number']}: the workflow offers no move to {state} from Open")
+    monkeypatch.setattr(backend.records, "transition", no_way_out)
+    try:
+        met = backend.create("change", {"short_description": "stuck twin", "correlation_id": cid})
+        own = backend.get("change", number=f"ITSM-{int(first['key'].rsplit('-', 1)[1]) + 1}")
+        notes = [entry["text"] for entry in backend.journal("change", own)]
+    finally:
+        backend.close()
+
+    assert met["number"] == first["key"]  # the task goes on with the survivor
+    assert own["state"] == "new" and own["correlation_id"] is None
+    assert any(text.startswith(f"Duplicate of {first['key']}") for text in notes)
+    assert [text for text in warnings if "could not be canceled" in text and "close it by hand" in text]
 
 
 def test_the_oldest_creator_keeps_its_issue_and_pays_one_search_for_the_check(jsm, backend):
