@@ -45,8 +45,9 @@ class ItsmBackend(abc.ABC):
     #: local ``local_db <path>``
     where: str = ""
     #: whether a create can race another with the same correlation id and then retires its own twin (servicenow,
-    #: jsm: the look-up and the create are two requests, and two controllers share no lock): a look-up meeting two open holders reads again after
-    #: _lookup.TWIN_WAITS before it calls them a conflict, so it meets the oldest, the one the retirement keeps
+    #: jsm: the look-up and the create are two requests, and two controllers share no lock): a look-up meeting two
+    #: open holders reads again after _lookup.TWIN_WAITS before it calls them a conflict, so it meets the oldest,
+    #: the one the retirement keeps
     twins_retired: bool = False
 
     def __init__(self, settings: ConnectionSettings, warn: Warn | None = None):

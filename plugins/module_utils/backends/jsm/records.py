@@ -414,9 +414,9 @@ class JsmRecords:
         of creates), the search is repeated after TWIN_INDEX_WAITS, as the index catches up, before any is read."""
         project, issue_type = self.codec.mapping.project, self.codec.of(kind).issue_type
         since = max(1, own - TWIN_PAGE)
-        text = (jql.equals("project", project, "project") + " AND (" + jql.equals(
-            jql.property_clause(CORRELATION_PROPERTY, "value"), cid, "correlation_id") + " OR " + jql.compare(
-            "key", ">=", f"{project}-{since}", "number") + ") ORDER BY key DESC")
+        text = jql.all_of(jql.equals("project", project, "project"),
+                          jql.equals(jql.property_clause(CORRELATION_PROPERTY, "value"), cid, "correlation_id")
+                          + " OR " + jql.compare("key", ">=", f"{project}-{since}", "number")) + " ORDER BY key DESC"
         mine = {key_number(item["key"]) for item in self.client.created.entries()
                 if str(item.get("key") or "").startswith(f"{project}-")}
         waits = list(TWIN_INDEX_WAITS)

@@ -69,6 +69,13 @@ def test_field_and_property_names_are_checked_not_quoted():
         jql.property_clause("opsgate", "a OR b")
 
 
+def test_compare_quotes_its_value_and_takes_only_comparisons():
+    assert jql.compare("key", ">=", "ITSM-12", "number") == 'key >= "ITSM-12"'
+    assert jql.compare("key", "<", 'x" OR key > "A-1', "number") == 'key < "x\\" OR key > \\"A-1"'
+    with pytest.raises(ValueError):
+        jql.compare("key", "= 1 OR key", "ITSM-1", "number")
+
+
 def test_all_of_keeps_an_or_inside_its_own_condition():
     assert jql.all_of("a = 1 OR b = 2", "", "c = 3") == "(a = 1 OR b = 2) AND (c = 3)"
 
