@@ -16,7 +16,6 @@ from __future__ import annotations
 import collections
 import multiprocessing
 import os
-import queue
 import random
 import sqlite3
 import subprocess
@@ -32,6 +31,9 @@ from ansible_collections.opsgate.itsm.plugins.module_utils.backends.local import
 from ansible_collections.opsgate.itsm.plugins.module_utils.runners import change_request, incident
 from tests.soak.conftest import figure, size
 from tests.unit.plugins.module_utils.backends import pg_sim
+from tests.unit.plugins.module_utils.backends.forks import run_workers
+# change_request tasks one after another, several writes each, every write a little slow: kills land inside tasks
+from tests.unit.plugins.module_utils.backends.local.test_task_transaction import _TASKS
 
 WAIT = 300  # seconds; a guard against a hang
 _fork = multiprocessing.get_context("fork")
@@ -89,18 +91,7 @@ def test_concurrent_processes_lose_nothing_double_nothing_and_never_see_a_locked
     workers = [_fork.Process(target=_worker, args=(local_db, run, index, barrier, results))
                for index in range(processes)]
     started = time.monotonic()
-    for worker in workers:
-        worker.start()
-    outcomes = []
-    deadline = time.monotonic() + WAIT
-    while len(outcomes) < processes and time.monotonic() < deadline:
-        try:
-            outcomes.append(results.get(timeout=0.5))
-        except queue.Empty:
-            if not any(worker.is_alive() for worker in workers):
-                break
-    for worker in workers:
-        worker.join(timeout=WAIT)
+    outcomes = run_workers(workers, results, WAIT)
     seconds = time.monotonic() - started
 
     errors = [error for outcome in outcomes for error in outcome["errors"]]
@@ -152,36 +143,6 @@ def test_concurrent_processes_lose_nothing_double_nothing_and_never_see_a_locked
 
 
 # -- kill -9 rounds during multi-step tasks ----------------------------------------------------------------------
-
-# change_request tasks one after another, each several writes (create a standard change, move it to implement, add a
-# work note); every write waits a little, so a kill lands inside a task more often than between two.
-_TASKS = """
-import sys, time
-from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
-from ansible_collections.opsgate.itsm.plugins.module_utils._options import ConnectionSettings, connection_argument_spec
-from ansible_collections.opsgate.itsm.plugins.module_utils.backends.local import LocalBackend
-from ansible_collections.opsgate.itsm.plugins.module_utils.backends.local import store as local_store
-from ansible_collections.opsgate.itsm.plugins.module_utils.runners import change_request
-
-write = local_store.LocalStore.write
-def slow_write(self, check_mode):
-    with write(self, check_mode) as conn:
-        yield conn
-        time.sleep(0.02)
-local_store.LocalStore.write = local_store.contextlib.contextmanager(slow_write)
-local_db, first, password = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-backend = LocalBackend(ConnectionSettings(local_db=local_db, username="killed", password=password))
-spec = dict(connection_argument_spec(), **change_request.ARGUMENT_SPEC)
-backend.store.connection(create=True)
-print("ready", flush=True)
-for number in range(first, first + 1000):
-    args = dict(correlation_id=f"kill-{number}", short_description=f"task {number}", type="standard",
-                state="implement", work_notes=f"note of task {number}")
-    params = ArgumentSpecValidator(spec).validate(args).validated_parameters
-    with backend.task():
-        change_request.run(params, backend, check_mode=False, warn=print)
-    print(number, flush=True)
-"""
 
 
 def test_kill_9_rounds_during_tasks_leave_a_sound_store_and_no_half_done_task(local_db, request):

@@ -26,6 +26,7 @@ from ansible_collections.opsgate.itsm.plugins.module_utils._errors import ItsmSe
 from ansible_collections.opsgate.itsm.plugins.module_utils._options import ConnectionSettings
 from ansible_collections.opsgate.itsm.plugins.module_utils.backends import build_backend
 from tests.unit.plugins.module_utils.backends import pg_sim
+from tests.unit.plugins.module_utils.test_outbox import _STUCK_FLUSHER
 
 
 def run(attempt="a1"):
@@ -151,24 +152,6 @@ def test_a_lease_is_exclusive_until_it_ends_and_renewal_keeps_it(outbox_url):
     time.sleep(0.6)
     assert len(box.claim("t", "second")) == 2  # the first stopped renewing: its items came back
     assert box.leased_elsewhere("t", "second")[0] == 0
-
-
-_STUCK_FLUSHER = """
-import sys, time
-from ansible_collections.opsgate.itsm.plugins.module_utils import _outbox as ob
-from ansible_collections.opsgate.itsm.plugins.module_utils._options import ConnectionSettings
-from ansible_collections.opsgate.itsm.plugins.module_utils.backends import build_backend
-ob.LEASE_SECONDS, ob.RENEW_SECONDS = 1.5, 0.3
-real, sent = ob.deliver, []
-def deliver(backend, item, warn):
-    if sent:
-        time.sleep(3600)  # a delivery that hangs: the parent kills this process meanwhile
-    sent.append(item["id"])
-    return real(backend, item, warn)
-ob.deliver = deliver
-backend = build_backend(ConnectionSettings(local_db=sys.argv[2], username="t"))
-ob.flush(ob.Outbox(sys.argv[1]), backend, sys.argv[3], print)
-"""
 
 
 def test_a_killed_flushers_items_come_back_when_its_lease_ends_and_are_sent_once(tmp_path, outbox_url):

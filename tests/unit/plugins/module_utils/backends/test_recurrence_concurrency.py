@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import collections
 import multiprocessing
-import queue
 import threading
-import time
 import uuid
 
 import pytest
@@ -23,6 +21,7 @@ from ansible_collections.opsgate.itsm.plugins.module_utils._errors import ItsmEr
 from ansible_collections.opsgate.itsm.plugins.module_utils._options import ConnectionSettings
 from ansible_collections.opsgate.itsm.plugins.module_utils.backends.local import LocalBackend
 from tests.unit.plugins.module_utils.backends import jsm_sim, pg_sim, sn_sim
+from tests.unit.plugins.module_utils.backends.forks import run_workers
 
 WRITERS = 20
 WAIT = 120  # seconds; a guard against a hang, never reached when things work
@@ -78,18 +77,7 @@ def test_concurrent_processes_number_the_recurrences_of_one_incident_once_each_o
     barrier, results = _fork.Barrier(WRITERS), _fork.Queue()
     workers = [_fork.Process(target=_local_writer, args=(path, record, index, barrier, results))
                for index in range(WRITERS)]
-    for worker in workers:
-        worker.start()
-    outcomes = []
-    deadline = time.monotonic() + WAIT
-    while len(outcomes) < WRITERS and time.monotonic() < deadline:
-        try:
-            outcomes.append(results.get(timeout=0.5))
-        except queue.Empty:
-            if not any(worker.is_alive() for worker in workers):
-                break
-    for worker in workers:
-        worker.join(timeout=WAIT)
+    outcomes = run_workers(workers, results, WAIT)
     assert [worker.exitcode for worker in workers] == [0] * WRITERS
     assert len(outcomes) == WRITERS
 

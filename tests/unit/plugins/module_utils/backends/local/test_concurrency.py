@@ -7,9 +7,7 @@ AWX job pods, on PostgreSQL) do: every test runs on an SQLite file and on a Post
 from __future__ import annotations
 
 import multiprocessing
-import queue
 import sqlite3
-import time
 
 import psycopg
 import pytest
@@ -18,6 +16,7 @@ from ansible_collections.opsgate.itsm.plugins.module_utils._errors import ItsmEr
 from ansible_collections.opsgate.itsm.plugins.module_utils._options import ConnectionSettings
 from ansible_collections.opsgate.itsm.plugins.module_utils.backends.local import LocalBackend
 from tests.unit.plugins.module_utils.backends import pg_sim
+from tests.unit.plugins.module_utils.backends.forks import run_workers
 
 PROCESSES = 50
 RECORDS_EACH = 3
@@ -47,18 +46,7 @@ def _run(target, args_for) -> list[dict]:
     results = _fork.Queue()
     workers = [_fork.Process(target=target, args=args_for(index) + (index, barrier, results))
                for index in range(PROCESSES)]
-    for worker in workers:
-        worker.start()
-    outcomes: list[dict] = []
-    deadline = time.monotonic() + WAIT
-    while len(outcomes) < PROCESSES and time.monotonic() < deadline:
-        try:
-            outcomes.append(results.get(timeout=0.5))
-        except queue.Empty:
-            if not any(worker.is_alive() for worker in workers):
-                break  # a worker died without reporting: its exit code tells below
-    for worker in workers:
-        worker.join(timeout=WAIT)
+    outcomes = run_workers(workers, results, WAIT)
     assert [worker.exitcode for worker in workers] == [0] * PROCESSES
     assert len(outcomes) == PROCESSES
     return sorted(outcomes, key=lambda outcome: outcome["index"])

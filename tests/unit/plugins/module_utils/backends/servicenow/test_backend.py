@@ -20,36 +20,12 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.opsgate.itsm.plugins.module_utils._errors import (
     ItsmAuthError, ItsmError, ItsmNotFoundError, ItsmTransientError, ItsmTransitionError, ItsmUnavailableError)
 from ansible_collections.opsgate.itsm.plugins.module_utils._http import ItsmHttpError
-from ansible_collections.opsgate.itsm.plugins.module_utils.backends.servicenow import ServiceNowBackend, mapping, reads
+from ansible_collections.opsgate.itsm.plugins.module_utils.backends.servicenow import mapping, reads
 from ansible_collections.opsgate.itsm.plugins.module_utils.backends.servicenow.writes import RecordWriter
 from ansible_collections.opsgate.itsm.plugins.module_utils._options import connection_argument_spec
 from ansible_collections.opsgate.itsm.plugins.module_utils.runners import change_request, change_request_info, incident
-from tests.unit.plugins.module_utils.backends import sn_sim
 
 TEMPLATE = "Patch Linux servers - 1"
-
-
-@pytest.fixture
-def sim():
-    running = sn_sim.simulator()
-    running.admin("POST", "reset", {})
-    yield running
-    running.admin("POST", "reset", {})
-
-
-@pytest.fixture
-def make(sim):
-    built, warnings = [], []
-
-    def build(**options) -> ServiceNowBackend:
-        backend = ServiceNowBackend(sn_sim.settings(sim, **options), warn=warnings.append, sleep=lambda s: None)
-        built.append(backend)
-        return backend
-
-    build.warnings = warnings
-    yield build
-    for backend in built:
-        backend.close()
 
 
 def requests_since(sim, mark: int) -> list[dict]:
@@ -603,10 +579,8 @@ def test_changes_created_at_once_with_one_correlation_id_leave_one_change(sim, m
         fields.get("configuration_items", []))
 
 
-@pytest.mark.parametrize("kind,table,canceled", [("incident", "incident", "8"), ("change", "change_request", "4")])
-def test_a_twin_that_may_not_be_deleted_is_cancelled_with_a_note_naming_the_survivor(sim, make, monkeypatch, kind,
-                                                                                     table, canceled):
-    marker = unique("twins")
+def refuse_twin_deletes(monkeypatch) -> None:
+    """The instance refuses the DELETE of a twin (an ``itil`` user's ACL), so the retirement cancels it instead."""
     retire = RecordWriter.retire
 
     def refusing_delete(self, kind, row, survivor):
@@ -624,6 +598,13 @@ def test_a_twin_that_may_not_be_deleted_is_cancelled_with_a_note_naming_the_surv
             self.client.http.request = real
 
     monkeypatch.setattr(RecordWriter, "retire", refusing_delete)
+
+
+@pytest.mark.parametrize("kind,table,canceled", [("incident", "incident", "8"), ("change", "change_request", "4")])
+def test_a_twin_that_may_not_be_deleted_is_cancelled_with_a_note_naming_the_survivor(sim, make, monkeypatch, kind,
+                                                                                     table, canceled):
+    marker = unique("twins")
+    refuse_twin_deletes(monkeypatch)
 
     created = _create_at_once(make, 4, {"short_description": marker, "correlation_id": marker}, kind=kind)
 

@@ -21,8 +21,7 @@ import requests
 
 from ansible_collections.opsgate.itsm.plugins.module_utils import _http
 from ansible_collections.opsgate.itsm.plugins.module_utils._errors import ItsmAuthError, ItsmError
-from tests.unit.plugins.module_utils.backends.servicenow.test_backend import (  # noqa: F401 pylint: disable=unused-import
-    _auth_options, make, sim, table_rows, unique)  # make and sim are fixtures: pytest finds them by name here
+from tests.unit.plugins.module_utils.backends.servicenow.test_backend import _auth_options, table_rows, unique
 
 FAULTS = [{"kind": "rate_limit", "retry_after": 1, "count": 2}, {"kind": "status", "status": 503, "count": 1},
           {"kind": "reset", "count": 1}, {"kind": "reset", "stage": "headers", "count": 1}]

@@ -11,10 +11,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible_collections.opsgate.itsm.plugins.module_utils._options import connection_argument_spec
 from ansible_collections.opsgate.itsm.plugins.module_utils.backends.servicenow import journal, reads
 from ansible_collections.opsgate.itsm.plugins.module_utils.runners import change_request_info, incident_info
-from tests.unit.plugins.module_utils.backends.servicenow.test_backend import (
-    admin_post, last_seq, make, requests_since, sim, unique)
-
-__all__ = ["make", "sim"]  # fixtures, used by name
+from tests.unit.plugins.module_utils.backends.servicenow.test_backend import admin_post, last_seq, requests_since, unique
 
 
 def run(runner, backend, warnings, **args):

@@ -10,33 +10,8 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.opsgate.itsm.plugins.module_utils._errors import ItsmTransitionError
-from ansible_collections.opsgate.itsm.plugins.module_utils._http import ItsmHttpError
-from ansible_collections.opsgate.itsm.plugins.module_utils.backends.servicenow import ServiceNowBackend
-from ansible_collections.opsgate.itsm.plugins.module_utils.backends.servicenow.writes import RecordWriter
-from tests.unit.plugins.module_utils.backends import sn_sim
 
-from .test_backend import _create_at_once, table_rows, unique
-
-
-@pytest.fixture
-def sim():
-    running = sn_sim.simulator()
-    running.admin("POST", "reset", {})
-    yield running
-    running.admin("POST", "reset", {})
-
-
-@pytest.fixture
-def make(sim):
-    built = []
-
-    def build() -> ServiceNowBackend:
-        built.append(ServiceNowBackend(sn_sim.settings(sim), sleep=lambda seconds: None))
-        return built[-1]
-
-    yield build
-    for backend in built:
-        backend.close()
+from .test_backend import _create_at_once, refuse_twin_deletes, table_rows, unique
 
 
 def test_a_problem_is_a_row_of_the_problem_table_and_an_incident_points_at_it(sim, make):
@@ -73,23 +48,7 @@ def test_problems_created_at_once_with_one_correlation_id_leave_one_record(sim, 
 
 def test_a_problem_twin_that_may_not_be_deleted_gives_up_the_correlation_id(sim, make, monkeypatch):
     marker = unique("problem-twins")
-    retire = RecordWriter.retire
-
-    def refusing_delete(self, kind, row, survivor):
-        real = self.client.http.request
-
-        def request(method, path, **kwargs):
-            if method == "DELETE":
-                raise ItsmHttpError("DELETE refused: HTTP 403: ACL", 403, "ACL")
-            return real(method, path, **kwargs)
-
-        self.client.http.request = request
-        try:
-            return retire(self, kind, row, survivor)
-        finally:
-            self.client.http.request = real
-
-    monkeypatch.setattr(RecordWriter, "retire", refusing_delete)
+    refuse_twin_deletes(monkeypatch)
 
     created = _create_at_once(make, 3, {"short_description": marker, "correlation_id": marker}, kind="problem")
 
